@@ -1,0 +1,11 @@
+DROP TABLE login_failures;
+DROP TABLE settings;
+DROP TABLE invites;
+DROP TABLE sessions;
+DROP TABLE follows;
+DROP TABLE reactions;
+DROP TABLE comments;
+DROP TABLE post_tags;
+DROP TABLE tags;
+DROP TABLE posts;
+DROP TABLE users;

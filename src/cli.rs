@@ -1,0 +1,292 @@
+//! The command line: one binary, several roles.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::db::{Db, MigrationState};
+use crate::features::accounts;
+use crate::http::{AppState, Server};
+
+#[derive(Parser, Debug)]
+#[command(name = "quire", version, about = "A self-hosted blogging platform")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the site. With SQLite it migrates its database first; with
+    /// PostgreSQL only when given --migrate (run `quire migrate up` as a
+    /// separate step of a deploy instead).
+    Serve {
+        /// Apply pending migrations before serving (PostgreSQL).
+        #[arg(long, env = "QUIRE_MIGRATE")]
+        migrate: bool,
+    },
+    /// Apply, revert or list database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Check the configuration and that the database is reachable and migrated.
+    Check,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Apply every pending migration.
+    Up,
+    /// Revert the most recent migrations.
+    Down {
+        /// How many migrations to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: usize,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserAction {
+    /// Create an account. The password is read from standard input (or
+    /// asked for on a terminal), never from the command line, where other
+    /// users of the machine could see it.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    // A missing .env is normal; a malformed one is worth saying.
+    if let Err(e) = dotenvy::dotenv()
+        && !e.not_found()
+    {
+        eprintln!("error: reading .env: {e}");
+        return ExitCode::from(2);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            name_the_variable(&e);
+            e.exit();
+        }
+    };
+    crate::telemetry::init(cli.config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// clap names the flag of a bad value; most operators set the variable, so
+/// name that too.
+fn name_the_variable(error: &clap::Error) {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return;
+    };
+    let long = arg.split_whitespace().next().unwrap_or("").trim_start_matches('-');
+    let command = Cli::command();
+    if let Some(env) = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))
+        .and_then(|a| a.get_env())
+    {
+        eprintln!("note: this value comes from --{long} or the {} environment variable", env.to_string_lossy());
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    match cli.command {
+        Command::Serve { migrate } => serve(config, migrate).await,
+        Command::Migrate { action } => {
+            let db = connect(&config).await?;
+            match action {
+                MigrateAction::Up => {
+                    let applied = db.migrate_up().await?;
+                    println!("applied {applied} migration(s)");
+                }
+                MigrateAction::Down { steps } => {
+                    let reverted = db.migrate_down(steps).await?;
+                    println!("reverted {reverted} migration(s)");
+                }
+                MigrateAction::Status => {
+                    for m in db.migration_status().await? {
+                        println!("{:<16} {:<8} {}", m.version, format!("{:?}", m.state).to_lowercase(), m.description);
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::User { action: UserAction::Create { username, email, admin } } => {
+            let password = read_password()?;
+            let db = connect(&config).await?;
+            ensure_migrated(&db).await?;
+            match accounts::create_from_cli(&db, &username, &email, &password, admin).await {
+                Ok(user) => {
+                    println!("created {} ({:?})", user.username, user.role);
+                    Ok(())
+                }
+                Err(crate::error::AppError::Validation(errors)) => {
+                    let problems: Vec<String> = errors
+                        .iter()
+                        .flat_map(|(f, ms)| ms.iter().map(move |m| format!("{f} {m}")))
+                        .collect();
+                    bail!("{}", problems.join("; "))
+                }
+                Err(e) => Err(anyhow::anyhow!(e)),
+            }
+        }
+        Command::Check => check(config).await,
+    }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Db> {
+    let wait = config.wait_for_db.then_some(Duration::from_secs(60));
+    Db::connect(&config.database_url(), config.pool_size(), wait)
+        .await
+        .context("QUIRE_DATABASE_URL")
+}
+
+/// Refuses to go on against a database with pending or unknown migrations.
+async fn ensure_migrated(db: &Db) -> anyhow::Result<()> {
+    let status = db.migration_status().await?;
+    let pending: Vec<String> = status
+        .iter()
+        .filter(|m| m.state == MigrationState::Pending)
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect();
+    let unknown: Vec<String> = status
+        .iter()
+        .filter(|m| m.state == MigrationState::Unknown)
+        .map(|m| m.version.to_string())
+        .collect();
+    if !unknown.is_empty() {
+        bail!(
+            "the database has migrations this version does not know ({}): it was migrated by a newer Quire",
+            unknown.join(", ")
+        );
+    }
+    if !pending.is_empty() {
+        bail!(
+            "the database has pending migrations ({}): run `quire migrate up` first, or serve with --migrate",
+            pending.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    let password = if stdin.is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            bail!("the passwords differ");
+        }
+        first
+    } else {
+        let mut text = String::new();
+        stdin.lock().read_to_string(&mut text)?;
+        text.lines().next().unwrap_or("").to_owned()
+    };
+    Ok(password)
+}
+
+/// Builds the state every web process shares.
+pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
+    let secret = config.resolve_secret_key()?;
+    Ok(AppState {
+        templates: Arc::new(crate::templates::Templates::new(config.theme_dir.clone())),
+        config: Arc::new(config),
+        secret: Arc::new(secret),
+        db,
+    })
+}
+
+async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
+    // Check the secret before touching the database: a misconfiguration
+    // should be the first thing reported.
+    config.resolve_secret_key()?;
+    let db = connect(&config).await?;
+    if migrate || !config.is_postgres() {
+        let applied = db.migrate_up().await.context("applying migrations")?;
+        if applied > 0 {
+            tracing::info!(applied, "applied migrations");
+        }
+    }
+    ensure_migrated(&db).await?;
+    let bind = config.bind;
+    let public_url = config.public_url();
+    let state = app_state(config, db.clone()).await?;
+    let server = Server::bind(bind, state)
+        .await
+        .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
+    tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), "serving");
+    server.run(shutdown_signal()).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn check(config: Config) -> anyhow::Result<()> {
+    config.resolve_secret_key()?;
+    let db = connect(&config).await?;
+    db.ping().await.context("QUIRE_DATABASE_URL: the database does not answer")?;
+    ensure_migrated(&db).await?;
+    println!("ok: configuration valid, {} database reachable and migrated", db.backend());
+    Ok(())
+}

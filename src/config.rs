@@ -1,0 +1,221 @@
+//! All configuration, in one place. Every setting is a command-line flag with
+//! a `QUIRE_*` environment variable (12-factor); a `.env` file is read first
+//! if present. Values are parsed and checked here, once, so the rest of the
+//! program holds typed, valid settings.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+use crate::db::PoolSize;
+
+/// The settings every role shares.
+#[derive(Args, Debug, Clone)]
+pub struct Config {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    /// Defaults to `sqlite://DATA_DIR/quire.db`.
+    #[arg(long, env = "QUIRE_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Connections each process keeps to the database at most.
+    #[arg(long, env = "QUIRE_DB_POOL_SIZE", global = true, default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+
+    /// Keep retrying (with backoff, up to 60 s) while the database is unreachable at start.
+    #[arg(long, env = "QUIRE_WAIT_FOR_DB", global = true)]
+    pub wait_for_db: bool,
+
+    /// Address the web server listens on.
+    #[arg(long, env = "QUIRE_BIND", global = true, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Folder for local data: the SQLite database, the generated secret key.
+    #[arg(long, env = "QUIRE_DATA_DIR", global = true, default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// The address readers use to reach the site (links, cookies' Secure flag).
+    /// Defaults to http://BIND.
+    #[arg(long, env = "QUIRE_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<Url>,
+
+    /// Key that signs cookies and tokens; at least 32 characters. Generated into
+    /// DATA_DIR/secret_key on first local start when unset; required with PostgreSQL.
+    #[arg(long, env = "QUIRE_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// Who may create an account: anyone, holders of an invite code, or nobody.
+    #[arg(long, env = "QUIRE_REGISTRATION", global = true, value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+
+    /// The site's name, shown in the header and page titles.
+    #[arg(long, env = "QUIRE_SITE_TITLE", global = true, default_value = "Quire")]
+    pub site_title: String,
+
+    /// Folder whose templates and static files replace the built-in ones of the same name.
+    #[arg(long, env = "QUIRE_THEME_DIR", global = true)]
+    pub theme_dir: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "QUIRE_MAX_BODY_BYTES", global = true, default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Log lines as human-readable text or as JSON objects (levels come from RUST_LOG).
+    #[arg(long, env = "QUIRE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The site secret. Its `Debug` never shows the value, so it cannot reach a log.
+#[derive(Clone)]
+pub struct SecretKey(String);
+
+pub const MIN_SECRET_LEN: usize = 32;
+
+impl SecretKey {
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
+}
+
+impl FromStr for SecretKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.chars().count() < MIN_SECRET_LEN {
+            return Err(format!(
+                "must be at least {MIN_SECRET_LEN} characters (generate one with `openssl rand -hex 32`)"
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+fn parse_public_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("quire.db").display()),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        let url = self.database_url();
+        url.starts_with("postgres:") || url.starts_with("postgresql:")
+    }
+
+    pub fn pool_size(&self) -> PoolSize {
+        PoolSize(self.db_pool_size)
+    }
+
+    pub fn public_url(&self) -> Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://{}/", self.bind)).expect("a socket address makes a URL")
+        })
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url().scheme() == "https"
+    }
+
+    /// The secret key: the configured one, or for a local (SQLite) setup one
+    /// generated once into the data folder and reused after.
+    pub fn resolve_secret_key(&self) -> Result<SecretKey, ConfigError> {
+        if let Some(key) = &self.secret_key {
+            return Ok(key.clone());
+        }
+        if self.is_postgres() {
+            return Err(ConfigError {
+                variable: "QUIRE_SECRET_KEY",
+                message: "is required when the database is PostgreSQL (a production setup); \
+                          set it to a random string of at least 32 characters"
+                    .into(),
+            });
+        }
+        load_or_generate_secret(&self.data_dir.join("secret_key"))
+    }
+}
+
+fn load_or_generate_secret(path: &Path) -> Result<SecretKey, ConfigError> {
+    let error = |message: String| ConfigError {
+        variable: "QUIRE_SECRET_KEY",
+        message,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map_err(|e| error(format!("the key in {} {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use rand::Rng;
+            let key: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(64)
+                .map(char::from)
+                .collect();
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| error(format!("is unset and {} cannot be created: {e}", parent.display())))?;
+            }
+            write_private(path, &key)
+                .map_err(|e| error(format!("is unset and {} cannot be written: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated a secret key for this local installation");
+            Ok(SecretKey(key))
+        }
+        Err(e) => Err(error(format!("is unset and {} cannot be read: {e}", path.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}

@@ -1,0 +1,114 @@
+//! Schema migrations, one reversible set per backend, embedded in the binary.
+
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
+
+use crate::with_pool;
+
+use super::Db;
+
+static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrationState {
+    Applied,
+    Pending,
+    /// Recorded in the database but unknown to this binary: a newer version
+    /// migrated it, or a migration was removed.
+    Unknown,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MigrationStatus {
+    pub version: i64,
+    pub description: String,
+    pub state: MigrationState,
+}
+
+impl Db {
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Db::Sqlite(_) => &SQLITE,
+            Db::Postgres(_) => &POSTGRES,
+        }
+    }
+
+    /// Applies every pending migration; returns how many ran.
+    pub async fn migrate_up(&self) -> Result<usize, MigrateError> {
+        let before = self.pending_count().await?;
+        with_pool!(self, pool => self.migrator().run(pool).await)?;
+        Ok(before)
+    }
+
+    /// Applies migrations up to and including `version`.
+    pub async fn migrate_to(&self, version: i64) -> Result<(), MigrateError> {
+        with_pool!(self, pool => self.migrator().run_to(version, pool).await)
+    }
+
+    /// Reverts the last `steps` applied migrations; returns how many it reverted.
+    pub async fn migrate_down(&self, steps: usize) -> Result<usize, MigrateError> {
+        let applied: Vec<i64> = self
+            .migration_status()
+            .await?
+            .into_iter()
+            .filter(|m| m.state == MigrationState::Applied)
+            .map(|m| m.version)
+            .collect();
+        let steps = steps.min(applied.len());
+        if steps == 0 {
+            return Ok(0);
+        }
+        // `undo` reverts everything newer than the target version.
+        let target = if steps == applied.len() {
+            0
+        } else {
+            applied[applied.len() - steps - 1]
+        };
+        with_pool!(self, pool => self.migrator().undo(pool, target).await)?;
+        Ok(steps)
+    }
+
+    pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrateError> {
+        let applied = with_pool!(self, pool => {
+            let mut conn = pool.acquire().await?;
+            conn.ensure_migrations_table("_sqlx_migrations").await?;
+            conn.list_applied_migrations("_sqlx_migrations").await?
+        });
+        let known = self.migrator();
+        let mut status: Vec<MigrationStatus> = known
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| MigrationStatus {
+                version: m.version,
+                description: m.description.to_string(),
+                state: if applied.iter().any(|a| a.version == m.version) {
+                    MigrationState::Applied
+                } else {
+                    MigrationState::Pending
+                },
+            })
+            .collect();
+        status.extend(
+            applied
+                .iter()
+                .filter(|a| !known.version_exists(a.version))
+                .map(|a| MigrationStatus {
+                    version: a.version,
+                    description: String::new(),
+                    state: MigrationState::Unknown,
+                }),
+        );
+        status.sort_by_key(|m| m.version);
+        Ok(status)
+    }
+
+    async fn pending_count(&self) -> Result<usize, MigrateError> {
+        Ok(self
+            .migration_status()
+            .await?
+            .iter()
+            .filter(|m| m.state == MigrationState::Pending)
+            .count())
+    }
+}

@@ -1,0 +1,172 @@
+//! Account values, each parsed once from user input.
+
+use serde::Serialize;
+
+pub const BLANK: &str = "can't be blank";
+
+/// A username: 1–40 letters, digits, `_`, `-` or `.`. Compared exactly, as
+/// the URLs of author pages show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_LEN: usize = 40;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(BLANK.into());
+        }
+        if name.chars().count() > Self::MAX_LEN {
+            return Err(format!("is too long (at most {} characters)", Self::MAX_LEN));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            return Err("may only contain letters, digits, '_', '-' and '.'".into());
+        }
+        if name.starts_with('.') || name.ends_with('.') {
+            return Err("may not start or end with '.'".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, lower-cased so that uniqueness ignores case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let email = input.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(BLANK.into());
+        }
+        if email.len() > Self::MAX_LEN {
+            return Err("is too long".into());
+        }
+        // Deliberately loose: one '@' with something on each side and a dot
+        // in the domain. Whether it receives mail is for a mail to find out.
+        let valid = match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !email.chars().any(char::is_whitespace)
+            }
+            None => false,
+        };
+        if !valid {
+            return Err("is not a valid email address".into());
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new password as typed. Never logged: `Debug` hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+impl Password {
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 256;
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.is_empty() {
+            return Err(BLANK.into());
+        }
+        let len = input.chars().count();
+        if len < Self::MIN_LEN {
+            return Err(format!("is too short (at least {} characters)", Self::MIN_LEN));
+        }
+        if len > Self::MAX_LEN {
+            return Err(format!("is too long (at most {} characters)", Self::MAX_LEN));
+        }
+        Ok(Self(input.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An optional link to an avatar image: absent, or an http(s) URL.
+pub fn parse_image_url(input: &str) -> Result<Option<String>, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    match url::Url::parse(input) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && input.len() <= 2048 => {
+            Ok(Some(url.to_string()))
+        }
+        _ => Err("must be an http:// or https:// address".into()),
+    }
+}
+
+pub fn parse_bio(input: &str) -> Result<Option<String>, String> {
+    let bio = input.trim();
+    if bio.chars().count() > 2000 {
+        return Err("is too long (at most 2000 characters)".into());
+    }
+    Ok((!bio.is_empty()).then(|| bio.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse("  alice_1 ").unwrap().as_str(), "alice_1");
+        assert_eq!(Username::parse("").unwrap_err(), BLANK);
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse("<script>").is_err());
+        assert!(Username::parse(".hidden").is_err());
+        assert!(Username::parse(&"x".repeat(41)).is_err());
+        assert!(Username::parse(&"x".repeat(40)).is_ok());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse(" Bob@Example.COM ").unwrap().as_str(), "bob@example.com");
+        assert_eq!(Email::parse("").unwrap_err(), BLANK);
+        for bad in ["bob", "bob@", "@x.com", "bob@localhost", "a b@x.com", "a@b@c.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(Password::parse("").unwrap_err(), BLANK);
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("long enough").is_ok());
+        assert_eq!(format!("{:?}", Password::parse("long enough").unwrap()), "Password([redacted])");
+    }
+
+    #[test]
+    fn image_urls() {
+        assert_eq!(parse_image_url(" ").unwrap(), None);
+        assert!(parse_image_url("javascript:alert(1)").is_err());
+        assert!(parse_image_url("https://example.com/a.png").unwrap().is_some());
+    }
+}

@@ -1,0 +1,434 @@
+//! Accounts: registration, sign-in, settings, soft deletion, invites, and the
+//! sessions that remember who is signed in.
+
+pub mod domain;
+mod password;
+pub mod session_store;
+pub mod web;
+
+use sqlx::AssertSqlSafe;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use sqlx::FromRow;
+use time::Duration;
+
+use crate::config::Registration;
+use crate::db::{self, Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::with_pool;
+use domain::{BLANK, Email, Password, Username, parse_bio, parse_image_url};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The first account: its posts are the blog that visitors see.
+    Owner,
+    Admin,
+    Member,
+}
+
+impl TryFrom<String> for Role {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "owner" => Ok(Role::Owner),
+            "admin" => Ok(Role::Admin),
+            "member" => Ok(Role::Member),
+            other => Err(format!("unknown role {other:?}")),
+        }
+    }
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: Option<String>,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub created_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        matches!(self.role, Role::Owner | Role::Admin)
+    }
+
+    /// Whether this user may change or delete something written by
+    /// `author_id`: their own work, or anyone's for an admin (moderation).
+    pub fn can_modify(&self, author_id: i64) -> bool {
+        self.id == author_id || self.is_admin()
+    }
+}
+
+const USER_COLUMNS: &str = "id, username, email, bio, image, role, created_at, deleted_at";
+
+pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?)
+}
+
+/// An account that still exists, by its username.
+pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL");
+    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(pool).await)?)
+}
+
+/// What a registration form or API call submits, unparsed.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct NewAccount {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub invite: Option<String>,
+}
+
+/// Creates an account. The very first one becomes the owner; with
+/// `Registration::Invite` a valid unused invite code is consumed in the same
+/// transaction, so a code admits exactly one account.
+pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let username = errors.check("username", Username::parse(&input.username));
+    let email = errors.check("email", Email::parse(&input.email));
+    let password = errors.check("password", Password::parse(&input.password));
+    let invite = match mode {
+        Registration::Open => None,
+        Registration::Closed => {
+            errors.add("username", "registration is closed on this site");
+            None
+        }
+        Registration::Invite => match input.invite.as_deref().map(str::trim) {
+            Some(code) if !code.is_empty() => Some(code.to_owned()),
+            _ => {
+                errors.add("invite", "is required: registration is by invitation");
+                None
+            }
+        },
+    };
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(errors.into());
+    };
+    errors.into_result()?;
+    let hash = password::hash(&password).await?;
+    insert_user(db, &username, &email, &hash, None, invite.as_deref()).await
+}
+
+/// Inserts the account row, as the owner when it is the first. `role`
+/// forces a role (the `user create --admin` command).
+async fn insert_user(
+    db: &Db,
+    username: &Username,
+    email: &Email,
+    hash: &str,
+    role: Option<Role>,
+    invite: Option<&str>,
+) -> AppResult<User> {
+    let now = Timestamp::now();
+    let insert = format!(
+        "INSERT INTO users (username, email, password_hash, role, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
+    );
+    // Two registrations racing to be first both see an empty table; the
+    // single-owner index lets one win and the other retries as a member.
+    let mut role = match role {
+        Some(role) => role,
+        None if user_count(db).await? == 0 => Role::Owner,
+        None => Role::Member,
+    };
+    loop {
+        let result: Result<User, sqlx::Error> = with_pool!(db, pool => async {
+            let mut tx = pool.begin().await?;
+            let user: User = sqlx::query_as(AssertSqlSafe(insert.as_str()))
+                .bind(username.as_str())
+                .bind(email.as_str())
+                .bind(hash)
+                .bind(role.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            if let Some(code) = invite {
+                let used = sqlx::query(
+                    "UPDATE invites SET used_by = $1, used_at = $2
+                     WHERE code = $3 AND used_by IS NULL AND expires_at > $2",
+                )
+                .bind(user.id)
+                .bind(now)
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+                if used.rows_affected() == 0 {
+                    return Err(sqlx::Error::RowNotFound);
+                }
+            }
+            tx.commit().await?;
+            Ok(user)
+        }.await);
+        return match result {
+            Ok(user) => Ok(user),
+            Err(sqlx::Error::RowNotFound) => Err(FieldErrors::single(
+                "invite",
+                "is not valid: it may have been used or have expired",
+            )
+            .into()),
+            Err(e) => match db::unique_violation(&e) {
+                Some(what) if what.contains("owner") || what.contains("role") => {
+                    role = Role::Member;
+                    continue;
+                }
+                Some(what) if what.contains("username") => {
+                    Err(FieldErrors::single("username", "has already been taken").into())
+                }
+                Some(what) if what.contains("email") => {
+                    Err(FieldErrors::single("email", "has already been taken").into())
+                }
+                _ => Err(e.into()),
+            },
+        };
+    }
+}
+
+async fn user_count(db: &Db) -> AppResult<i64> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?)
+}
+
+/// Creates an account from the command line, bypassing the registration mode.
+pub async fn create_from_cli(
+    db: &Db,
+    username: &str,
+    email: &str,
+    password: &str,
+    admin: bool,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let username = errors.check("username", Username::parse(username));
+    let email = errors.check("email", Email::parse(email));
+    let password = errors.check("password", Password::parse(password));
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(errors.into());
+    };
+    let hash = password::hash(&password).await?;
+    let role = admin.then_some(Role::Admin);
+    insert_user(db, &username, &email, &hash, role, None).await
+}
+
+/// Failed sign-ins allowed per window, per account and per client address.
+const LOGIN_WINDOW: Duration = Duration::minutes(15);
+const FAILURES_PER_ACCOUNT: i64 = 5;
+const FAILURES_PER_ADDRESS: i64 = 20;
+
+/// Checks a username (or email) and password. The error never says which
+/// of the two was wrong.
+pub async fn authenticate(
+    db: &Db,
+    login: &str,
+    password: &str,
+    client: IpAddr,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let login = login.trim();
+    if login.is_empty() {
+        errors.add("login", BLANK);
+    }
+    if password.is_empty() {
+        errors.add("password", BLANK);
+    }
+    errors.into_result()?;
+
+    let account_key = format!("account:{}", login.to_lowercase());
+    let address_key = format!("address:{client}");
+    let since = Timestamp::now() - LOGIN_WINDOW;
+    for (key, limit) in [(&account_key, FAILURES_PER_ACCOUNT), (&address_key, FAILURES_PER_ADDRESS)] {
+        let failures: i64 = with_pool!(db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
+            .bind(key).bind(since).fetch_one(pool).await)?;
+        if failures >= limit {
+            return Err(AppError::RateLimited {
+                retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
+            });
+        }
+    }
+
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users
+         WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
+    );
+    let found: Option<(User, Option<String>)> = with_pool!(db, pool => {
+        use sqlx::Row;
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(login)
+            .bind(login.to_lowercase())
+            .fetch_optional(pool)
+            .await?
+            .map(|row| Ok::<_, sqlx::Error>((User::from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()
+    })?;
+    let (user, stored) = match found {
+        Some((user, stored)) => (Some(user), stored),
+        None => (None, None),
+    };
+    if password::verify(password.to_owned(), stored).await?
+        && let Some(user) = user
+    {
+        with_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE key = $1")
+            .bind(&account_key).execute(pool).await.map(|r| r.rows_affected()))?;
+        return Ok(user);
+    }
+    let now = Timestamp::now();
+    with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        for key in [&account_key, &address_key] {
+            sqlx::query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
+                .bind(key).bind(since).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
+                .bind(key).bind(now).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }.await)?;
+    Err(FieldErrors::single("credentials", "invalid").into())
+}
+
+#[derive(Debug, Default, Clone, serde::Deserialize, Serialize)]
+pub struct ProfileChanges {
+    pub email: Option<String>,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+}
+
+/// Updates the given fields of a profile; absent fields stay as they are.
+pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> AppResult<User> {
+    let mut errors = FieldErrors::new();
+    let email = match &changes.email {
+        Some(email) => errors.check("email", Email::parse(email)).map(|e| e.as_str().to_owned()),
+        None => user.email.clone(),
+    };
+    let bio = match &changes.bio {
+        Some(bio) => errors.check("bio", parse_bio(bio)).flatten(),
+        None => user.bio.clone(),
+    };
+    let image = match &changes.image {
+        Some(image) => errors.check("image", parse_image_url(image)).flatten(),
+        None => user.image.clone(),
+    };
+    errors.into_result()?;
+    let sql = format!(
+        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4
+         WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
+    );
+    let result: Result<User, sqlx::Error> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(&email).bind(&bio).bind(&image).bind(Timestamp::now()).bind(user.id)
+        .fetch_one(pool).await);
+    match result {
+        Ok(user) => Ok(user),
+        Err(e) if db::unique_violation(&e).is_some() => {
+            Err(FieldErrors::single("email", "has already been taken").into())
+        }
+        Err(sqlx::Error::RowNotFound) => Err(AppError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Changes a password after checking the current one, and ends every other
+/// session of the account.
+pub async fn change_password(
+    db: &Db,
+    user: &User,
+    current: &str,
+    new: &str,
+    keep_session: Option<&str>,
+) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    if !verify_current_password(db, user, current).await? {
+        errors.add("current_password", "is not your current password");
+    }
+    let new = errors.check("new_password", Password::parse(new));
+    errors.into_result()?;
+    let hash = password::hash(&new.expect("checked above")).await?;
+    with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(&hash).bind(Timestamp::now()).bind(user.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(user.id).bind(keep_session.unwrap_or("")).execute(&mut *tx).await?;
+        tx.commit().await
+    }.await)?;
+    Ok(())
+}
+
+async fn verify_current_password(db: &Db, user: &User, password: &str) -> AppResult<bool> {
+    let stored: Option<String> = with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
+        .bind(user.id).fetch_optional(pool).await)?.flatten();
+    Ok(password::verify(password.to_owned(), stored).await?)
+}
+
+/// Soft-deletes an account after checking its password: the row stays (so
+/// the username is never reused and posts keep an author, shown as
+/// "[deleted]"), personal data is cleared, sessions and follows end.
+pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<()> {
+    if !verify_current_password(db, user, password).await? {
+        return Err(FieldErrors::single("password", "is not your current password").into());
+    }
+    let now = Timestamp::now();
+    with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET deleted_at = $1, updated_at = $1, email = NULL,
+                 password_hash = NULL, bio = NULL, image = NULL
+             WHERE id = $2",
+        )
+        .bind(now).bind(user.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1")
+            .bind(user.id).execute(&mut *tx).await?;
+        tx.commit().await
+    }.await)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Invite {
+    pub code: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_by_username: Option<String>,
+}
+
+const INVITE_LIFETIME: Duration = Duration::days(14);
+
+pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
+    if !admin.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let code = crate::http::random_token(16);
+    let now = Timestamp::now();
+    with_pool!(db, pool => sqlx::query(
+        "INSERT INTO invites (code, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&code).bind(admin.id).bind(now).bind(now + INVITE_LIFETIME).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(code)
+}
+
+pub async fn list_invites(db: &Db) -> AppResult<Vec<Invite>> {
+    Ok(with_pool!(db, pool => sqlx::query_as(
+        "SELECT i.code, i.created_at, i.expires_at, u.username AS used_by_username
+         FROM invites i LEFT JOIN users u ON u.id = i.used_by
+         ORDER BY i.created_at DESC LIMIT 100")
+        .fetch_all(pool).await)?)
+}

@@ -1,0 +1,234 @@
+//! The account pages: sign in and out, register, settings, invites.
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use minijinja::context;
+use minijinja::value::Serde;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::session_store::USER_ID_KEY;
+use super::{NewAccount, ProfileChanges, User};
+use crate::error::{AppError, AppResult};
+use crate::http::AppState;
+use crate::http::extract::{NoFields, ClientIp, CsrfForm, SignedIn};
+use crate::http::pages::{PageCtx, safe_next, see_other};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/register", get(register_page).post(register))
+        .route("/logout", axum::routing::post(logout))
+        .route("/settings", get(settings_page).post(update_settings))
+        .route("/settings/password", axum::routing::post(change_password))
+        .route("/settings/delete", get(delete_page).post(delete_account))
+        .route("/admin/invites", get(invites_page).post(create_invite))
+}
+
+#[derive(Deserialize, Default)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<NextQuery>) -> Response {
+    if ctx.viewer.user().is_some() {
+        return see_other("/");
+    }
+    ctx.render(&state, "login.html", context! { next => safe_next(q.next.as_deref()) })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    ClientIp(client): ClientIp,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> AppResult<Response> {
+    let next = safe_next(form.next.as_deref());
+    match super::authenticate(&state.db, &form.login, &form.password, client).await {
+        Ok(user) => {
+            sign_in(&session, &user).await?;
+            Ok(see_other(&next))
+        }
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "login.html",
+            context! { next, login => form.login, errors => Serde(errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+/// Starts a signed-in session under a new id, so an id planted before
+/// sign-in (session fixation) is worth nothing after.
+async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
+    let failed = |e: tower_sessions::session::Error| AppError::Internal(anyhow::anyhow!("session: {e}"));
+    session.cycle_id().await.map_err(failed)?;
+    session.insert(USER_ID_KEY, user.id).await.map_err(failed)?;
+    Ok(())
+}
+
+async fn register_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+    if ctx.viewer.user().is_some() {
+        return see_other("/");
+    }
+    ctx.render(&state, "register.html", context! {})
+}
+
+async fn register(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    CsrfForm(form): CsrfForm<NewAccount>,
+) -> AppResult<Response> {
+    match super::register(&state.db, state.config.registration, &form).await {
+        Ok(user) => {
+            sign_in(&session, &user).await?;
+            Ok(see_other("/"))
+        }
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "register.html",
+            context! { form => context! { username => form.username, email => form.email, invite => form.invite }, errors => Serde(errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+async fn logout(session: Session, CsrfForm(_): CsrfForm<NoFields>) -> AppResult<Response> {
+    session
+        .flush()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+    Ok(see_other("/"))
+}
+
+async fn settings_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(user): SignedIn) -> Response {
+    ctx.render(&state, "settings.html", context! { form => Serde(user), saved => false })
+}
+
+async fn update_settings(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<ProfileChanges>,
+) -> AppResult<Response> {
+    match super::update_profile(&state.db, &user, &form).await {
+        Ok(updated) => Ok(ctx.render(&state, "settings.html", context! { form => Serde(updated), saved => true })),
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.html",
+            context! { form => Serde(form), errors => Serde(errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<PasswordForm>,
+) -> AppResult<Response> {
+    let current_session = session.id().map(|id| id.to_string());
+    match super::change_password(
+        &state.db,
+        &user,
+        &form.current_password,
+        &form.new_password,
+        current_session.as_deref(),
+    )
+    .await
+    {
+        Ok(()) => Ok(ctx.render(
+            &state,
+            "settings.html",
+            context! { form => Serde(user), password_changed => true },
+        )),
+        Err(AppError::Validation(password_errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.html",
+            context! { form => Serde(user), password_errors => Serde(password_errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+async fn delete_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(_): SignedIn) -> Response {
+    ctx.render(&state, "delete_account.html", context! {})
+}
+
+#[derive(Deserialize, Default)]
+struct DeleteForm {
+    #[serde(default)]
+    password: String,
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: Session,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> AppResult<Response> {
+    match super::delete_account(&state.db, &user, &form.password).await {
+        Ok(()) => {
+            session
+                .flush()
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+            Ok(see_other("/"))
+        }
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "delete_account.html",
+            context! { errors => Serde(errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+async fn invites_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(user): SignedIn) -> AppResult<Response> {
+    if !user.is_admin() {
+        return Err(AppError::Forbidden);
+    }
+    let invites = super::list_invites(&state.db).await?;
+    Ok(ctx.render(&state, "invites.html", context! { invites => Serde(invites) }))
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let code = super::create_invite(&state.db, &user).await?;
+    let invites = super::list_invites(&state.db).await?;
+    Ok(ctx.render(&state, "invites.html", context! { invites => Serde(invites), created => code }))
+}

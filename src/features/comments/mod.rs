@@ -1,0 +1,91 @@
+//! Comments on posts, in Markdown.
+
+pub mod web;
+
+use sqlx::AssertSqlSafe;
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::features::accounts::User;
+use crate::features::accounts::domain::BLANK;
+use crate::features::posts::Post;
+use crate::with_pool;
+
+pub const MAX_BODY: usize = 20_000;
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Comment {
+    pub id: i64,
+    pub post_id: i64,
+    pub author_id: i64,
+    pub author_username: String,
+    pub author_image: Option<String>,
+    pub author_deleted_at: Option<Timestamp>,
+    pub body: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const SELECT_COMMENTS: &str = "
+    SELECT c.id, c.post_id, c.author_id, u.username AS author_username, u.image AS author_image,
+           u.deleted_at AS author_deleted_at, c.body, c.created_at, c.updated_at
+    FROM comments c JOIN users u ON u.id = c.author_id";
+
+pub fn parse_body(body: &str) -> Result<String, FieldErrors> {
+    if body.trim().is_empty() {
+        return Err(FieldErrors::single("body", BLANK));
+    }
+    if body.chars().count() > MAX_BODY {
+        return Err(FieldErrors::single(
+            "body",
+            format!("is too long (at most {MAX_BODY} characters)"),
+        ));
+    }
+    Ok(body.to_owned())
+}
+
+/// A post's comments, oldest first.
+pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
+    let sql = format!("{SELECT_COMMENTS} WHERE c.post_id = $1 ORDER BY c.created_at, c.id");
+    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(post.id).fetch_all(pool).await)?)
+}
+
+/// A comment of this post: an id that belongs to another post is not found
+/// here, whatever the URL says.
+pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
+    let sql = format!("{SELECT_COMMENTS} WHERE c.id = $1 AND c.post_id = $2");
+    let comment: Option<Comment> =
+        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).bind(post.id).fetch_optional(pool).await)?;
+    comment.ok_or(AppError::NotFound)
+}
+
+pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
+    let body = parse_body(body)?;
+    let now = Timestamp::now();
+    let id: i64 = with_pool!(db, pool => sqlx::query_scalar(
+        "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4) RETURNING id")
+        .bind(post.id).bind(author.id).bind(&body).bind(now).fetch_one(pool).await)?;
+    find(db, post, id).await
+}
+
+pub async fn update(db: &Db, user: &User, post: &Post, comment: &Comment, body: &str) -> AppResult<Comment> {
+    if !user.can_modify(comment.author_id) {
+        return Err(AppError::Forbidden);
+    }
+    let body = parse_body(body)?;
+    with_pool!(db, pool => sqlx::query("UPDATE comments SET body = $1, updated_at = $2 WHERE id = $3")
+        .bind(&body).bind(Timestamp::now()).bind(comment.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    find(db, post, comment.id).await
+}
+
+pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
+    if !user.can_modify(comment.author_id) {
+        return Err(AppError::Forbidden);
+    }
+    with_pool!(db, pool => sqlx::query("DELETE FROM comments WHERE id = $1")
+        .bind(comment.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! The features of the site, each with its types, rules, SQL and handlers.
+
+pub mod accounts;
+pub mod comments;
+pub mod posts;

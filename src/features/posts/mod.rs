@@ -1,0 +1,441 @@
+//! Posts: writing, publishing (now or at a time), tags, listing in blog
+//! mode, and reactions.
+
+pub mod slug;
+pub mod web;
+
+use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::FromRow;
+
+use crate::db::{self, Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::features::accounts::User;
+use crate::features::accounts::domain::BLANK;
+use crate::with_pool;
+
+pub const MAX_TITLE: usize = 200;
+pub const MAX_DESCRIPTION: usize = 500;
+pub const MAX_BODY: usize = 200_000;
+pub const MAX_TAGS: usize = 10;
+pub const MAX_TAG_LEN: usize = 40;
+
+/// Whether a post is public. A published post with a future `published_at`
+/// is scheduled: it becomes visible by the passing of time alone, so there
+/// is no state to flip and nothing can go live late.
+const VISIBLE: &str = "(p.status = 'published' AND p.published_at <= {now})";
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Post {
+    pub id: i64,
+    pub author_id: i64,
+    pub author_username: String,
+    pub author_image: Option<String>,
+    pub author_deleted_at: Option<Timestamp>,
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub status: String,
+    pub published_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub likes: i64,
+    pub liked: bool,
+    pub comment_count: i64,
+    #[sqlx(skip)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostState {
+    Draft,
+    Scheduled,
+    Published,
+}
+
+impl Post {
+    pub fn state(&self) -> PostState {
+        match (self.status.as_str(), self.published_at) {
+            ("published", Some(at)) if at <= Timestamp::now() => PostState::Published,
+            ("published", _) => PostState::Scheduled,
+            _ => PostState::Draft,
+        }
+    }
+}
+
+const SELECT_POSTS: &str = "
+    SELECT p.id, p.author_id, u.username AS author_username, u.image AS author_image,
+           u.deleted_at AS author_deleted_at, p.slug, p.title, p.description, p.body, p.status,
+           p.published_at, p.created_at, p.updated_at, p.edited_at,
+           (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
+           EXISTS (SELECT 1 FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1) AS liked,
+           (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) AS comment_count
+    FROM posts p JOIN users u ON u.id = p.author_id";
+
+/// What the fields of an editor or an API call hold, before parsing.
+#[derive(Debug, Default, Clone)]
+pub struct PostFields {
+    pub title: String,
+    pub description: String,
+    pub body: String,
+    pub tags: Vec<String>,
+    pub publication: Publication,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    #[default]
+    Draft,
+    /// Published now, or for a post that already is, when it was.
+    Publish,
+    /// Published from the given time (scheduled when it is in the future).
+    PublishAt(Timestamp),
+}
+
+/// A post's content, validated.
+#[derive(Debug, Clone)]
+pub struct PostInput {
+    title: String,
+    description: String,
+    body: String,
+    tags: Vec<String>,
+    publication: Publication,
+}
+
+impl PostInput {
+    pub fn parse(fields: &PostFields) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let title = fields.title.trim();
+        if title.is_empty() {
+            errors.add("title", BLANK);
+        } else if title.chars().count() > MAX_TITLE {
+            errors.add("title", format!("is too long (at most {MAX_TITLE} characters)"));
+        }
+        let description = fields.description.trim();
+        if description.chars().count() > MAX_DESCRIPTION {
+            errors.add("description", format!("is too long (at most {MAX_DESCRIPTION} characters)"));
+        }
+        if fields.body.trim().is_empty() {
+            errors.add("body", BLANK);
+        } else if fields.body.chars().count() > MAX_BODY {
+            errors.add("body", format!("is too long (at most {MAX_BODY} characters)"));
+        }
+        let tags = errors.check("tags", normalize_tags(&fields.tags)).unwrap_or_default();
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Self {
+            title: title.to_owned(),
+            description: description.to_owned(),
+            body: fields.body.clone(),
+            tags,
+            publication: fields.publication,
+        })
+    }
+}
+
+/// Splits a comma-separated tag field ("rust, web") into tags.
+pub fn split_tags(text: &str) -> Vec<String> {
+    text.split(',').map(str::to_owned).collect()
+}
+
+/// Trims tags, drops empty ones and repeats (keeping the first place), and
+/// checks their number and length. Order is the author's.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ");
+        if tag.is_empty() || out.contains(&tag) {
+            continue;
+        }
+        if tag.chars().count() > MAX_TAG_LEN {
+            return Err(format!("must each be at most {MAX_TAG_LEN} characters"));
+        }
+        out.push(tag);
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("are too many (at most {MAX_TAGS})"));
+    }
+    Ok(out)
+}
+
+/// Which posts a list shows.
+#[derive(Debug, Clone)]
+pub enum Listing {
+    /// Blog mode: the owner's published posts.
+    Owner,
+    /// Every author's published posts.
+    Everyone,
+    Author(i64),
+    Tag(String),
+    /// Posts by the authors a user follows.
+    Feed(i64),
+    /// A user's own drafts and scheduled posts.
+    Unpublished(i64),
+}
+
+enum Arg {
+    Int(i64),
+    Text(String),
+}
+
+impl Listing {
+    /// The WHERE clause with `{now}` and `{arg}` placeholders, and the arg.
+    fn clause(&self) -> (String, Option<Arg>) {
+        let visible = VISIBLE;
+        match self {
+            Listing::Owner => (format!("u.role = 'owner' AND {visible}"), None),
+            Listing::Everyone => (visible.to_owned(), None),
+            Listing::Author(id) => (format!("p.author_id = {{arg}} AND {visible}"), Some(Arg::Int(*id))),
+            Listing::Tag(tag) => (
+                format!(
+                    "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+                             WHERE pt.post_id = p.id AND t.name = {{arg}}) AND {visible}"
+                ),
+                Some(Arg::Text(tag.clone())),
+            ),
+            Listing::Feed(id) => (
+                format!(
+                    "p.author_id IN (SELECT followee_id FROM follows WHERE follower_id = {{arg}})
+                     AND {visible}"
+                ),
+                Some(Arg::Int(*id)),
+            ),
+            Listing::Unpublished(id) => (
+                format!("p.author_id = {{arg}} AND NOT {visible}"),
+                Some(Arg::Int(*id)),
+            ),
+        }
+    }
+}
+
+/// One page of a listing, newest first, and how many there are in all.
+pub async fn list(
+    db: &Db,
+    viewer: Option<i64>,
+    listing: &Listing,
+    offset: i64,
+    limit: i64,
+) -> AppResult<(Vec<Post>, i64)> {
+    let (clause, arg) = listing.clause();
+    let order = match listing {
+        Listing::Unpublished(_) => "p.updated_at DESC, p.id DESC",
+        _ => "p.published_at DESC, p.id DESC",
+    };
+    let next = if arg.is_some() { 4 } else { 3 };
+    let list_sql = format!(
+        "{SELECT_POSTS} WHERE {} ORDER BY {order} LIMIT ${next} OFFSET ${}",
+        clause.replace("{now}", "$2").replace("{arg}", "$3"),
+        next + 1
+    );
+    let count_sql = format!(
+        "SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.author_id WHERE {}",
+        clause.replace("{now}", "$1").replace("{arg}", "$2")
+    );
+    let now = Timestamp::now();
+    let (mut posts, total): (Vec<Post>, i64) = with_pool!(db, pool => {
+        let mut list = sqlx::query_as(AssertSqlSafe(list_sql.as_str())).bind(viewer.unwrap_or(0)).bind(now);
+        let mut count = sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())).bind(now);
+        match &arg {
+            Some(Arg::Int(i)) => { list = list.bind(*i); count = count.bind(*i); }
+            Some(Arg::Text(t)) => { list = list.bind(t.clone()); count = count.bind(t.clone()); }
+            None => {}
+        }
+        let posts = list.bind(limit).bind(offset).fetch_all(pool).await?;
+        let total = count.fetch_one(pool).await?;
+        (posts, total)
+    });
+    attach_tags(db, &mut posts).await?;
+    Ok((posts, total))
+}
+
+async fn attach_tags(db: &Db, posts: &mut [Post]) -> AppResult<()> {
+    if posts.is_empty() {
+        return Ok(());
+    }
+    let placeholders: Vec<String> = (1..=posts.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
+         WHERE pt.post_id IN ({}) ORDER BY pt.post_id, pt.position",
+        placeholders.join(", ")
+    );
+    let rows: Vec<(i64, String)> = with_pool!(db, pool => {
+        let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+        for post in posts.iter() {
+            query = query.bind(post.id);
+        }
+        query.fetch_all(pool).await
+    })?;
+    let mut by_post: HashMap<i64, Vec<String>> = HashMap::new();
+    for (post_id, name) in rows {
+        by_post.entry(post_id).or_default().push(name);
+    }
+    for post in posts {
+        post.tags = by_post.remove(&post.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// A post by its slug, if the viewer may see it: anyone when it is
+/// published, only its author while it is a draft or scheduled.
+pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
+    let sql = format!("{SELECT_POSTS} WHERE p.slug = $2");
+    let post: Option<Post> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(viewer.unwrap_or(0)).bind(slug).fetch_optional(pool).await)?;
+    let mut post = post.ok_or(AppError::NotFound)?;
+    if post.state() != PostState::Published && Some(post.author_id) != viewer {
+        return Err(AppError::NotFound);
+    }
+    attach_tags(db, std::slice::from_mut(&mut post)).await?;
+    Ok(post)
+}
+
+/// A post the user may modify (their own, or any for an admin). Drafts of
+/// others stay invisible even to admins: they are not published writing.
+pub async fn find_for_edit(db: &Db, slug: &str, user: &User) -> AppResult<Post> {
+    let post = find(db, slug, Some(user.id)).await?;
+    if !user.can_modify(post.author_id) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(post)
+}
+
+fn publication_columns(
+    publication: Publication,
+    previous: Option<&Post>,
+    now: Timestamp,
+) -> (&'static str, Option<Timestamp>) {
+    match publication {
+        Publication::Draft => ("draft", None),
+        Publication::PublishAt(at) => ("published", Some(at)),
+        Publication::Publish => {
+            let kept = previous
+                .filter(|p| p.status == "published")
+                .and_then(|p| p.published_at)
+                .filter(|at| *at <= now);
+            ("published", Some(kept.unwrap_or(now)))
+        }
+    }
+}
+
+/// Attaches tags, in order, to a post inside a transaction of either backend
+/// (a macro because the transaction's type differs per backend).
+macro_rules! insert_tags {
+    ($tx:ident, $post_id:expr, $tags:expr) => {
+        for (position, tag) in $tags.iter().enumerate() {
+            sqlx::query("INSERT INTO tags (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(tag)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO post_tags (post_id, tag_id, position)
+                 SELECT $1, id, $2 FROM tags WHERE name = $3",
+            )
+            .bind($post_id)
+            .bind(position as i64)
+            .bind(tag)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    };
+}
+
+pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post> {
+    let now = Timestamp::now();
+    let (status, published_at) = publication_columns(input.publication, None, now);
+    let base = slug::slugify(&input.title);
+    let mut candidate = base.clone();
+    // A taken slug aborts the transaction (PostgreSQL requires it), so each
+    // try is a transaction of its own.
+    for _ in 0..5 {
+        let result: Result<i64, sqlx::Error> = with_pool!(db, pool => async {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO posts (author_id, slug, title, description, body, status, published_at,
+                                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id")
+                .bind(author.id).bind(&candidate).bind(&input.title).bind(&input.description)
+                .bind(&input.body).bind(status).bind(published_at).bind(now)
+                .fetch_one(&mut *tx).await?;
+            insert_tags!(tx, id, &input.tags);
+            tx.commit().await?;
+            Ok(id)
+        }.await);
+        match result {
+            Ok(_) => return find(db, &candidate, Some(author.id)).await,
+            Err(e) if db::unique_violation(&e).is_some_and(|w| w.contains("slug")) => {
+                candidate = slug::with_suffix(&base);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("no free slug for {base:?} after 5 tries")))
+}
+
+/// Replaces a post's content. The slug never changes, so links keep working.
+pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> AppResult<Post> {
+    if !user.can_modify(post.author_id) {
+        return Err(AppError::Forbidden);
+    }
+    let now = Timestamp::now();
+    let (status, published_at) = publication_columns(input.publication, Some(post), now);
+    // "Edited" is shown only for changes made after the post went live.
+    let edited_at = if post.state() == PostState::Published { Some(now) } else { post.edited_at };
+    with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
+                 published_at = $5, updated_at = $6, edited_at = $7
+             WHERE id = $8")
+            .bind(&input.title).bind(&input.description).bind(&input.body).bind(status)
+            .bind(published_at).bind(now).bind(edited_at).bind(post.id)
+            .execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM post_tags WHERE post_id = $1").bind(post.id).execute(&mut *tx).await?;
+        insert_tags!(tx, post.id, &input.tags);
+        tx.commit().await
+    }.await)?;
+    find(db, &post.slug, Some(post.author_id)).await
+}
+
+pub async fn delete(db: &Db, user: &User, post: &Post) -> AppResult<()> {
+    if !user.can_modify(post.author_id) {
+        return Err(AppError::Forbidden);
+    }
+    with_pool!(db, pool => sqlx::query("DELETE FROM posts WHERE id = $1").bind(post.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Likes a post. Authors cannot like their own; liking twice is one like.
+pub async fn react(db: &Db, user: &User, post: &Post) -> AppResult<()> {
+    if post.author_id == user.id {
+        return Err(FieldErrors::single("reaction", "is not possible on your own post").into());
+    }
+    with_pool!(db, pool => sqlx::query(
+        "INSERT INTO reactions (post_id, user_id, kind, created_at) VALUES ($1, $2, 'like', $3)
+         ON CONFLICT DO NOTHING")
+        .bind(post.id).bind(user.id).bind(Timestamp::now()).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Takes back the caller's own like, and only theirs.
+pub async fn unreact(db: &Db, user: &User, post: &Post) -> AppResult<()> {
+    with_pool!(db, pool => sqlx::query(
+        "DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = 'like'")
+        .bind(post.id).bind(user.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Tags in use on visible posts, most used first, for suggestions.
+pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
+    let sql = format!(
+        "SELECT t.name FROM tags t JOIN post_tags pt ON pt.tag_id = t.id JOIN posts p ON p.id = pt.post_id
+         WHERE {} GROUP BY t.name ORDER BY COUNT(*) DESC, t.name LIMIT $2",
+        VISIBLE.replace("{now}", "$1")
+    );
+    Ok(with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(Timestamp::now()).bind(limit).fetch_all(pool).await)?)
+}

@@ -1,0 +1,381 @@
+//! The reading and writing pages: home (blog mode), post pages, the editor,
+//! author and tag pages, drafts, likes.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, Response};
+use axum::routing::{get, post};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::{Deserialize, Serialize};
+
+use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::features::accounts::{self, User};
+use crate::features::comments;
+use crate::http::AppState;
+use crate::http::extract::{NoFields, CsrfForm, SignedIn, Viewer};
+use crate::http::pages::{PageCtx, see_other};
+use crate::markdown;
+
+pub const PER_PAGE: i64 = 10;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/posts/{slug}", get(show))
+        .route("/editor", get(new_post).post(create))
+        .route("/posts/{slug}/edit", get(edit).post(update))
+        .route("/posts/{slug}/delete", get(confirm_delete).post(delete))
+        .route("/posts/{slug}/like", post(like))
+        .route("/posts/{slug}/unlike", post(unlike))
+        .route("/preview", post(preview))
+        .route("/users/{username}", get(author))
+        .route("/tags/{tag}", get(tag))
+        .route("/drafts", get(drafts))
+}
+
+/// A post as pages show it.
+#[derive(Serialize)]
+pub struct PostView {
+    #[serde(flatten)]
+    post: Post,
+    author_name: String,
+    author_deleted: bool,
+    state: PostState,
+    reading_minutes: u32,
+    can_modify: bool,
+    can_like: bool,
+    html: Option<Value>,
+}
+
+impl PostView {
+    pub fn new(post: Post, viewer: Option<&User>, with_html: bool) -> Self {
+        let author_deleted = post.author_deleted_at.is_some();
+        Self {
+            author_name: if author_deleted { "[deleted]".into() } else { post.author_username.clone() },
+            author_deleted,
+            state: post.state(),
+            reading_minutes: markdown::reading_minutes(&post.body),
+            can_modify: viewer.is_some_and(|u| u.can_modify(post.author_id)),
+            can_like: viewer.is_some_and(|u| u.id != post.author_id),
+            html: with_html.then(|| Value::from_safe_string(markdown::render(&post.body))),
+            post,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    page: Option<String>,
+    view: Option<String>,
+}
+
+impl ListQuery {
+    /// The 1-based page number; anything unreadable is the first page.
+    fn page(&self) -> i64 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .filter(|p| (1..=100_000).contains(p))
+            .unwrap_or(1)
+    }
+}
+
+#[derive(Serialize)]
+struct Pagination {
+    page: i64,
+    pages: i64,
+    total: i64,
+}
+
+async fn list_page(
+    state: &AppState,
+    viewer: &Viewer,
+    listing: &Listing,
+    query: &ListQuery,
+) -> AppResult<(Vec<PostView>, Pagination)> {
+    let page = query.page();
+    let (posts, total) =
+        super::list(&state.db, viewer.id(), listing, (page - 1) * PER_PAGE, PER_PAGE).await?;
+    let views = posts.into_iter().map(|p| PostView::new(p, viewer.user(), false)).collect();
+    let pages = (total + PER_PAGE - 1) / PER_PAGE;
+    Ok((views, Pagination { page, pages: pages.max(1), total }))
+}
+
+/// Blog mode: visitors see the owner's posts; members may switch to everyone's.
+async fn home(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+    let everyone = ctx.viewer.user().is_some() && q.view.as_deref() == Some("everyone");
+    let listing = if everyone { Listing::Everyone } else { Listing::Owner };
+    let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
+    let tags = super::popular_tags(&state.db, 20).await?;
+    Ok(ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) }))
+}
+
+async fn author(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(username): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let author = accounts::find_active_by_username(&state.db, &username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Author(author.id), &q).await?;
+    let bio = author.bio.as_deref().map(|b| Value::from_safe_string(markdown::render(b)));
+    Ok(ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination) }))
+}
+
+async fn tag(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(tag): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Tag(tag.clone()), &q).await?;
+    if pagination.total == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(ctx.render(&state, "tag.html", context! { tag, posts => Serde(posts), pagination => Serde(pagination) }))
+}
+
+async fn drafts(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Unpublished(user.id), &q).await?;
+    Ok(ctx.render(&state, "drafts.html", context! { posts => Serde(posts), pagination => Serde(pagination) }))
+}
+
+async fn show(State(state): State<AppState>, ctx: PageCtx, Path(slug): Path<String>) -> AppResult<Response> {
+    let post = super::find(&state.db, &slug, ctx.viewer.id()).await?;
+    render_post(&state, &ctx, post, StatusCode::OK, context! {}).await
+}
+
+/// The post page, also used to re-render it with a comment form's errors or preview.
+pub async fn render_post(
+    state: &AppState,
+    ctx: &PageCtx,
+    post: Post,
+    status: StatusCode,
+    extra: Value,
+) -> AppResult<Response> {
+    let comments = comments::list(&state.db, &post).await?;
+    let comments: Vec<_> = comments
+        .into_iter()
+        .map(|c| comments::web::CommentView::new(c, ctx.viewer.user()))
+        .collect();
+    let post = PostView::new(post, ctx.viewer.user(), true);
+    Ok(ctx.render_status(state, status, "post.html", context! { post => Serde(post), comments => Serde(comments), ..extra }))
+}
+
+/// The editor form as submitted.
+#[derive(Deserialize, Default, Serialize)]
+struct EditorForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    tags: String,
+    /// `YYYY-MM-DDTHH:MM` in UTC, from a datetime-local field; empty for now.
+    #[serde(default)]
+    publish_at: String,
+    /// Which button was pressed: `preview`, `draft` or `publish`.
+    #[serde(default)]
+    action: String,
+}
+
+impl EditorForm {
+    fn from_post(post: &Post) -> Self {
+        let publish_at = match post.state() {
+            PostState::Scheduled => post.published_at.map(datetime_local).unwrap_or_default(),
+            _ => String::new(),
+        };
+        Self {
+            title: post.title.clone(),
+            description: post.description.clone(),
+            body: post.body.clone(),
+            tags: post.tags.join(", "),
+            publish_at,
+            action: String::new(),
+        }
+    }
+
+    fn fields(&self) -> Result<PostFields, FieldErrors> {
+        let publication = match self.action.as_str() {
+            "draft" => Publication::Draft,
+            _ if self.publish_at.trim().is_empty() => Publication::Publish,
+            _ => Publication::PublishAt(parse_datetime_local(&self.publish_at).ok_or_else(|| {
+                FieldErrors::single("publish_at", "must be a date and time like 2026-12-24T18:00")
+            })?),
+        };
+        Ok(PostFields {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            body: self.body.clone(),
+            tags: split_tags(&self.tags),
+            publication,
+        })
+    }
+
+    fn input(&self) -> Result<PostInput, FieldErrors> {
+        PostInput::parse(&self.fields()?)
+    }
+}
+
+fn parse_datetime_local(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    let with_seconds = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let without = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    time::PrimitiveDateTime::parse(text, with_seconds)
+        .or_else(|_| time::PrimitiveDateTime::parse(text, without))
+        .ok()
+        .map(|at| Timestamp::from_datetime(at.assume_utc()))
+}
+
+fn datetime_local(at: Timestamp) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    at.as_datetime().format(format).unwrap_or_default()
+}
+
+async fn render_editor(
+    state: &AppState,
+    ctx: &PageCtx,
+    status: StatusCode,
+    form: &EditorForm,
+    post: Option<&Post>,
+    errors: Option<FieldErrors>,
+) -> AppResult<Response> {
+    let preview = (form.action == "preview").then(|| Value::from_safe_string(markdown::render(&form.body)));
+    let suggestions = super::popular_tags(&state.db, 50).await?;
+    let post = post.map(|p| PostView::new(p.clone(), ctx.viewer.user(), false));
+    Ok(ctx.render_status(
+        state,
+        status,
+        "editor.html",
+        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions) },
+    ))
+}
+
+async fn new_post(State(state): State<AppState>, ctx: PageCtx, SignedIn(_): SignedIn) -> AppResult<Response> {
+    render_editor(&state, &ctx, StatusCode::OK, &EditorForm::default(), None, None).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<EditorForm>,
+) -> AppResult<Response> {
+    if form.action == "preview" {
+        return render_editor(&state, &ctx, StatusCode::OK, &form, None, None).await;
+    }
+    let input = match form.input() {
+        Ok(input) => input,
+        Err(errors) => {
+            return render_editor(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, Some(errors)).await;
+        }
+    };
+    let post = super::create(&state.db, &user, &input).await?;
+    Ok(see_other(&format!("/posts/{}", post.slug)))
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    render_editor(&state, &ctx, StatusCode::OK, &EditorForm::from_post(&post), Some(&post), None).await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<EditorForm>,
+) -> AppResult<Response> {
+    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    if form.action == "preview" {
+        return render_editor(&state, &ctx, StatusCode::OK, &form, Some(&post), None).await;
+    }
+    let input = match form.input() {
+        Ok(input) => input,
+        Err(errors) => {
+            return render_editor(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&post), Some(errors))
+                .await;
+        }
+    };
+    let post = super::update(&state.db, &user, &post, &input).await?;
+    Ok(see_other(&format!("/posts/{}", post.slug)))
+}
+
+async fn confirm_delete(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    let post = PostView::new(post, Some(&user), false);
+    Ok(ctx.render(&state, "confirm_delete.html", context! { post => Serde(post) }))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    super::delete(&state.db, &user, &post).await?;
+    Ok(see_other("/"))
+}
+
+async fn like(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let post = super::find(&state.db, &slug, Some(user.id)).await?;
+    match super::react(&state.db, &user, &post).await {
+        Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
+        Err(AppError::Validation(errors)) => {
+            render_post(&state, &ctx, post, StatusCode::UNPROCESSABLE_ENTITY, context! { reaction_errors => Serde(errors) }).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn unlike(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let post = super::find(&state.db, &slug, Some(user.id)).await?;
+    super::unreact(&state.db, &user, &post).await?;
+    Ok(see_other(&format!("/posts/{slug}#reactions")))
+}
+
+#[derive(Deserialize)]
+struct PreviewForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// Rendered Markdown for the editor's live preview (an HTML fragment).
+async fn preview(SignedIn(_): SignedIn, CsrfForm(form): CsrfForm<PreviewForm>) -> Html<String> {
+    Html(markdown::render(&form.body))
+}

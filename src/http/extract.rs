@@ -1,0 +1,118 @@
+//! Request extractors shared by the site's handlers.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::AppError;
+use crate::features::accounts::User;
+
+/// Who is asking: the signed-in user, if any. Loaded once per request by
+/// [`super::pages::page_context`].
+#[derive(Clone, Debug, Default)]
+pub struct Viewer(pub Option<User>);
+
+impl Viewer {
+    pub fn user(&self) -> Option<&User> {
+        self.0.as_ref()
+    }
+
+    pub fn id(&self) -> Option<i64> {
+        self.0.as_ref().map(|u| u.id)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Viewer {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        Ok(parts.extensions.get::<Viewer>().cloned().unwrap_or_default())
+    }
+}
+
+/// A signed-in user; anyone else is sent to the sign-in page.
+#[derive(Clone, Debug)]
+pub struct SignedIn(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        Viewer::from_request_parts(parts, state)
+            .await?
+            .0
+            .map(SignedIn)
+            .ok_or(AppError::Unauthorized)
+    }
+}
+
+/// The visitor's anti-forgery token, as set in their `quire_csrf` cookie.
+#[derive(Clone, Debug)]
+pub struct CsrfToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<CsrfToken>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("page_context layer missing")))
+    }
+}
+
+/// The form field that carries the anti-forgery token.
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// A url-encoded form whose `csrf_token` field matches the visitor's cookie
+/// (the double-submit pattern): a page on another site can make a browser
+/// post a form here, but cannot read the cookie to put in the form.
+pub struct CsrfForm<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let expected = req.extensions().get::<CsrfToken>().cloned();
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| match rejection.status().as_u16() {
+                413 => AppError::PayloadTooLarge,
+                _ => AppError::BadRequest(rejection.body_text()),
+            })?;
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let submitted = fields.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_bytes());
+        match (expected, submitted) {
+            (Some(CsrfToken(expected)), Some(submitted))
+                if constant_time_eq(expected.as_bytes(), submitted) => {}
+            _ => return Err(AppError::Csrf),
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))
+    }
+}
+
+/// For forms whose only field is the anti-forgery token (buttons that act).
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The client's address, as seen on the connection.
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let ConnectInfo(addr) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("server started without connect info")))?;
+        Ok(ClientIp(addr.ip()))
+    }
+}

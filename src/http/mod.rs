@@ -1,0 +1,99 @@
+//! The HTTP server: state, router, middleware and start-up.
+
+pub mod extract;
+pub mod pages;
+mod assets;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use base64::Engine;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::config::{Config, SecretKey};
+use crate::db::Db;
+use crate::features;
+use crate::features::accounts::session_store::DbSessionStore;
+use crate::templates::Templates;
+
+/// What every handler can reach. Cheap to clone: everything is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub templates: Arc<Templates>,
+    pub secret: Arc<SecretKey>,
+}
+
+/// The whole application as a router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name("quire_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
+
+    let site = Router::new()
+        .merge(features::accounts::web::routes())
+        .merge(features::posts::web::routes())
+        .merge(features::comments::web::routes())
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pages::page_context))
+        .layer(sessions);
+
+    Router::new()
+        .merge(assets::routes())
+        .merge(site)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A server bound to its port, zero2prod style: tests bind port 0 and ask
+/// which port they got.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Server {
+    pub async fn bind(addr: SocketAddr, state: AppState) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self {
+            listener,
+            router: router(state),
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// A random URL-safe token of `bytes` bytes of entropy.
+pub fn random_token(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}

@@ -1,0 +1,198 @@
+//! What every HTML page shares: the context middleware (who is signed in,
+//! the anti-forgery cookie, error pages in the site's look) and rendering.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Serialize;
+use tower_sessions::Session;
+
+use super::AppState;
+use super::extract::{CsrfToken, Viewer};
+use crate::error::{AppError, ErrorPage};
+use crate::features::accounts::{self, session_store::USER_ID_KEY};
+
+const CSRF_COOKIE: &str = "quire_csrf";
+
+/// Loads the signed-in user and the anti-forgery token into the request, and
+/// turns error responses into pages.
+pub async fn page_context(
+    State(state): State<AppState>,
+    session: Session,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = cookie(&request, CSRF_COOKIE).filter(|t| t.len() >= 20 && t.len() <= 64);
+    let token = existing.clone().unwrap_or_else(|| super::random_token(24));
+    let viewer = match load_viewer(&state, &session).await {
+        Ok(viewer) => viewer,
+        Err(e) => return e.into_response(),
+    };
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "/".into());
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    request.extensions_mut().insert(viewer.clone());
+
+    let mut response = next.run(request).await;
+
+    if existing.is_none() {
+        let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+        let cookie = format!(
+            "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"
+        );
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        return Redirect::to(&format!("/login?next={}", urlencode(&path))).into_response();
+    }
+    if status.is_client_error() || status.is_server_error() {
+        let is_html = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        if !is_html {
+            let message = match response.extensions().get::<ErrorPage>() {
+                Some(page) => page.message.clone(),
+                None => AppError::from_status(status).public_message(),
+            };
+            let ctx = PageCtx { viewer, csrf: CsrfToken(token), path };
+            let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+            let mut page = ctx
+                .render_status(&state, status, "error.html", context! { status => status.as_u16(), message })
+                .into_response();
+            if let Some(retry_after) = retry_after {
+                page.headers_mut().insert(header::RETRY_AFTER, retry_after);
+            }
+            return page;
+        }
+    }
+    response
+}
+
+async fn load_viewer(state: &AppState, session: &Session) -> Result<Viewer, AppError> {
+    let user_id: Option<i64> = session
+        .get(USER_ID_KEY)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the session: {e}")))?;
+    let Some(user_id) = user_id else {
+        return Ok(Viewer(None));
+    };
+    let user = accounts::find(&state.db, user_id).await?;
+    Ok(Viewer(user.filter(|u| u.deleted_at.is_none())))
+}
+
+fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The router's fallback: the 404 page.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+/// What a handler needs to render a page: who is looking, the token for
+/// its forms, and where they are (for "sign in and come back").
+#[derive(Clone)]
+pub struct PageCtx {
+    pub viewer: Viewer,
+    pub csrf: CsrfToken,
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        Ok(Self {
+            viewer: Viewer::from_request_parts(parts, state).await?,
+            csrf: CsrfToken::from_request_parts(parts, state).await?,
+            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Common<'a> {
+    site_title: &'a str,
+    user: Option<&'a accounts::User>,
+    csrf_token: &'a str,
+    path: &'a str,
+    registration: crate::config::Registration,
+    version: &'static str,
+}
+
+impl PageCtx {
+    pub fn render(&self, state: &AppState, template: &str, extra: Value) -> Response {
+        self.render_status(state, StatusCode::OK, template, extra)
+    }
+
+    pub fn render_status(
+        &self,
+        state: &AppState,
+        status: StatusCode,
+        template: &str,
+        extra: Value,
+    ) -> Response {
+        let common = Common {
+            site_title: &state.config.site_title,
+            user: self.viewer.user(),
+            csrf_token: &self.csrf.0,
+            path: &self.path,
+            registration: state.config.registration,
+            version: env!("CARGO_PKG_VERSION"),
+        };
+        match state.templates.render(template, context! { page => Serde(common), ..extra }) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = ?e, template, "rendering a template failed");
+                let mut response = (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html("<!doctype html><title>Error</title><h1>Something went wrong</h1>"),
+                )
+                    .into_response();
+                response.extensions_mut().insert(ErrorPage {
+                    status: StatusCode::INTERNAL_SERVER_ERROR,
+                    message: "template error".into(),
+                });
+                response
+            }
+        }
+    }
+}
+
+/// Where to go after signing in: only a path on this site, never elsewhere.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+            next.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// A "see other" redirect, the answer to a successful form post.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+

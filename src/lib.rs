@@ -1,0 +1,11 @@
+//! Quire: a self-hosted blogging platform, one binary with several roles.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod features;
+pub mod http;
+pub mod markdown;
+pub mod telemetry;
+pub mod templates;

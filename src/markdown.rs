@@ -1,0 +1,152 @@
+//! Markdown to safe HTML: comrak parses CommonMark with the GFM extensions,
+//! then ammonia removes everything that could run script or restyle the page.
+//!
+//! Raw HTML in the source is passed through comrak on purpose so that
+//! harmless tags (`<kbd>`, `<details>`) work; ammonia is the one gate for
+//! what reaches the browser, whatever comrak emits.
+
+use std::sync::LazyLock;
+
+use comrak::{Options, markdown_to_html};
+
+static OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
+    let mut options = Options::default();
+    options.extension.strikethrough = true;
+    options.extension.table = true;
+    options.extension.autolink = true;
+    options.extension.tasklist = true;
+    options.extension.footnotes = true;
+    options.render.r#unsafe = true;
+    options
+});
+
+static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .link_rel(Some("noopener noreferrer nofollow ugc"))
+        // Footnote references and back-links point at ids.
+        .add_tag_attributes("a", &["id"])
+        .add_tag_attributes("li", &["id"])
+        .add_tag_attributes("sup", &["id"])
+        .add_tags(&["input", "section"])
+        .add_tag_attributes("input", &["type", "checked", "disabled"])
+        .add_tag_attributes("code", &["class"])
+        .add_tag_attribute_values("input", "type", &["checkbox"])
+        .set_tag_attribute_value("input", "disabled", "");
+    builder
+});
+
+/// Renders user Markdown to HTML that is safe to embed in a page.
+pub fn render(source: &str) -> String {
+    let html = markdown_to_html(source, &OPTIONS);
+    SANITIZER.clean(&html).to_string()
+}
+
+/// Minutes to read, at 200 words a minute, never less than one.
+pub fn reading_minutes(source: &str) -> u32 {
+    let words = source.split_whitespace().count() as u32;
+    words.div_ceil(200).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_gfm() {
+        let html = render(
+            "# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nSee https://example.com and ~~old~~[^1].\n\n[^1]: A note.\n",
+        );
+        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<code class=\"language-rust\">"), "{html}");
+        assert!(html.contains("<a href=\"https://example.com\""), "{html}");
+        assert!(html.contains("<del>old</del>"), "{html}");
+        assert!(html.contains("A note."), "{html}");
+        assert!(html.contains("href=\"#fn-1\""), "{html}");
+    }
+
+    #[test]
+    fn removes_script_tags() {
+        let html = render("hello <script>alert(1)</script> world");
+        assert!(!html.to_lowercase().contains("<script"), "{html}");
+        assert!(!html.contains("alert(1)</script>"), "{html}");
+    }
+
+    #[test]
+    fn removes_event_handlers() {
+        for source in [
+            "<img src=x onerror=alert(1)>",
+            "<a href=\"#\" onclick=\"alert(1)\">x</a>",
+            "<div onmouseover='alert(1)'>x</div>",
+            "<svg onload=alert(1)>",
+            "<IMG SRC=x OnErRoR=alert(1)>",
+        ] {
+            let html = render(source).to_lowercase();
+            assert!(!html.contains("onerror"), "{source} -> {html}");
+            assert!(!html.contains("onclick"), "{source} -> {html}");
+            assert!(!html.contains("onmouseover"), "{source} -> {html}");
+            assert!(!html.contains("onload"), "{source} -> {html}");
+        }
+    }
+
+    #[test]
+    fn removes_javascript_urls() {
+        for source in [
+            "[click](javascript:alert(1))",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+            "<a href=\"java&#x09;script:alert(1)\">x</a>",
+            "![img](javascript:alert(1))",
+            "<iframe src=\"javascript:alert(1)\"></iframe>",
+            "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+        ] {
+            let html = render(source).to_lowercase();
+            assert!(!html.contains("javascript:"), "{source} -> {html}");
+            assert!(!html.contains("data:text/html"), "{source} -> {html}");
+            assert!(!html.contains("<iframe"), "{source} -> {html}");
+        }
+    }
+
+    #[test]
+    fn removes_nested_and_broken_html() {
+        for source in [
+            "<scr<script>ipt>alert(1)</scr</script>ipt>",
+            "<div><p><b><i><script>alert(1)</script></i></b></p></div>",
+            "<style>body{display:none}</style>",
+            "<form action=/logout method=post><button>x</button></form>",
+            "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+            "<p style=\"position:fixed;top:0\">overlay</p>",
+        ] {
+            let html = render(source).to_lowercase();
+            assert!(!html.contains("<script"), "{source} -> {html}");
+            assert!(!html.contains("<style"), "{source} -> {html}");
+            assert!(!html.contains("<form"), "{source} -> {html}");
+            assert!(!html.contains("onerror"), "{source} -> {html}");
+            assert!(!html.contains("style="), "{source} -> {html}");
+        }
+    }
+
+    #[test]
+    fn survives_very_long_and_deeply_nested_input() {
+        let long = "word ".repeat(200_000);
+        assert!(render(&long).len() > 1_000_000);
+        let nested = ">".repeat(10_000) + " deep";
+        assert!(render(&nested).contains("deep"));
+        let brackets = "[".repeat(50_000);
+        assert!(!render(&brackets).is_empty());
+    }
+
+    #[test]
+    fn keeps_harmless_html() {
+        let html = render("Press <kbd>Ctrl</kbd>.\n\n- [x] done\n- [ ] todo");
+        assert!(html.contains("<kbd>Ctrl</kbd>"), "{html}");
+        assert!(html.contains("type=\"checkbox\""), "{html}");
+    }
+
+    #[test]
+    fn reading_time() {
+        assert_eq!(reading_minutes(""), 1);
+        assert_eq!(reading_minutes(&"w ".repeat(401)), 3);
+    }
+}

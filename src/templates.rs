@@ -1,0 +1,76 @@
+//! Page templates: minijinja, auto-escaping HTML. The built-in templates are
+//! compiled into the binary; a theme folder (`QUIRE_THEME_DIR`) can replace
+//! any of them by name, so owners restyle the site without recompiling.
+
+use std::path::PathBuf;
+
+use minijinja::{Environment, Error, ErrorKind, Value};
+
+/// Every built-in template, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    ("home.html", include_str!("../templates/home.html")),
+    ("post.html", include_str!("../templates/post.html")),
+    ("editor.html", include_str!("../templates/editor.html")),
+    ("confirm_delete.html", include_str!("../templates/confirm_delete.html")),
+    ("comment_edit.html", include_str!("../templates/comment_edit.html")),
+    ("author.html", include_str!("../templates/author.html")),
+    ("tag.html", include_str!("../templates/tag.html")),
+    ("drafts.html", include_str!("../templates/drafts.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("register.html", include_str!("../templates/register.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
+    ("delete_account.html", include_str!("../templates/delete_account.html")),
+    ("invites.html", include_str!("../templates/invites.html")),
+];
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    pub fn new(theme_dir: Option<PathBuf>) -> Self {
+        let mut env = Environment::new();
+        env.set_loader(move |name| {
+            if let Some(dir) = &theme_dir {
+                // Names come from our own code, but refuse to leave the folder anyway.
+                if !name.contains("..") {
+                    match std::fs::read_to_string(dir.join(name)) {
+                        Ok(source) => return Ok(Some(source)),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(Error::new(
+                                ErrorKind::TemplateNotFound,
+                                format!("theme template {name}: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(BUILT_IN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, source)| (*source).to_owned()))
+        });
+        env.add_filter("date", format_date);
+        Self { env }
+    }
+
+    pub fn render(&self, name: &str, context: Value) -> Result<String, Error> {
+        self.env.get_template(name)?.render(context)
+    }
+}
+
+/// `{{ post.published_at | date }}` → "22 Nov 2026".
+fn format_date(value: Value) -> Result<String, Error> {
+    let text = value.as_str().ok_or_else(|| {
+        Error::new(ErrorKind::InvalidOperation, "date expects an RFC 3339 string")
+    })?;
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("bad date {text:?}: {e}")))?;
+    let format = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
+    at.format(format)
+        .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
+}
