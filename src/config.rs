@@ -122,7 +122,7 @@ fn parse_public_url(s: &str) -> Result<Url, String> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{variable}: {message}")]
+#[error("{variable} {message}")]
 pub struct ConfigError {
     pub variable: &'static str,
     pub message: String,
@@ -182,7 +182,7 @@ fn load_or_generate_secret(path: &Path) -> Result<SecretKey, ConfigError> {
         Ok(text) => text
             .trim()
             .parse()
-            .map_err(|e| error(format!("the key in {} {e}", path.display()))),
+            .map_err(|e| error(format!("is unset, and the key in {} {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use rand::Rng;
             let key: String = rand::rng()

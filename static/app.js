@@ -2,28 +2,62 @@
 (function () {
   "use strict";
 
-  // Theme toggle: remembered in localStorage; without a choice the system decides.
+  var root = document.documentElement;
+
+  // Theme toggle: a "Dark theme" switch (aria-pressed), remembered in
+  // localStorage; without a choice the system decides, and keeps deciding.
   var toggle = document.querySelector("[data-theme-toggle]");
   if (toggle) {
-    toggle.hidden = false;
-    var root = document.documentElement;
+    var system = window.matchMedia("(prefers-color-scheme: dark)");
     var current = function () {
-      return root.dataset.theme ||
-        (window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+      return root.dataset.theme || (system.matches ? "dark" : "light");
     };
-    var label = function () {
-      var dark = current() === "dark";
-      toggle.setAttribute("aria-pressed", dark ? "true" : "false");
-      toggle.setAttribute("aria-label", dark ? "Switch to light theme" : "Switch to dark theme");
+    var show = function () {
+      toggle.setAttribute("aria-pressed", current() === "dark" ? "true" : "false");
     };
-    label();
+    toggle.hidden = false;
+    show();
     toggle.addEventListener("click", function () {
       var next = current() === "dark" ? "light" : "dark";
       root.dataset.theme = next;
       try { localStorage.setItem("quire-theme", next); } catch (e) {}
-      label();
+      show();
+    });
+    if (system.addEventListener) system.addEventListener("change", show);
+    // Another tab changed the theme.
+    window.addEventListener("storage", function (event) {
+      if (event.key !== "quire-theme") return;
+      if (event.newValue === "light" || event.newValue === "dark") root.dataset.theme = event.newValue;
+      else delete root.dataset.theme;
+      show();
     });
   }
+
+  // Rendered Markdown: the same fixes the templates' `prose` macro makes
+  // (for HTML that arrives later, like the live preview), and code blocks or
+  // tables are keyboard-focusable only when they actually scroll sideways.
+  var fixProse = function (container) {
+    container.querySelectorAll("h1").forEach(function (h1) {
+      var h2 = document.createElement("h2");
+      while (h1.firstChild) h2.appendChild(h1.firstChild);
+      h1.replaceWith(h2);
+    });
+    container.querySelectorAll("input[type=checkbox]:not([aria-label])").forEach(function (box) {
+      box.setAttribute("aria-label", "Task");
+    });
+  };
+  var scrollables = function () {
+    document.querySelectorAll(".prose pre, .prose table").forEach(function (el) {
+      if (el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
+      else el.removeAttribute("tabindex");
+    });
+  };
+  scrollables();
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(scrollables, 150);
+  });
 
   // Confirm before destructive inline forms (the server still asks on pages).
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -46,21 +80,30 @@
       var body = new URLSearchParams({ csrf_token: token, body: source.value });
       fetch("/preview", { method: "POST", body: body, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-        .then(function (html) { output.innerHTML = html; })
+        .then(function (html) {
+          output.innerHTML = html;
+          fixProse(output);
+          scrollables();
+        })
         .catch(function () {});
     };
     var layout = function () {
       if (narrow.matches) {
         editor.classList.remove("live");
+        target.removeAttribute("tabindex");
+        button.setAttribute("aria-expanded", target.hidden ? "false" : "true");
         button.textContent = target.hidden ? "Show preview" : "Hide preview";
       } else {
         editor.classList.add("live");
         target.hidden = false;
+        // The preview scrolls on its own beside the text: let keyboards in.
+        target.setAttribute("tabindex", "0");
+        button.removeAttribute("aria-expanded");
         button.textContent = "Refresh preview";
       }
     };
     layout();
-    narrow.addEventListener("change", layout);
+    if (narrow.addEventListener) narrow.addEventListener("change", layout);
     render();
     source.addEventListener("input", function () {
       clearTimeout(timer);
@@ -75,21 +118,23 @@
 
     // Tag suggestions complete the tag being typed, keeping the ones before it.
     var tags = editor.querySelector("[data-tag-input]");
-    var list = document.getElementById(tags.getAttribute("list"));
-    var known = Array.prototype.map.call(list.options, function (o) { return o.value; });
-    tags.addEventListener("input", function () {
-      var parts = tags.value.split(",");
-      var last = parts.pop().trim().toLowerCase();
-      var prefix = parts.map(function (p) { return p.trim(); }).filter(Boolean);
-      var head = prefix.length ? prefix.join(", ") + ", " : "";
-      list.innerHTML = "";
-      known.filter(function (t) { return t.toLowerCase().indexOf(last) === 0 && prefix.indexOf(t) < 0; })
-        .slice(0, 10)
-        .forEach(function (t) {
-          var option = document.createElement("option");
-          option.value = head + t;
-          list.appendChild(option);
-        });
-    });
+    var list = tags && document.getElementById(tags.getAttribute("list"));
+    if (list) {
+      var known = Array.prototype.map.call(list.options, function (o) { return o.value; });
+      tags.addEventListener("input", function () {
+        var parts = tags.value.split(",");
+        var last = parts.pop().trim().toLowerCase();
+        var prefix = parts.map(function (p) { return p.trim(); }).filter(Boolean);
+        var head = prefix.length ? prefix.join(", ") + ", " : "";
+        list.innerHTML = "";
+        known.filter(function (t) { return t.toLowerCase().indexOf(last) === 0 && prefix.indexOf(t) < 0; })
+          .slice(0, 10)
+          .forEach(function (t) {
+            var option = document.createElement("option");
+            option.value = head + t;
+            list.appendChild(option);
+          });
+      });
+    }
   }
 })();

@@ -113,6 +113,16 @@ impl Db {
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(ConnectError::Url)?;
+            // One direct connection first: the pool would retry a refused
+            // connection until its acquire timeout, and start-up should say
+            // at once that the database is not there.
+            use sqlx::Connection;
+            sqlx::PgConnection::connect_with(&options)
+                .await
+                .map_err(ConnectError::Connect)?
+                .close()
+                .await
+                .map_err(ConnectError::Connect)?;
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.0)
                 .min_connections(0)
@@ -123,9 +133,7 @@ impl Db {
                 .idle_timeout(Duration::from_secs(300))
                 .max_lifetime(Duration::from_secs(1800))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await
-                .map_err(ConnectError::Connect)?;
+                .connect_lazy_with(options);
             Ok(Db::Postgres(pool))
         } else {
             Err(ConnectError::Scheme(url.to_owned()))

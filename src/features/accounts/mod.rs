@@ -112,9 +112,11 @@ pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppRes
     let invite = match mode {
         Registration::Open => None,
         Registration::Closed => {
-            errors.add("username", "registration is closed on this site");
+            errors.add("registration", "is closed on this site");
             None
         }
+        // The first account sets the site up: nobody could have invited it.
+        Registration::Invite if user_count(db).await? == 0 => None,
         Registration::Invite => match input.invite.as_deref().map(str::trim) {
             Some(code) if !code.is_empty() => Some(code.to_owned()),
             _ => {

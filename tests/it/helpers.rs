@@ -1,0 +1,340 @@
+//! `TestApp`: the real server on port 0 over a fresh database of either
+//! backend, and `Browser`s that drive it over HTTP with their own cookies.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use quire::cli::Cli;
+use quire::db::Db;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Client, StatusCode, Url};
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body against SQLite, and against PostgreSQL when
+/// `QUIRE_TEST_POSTGRES_URL` is set, as two tests named `…::sqlite` and
+/// `…::postgres`.
+#[macro_export]
+macro_rules! backend_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{Backend, TestApp};
+
+            async fn run($app: TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(TestApp::spawn(Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = TestApp::try_spawn(Backend::Postgres).await else {
+                    eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+                    return;
+                };
+                run(app).await;
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub base: Url,
+    pub db: Db,
+    pub backend: Backend,
+    /// Kept so the folder (and its SQLite file) lives as long as the app.
+    _data_dir: tempfile::TempDir,
+    /// The browser tests use unless they need several people.
+    pub browser: Browser,
+    shutdown: Option<oneshot::Sender<()>>,
+    pg_database: Option<(String, String)>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("QUIRE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A fresh database for one test: its own SQLite file, or its own
+/// PostgreSQL database created on the test server.
+pub async fn fresh_database_url(backend: Backend, data_dir: &std::path::Path) -> Option<(String, Option<(String, String)>)> {
+    match backend {
+        Backend::Sqlite => Some((format!("sqlite://{}", data_dir.join("quire.db").display()), None)),
+        Backend::Postgres => {
+            let admin = postgres_admin_url()?;
+            let name = format!("quire_test_{}", uuid::Uuid::new_v4().simple());
+            let pool = sqlx::PgPool::connect(&admin).await.expect("QUIRE_TEST_POSTGRES_URL connects");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .expect("creating a test database");
+            pool.close().await;
+            let mut url = Url::parse(&admin).expect("QUIRE_TEST_POSTGRES_URL is a URL");
+            url.set_path(&name);
+            Some((url.to_string(), Some((admin, name))))
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::try_spawn(backend).await.expect("backend available")
+    }
+
+    pub async fn try_spawn(backend: Backend) -> Option<Self> {
+        Self::try_spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra command-line settings, e.g. `["--registration", "invite"]`.
+    pub async fn try_spawn_with(backend: Backend, args: &[&str]) -> Option<Self> {
+        init_logs();
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = fresh_database_url(backend, data_dir.path()).await?;
+        let mut argv = vec![
+            "quire".to_owned(),
+            "--database-url".into(),
+            database_url.clone(),
+            "--data-dir".into(),
+            data_dir.path().display().to_string(),
+            "--secret-key".into(),
+            "test-secret-key-that-is-long-enough-0123456789".into(),
+            "--db-pool-size".into(),
+            "5".into(),
+        ];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv.push("serve".into());
+        let config = Cli::try_parse_from(argv).expect("test arguments parse").config;
+        let db = Db::connect(&database_url, config.pool_size(), None).await.expect("connect");
+        db.migrate_up().await.expect("migrate");
+        let state = quire::cli::app_state(config, db.clone()).await.expect("state");
+        let server = quire::http::Server::bind("127.0.0.1:0".parse().unwrap(), state)
+            .await
+            .expect("bind");
+        let addr = server.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        let base = Url::parse(&format!("http://{addr}/")).unwrap();
+        Some(Self {
+            browser: Browser::new(base.clone()),
+            base,
+            db,
+            backend,
+            _data_dir: data_dir,
+            shutdown: Some(tx),
+            pg_database,
+        })
+    }
+
+    /// Another person, with their own cookies.
+    pub fn new_browser(&self) -> Browser {
+        Browser::new(self.base.clone())
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some((admin, name)) = self.pg_database.take() {
+            // Drop is not async: clean up on a thread with its own runtime.
+            let db = self.db.clone();
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async move {
+                    db.close().await;
+                    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                        )))
+                        .execute(&pool)
+                        .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join()
+            .ok();
+        }
+    }
+}
+
+fn init_logs() {
+    // Logs only when asked, as in zero2prod: TEST_LOG=1 cargo test.
+    if std::env::var_os("TEST_LOG").is_some() {
+        quire::telemetry::init(quire::config::LogFormat::Text);
+    }
+}
+
+/// One person's browser: a cookie jar and no automatic redirects, so tests
+/// see each redirect the server sends.
+#[derive(Clone)]
+pub struct Browser {
+    pub base: Url,
+    pub client: Client,
+    jar: Arc<Jar>,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn html(&self) -> scraper::Html {
+        scraper::Html::parse_document(&self.body)
+    }
+
+    /// Texts of the elements matching a CSS selector.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let selector = scraper::Selector::parse(selector).expect("valid selector");
+        self.html()
+            .select(&selector)
+            .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    /// The value of an attribute of the first element matching a selector.
+    pub fn attr(&self, selector: &str, attribute: &str) -> Option<String> {
+        let selector = scraper::Selector::parse(selector).expect("valid selector");
+        self.html().select(&selector).next()?.value().attr(attribute).map(str::to_owned)
+    }
+
+    pub fn contains(&self, text: &str) -> bool {
+        self.body.contains(text)
+    }
+
+    #[track_caller]
+    pub fn assert_redirect(&self, to: &str) {
+        assert_eq!(self.status, StatusCode::SEE_OTHER, "expected a redirect, got {}: {}", self.status, excerpt(&self.body));
+        assert_eq!(self.location.as_deref(), Some(to));
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "{}", excerpt(&self.body));
+    }
+}
+
+fn excerpt(body: &str) -> String {
+    let start = body.find("<main").unwrap_or(0);
+    body[start..].chars().take(3000).collect()
+}
+
+impl Browser {
+    pub fn new(base: Url) -> Self {
+        let jar = Arc::new(Jar::default());
+        let client = Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self { base, client, jar }
+    }
+
+    pub fn url(&self, path: &str) -> Url {
+        self.base.join(path).unwrap()
+    }
+
+    async fn page(response: reqwest::Response) -> Page {
+        Page {
+            status: response.status(),
+            location: response
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            headers: response.headers().clone(),
+            body: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// The anti-forgery token from this browser's cookie, fetching a page
+    /// first if the site has not set one yet.
+    pub async fn csrf(&self) -> String {
+        if let Some(token) = self.cookie("quire_csrf") {
+            return token;
+        }
+        self.get("/login").await;
+        self.cookie("quire_csrf").expect("the site sets quire_csrf")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let header = self.jar.cookies(&self.base)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// Posts a form as the page would, with the anti-forgery token.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", &token)];
+        form.extend_from_slice(fields);
+        self.post_raw(path, &form).await
+    }
+
+    /// Posts exactly these fields (no token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(self.client.post(self.url(path)).form(fields).send().await.unwrap()).await
+    }
+
+    pub async fn register(&self, username: &str) -> Page {
+        let email = format!("{username}@example.com");
+        self.post(
+            "/register",
+            &[("username", username), ("email", &email), ("password", "correct horse")],
+        )
+        .await
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Page {
+        self.post("/login", &[("login", login), ("password", password)]).await
+    }
+
+    pub async fn logout(&self) -> Page {
+        self.post("/logout", &[]).await
+    }
+
+    /// Publishes a post and returns its slug.
+    pub async fn publish(&self, title: &str, body: &str, tags: &str) -> String {
+        let page = self
+            .post("/editor", &[("title", title), ("body", body), ("tags", tags), ("action", "publish")])
+            .await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "publishing failed: {}", excerpt(&page.body));
+        page.location.unwrap().trim_start_matches("/posts/").to_owned()
+    }
+
+    pub async fn save_draft(&self, title: &str, body: &str) -> String {
+        let page = self
+            .post("/editor", &[("title", title), ("body", body), ("action", "draft")])
+            .await;
+        page.assert_status(303);
+        page.location.unwrap().trim_start_matches("/posts/").to_owned()
+    }
+}

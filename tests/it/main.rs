@@ -1,0 +1,12 @@
+//! The one integration-test binary: the real server over HTTP, on SQLite
+//! always and on PostgreSQL when QUIRE_TEST_POSTGRES_URL is set.
+
+mod helpers;
+
+mod accounts;
+mod blog_mode;
+mod cli;
+mod comments;
+mod migrations;
+mod posts;
+mod security;

@@ -1,0 +1,103 @@
+use crate::backend_test;
+use crate::helpers::TestApp;
+
+backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
+    app.register("owner").await;
+    let slug = app.publish("Keep", "me", "").await;
+    for (path, fields) in [
+        ("/logout", vec![]),
+        ("/editor", vec![("title", "Forged"), ("body", "x"), ("action", "publish")]),
+        (&*format!("/posts/{slug}/delete"), vec![]),
+        ("/settings", vec![("email", "evil@example.com")]),
+    ] {
+        let page = app.post_raw(path, &fields).await;
+        page.assert_status(403);
+        assert!(page.contains("This form has expired"), "{path}");
+        let mut wrong = vec![("csrf_token", "not-the-token")];
+        wrong.extend(fields.iter().copied());
+        app.post_raw(path, &wrong).await.assert_status(403);
+    }
+    app.get(&format!("/posts/{slug}")).await.assert_status(200);
+    app.get("/settings").await.assert_status(200);
+});
+
+backend_test!(cookies_are_http_only_and_same_site, |app| {
+    let page = app.get("/").await;
+    let csrf = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    assert!(csrf.iter().any(|c| c.starts_with("quire_csrf=") && c.contains("HttpOnly") && c.contains("SameSite=Lax")), "{csrf:?}");
+    let page = app.register("owner").await;
+    let cookies = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let session = cookies.iter().find(|c| c.starts_with("quire_session=")).expect("a session cookie");
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    assert!(!session.contains("Secure"), "not over plain http");
+});
+
+backend_test!(session_ids_change_at_sign_in, |app| {
+    app.register("owner").await;
+    app.logout().await;
+    // A session exists before sign-in only if something was stored; force one by failing.
+    let before = app.cookie("quire_session");
+    app.login("owner", "correct horse").await.assert_redirect("/");
+    let after = app.cookie("quire_session").expect("signed in");
+    assert_ne!(before, Some(after));
+});
+
+backend_test!(oversized_bodies_get_413, |app| {
+    app.register("owner").await;
+    let body = "x".repeat(2 * 1024 * 1024);
+    let page = app.post("/editor", &[("title", "Big"), ("body", &body), ("action", "publish")]).await;
+    page.assert_status(413);
+    assert!(page.contains("more than we accept"));
+});
+
+backend_test!(signed_out_visitors_are_sent_to_sign_in, |app| {
+    for path in ["/editor", "/drafts", "/settings", "/settings/delete", "/admin/invites"] {
+        let page = app.get(path).await;
+        page.assert_status(303);
+        assert!(page.location.unwrap().starts_with("/login?next="), "{path}");
+    }
+});
+
+/// Spawns a second app on the same backend as `app`, in another registration mode.
+async fn app_in_mode(app: &TestApp, mode: &str) -> TestApp {
+    TestApp::try_spawn_with(app.backend, &["--registration", mode]).await.expect("backend available")
+}
+
+backend_test!(invite_only_registration_consumes_one_code_per_account, |app| {
+    let site = app_in_mode(&app, "invite").await;
+    // The first account sets the site up, so it needs no code.
+    site.register("owner").await.assert_redirect("/");
+    let page = site.post("/admin/invites", &[]).await;
+    page.assert_status(200);
+    let code = page.texts(".notice code")[0].clone();
+    assert_eq!(site.get("/admin/invites").await.texts("tbody tr").len(), 1);
+
+    let guest = site.new_browser();
+    let form = guest.get("/register").await;
+    assert!(form.contains("Invite code"));
+    let page = guest.register("uninvited").await;
+    page.assert_status(422);
+    assert!(page.texts(".field-errors li").contains(&"Invite is required: registration is by invitation".to_owned()));
+    let page = guest
+        .post("/register", &[("username", "guest"), ("email", "guest@example.com"), ("password", "correct horse"), ("invite", &code)])
+        .await;
+    page.assert_redirect("/");
+    let page = site
+        .new_browser()
+        .post("/register", &[("username", "guest2"), ("email", "guest2@example.com"), ("password", "correct horse"), ("invite", &code)])
+        .await;
+    page.assert_status(422);
+    assert!(page.texts(".field-errors li")[0].starts_with("Invite is not valid"));
+    assert!(site.get("/admin/invites").await.texts("tbody tr")[0].contains("guest"));
+});
+
+backend_test!(closed_registration_refuses_everyone, |app| {
+    let site = app_in_mode(&app, "closed").await;
+    let page = site.get("/register").await;
+    assert!(page.contains("Registration is closed"));
+    assert!(!site.get("/login").await.contains("href=\"/register\""));
+    let page = site.register("someone").await;
+    page.assert_status(422);
+    assert!(page.contains("Registration is closed"));
+    assert_eq!(site.new_browser().login("someone", "correct horse").await.status, 422);
+});
