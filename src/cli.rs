@@ -115,14 +115,21 @@ fn name_the_variable(error: &clap::Error) {
     let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
         return;
     };
-    let long = arg.split_whitespace().next().unwrap_or("").trim_start_matches('-');
+    let long = arg
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('-');
     let command = Cli::command();
     if let Some(env) = command
         .get_arguments()
         .find(|a| a.get_long() == Some(long))
         .and_then(|a| a.get_env())
     {
-        eprintln!("note: this value comes from --{long} or the {} environment variable", env.to_string_lossy());
+        eprintln!(
+            "note: this value comes from --{long} or the {} environment variable",
+            env.to_string_lossy()
+        );
     }
 }
 
@@ -143,13 +150,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 MigrateAction::Status => {
                     for m in db.migration_status().await? {
-                        println!("{:<16} {:<8} {}", m.version, format!("{:?}", m.state).to_lowercase(), m.description);
+                        println!(
+                            "{:<16} {:<8} {}",
+                            m.version,
+                            format!("{:?}", m.state).to_lowercase(),
+                            m.description
+                        );
                     }
                 }
             }
             Ok(())
         }
-        Command::User { action: UserAction::Create { username, email, admin } } => {
+        Command::User {
+            action:
+                UserAction::Create {
+                    username,
+                    email,
+                    admin,
+                },
+        } => {
             let password = read_password()?;
             let db = connect(&config).await?;
             ensure_migrated(&db).await?;
@@ -285,8 +304,13 @@ async fn shutdown_signal() {
 async fn check(config: Config) -> anyhow::Result<()> {
     config.resolve_secret_key()?;
     let db = connect(&config).await?;
-    db.ping().await.context("QUIRE_DATABASE_URL: the database does not answer")?;
+    db.ping()
+        .await
+        .context("QUIRE_DATABASE_URL: the database does not answer")?;
     ensure_migrated(&db).await?;
-    println!("ok: configuration valid, {} database reachable and migrated", db.backend());
+    println!(
+        "ok: configuration valid, {} database reachable and migrated",
+        db.backend()
+    );
     Ok(())
 }

@@ -31,7 +31,12 @@ pub struct Config {
     pub wait_for_db: bool,
 
     /// Address the web server listens on.
-    #[arg(long, env = "QUIRE_BIND", global = true, default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "QUIRE_BIND",
+        global = true,
+        default_value = "127.0.0.1:8080"
+    )]
     pub bind: SocketAddr,
 
     /// Folder for local data: the SQLite database, the generated secret key.
@@ -191,15 +196,26 @@ fn load_or_generate_secret(path: &Path) -> Result<SecretKey, ConfigError> {
                 .map(char::from)
                 .collect();
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| error(format!("is unset and {} cannot be created: {e}", parent.display())))?;
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    error(format!(
+                        "is unset and {} cannot be created: {e}",
+                        parent.display()
+                    ))
+                })?;
             }
-            write_private(path, &key)
-                .map_err(|e| error(format!("is unset and {} cannot be written: {e}", path.display())))?;
+            write_private(path, &key).map_err(|e| {
+                error(format!(
+                    "is unset and {} cannot be written: {e}",
+                    path.display()
+                ))
+            })?;
             tracing::info!(path = %path.display(), "generated a secret key for this local installation");
             Ok(SecretKey(key))
         }
-        Err(e) => Err(error(format!("is unset and {} cannot be read: {e}", path.display()))),
+        Err(e) => Err(error(format!(
+            "is unset and {} cannot be read: {e}",
+            path.display()
+        ))),
     }
 }
 

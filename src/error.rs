@@ -105,10 +105,15 @@ impl IntoResponse for AppError {
         if let AppError::RateLimited { retry_after_secs } = self {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                retry_after_secs.to_string().parse().expect("digits are a header value"),
+                retry_after_secs
+                    .to_string()
+                    .parse()
+                    .expect("digits are a header value"),
             );
         }
-        response.extensions_mut().insert(ErrorPage { status, message });
+        response
+            .extensions_mut()
+            .insert(ErrorPage { status, message });
         response
     }
 }

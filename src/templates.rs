@@ -14,15 +14,24 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("home.html", include_str!("../templates/home.html")),
     ("post.html", include_str!("../templates/post.html")),
     ("editor.html", include_str!("../templates/editor.html")),
-    ("confirm_delete.html", include_str!("../templates/confirm_delete.html")),
-    ("comment_edit.html", include_str!("../templates/comment_edit.html")),
+    (
+        "confirm_delete.html",
+        include_str!("../templates/confirm_delete.html"),
+    ),
+    (
+        "comment_edit.html",
+        include_str!("../templates/comment_edit.html"),
+    ),
     ("author.html", include_str!("../templates/author.html")),
     ("tag.html", include_str!("../templates/tag.html")),
     ("drafts.html", include_str!("../templates/drafts.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("register.html", include_str!("../templates/register.html")),
     ("settings.html", include_str!("../templates/settings.html")),
-    ("delete_account.html", include_str!("../templates/delete_account.html")),
+    (
+        "delete_account.html",
+        include_str!("../templates/delete_account.html"),
+    ),
     ("invites.html", include_str!("../templates/invites.html")),
 ];
 
@@ -66,10 +75,18 @@ impl Templates {
 /// `{{ post.published_at | date }}` → "22 Nov 2026".
 fn format_date(value: Value) -> Result<String, Error> {
     let text = value.as_str().ok_or_else(|| {
-        Error::new(ErrorKind::InvalidOperation, "date expects an RFC 3339 string")
+        Error::new(
+            ErrorKind::InvalidOperation,
+            "date expects an RFC 3339 string",
+        )
     })?;
     let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("bad date {text:?}: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                format!("bad date {text:?}: {e}"),
+            )
+        })?;
     let format = time::macros::format_description!("[day padding:none] [month repr:short] [year]");
     at.format(format)
         .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))

@@ -22,9 +22,8 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
-const SQLITE_FORMAT: &[time::format_description::FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const SQLITE_FORMAT: &[time::format_description::FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
     /// Now, truncated to the microsecond so that it survives a round trip.
@@ -35,7 +34,10 @@ impl Timestamp {
     pub fn from_datetime(at: OffsetDateTime) -> Self {
         let at = at.to_offset(UtcOffset::UTC);
         let micros = at.microsecond();
-        Self(at.replace_microsecond(micros).expect("microsecond is in range"))
+        Self(
+            at.replace_microsecond(micros)
+                .expect("microsecond is in range"),
+        )
     }
 
     pub fn as_datetime(self) -> OffsetDateTime {
@@ -48,7 +50,9 @@ impl Timestamp {
 
     /// RFC 3339 in UTC, with the sub-second digits the value has.
     pub fn rfc3339(self) -> String {
-        self.0.format(&Rfc3339).expect("UTC timestamps always format")
+        self.0
+            .format(&Rfc3339)
+            .expect("UTC timestamps always format")
     }
 
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
@@ -118,7 +122,9 @@ impl Encode<'_, Postgres> for Timestamp {
 
 impl<'r> Decode<'r, Postgres> for Timestamp {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self::from_datetime(<OffsetDateTime as Decode<Postgres>>::decode(value)?))
+        Ok(Self::from_datetime(
+            <OffsetDateTime as Decode<Postgres>>::decode(value)?,
+        ))
     }
 }
 
@@ -135,7 +141,10 @@ mod tests {
             base + Duration::milliseconds(500),
             base + Duration::seconds(1),
         ];
-        let texts: Vec<String> = times.iter().map(|t| t.0.format(SQLITE_FORMAT).unwrap()).collect();
+        let texts: Vec<String> = times
+            .iter()
+            .map(|t| t.0.format(SQLITE_FORMAT).unwrap())
+            .collect();
         let mut sorted = texts.clone();
         sorted.sort();
         assert_eq!(texts, sorted);
@@ -146,7 +155,9 @@ mod tests {
     fn now_survives_a_round_trip_through_text() {
         let now = Timestamp::now();
         let text = now.0.format(SQLITE_FORMAT).unwrap();
-        let back = time::PrimitiveDateTime::parse(&text, SQLITE_FORMAT).unwrap().assume_utc();
+        let back = time::PrimitiveDateTime::parse(&text, SQLITE_FORMAT)
+            .unwrap()
+            .assume_utc();
         assert_eq!(Timestamp(back), now);
     }
 }

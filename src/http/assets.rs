@@ -11,21 +11,34 @@ use super::AppState;
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("style.css", "text/css; charset=utf-8", include_str!("../../static/style.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../static/app.js")),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/static/{name}", get(serve))
 }
 
-async fn serve(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, AppError> {
+async fn serve(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, AppError> {
     let (_, content_type, built_in) = FILES
         .iter()
         .find(|(n, _, _)| *n == name)
         .ok_or(AppError::NotFound)?;
     let themed = match &state.config.theme_dir {
-        Some(dir) => tokio::fs::read_to_string(dir.join("static").join(&name)).await.ok(),
+        Some(dir) => tokio::fs::read_to_string(dir.join("static").join(&name))
+            .await
+            .ok(),
         None => None,
     };
     let body = themed.unwrap_or_else(|| (*built_in).to_owned());
@@ -33,7 +46,10 @@ async fn serve(State(state): State<AppState>, Path(name): Path<String>) -> Resul
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             // URLs carry the version (`?v=`), so a new release is a new URL.
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=86400"),
+            ),
         ],
         body,
     )

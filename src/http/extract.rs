@@ -28,7 +28,11 @@ impl Viewer {
 impl<S: Send + Sync> FromRequestParts<S> for Viewer {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        Ok(parts.extensions.get::<Viewer>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<Viewer>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -74,15 +78,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
     type Rejection = AppError;
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
         let expected = req.extensions().get::<CsrfToken>().cloned();
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| match rejection.status().as_u16() {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            match rejection.status().as_u16() {
                 413 => AppError::PayloadTooLarge,
                 _ => AppError::BadRequest(rejection.body_text()),
-            })?;
-        let fields: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let submitted = fields.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_bytes());
+            }
+        })?;
+        let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let submitted = fields
+            .iter()
+            .find(|(k, _)| k == CSRF_FIELD)
+            .map(|(_, v)| v.as_bytes());
         match (expected, submitted) {
             (Some(CsrfToken(expected)), Some(submitted))
                 if constant_time_eq(expected.as_bytes(), submitted) => {}
@@ -112,7 +119,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .cloned()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("server started without connect info")))?;
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("server started without connect info"))
+            })?;
         Ok(ClientIp(addr.ip()))
     }
 }

@@ -1,8 +1,8 @@
 //! The HTTP server: state, router, middleware and start-up.
 
+mod assets;
 pub mod extract;
 pub mod pages;
-mod assets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +44,10 @@ pub fn router(state: AppState) -> Router {
         .merge(features::posts::web::routes())
         .merge(features::comments::web::routes())
         .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), pages::page_context))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            pages::page_context,
+        ))
         .layer(sessions);
 
     Router::new()

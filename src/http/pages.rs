@@ -43,7 +43,11 @@ pub async fn page_context(
     let mut response = next.run(request).await;
 
     if existing.is_none() {
-        let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+        let secure = if state.config.secure_cookies() {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!(
             "{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"
         );
@@ -65,10 +69,19 @@ pub async fn page_context(
                 Some(page) => page.message.clone(),
                 None => AppError::from_status(status).public_message(),
             };
-            let ctx = PageCtx { viewer, csrf: CsrfToken(token), path };
+            let ctx = PageCtx {
+                viewer,
+                csrf: CsrfToken(token),
+                path,
+            };
             let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
             let mut page = ctx
-                .render_status(&state, status, "error.html", context! { status => status.as_u16(), message })
+                .render_status(
+                    &state,
+                    status,
+                    "error.html",
+                    context! { status => status.as_u16(), message },
+                )
                 .into_response();
             if let Some(retry_after) = retry_after {
                 page.headers_mut().insert(header::RETRY_AFTER, retry_after);
@@ -127,7 +140,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
         Ok(Self {
             viewer: Viewer::from_request_parts(parts, state).await?,
             csrf: CsrfToken::from_request_parts(parts, state).await?,
-            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
         })
     }
 }
@@ -162,7 +179,10 @@ impl PageCtx {
             registration: state.config.registration,
             version: env!("CARGO_PKG_VERSION"),
         };
-        match state.templates.render(template, context! { page => Serde(common), ..extra }) {
+        match state
+            .templates
+            .render(template, context! { page => Serde(common), ..extra })
+        {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = ?e, template, "rendering a template failed");
@@ -195,4 +215,3 @@ pub fn safe_next(next: Option<&str>) -> String {
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
-

@@ -3,56 +3,132 @@ use crate::backend_test;
 backend_test!(first_account_becomes_owner_and_admin, |app| {
     app.register("owner").await.assert_redirect("/");
     let home = app.get("/").await;
-    assert!(home.contains("Invites"), "the owner is an admin and sees the invites link");
+    assert!(
+        home.contains("Invites"),
+        "the owner is an admin and sees the invites link"
+    );
     let member = app.new_browser();
     member.register("member").await.assert_redirect("/");
     let home = member.get("/").await;
-    assert!(!home.contains("Invites"), "a second account is a plain member");
+    assert!(
+        !home.contains("Invites"),
+        "a second account is a plain member"
+    );
     member.get("/admin/invites").await.assert_status(403);
 });
 
-backend_test!(registration_errors_rerender_the_form_with_what_was_typed, |app| {
-    let page = app
-        .post("/register", &[("username", "bad name"), ("email", "not-an-email"), ("password", "short")])
-        .await;
-    page.assert_status(422);
-    let errors = page.texts(".field-errors li");
-    assert!(errors.iter().any(|e| e.starts_with("Username may only contain")), "{errors:?}");
-    assert!(errors.iter().any(|e| e == "Email is not a valid email address"), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("Password is too short")), "{errors:?}");
-    assert!(page.contains("value=\"bad name\""), "the username typed is kept");
-    assert!(page.contains("value=\"not-an-email\""), "the email typed is kept");
+backend_test!(
+    registration_errors_rerender_the_form_with_what_was_typed,
+    |app| {
+        let page = app
+            .post(
+                "/register",
+                &[
+                    ("username", "bad name"),
+                    ("email", "not-an-email"),
+                    ("password", "short"),
+                ],
+            )
+            .await;
+        page.assert_status(422);
+        let errors = page.texts(".field-errors li");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("Username may only contain")),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e == "Email is not a valid email address"),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("Password is too short")),
+            "{errors:?}"
+        );
+        assert!(
+            page.contains("value=\"bad name\""),
+            "the username typed is kept"
+        );
+        assert!(
+            page.contains("value=\"not-an-email\""),
+            "the email typed is kept"
+        );
 
-    let page = app.post("/register", &[("username", ""), ("email", ""), ("password", "")]).await;
-    page.assert_status(422);
-    assert_eq!(page.texts(".field-errors li").iter().filter(|e| e.ends_with("can't be blank")).count(), 3);
-});
+        let page = app
+            .post(
+                "/register",
+                &[("username", ""), ("email", ""), ("password", "")],
+            )
+            .await;
+        page.assert_status(422);
+        assert_eq!(
+            page.texts(".field-errors li")
+                .iter()
+                .filter(|e| e.ends_with("can't be blank"))
+                .count(),
+            3
+        );
+    }
+);
 
 backend_test!(taken_username_and_email_are_field_errors, |app| {
     app.register("alice").await.assert_redirect("/");
     let other = app.new_browser();
     let page = other
-        .post("/register", &[("username", "alice"), ("email", "new@example.com"), ("password", "correct horse")])
+        .post(
+            "/register",
+            &[
+                ("username", "alice"),
+                ("email", "new@example.com"),
+                ("password", "correct horse"),
+            ],
+        )
         .await;
     page.assert_status(422);
-    assert!(page.texts(".field-errors li").contains(&"Username has already been taken".to_owned()));
+    assert!(
+        page.texts(".field-errors li")
+            .contains(&"Username has already been taken".to_owned())
+    );
     let page = other
-        .post("/register", &[("username", "alice2"), ("email", "ALICE@example.com"), ("password", "correct horse")])
+        .post(
+            "/register",
+            &[
+                ("username", "alice2"),
+                ("email", "ALICE@example.com"),
+                ("password", "correct horse"),
+            ],
+        )
         .await;
     page.assert_status(422);
-    assert!(page.texts(".field-errors li").contains(&"Email has already been taken".to_owned()));
+    assert!(
+        page.texts(".field-errors li")
+            .contains(&"Email has already been taken".to_owned())
+    );
 });
 
-backend_test!(racing_registrations_of_one_name_give_one_account_and_field_errors, |app| {
-    let attempts = (0..8).map(|_| {
-        let browser = app.new_browser();
-        async move { browser.register("racer").await }
-    });
-    let pages = futures_util::future::join_all(attempts).await;
-    let created = pages.iter().filter(|p| p.status == 303).count();
-    let refused = pages.iter().filter(|p| p.status == 422).count();
-    assert_eq!((created, refused), (1, 7), "{:?}", pages.iter().map(|p| p.status).collect::<Vec<_>>());
-});
+backend_test!(
+    racing_registrations_of_one_name_give_one_account_and_field_errors,
+    |app| {
+        let attempts = (0..8).map(|_| {
+            let browser = app.new_browser();
+            async move { browser.register("racer").await }
+        });
+        let pages = futures_util::future::join_all(attempts).await;
+        let created = pages.iter().filter(|p| p.status == 303).count();
+        let refused = pages.iter().filter(|p| p.status == 422).count();
+        assert_eq!(
+            (created, refused),
+            (1, 7),
+            "{:?}",
+            pages.iter().map(|p| p.status).collect::<Vec<_>>()
+        );
+    }
+);
 
 backend_test!(racing_first_registrations_make_exactly_one_owner, |app| {
     let attempts = (0..6).map(|i| {
@@ -63,7 +139,8 @@ backend_test!(racing_first_registrations_make_exactly_one_owner, |app| {
         page.assert_redirect("/");
     }
     let owners: i64 = quire::with_pool!(&app.db, pool =>
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'owner'").fetch_one(pool).await).unwrap();
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'owner'").fetch_one(pool).await)
+    .unwrap();
     assert_eq!(owners, 1);
 });
 
@@ -73,15 +150,32 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
     let page = app.get("/editor").await;
     page.assert_redirect("/login?next=%2Feditor");
     let login = app.get("/login?next=%2Feditor").await;
-    assert_eq!(login.attr("input[name=next]", "value").as_deref(), Some("/editor"));
+    assert_eq!(
+        login.attr("input[name=next]", "value").as_deref(),
+        Some("/editor")
+    );
     let page = app
-        .post("/login", &[("login", "writer"), ("password", "correct horse"), ("next", "/editor")])
+        .post(
+            "/login",
+            &[
+                ("login", "writer"),
+                ("password", "correct horse"),
+                ("next", "/editor"),
+            ],
+        )
         .await;
     page.assert_redirect("/editor");
     // Never to another site.
     app.logout().await;
     let page = app
-        .post("/login", &[("login", "writer"), ("password", "correct horse"), ("next", "//evil.example/")])
+        .post(
+            "/login",
+            &[
+                ("login", "writer"),
+                ("password", "correct horse"),
+                ("next", "//evil.example/"),
+            ],
+        )
         .await;
     page.assert_redirect("/");
 });
@@ -89,7 +183,9 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
 backend_test!(sign_in_accepts_the_email_too, |app| {
     app.register("mailer").await;
     app.logout().await;
-    app.login("MAILER@example.com", "correct horse").await.assert_redirect("/");
+    app.login("MAILER@example.com", "correct horse")
+        .await
+        .assert_redirect("/");
 });
 
 backend_test!(wrong_credentials_do_not_say_which_part_was_wrong, |app| {
@@ -99,62 +195,127 @@ backend_test!(wrong_credentials_do_not_say_which_part_was_wrong, |app| {
     let unknown_user = app.login("nobody", "correct horse").await;
     for page in [&wrong_password, &unknown_user] {
         page.assert_status(422);
-        assert_eq!(page.texts("[role=alert]"), vec!["Wrong username or password."]);
+        assert_eq!(
+            page.texts("[role=alert]"),
+            vec!["Wrong username or password."]
+        );
     }
-    assert!(wrong_password.contains("value=\"bob\""), "the username typed is kept");
+    assert!(
+        wrong_password.contains("value=\"bob\""),
+        "the username typed is kept"
+    );
 });
 
-backend_test!(signed_in_users_are_sent_home_from_sign_in_and_register, |app| {
-    app.register("carol").await;
-    app.get("/login").await.assert_redirect("/");
-    app.get("/register").await.assert_redirect("/");
-});
+backend_test!(
+    signed_in_users_are_sent_home_from_sign_in_and_register,
+    |app| {
+        app.register("carol").await;
+        app.get("/login").await.assert_redirect("/");
+        app.get("/register").await.assert_redirect("/");
+    }
+);
 
 backend_test!(settings_update_profile_and_validate, |app| {
     app.register("dave").await;
     let page = app
-        .post("/settings", &[("email", "dave@new.example"), ("bio", "I *write*."), ("image", "https://img.example/d.png")])
+        .post(
+            "/settings",
+            &[
+                ("email", "dave@new.example"),
+                ("bio", "I *write*."),
+                ("image", "https://img.example/d.png"),
+            ],
+        )
         .await;
     page.assert_status(200);
     assert!(page.contains("Your settings were saved."));
     let profile = app.get("/users/dave").await;
-    assert!(profile.contains("<em>write</em>"), "the bio is rendered Markdown");
-    assert_eq!(profile.attr(".profile img", "src").as_deref(), Some("https://img.example/d.png"));
+    assert!(
+        profile.contains("<em>write</em>"),
+        "the bio is rendered Markdown"
+    );
+    assert_eq!(
+        profile.attr(".profile img", "src").as_deref(),
+        Some("https://img.example/d.png")
+    );
 
     let page = app
-        .post("/settings", &[("email", "nope"), ("bio", ""), ("image", "javascript:alert(1)")])
+        .post(
+            "/settings",
+            &[
+                ("email", "nope"),
+                ("bio", ""),
+                ("image", "javascript:alert(1)"),
+            ],
+        )
         .await;
     page.assert_status(422);
     let errors = page.texts(".field-errors li");
-    assert!(errors.contains(&"Email is not a valid email address".to_owned()), "{errors:?}");
-    assert!(errors.contains(&"Image must be an http:// or https:// address".to_owned()), "{errors:?}");
-    assert_eq!(page.attr("#email", "value").as_deref(), Some("nope"), "what was typed is kept");
+    assert!(
+        errors.contains(&"Email is not a valid email address".to_owned()),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&"Image must be an http:// or https:// address".to_owned()),
+        "{errors:?}"
+    );
+    assert_eq!(
+        page.attr("#email", "value").as_deref(),
+        Some("nope"),
+        "what was typed is kept"
+    );
 });
 
-backend_test!(password_change_needs_the_current_one_and_ends_other_sessions, |app| {
-    app.register("erin").await;
-    let laptop = app.new_browser();
-    laptop.login("erin", "correct horse").await.assert_redirect("/");
+backend_test!(
+    password_change_needs_the_current_one_and_ends_other_sessions,
+    |app| {
+        app.register("erin").await;
+        let laptop = app.new_browser();
+        laptop
+            .login("erin", "correct horse")
+            .await
+            .assert_redirect("/");
 
-    let page = app
-        .post("/settings/password", &[("current_password", "wrong one!"), ("new_password", "battery staple")])
-        .await;
-    page.assert_status(422);
-    assert!(page.texts(".field-errors li").contains(&"Current password is not your current password".to_owned()));
+        let page = app
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "wrong one!"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await;
+        page.assert_status(422);
+        assert!(
+            page.texts(".field-errors li")
+                .contains(&"Current password is not your current password".to_owned())
+        );
 
-    let page = app
-        .post("/settings/password", &[("current_password", "correct horse"), ("new_password", "battery staple")])
-        .await;
-    page.assert_status(200);
-    assert!(page.contains("Your password was changed"));
-    // This session goes on; the other one has ended.
-    app.get("/settings").await.assert_status(200);
-    laptop.get("/settings").await.assert_redirect("/login?next=%2Fsettings");
+        let page = app
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "correct horse"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await;
+        page.assert_status(200);
+        assert!(page.contains("Your password was changed"));
+        // This session goes on; the other one has ended.
+        app.get("/settings").await.assert_status(200);
+        laptop
+            .get("/settings")
+            .await
+            .assert_redirect("/login?next=%2Fsettings");
 
-    app.logout().await;
-    app.login("erin", "correct horse").await.assert_status(422);
-    app.login("erin", "battery staple").await.assert_redirect("/");
-});
+        app.logout().await;
+        app.login("erin", "correct horse").await.assert_status(422);
+        app.login("erin", "battery staple")
+            .await
+            .assert_redirect("/");
+    }
+);
 
 backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
     app.register("owner").await;
@@ -162,26 +323,52 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
     frank.register("frank").await;
     let slug = frank.publish("Frank's thoughts", "Some words.", "").await;
     let owner_slug = app.publish("Owner post", "Hello", "").await;
-    frank.post(&format!("/posts/{owner_slug}/comments"), &[("body", "Nice!")]).await.assert_status(303);
+    frank
+        .post(
+            &format!("/posts/{owner_slug}/comments"),
+            &[("body", "Nice!")],
+        )
+        .await
+        .assert_status(303);
     let phone = app.new_browser();
-    phone.login("frank", "correct horse").await.assert_redirect("/");
+    phone
+        .login("frank", "correct horse")
+        .await
+        .assert_redirect("/");
 
     frank.get("/settings/delete").await.assert_status(200);
-    let page = frank.post("/settings/delete", &[("password", "wrong password")]).await;
+    let page = frank
+        .post("/settings/delete", &[("password", "wrong password")])
+        .await;
     page.assert_status(422);
-    frank.post("/settings/delete", &[("password", "correct horse")]).await.assert_redirect("/");
+    frank
+        .post("/settings/delete", &[("password", "correct horse")])
+        .await
+        .assert_redirect("/");
 
     // Signed out everywhere, and no way back in.
     frank.get("/settings").await.assert_status(303);
     phone.get("/settings").await.assert_status(303);
-    frank.login("frank", "correct horse").await.assert_status(422);
+    frank
+        .login("frank", "correct horse")
+        .await
+        .assert_status(422);
 
     let post = app.get(&format!("/posts/{slug}")).await;
     post.assert_status(200);
-    assert!(post.texts(".post .meta").iter().any(|m| m.contains("[deleted]")));
+    assert!(
+        post.texts(".post .meta")
+            .iter()
+            .any(|m| m.contains("[deleted]"))
+    );
     assert!(!post.contains("/users/frank"));
     let owner_post = app.get(&format!("/posts/{owner_slug}")).await;
-    assert!(owner_post.texts(".comment .meta").iter().any(|m| m.contains("[deleted]")));
+    assert!(
+        owner_post
+            .texts(".comment .meta")
+            .iter()
+            .any(|m| m.contains("[deleted]"))
+    );
     app.get("/users/frank").await.assert_status(404);
 
     // The name stays taken.
@@ -193,7 +380,9 @@ backend_test!(sign_in_is_rate_limited_per_account, |app| {
     app.register("grace").await;
     app.logout().await;
     for _ in 0..5 {
-        app.login("grace", "not the password").await.assert_status(422);
+        app.login("grace", "not the password")
+            .await
+            .assert_status(422);
     }
     let page = app.login("grace", "correct horse").await;
     page.assert_status(429);

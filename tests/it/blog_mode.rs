@@ -5,22 +5,34 @@ backend_test!(visitors_see_the_owners_posts_members_see_everyones, |app| {
     app.publish("Owner's post", "by the owner", "shared").await;
     let member = app.new_browser();
     member.register("member").await;
-    member.publish("Member's post", "by a member", "shared").await;
+    member
+        .publish("Member's post", "by a member", "shared")
+        .await;
 
     let visitor = app.new_browser();
     let home = visitor.get("/").await;
     assert_eq!(home.texts(".post-card h2"), vec!["Owner's post"]);
     assert!(!home.contains("Everyone"), "no Everyone view for visitors");
     let home = visitor.get("/?view=everyone").await;
-    assert_eq!(home.texts(".post-card h2"), vec!["Owner's post"], "visitors cannot ask for it");
+    assert_eq!(
+        home.texts(".post-card h2"),
+        vec!["Owner's post"],
+        "visitors cannot ask for it"
+    );
 
     let home = member.get("/").await;
     assert_eq!(home.texts(".post-card h2"), vec!["Owner's post"]);
     let everyone = member.get("/?view=everyone").await;
-    assert_eq!(everyone.texts(".post-card h2"), vec!["Member's post", "Owner's post"]);
+    assert_eq!(
+        everyone.texts(".post-card h2"),
+        vec!["Member's post", "Owner's post"]
+    );
 
     // Author and tag pages are public.
-    assert_eq!(visitor.get("/users/member").await.texts(".post-card h2"), vec!["Member's post"]);
+    assert_eq!(
+        visitor.get("/users/member").await.texts(".post-card h2"),
+        vec!["Member's post"]
+    );
     assert_eq!(
         visitor.get("/tags/shared").await.texts(".post-card h2"),
         vec!["Member's post", "Owner's post"]
@@ -37,12 +49,26 @@ backend_test!(lists_are_paginated_newest_first, |app| {
     assert_eq!(titles.len(), 10);
     assert_eq!(titles[0], "Post 23");
     assert_eq!(titles[9], "Post 14");
-    assert!(first.texts(".pagination").iter().any(|t| t.contains("Page 1 of 3")));
+    assert!(
+        first
+            .texts(".pagination")
+            .iter()
+            .any(|t| t.contains("Page 1 of 3"))
+    );
     let third = app.get("/?page=3").await;
-    assert_eq!(third.texts(".post-card h2"), vec!["Post 03", "Post 02", "Post 01"]);
+    assert_eq!(
+        third.texts(".post-card h2"),
+        vec!["Post 03", "Post 02", "Post 01"]
+    );
     let tag_page = app.get("/tags/many?page=2").await;
     assert_eq!(tag_page.texts(".post-card h2")[0], "Post 13");
     // Nonsense page numbers fall back to the first page.
-    assert_eq!(app.get("/?page=-4").await.texts(".post-card h2")[0], "Post 23");
-    assert_eq!(app.get("/?page=abc").await.texts(".post-card h2")[0], "Post 23");
+    assert_eq!(
+        app.get("/?page=-4").await.texts(".post-card h2")[0],
+        "Post 23"
+    );
+    assert_eq!(
+        app.get("/?page=abc").await.texts(".post-card h2")[0],
+        "Post 23"
+    );
 });

@@ -21,16 +21,27 @@ fn quire() -> Command {
 
 #[test]
 fn a_bad_value_names_its_variable() {
-    let out = quire().env("QUIRE_BIND", "not-an-address").arg("check").output().unwrap();
+    let out = quire()
+        .env("QUIRE_BIND", "not-an-address")
+        .arg("check")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("QUIRE_BIND"), "{stderr}");
     assert!(stderr.contains("not-an-address"), "{stderr}");
 
-    let out = quire().env("QUIRE_REGISTRATION", "sometimes").arg("check").output().unwrap();
+    let out = quire()
+        .env("QUIRE_REGISTRATION", "sometimes")
+        .arg("check")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("QUIRE_REGISTRATION") && stderr.contains("open"), "{stderr}");
+    assert!(
+        stderr.contains("QUIRE_REGISTRATION") && stderr.contains("open"),
+        "{stderr}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let out = quire()
@@ -41,8 +52,14 @@ fn a_bad_value_names_its_variable() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("QUIRE_SECRET_KEY") && stderr.contains("at least 32"), "{stderr}");
-    assert!(!stderr.contains("short\""), "the secret itself is not echoed: {stderr}");
+    assert!(
+        stderr.contains("QUIRE_SECRET_KEY") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("short\""),
+        "the secret itself is not echoed: {stderr}"
+    );
 }
 
 #[test]
@@ -67,11 +84,21 @@ fn an_unreachable_database_stops_start_up_with_a_clear_error() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("QUIRE_DATABASE_URL") && stderr.contains("could not connect"), "{stderr}");
+    assert!(
+        stderr.contains("QUIRE_DATABASE_URL") && stderr.contains("could not connect"),
+        "{stderr}"
+    );
 
-    let out = quire().env("QUIRE_DATABASE_URL", "mysql://x/y").arg("check").output().unwrap();
+    let out = quire()
+        .env("QUIRE_DATABASE_URL", "mysql://x/y")
+        .arg("check")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unsupported database URL scheme"), "{stderr}");
+    assert!(
+        stderr.contains("unsupported database URL scheme"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -87,7 +114,10 @@ fn wait_for_db_retries_before_giving_up() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "still waiting for the database");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still waiting for the database"
+    );
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -116,35 +146,76 @@ async fn migrate_check_and_user_create_work_on_each_backend() {
                 .unwrap()
         };
         let out = run(&["check"]);
-        assert!(!out.status.success(), "{backend:?}: check fails before migrating");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("pending migrations"), "{backend:?}");
+        assert!(
+            !out.status.success(),
+            "{backend:?}: check fails before migrating"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("pending migrations"),
+            "{backend:?}"
+        );
 
         let out = run(&["migrate", "status"]);
-        assert!(String::from_utf8_lossy(&out.stdout).contains("pending"), "{backend:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("pending"),
+            "{backend:?}"
+        );
         let out = run(&["migrate", "up"]);
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{backend:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = run(&["check"]);
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{backend:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
 
         let mut child = quire()
             .env("QUIRE_DATABASE_URL", &url)
             .env("QUIRE_SECRET_KEY", "y".repeat(40))
-            .args(["user", "create", "--username", "root", "--email", "root@example.com", "--admin"])
+            .args([
+                "user",
+                "create",
+                "--username",
+                "root",
+                "--email",
+                "root@example.com",
+                "--admin",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(b"a long password\n").unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long password\n")
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{backend:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("created root (Admin)"));
 
         let mut child = quire()
             .env("QUIRE_DATABASE_URL", &url)
             .env("QUIRE_SECRET_KEY", "y".repeat(40))
-            .args(["user", "create", "--username", "root", "--email", "other@example.com"])
+            .args([
+                "user",
+                "create",
+                "--username",
+                "root",
+                "--email",
+                "other@example.com",
+            ])
             .stdin(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -155,11 +226,20 @@ async fn migrate_check_and_user_create_work_on_each_backend() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("password is too short"));
 
         let out = run(&["migrate", "down", "--steps", "1"]);
-        assert!(out.status.success(), "{backend:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{backend:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("reverted 1"));
         if let Some((admin, name)) = _pg {
             let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&pool).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE {name} WITH (FORCE)"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
         }
     }
 }

@@ -66,18 +66,28 @@ impl std::ops::Deref for TestApp {
 }
 
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("QUIRE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("QUIRE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 /// A fresh database for one test: its own SQLite file, or its own
 /// PostgreSQL database created on the test server.
-pub async fn fresh_database_url(backend: Backend, data_dir: &std::path::Path) -> Option<(String, Option<(String, String)>)> {
+pub async fn fresh_database_url(
+    backend: Backend,
+    data_dir: &std::path::Path,
+) -> Option<(String, Option<(String, String)>)> {
     match backend {
-        Backend::Sqlite => Some((format!("sqlite://{}", data_dir.join("quire.db").display()), None)),
+        Backend::Sqlite => Some((
+            format!("sqlite://{}", data_dir.join("quire.db").display()),
+            None,
+        )),
         Backend::Postgres => {
             let admin = postgres_admin_url()?;
             let name = format!("quire_test_{}", uuid::Uuid::new_v4().simple());
-            let pool = sqlx::PgPool::connect(&admin).await.expect("QUIRE_TEST_POSTGRES_URL connects");
+            let pool = sqlx::PgPool::connect(&admin)
+                .await
+                .expect("QUIRE_TEST_POSTGRES_URL connects");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&pool)
                 .await
@@ -117,10 +127,16 @@ impl TestApp {
         ];
         argv.extend(args.iter().map(|a| (*a).to_owned()));
         argv.push("serve".into());
-        let config = Cli::try_parse_from(argv).expect("test arguments parse").config;
-        let db = Db::connect(&database_url, config.pool_size(), None).await.expect("connect");
+        let config = Cli::try_parse_from(argv)
+            .expect("test arguments parse")
+            .config;
+        let db = Db::connect(&database_url, config.pool_size(), None)
+            .await
+            .expect("connect");
         db.migrate_up().await.expect("migrate");
-        let state = quire::cli::app_state(config, db.clone()).await.expect("state");
+        let state = quire::cli::app_state(config, db.clone())
+            .await
+            .expect("state");
         let server = quire::http::Server::bind("127.0.0.1:0".parse().unwrap(), state)
             .await
             .expect("bind");
@@ -156,7 +172,10 @@ impl Drop for TestApp {
             // Drop is not async: clean up on a thread with its own runtime.
             let db = self.db.clone();
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async move {
                     db.close().await;
                     if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
@@ -208,14 +227,25 @@ impl Page {
         let selector = scraper::Selector::parse(selector).expect("valid selector");
         self.html()
             .select(&selector)
-            .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|e| {
+                e.text()
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .collect()
     }
 
     /// The value of an attribute of the first element matching a selector.
     pub fn attr(&self, selector: &str, attribute: &str) -> Option<String> {
         let selector = scraper::Selector::parse(selector).expect("valid selector");
-        self.html().select(&selector).next()?.value().attr(attribute).map(str::to_owned)
+        self.html()
+            .select(&selector)
+            .next()?
+            .value()
+            .attr(attribute)
+            .map(str::to_owned)
     }
 
     pub fn contains(&self, text: &str) -> bool {
@@ -224,7 +254,13 @@ impl Page {
 
     #[track_caller]
     pub fn assert_redirect(&self, to: &str) {
-        assert_eq!(self.status, StatusCode::SEE_OTHER, "expected a redirect, got {}: {}", self.status, excerpt(&self.body));
+        assert_eq!(
+            self.status,
+            StatusCode::SEE_OTHER,
+            "expected a redirect, got {}: {}",
+            self.status,
+            excerpt(&self.body)
+        );
         assert_eq!(self.location.as_deref(), Some(to));
     }
 
@@ -301,20 +337,33 @@ impl Browser {
 
     /// Posts exactly these fields (no token added).
     pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        Self::page(self.client.post(self.url(path)).form(fields).send().await.unwrap()).await
+        Self::page(
+            self.client
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn register(&self, username: &str) -> Page {
         let email = format!("{username}@example.com");
         self.post(
             "/register",
-            &[("username", username), ("email", &email), ("password", "correct horse")],
+            &[
+                ("username", username),
+                ("email", &email),
+                ("password", "correct horse"),
+            ],
         )
         .await
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Page {
-        self.post("/login", &[("login", login), ("password", password)]).await
+        self.post("/login", &[("login", login), ("password", password)])
+            .await
     }
 
     pub async fn logout(&self) -> Page {
@@ -324,17 +373,39 @@ impl Browser {
     /// Publishes a post and returns its slug.
     pub async fn publish(&self, title: &str, body: &str, tags: &str) -> String {
         let page = self
-            .post("/editor", &[("title", title), ("body", body), ("tags", tags), ("action", "publish")])
+            .post(
+                "/editor",
+                &[
+                    ("title", title),
+                    ("body", body),
+                    ("tags", tags),
+                    ("action", "publish"),
+                ],
+            )
             .await;
-        assert_eq!(page.status, StatusCode::SEE_OTHER, "publishing failed: {}", excerpt(&page.body));
-        page.location.unwrap().trim_start_matches("/posts/").to_owned()
+        assert_eq!(
+            page.status,
+            StatusCode::SEE_OTHER,
+            "publishing failed: {}",
+            excerpt(&page.body)
+        );
+        page.location
+            .unwrap()
+            .trim_start_matches("/posts/")
+            .to_owned()
     }
 
     pub async fn save_draft(&self, title: &str, body: &str) -> String {
         let page = self
-            .post("/editor", &[("title", title), ("body", body), ("action", "draft")])
+            .post(
+                "/editor",
+                &[("title", title), ("body", body), ("action", "draft")],
+            )
             .await;
         page.assert_status(303);
-        page.location.unwrap().trim_start_matches("/posts/").to_owned()
+        page.location
+            .unwrap()
+            .trim_start_matches("/posts/")
+            .to_owned()
     }
 }

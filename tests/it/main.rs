@@ -7,6 +7,7 @@ mod accounts;
 mod blog_mode;
 mod cli;
 mod comments;
+mod database;
 mod migrations;
 mod posts;
 mod security;

@@ -36,17 +36,35 @@ backend_test!(every_migration_reverts_to_the_schema_before_it, |app| {
     // TestApp migrated up; go all the way down first.
     let all = db.migration_status().await.unwrap();
     db.migrate_down(all.len()).await.unwrap();
-    assert!(schema(db).await.is_empty(), "down to nothing leaves nothing: {:?}", schema(db).await);
+    assert!(
+        schema(db).await.is_empty(),
+        "down to nothing leaves nothing: {:?}",
+        schema(db).await
+    );
 
     for migration in &all {
         let before = schema(db).await;
         db.migrate_to(migration.version).await.unwrap();
         let after_up = schema(db).await;
-        assert_ne!(before, after_up, "migration {} changes the schema", migration.version);
+        assert_ne!(
+            before, after_up,
+            "migration {} changes the schema",
+            migration.version
+        );
         db.migrate_down(1).await.unwrap();
-        assert_eq!(schema(db).await, before, "migration {} down restores the schema", migration.version);
+        assert_eq!(
+            schema(db).await,
+            before,
+            "migration {} down restores the schema",
+            migration.version
+        );
         db.migrate_to(migration.version).await.unwrap();
-        assert_eq!(schema(db).await, after_up, "migration {} applies again", migration.version);
+        assert_eq!(
+            schema(db).await,
+            after_up,
+            "migration {} applies again",
+            migration.version
+        );
     }
     let status = db.migration_status().await.unwrap();
     assert!(status.iter().all(|m| m.state == MigrationState::Applied));

@@ -3,7 +3,9 @@ use crate::backend_test;
 backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     app.register("author").await;
     let body = "# Heading\n\nSome **bold** text and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nA footnote[^1] and https://example.com.\n\n[^1]: The note.\n";
-    let slug = app.publish("Hello, World!", body, "rust, web, Rust Lang").await;
+    let slug = app
+        .publish("Hello, World!", body, "rust, web, Rust Lang")
+        .await;
     assert_eq!(slug, "hello-world");
     let page = app.get("/posts/hello-world").await;
     page.assert_status(200);
@@ -13,7 +15,11 @@ backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     assert!(page.contains("<code class=\"language-rust\">"));
     assert!(page.contains("href=\"https://example.com\""));
     assert!(page.contains("The note."));
-    assert_eq!(page.texts(".post .tags a"), vec!["rust", "web", "Rust Lang"], "tags keep their order");
+    assert_eq!(
+        page.texts(".post .tags a"),
+        vec!["rust", "web", "Rust Lang"],
+        "tags keep their order"
+    );
     assert!(page.texts(".post .meta")[0].contains("1 min read"));
     assert!(!page.texts(".post .meta")[0].contains("edited"));
 });
@@ -21,13 +27,30 @@ backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
 backend_test!(preview_renders_without_saving, |app| {
     app.register("previewer").await;
     let page = app
-        .post("/editor", &[("title", "Draft idea"), ("body", "*emphasis*"), ("tags", "x"), ("action", "preview")])
+        .post(
+            "/editor",
+            &[
+                ("title", "Draft idea"),
+                ("body", "*emphasis*"),
+                ("tags", "x"),
+                ("action", "preview"),
+            ],
+        )
         .await;
     page.assert_status(200);
-    assert!(page.contains("<em>emphasis</em>"), "the preview shows the rendered Markdown");
-    assert!(page.contains("value=\"Draft idea\""), "the form keeps what was typed");
+    assert!(
+        page.contains("<em>emphasis</em>"),
+        "the preview shows the rendered Markdown"
+    );
+    assert!(
+        page.contains("value=\"Draft idea\""),
+        "the form keeps what was typed"
+    );
     let drafts = app.get("/drafts").await;
-    assert!(drafts.texts(".post-card h2").is_empty(), "nothing was saved");
+    assert!(
+        drafts.texts(".post-card h2").is_empty(),
+        "nothing was saved"
+    );
     // The live preview endpoint used by the script.
     let fragment = app.post("/preview", &[("body", "## Sub")]).await;
     fragment.assert_status(200);
@@ -40,15 +63,27 @@ backend_test!(drafts_are_visible_to_their_author_only, |app| {
     let own = app.get(&format!("/posts/{slug}")).await;
     own.assert_status(200);
     assert!(own.texts(".badge").contains(&"Draft".to_owned()));
-    assert_eq!(app.get("/drafts").await.texts(".post-card h2"), vec!["Secret plans"]);
+    assert_eq!(
+        app.get("/drafts").await.texts(".post-card h2"),
+        vec!["Secret plans"]
+    );
     assert!(app.get("/").await.texts(".post-card h2").is_empty());
 
     let visitor = app.new_browser();
-    visitor.get(&format!("/posts/{slug}")).await.assert_status(404);
+    visitor
+        .get(&format!("/posts/{slug}"))
+        .await
+        .assert_status(404);
     let admin_member = app.new_browser();
     admin_member.register("member").await;
-    admin_member.get(&format!("/posts/{slug}")).await.assert_status(404);
-    admin_member.get(&format!("/posts/{slug}/edit")).await.assert_status(404);
+    admin_member
+        .get(&format!("/posts/{slug}"))
+        .await
+        .assert_status(404);
+    admin_member
+        .get(&format!("/posts/{slug}/edit"))
+        .await
+        .assert_status(404);
 });
 
 backend_test!(scheduled_posts_stay_hidden_until_their_time, |app| {
@@ -56,19 +91,39 @@ backend_test!(scheduled_posts_stay_hidden_until_their_time, |app| {
     let page = app
         .post(
             "/editor",
-            &[("title", "Future"), ("body", "Later."), ("publish_at", "2999-01-01T09:00"), ("action", "publish")],
+            &[
+                ("title", "Future"),
+                ("body", "Later."),
+                ("publish_at", "2999-01-01T09:00"),
+                ("action", "publish"),
+            ],
         )
         .await;
     page.assert_redirect("/posts/future");
     let own = app.get("/posts/future").await;
-    assert!(own.texts(".badge").iter().any(|b| b.starts_with("Scheduled for")));
-    assert_eq!(app.get("/drafts").await.texts(".post-card h2"), vec!["Future"]);
-    app.new_browser().get("/posts/future").await.assert_status(404);
+    assert!(
+        own.texts(".badge")
+            .iter()
+            .any(|b| b.starts_with("Scheduled for"))
+    );
+    assert_eq!(
+        app.get("/drafts").await.texts(".post-card h2"),
+        vec!["Future"]
+    );
+    app.new_browser()
+        .get("/posts/future")
+        .await
+        .assert_status(404);
 
     let page = app
         .post(
             "/editor",
-            &[("title", "Past"), ("body", "Earlier."), ("publish_at", "2001-02-03T04:05"), ("action", "publish")],
+            &[
+                ("title", "Past"),
+                ("body", "Earlier."),
+                ("publish_at", "2001-02-03T04:05"),
+                ("action", "publish"),
+            ],
         )
         .await;
     page.assert_status(303);
@@ -77,7 +132,15 @@ backend_test!(scheduled_posts_stay_hidden_until_their_time, |app| {
     assert!(visitor.contains("datetime=\"2001-02-03T04:05:00Z\""));
 
     let page = app
-        .post("/editor", &[("title", "Bad"), ("body", "x"), ("publish_at", "next tuesday"), ("action", "publish")])
+        .post(
+            "/editor",
+            &[
+                ("title", "Bad"),
+                ("body", "x"),
+                ("publish_at", "next tuesday"),
+                ("action", "publish"),
+            ],
+        )
         .await;
     page.assert_status(422);
     assert!(page.texts(".field-errors li")[0].starts_with("Publish at must be a date and time"));
@@ -87,21 +150,52 @@ backend_test!(editor_errors_rerender_with_what_was_typed, |app| {
     app.register("owner").await;
     let long_tag = "t".repeat(41);
     let page = app
-        .post("/editor", &[("title", "  "), ("body", ""), ("tags", &long_tag), ("description", "Kept"), ("action", "publish")])
+        .post(
+            "/editor",
+            &[
+                ("title", "  "),
+                ("body", ""),
+                ("tags", &long_tag),
+                ("description", "Kept"),
+                ("action", "publish"),
+            ],
+        )
         .await;
     page.assert_status(422);
     let errors = page.texts(".field-errors li");
-    assert!(errors.contains(&"Title can't be blank".to_owned()), "{errors:?}");
-    assert!(errors.contains(&"Body can't be blank".to_owned()), "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("Tags must each be at most 40")), "{errors:?}");
+    assert!(
+        errors.contains(&"Title can't be blank".to_owned()),
+        "{errors:?}"
+    );
+    assert!(
+        errors.contains(&"Body can't be blank".to_owned()),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("Tags must each be at most 40")),
+        "{errors:?}"
+    );
     assert!(page.contains("value=\"Kept\""));
     let too_many: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
     let page = app
-        .post("/editor", &[("title", "T"), ("body", "B"), ("tags", &too_many.join(",")), ("action", "publish")])
+        .post(
+            "/editor",
+            &[
+                ("title", "T"),
+                ("body", "B"),
+                ("tags", &too_many.join(",")),
+                ("action", "publish"),
+            ],
+        )
         .await;
     page.assert_status(422);
     assert!(app.get("/drafts").await.texts(".post-card").is_empty());
-    assert!(app.get("/").await.texts(".post-card").is_empty(), "nothing half-saved");
+    assert!(
+        app.get("/").await.texts(".post-card").is_empty(),
+        "nothing half-saved"
+    );
 });
 
 backend_test!(same_titles_get_distinct_slugs, |app| {
@@ -114,31 +208,48 @@ backend_test!(same_titles_get_distinct_slugs, |app| {
     assert!(app.get(&format!("/posts/{second}")).await.contains("two"));
 });
 
-backend_test!(editing_keeps_the_slug_and_marks_published_posts_edited, |app| {
-    app.register("owner").await;
-    let slug = app.publish("Original", "First version", "a, b").await;
-    let form = app.get(&format!("/posts/{slug}/edit")).await;
-    form.assert_status(200);
-    assert!(form.contains("value=\"a, b\""));
-    let page = app
-        .post(
-            &format!("/posts/{slug}/edit"),
-            &[("title", "Renamed"), ("body", "Second version"), ("tags", "b, c"), ("action", "publish")],
+backend_test!(
+    editing_keeps_the_slug_and_marks_published_posts_edited,
+    |app| {
+        app.register("owner").await;
+        let slug = app.publish("Original", "First version", "a, b").await;
+        let form = app.get(&format!("/posts/{slug}/edit")).await;
+        form.assert_status(200);
+        assert!(form.contains("value=\"a, b\""));
+        let page = app
+            .post(
+                &format!("/posts/{slug}/edit"),
+                &[
+                    ("title", "Renamed"),
+                    ("body", "Second version"),
+                    ("tags", "b, c"),
+                    ("action", "publish"),
+                ],
+            )
+            .await;
+        page.assert_redirect(&format!("/posts/{slug}"));
+        let post = app.get(&format!("/posts/{slug}")).await;
+        assert_eq!(post.texts("h1")[0], "Renamed");
+        assert!(post.contains("Second version"));
+        assert_eq!(post.texts(".post .tags a"), vec!["b", "c"]);
+        assert!(post.texts(".post .meta")[0].contains("edited"));
+        app.get("/tags/a").await.assert_status(404);
+
+        // Drafts are not "edited" when they are finally published.
+        let draft = app.save_draft("Draft", "v1").await;
+        app.post(
+            &format!("/posts/{draft}/edit"),
+            &[("title", "Draft"), ("body", "v2"), ("action", "publish")],
         )
         .await;
-    page.assert_redirect(&format!("/posts/{slug}"));
-    let post = app.get(&format!("/posts/{slug}")).await;
-    assert_eq!(post.texts("h1")[0], "Renamed");
-    assert!(post.contains("Second version"));
-    assert_eq!(post.texts(".post .tags a"), vec!["b", "c"]);
-    assert!(post.texts(".post .meta")[0].contains("edited"));
-    app.get("/tags/a").await.assert_status(404);
-
-    // Drafts are not "edited" when they are finally published.
-    let draft = app.save_draft("Draft", "v1").await;
-    app.post(&format!("/posts/{draft}/edit"), &[("title", "Draft"), ("body", "v2"), ("action", "publish")]).await;
-    assert!(!app.get(&format!("/posts/{draft}")).await.texts(".post .meta")[0].contains("edited"));
-});
+        assert!(
+            !app.get(&format!("/posts/{draft}"))
+                .await
+                .texts(".post .meta")[0]
+                .contains("edited")
+        );
+    }
+);
 
 backend_test!(deleting_asks_for_confirmation_then_removes, |app| {
     app.register("owner").await;
@@ -146,7 +257,9 @@ backend_test!(deleting_asks_for_confirmation_then_removes, |app| {
     let confirm = app.get(&format!("/posts/{slug}/delete")).await;
     confirm.assert_status(200);
     assert!(confirm.contains("Delete “Doomed”?"));
-    app.post(&format!("/posts/{slug}/delete"), &[]).await.assert_redirect("/");
+    app.post(&format!("/posts/{slug}/delete"), &[])
+        .await
+        .assert_redirect("/");
     app.get(&format!("/posts/{slug}")).await.assert_status(404);
     app.get("/tags/gone").await.assert_status(404);
 });
@@ -160,20 +273,37 @@ backend_test!(only_authors_and_admins_may_change_posts, |app| {
     let slug = writer.publish("Writer's post", "mine", "").await;
 
     let page = other.get(&format!("/posts/{slug}")).await;
-    assert!(!page.contains("Edit post"), "no edit control on other people's posts");
+    assert!(
+        !page.contains("Edit post"),
+        "no edit control on other people's posts"
+    );
     assert!(!page.contains("Delete post"));
-    other.get(&format!("/posts/{slug}/edit")).await.assert_status(403);
     other
-        .post(&format!("/posts/{slug}/edit"), &[("title", "Hijacked"), ("body", "x"), ("action", "publish")])
+        .get(&format!("/posts/{slug}/edit"))
         .await
         .assert_status(403);
-    other.post(&format!("/posts/{slug}/delete"), &[]).await.assert_status(403);
-    assert_eq!(app.get(&format!("/posts/{slug}")).await.texts("h1")[0], "Writer's post");
+    other
+        .post(
+            &format!("/posts/{slug}/edit"),
+            &[("title", "Hijacked"), ("body", "x"), ("action", "publish")],
+        )
+        .await
+        .assert_status(403);
+    other
+        .post(&format!("/posts/{slug}/delete"), &[])
+        .await
+        .assert_status(403);
+    assert_eq!(
+        app.get(&format!("/posts/{slug}")).await.texts("h1")[0],
+        "Writer's post"
+    );
 
     // The owner is an admin and moderates.
     let page = app.get(&format!("/posts/{slug}")).await;
     assert!(page.contains("Edit post"));
-    app.post(&format!("/posts/{slug}/delete"), &[]).await.assert_redirect("/");
+    app.post(&format!("/posts/{slug}/delete"), &[])
+        .await
+        .assert_redirect("/");
     app.get(&format!("/posts/{slug}")).await.assert_status(404);
 });
 
@@ -188,7 +318,10 @@ backend_test!(hostile_markdown_is_sanitized_on_the_page, |app| {
     assert!(!html.contains("<script"), "{html}");
     assert!(!html.contains("onerror"), "{html}");
     assert!(!html.contains("javascript:"), "{html}");
-    assert!(html.contains("hostile &lt;script&gt;"), "titles are escaped: {html}");
+    assert!(
+        html.contains("hostile &lt;script&gt;"),
+        "titles are escaped: {html}"
+    );
     assert!(html.contains("&lt;b&gt;tag&lt;/b&gt;"), "tags are escaped");
 });
 
@@ -205,18 +338,41 @@ backend_test!(likes_count_and_are_taken_back_by_their_giver_only, |app| {
     fan.register("fan").await;
     let other_fan = app.new_browser();
     other_fan.register("otherfan").await;
-    fan.post(&format!("/posts/{slug}/like"), &[]).await.assert_redirect(&format!("/posts/{slug}#reactions"));
-    fan.post(&format!("/posts/{slug}/like"), &[]).await.assert_status(303);
+    fan.post(&format!("/posts/{slug}/like"), &[])
+        .await
+        .assert_redirect(&format!("/posts/{slug}#reactions"));
+    fan.post(&format!("/posts/{slug}/like"), &[])
+        .await
+        .assert_status(303);
     other_fan.post(&format!("/posts/{slug}/like"), &[]).await;
-    assert_eq!(app.get(&format!("/posts/{slug}")).await.texts(".like-count"), vec!["2 likes"]);
+    assert_eq!(
+        app.get(&format!("/posts/{slug}"))
+            .await
+            .texts(".like-count"),
+        vec!["2 likes"]
+    );
     let page = fan.get(&format!("/posts/{slug}")).await;
     assert!(page.contains("aria-pressed=\"true\">Unlike"));
 
     // Unliking removes the caller's like, never someone else's.
-    fan.post(&format!("/posts/{slug}/unlike"), &[]).await.assert_status(303);
-    fan.post(&format!("/posts/{slug}/unlike"), &[]).await.assert_status(303);
-    assert_eq!(app.get(&format!("/posts/{slug}")).await.texts(".like-count"), vec!["1 like"]);
-    assert!(other_fan.get(&format!("/posts/{slug}")).await.contains("Unlike"));
+    fan.post(&format!("/posts/{slug}/unlike"), &[])
+        .await
+        .assert_status(303);
+    fan.post(&format!("/posts/{slug}/unlike"), &[])
+        .await
+        .assert_status(303);
+    assert_eq!(
+        app.get(&format!("/posts/{slug}"))
+            .await
+            .texts(".like-count"),
+        vec!["1 like"]
+    );
+    assert!(
+        other_fan
+            .get(&format!("/posts/{slug}"))
+            .await
+            .contains("Unlike")
+    );
 });
 
 backend_test!(unknown_slugs_get_the_404_page, |app| {

@@ -6,7 +6,10 @@ backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
     let slug = app.publish("Keep", "me", "").await;
     for (path, fields) in [
         ("/logout", vec![]),
-        ("/editor", vec![("title", "Forged"), ("body", "x"), ("action", "publish")]),
+        (
+            "/editor",
+            vec![("title", "Forged"), ("body", "x"), ("action", "publish")],
+        ),
         (&*format!("/posts/{slug}/delete"), vec![]),
         ("/settings", vec![("email", "evil@example.com")]),
     ] {
@@ -23,12 +26,33 @@ backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
 
 backend_test!(cookies_are_http_only_and_same_site, |app| {
     let page = app.get("/").await;
-    let csrf = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
-    assert!(csrf.iter().any(|c| c.starts_with("quire_csrf=") && c.contains("HttpOnly") && c.contains("SameSite=Lax")), "{csrf:?}");
+    let csrf = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    assert!(
+        csrf.iter().any(|c| c.starts_with("quire_csrf=")
+            && c.contains("HttpOnly")
+            && c.contains("SameSite=Lax")),
+        "{csrf:?}"
+    );
     let page = app.register("owner").await;
-    let cookies = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect::<Vec<_>>();
-    let session = cookies.iter().find(|c| c.starts_with("quire_session=")).expect("a session cookie");
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+    let cookies = page
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("quire_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Lax"),
+        "{session}"
+    );
     assert!(!session.contains("Secure"), "not over plain http");
 });
 
@@ -37,7 +61,9 @@ backend_test!(session_ids_change_at_sign_in, |app| {
     app.logout().await;
     // A session exists before sign-in only if something was stored; force one by failing.
     let before = app.cookie("quire_session");
-    app.login("owner", "correct horse").await.assert_redirect("/");
+    app.login("owner", "correct horse")
+        .await
+        .assert_redirect("/");
     let after = app.cookie("quire_session").expect("signed in");
     assert_ne!(before, Some(after));
 });
@@ -45,13 +71,24 @@ backend_test!(session_ids_change_at_sign_in, |app| {
 backend_test!(oversized_bodies_get_413, |app| {
     app.register("owner").await;
     let body = "x".repeat(2 * 1024 * 1024);
-    let page = app.post("/editor", &[("title", "Big"), ("body", &body), ("action", "publish")]).await;
+    let page = app
+        .post(
+            "/editor",
+            &[("title", "Big"), ("body", &body), ("action", "publish")],
+        )
+        .await;
     page.assert_status(413);
     assert!(page.contains("more than we accept"));
 });
 
 backend_test!(signed_out_visitors_are_sent_to_sign_in, |app| {
-    for path in ["/editor", "/drafts", "/settings", "/settings/delete", "/admin/invites"] {
+    for path in [
+        "/editor",
+        "/drafts",
+        "/settings",
+        "/settings/delete",
+        "/admin/invites",
+    ] {
         let page = app.get(path).await;
         page.assert_status(303);
         assert!(page.location.unwrap().starts_with("/login?next="), "{path}");
@@ -60,36 +97,60 @@ backend_test!(signed_out_visitors_are_sent_to_sign_in, |app| {
 
 /// Spawns a second app on the same backend as `app`, in another registration mode.
 async fn app_in_mode(app: &TestApp, mode: &str) -> TestApp {
-    TestApp::try_spawn_with(app.backend, &["--registration", mode]).await.expect("backend available")
+    TestApp::try_spawn_with(app.backend, &["--registration", mode])
+        .await
+        .expect("backend available")
 }
 
-backend_test!(invite_only_registration_consumes_one_code_per_account, |app| {
-    let site = app_in_mode(&app, "invite").await;
-    // The first account sets the site up, so it needs no code.
-    site.register("owner").await.assert_redirect("/");
-    let page = site.post("/admin/invites", &[]).await;
-    page.assert_status(200);
-    let code = page.texts(".notice code")[0].clone();
-    assert_eq!(site.get("/admin/invites").await.texts("tbody tr").len(), 1);
+backend_test!(
+    invite_only_registration_consumes_one_code_per_account,
+    |app| {
+        let site = app_in_mode(&app, "invite").await;
+        // The first account sets the site up, so it needs no code.
+        site.register("owner").await.assert_redirect("/");
+        let page = site.post("/admin/invites", &[]).await;
+        page.assert_status(200);
+        let code = page.texts(".notice code")[0].clone();
+        assert_eq!(site.get("/admin/invites").await.texts("tbody tr").len(), 1);
 
-    let guest = site.new_browser();
-    let form = guest.get("/register").await;
-    assert!(form.contains("Invite code"));
-    let page = guest.register("uninvited").await;
-    page.assert_status(422);
-    assert!(page.texts(".field-errors li").contains(&"Invite is required: registration is by invitation".to_owned()));
-    let page = guest
-        .post("/register", &[("username", "guest"), ("email", "guest@example.com"), ("password", "correct horse"), ("invite", &code)])
-        .await;
-    page.assert_redirect("/");
-    let page = site
-        .new_browser()
-        .post("/register", &[("username", "guest2"), ("email", "guest2@example.com"), ("password", "correct horse"), ("invite", &code)])
-        .await;
-    page.assert_status(422);
-    assert!(page.texts(".field-errors li")[0].starts_with("Invite is not valid"));
-    assert!(site.get("/admin/invites").await.texts("tbody tr")[0].contains("guest"));
-});
+        let guest = site.new_browser();
+        let form = guest.get("/register").await;
+        assert!(form.contains("Invite code"));
+        let page = guest.register("uninvited").await;
+        page.assert_status(422);
+        assert!(
+            page.texts(".field-errors li")
+                .contains(&"Invite is required: registration is by invitation".to_owned())
+        );
+        let page = guest
+            .post(
+                "/register",
+                &[
+                    ("username", "guest"),
+                    ("email", "guest@example.com"),
+                    ("password", "correct horse"),
+                    ("invite", &code),
+                ],
+            )
+            .await;
+        page.assert_redirect("/");
+        let page = site
+            .new_browser()
+            .post(
+                "/register",
+                &[
+                    ("username", "guest2"),
+                    ("email", "guest2@example.com"),
+                    ("password", "correct horse"),
+                    ("invite", &code),
+                ],
+            )
+            .await;
+        page.assert_status(422);
+        assert!(page.texts(".field-errors li")[0].starts_with("Invite is not valid"));
+        assert!(site.get("/admin/invites").await.texts("tbody tr")[0].contains("guest"));
+    }
+);
 
 backend_test!(closed_registration_refuses_everyone, |app| {
     let site = app_in_mode(&app, "closed").await;
@@ -99,5 +160,20 @@ backend_test!(closed_registration_refuses_everyone, |app| {
     let page = site.register("someone").await;
     page.assert_status(422);
     assert!(page.contains("Registration is closed"));
-    assert_eq!(site.new_browser().login("someone", "correct horse").await.status, 422);
+    assert_eq!(
+        site.new_browser()
+            .login("someone", "correct horse")
+            .await
+            .status,
+        422
+    );
+});
+
+backend_test!(sign_in_is_rate_limited_per_client_address, |app| {
+    // Twenty failures spread over many names exhaust the address's budget
+    // although no single account reached its own limit.
+    for i in 0..20 {
+        app.login(&format!("guess{i}"), "wrong password").await.assert_status(422);
+    }
+    app.login("guess99", "wrong password").await.assert_status(429);
 });

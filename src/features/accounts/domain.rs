@@ -18,7 +18,10 @@ impl Username {
             return Err(BLANK.into());
         }
         if name.chars().count() > Self::MAX_LEN {
-            return Err(format!("is too long (at most {} characters)", Self::MAX_LEN));
+            return Err(format!(
+                "is too long (at most {} characters)",
+                Self::MAX_LEN
+            ));
         }
         if !name
             .chars()
@@ -96,10 +99,16 @@ impl Password {
         }
         let len = input.chars().count();
         if len < Self::MIN_LEN {
-            return Err(format!("is too short (at least {} characters)", Self::MIN_LEN));
+            return Err(format!(
+                "is too short (at least {} characters)",
+                Self::MIN_LEN
+            ));
         }
         if len > Self::MAX_LEN {
-            return Err(format!("is too long (at most {} characters)", Self::MAX_LEN));
+            return Err(format!(
+                "is too long (at most {} characters)",
+                Self::MAX_LEN
+            ));
         }
         Ok(Self(input.to_owned()))
     }
@@ -148,9 +157,19 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Bob@Example.COM ").unwrap().as_str(), "bob@example.com");
+        assert_eq!(
+            Email::parse(" Bob@Example.COM ").unwrap().as_str(),
+            "bob@example.com"
+        );
         assert_eq!(Email::parse("").unwrap_err(), BLANK);
-        for bad in ["bob", "bob@", "@x.com", "bob@localhost", "a b@x.com", "a@b@c.com"] {
+        for bad in [
+            "bob",
+            "bob@",
+            "@x.com",
+            "bob@localhost",
+            "a b@x.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -160,13 +179,20 @@ mod tests {
         assert_eq!(Password::parse("").unwrap_err(), BLANK);
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough").is_ok());
-        assert_eq!(format!("{:?}", Password::parse("long enough").unwrap()), "Password([redacted])");
+        assert_eq!(
+            format!("{:?}", Password::parse("long enough").unwrap()),
+            "Password([redacted])"
+        );
     }
 
     #[test]
     fn image_urls() {
         assert_eq!(parse_image_url(" ").unwrap(), None);
         assert!(parse_image_url("javascript:alert(1)").is_err());
-        assert!(parse_image_url("https://example.com/a.png").unwrap().is_some());
+        assert!(
+            parse_image_url("https://example.com/a.png")
+                .unwrap()
+                .is_some()
+        );
     }
 }

@@ -79,13 +79,18 @@ const USER_COLUMNS: &str = "id, username, email, bio, image, role, created_at, d
 
 pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?)
+    Ok(
+        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
+    )
 }
 
 /// An account that still exists, by its username.
 pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Option<User>> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL");
-    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(pool).await)?)
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL");
+    Ok(
+        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(pool).await)?,
+    )
 }
 
 /// What a registration form or API call submits, unparsed.
@@ -208,7 +213,9 @@ async fn insert_user(
 }
 
 async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?)
+    Ok(
+        with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?,
+    )
 }
 
 /// Creates an account from the command line, bypassing the registration mode.
@@ -238,12 +245,7 @@ const FAILURES_PER_ADDRESS: i64 = 20;
 
 /// Checks a username (or email) and password. The error never says which
 /// of the two was wrong.
-pub async fn authenticate(
-    db: &Db,
-    login: &str,
-    password: &str,
-    client: IpAddr,
-) -> AppResult<User> {
+pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) -> AppResult<User> {
     let mut errors = FieldErrors::new();
     let login = login.trim();
     if login.is_empty() {
@@ -257,7 +259,10 @@ pub async fn authenticate(
     let account_key = format!("account:{}", login.to_lowercase());
     let address_key = format!("address:{client}");
     let since = Timestamp::now() - LOGIN_WINDOW;
-    for (key, limit) in [(&account_key, FAILURES_PER_ACCOUNT), (&address_key, FAILURES_PER_ADDRESS)] {
+    for (key, limit) in [
+        (&account_key, FAILURES_PER_ACCOUNT),
+        (&address_key, FAILURES_PER_ADDRESS),
+    ] {
         let failures: i64 = with_pool!(db, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
             .bind(key).bind(since).fetch_one(pool).await)?;
@@ -318,7 +323,9 @@ pub struct ProfileChanges {
 pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> AppResult<User> {
     let mut errors = FieldErrors::new();
     let email = match &changes.email {
-        Some(email) => errors.check("email", Email::parse(email)).map(|e| e.as_str().to_owned()),
+        Some(email) => errors
+            .check("email", Email::parse(email))
+            .map(|e| e.as_str().to_owned()),
         None => user.email.clone(),
     };
     let bio = match &changes.bio {
@@ -377,7 +384,8 @@ pub async fn change_password(
 async fn verify_current_password(db: &Db, user: &User, password: &str) -> AppResult<bool> {
     let stored: Option<String> = with_pool!(db, pool => sqlx::query_scalar(
         "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
-        .bind(user.id).fetch_optional(pool).await)?.flatten();
+        .bind(user.id).fetch_optional(pool).await)?
+    .flatten();
     Ok(password::verify(password.to_owned(), stored).await?)
 }
 

@@ -64,7 +64,8 @@ impl SessionStore for DbSessionStore {
                 "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO NOTHING")
                 .bind(record.id.to_string()).bind(row.user_id).bind(&row.data).bind(row.expires_at)
-                .execute(pool).await.map(|r| r.rows_affected())).map_err(backend)?;
+                .execute(pool).await.map(|r| r.rows_affected()))
+            .map_err(backend)?;
             if inserted == 1 {
                 return Ok(());
             }
@@ -79,7 +80,8 @@ impl SessionStore for DbSessionStore {
              ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
                  expires_at = excluded.expires_at")
             .bind(record.id.to_string()).bind(row.user_id).bind(&row.data).bind(row.expires_at)
-            .execute(pool).await.map(|r| r.rows_affected())).map_err(backend)?;
+            .execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(backend)?;
         Ok(())
     }
 
@@ -87,7 +89,7 @@ impl SessionStore for DbSessionStore {
         let row: Option<(String, Timestamp)> = with_pool!(&self.db, pool => sqlx::query_as(
             "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
             .bind(id.to_string()).bind(Timestamp::now()).fetch_optional(pool).await)
-            .map_err(backend)?;
+        .map_err(backend)?;
         row.map(|(data, expires_at)| {
             Ok(Record {
                 id: *id,
@@ -101,7 +103,8 @@ impl SessionStore for DbSessionStore {
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         with_pool!(&self.db, pool => sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string()).execute(pool).await.map(|r| r.rows_affected())).map_err(backend)?;
+            .bind(id.to_string()).execute(pool).await.map(|r| r.rows_affected()))
+        .map_err(backend)?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use super::session_store::USER_ID_KEY;
 use super::{NewAccount, ProfileChanges, User};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::extract::{NoFields, ClientIp, CsrfForm, SignedIn};
+use crate::http::extract::{ClientIp, CsrfForm, NoFields, SignedIn};
 use crate::http::pages::{PageCtx, safe_next, see_other};
 
 pub fn routes() -> Router<AppState> {
@@ -42,11 +42,19 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login_page(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<NextQuery>) -> Response {
+async fn login_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<NextQuery>,
+) -> Response {
     if ctx.viewer.user().is_some() {
         return see_other("/");
     }
-    ctx.render(&state, "login.html", context! { next => safe_next(q.next.as_deref()) })
+    ctx.render(
+        &state,
+        "login.html",
+        context! { next => safe_next(q.next.as_deref()) },
+    )
 }
 
 async fn login(
@@ -75,7 +83,8 @@ async fn login(
 /// Starts a signed-in session under a new id, so an id planted before
 /// sign-in (session fixation) is worth nothing after.
 async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
-    let failed = |e: tower_sessions::session::Error| AppError::Internal(anyhow::anyhow!("session: {e}"));
+    let failed =
+        |e: tower_sessions::session::Error| AppError::Internal(anyhow::anyhow!("session: {e}"));
     session.cycle_id().await.map_err(failed)?;
     session.insert(USER_ID_KEY, user.id).await.map_err(failed)?;
     Ok(())
@@ -117,8 +126,16 @@ async fn logout(session: Session, CsrfForm(_): CsrfForm<NoFields>) -> AppResult<
     Ok(see_other("/"))
 }
 
-async fn settings_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(user): SignedIn) -> Response {
-    ctx.render(&state, "settings.html", context! { form => Serde(user), saved => false })
+async fn settings_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+) -> Response {
+    ctx.render(
+        &state,
+        "settings.html",
+        context! { form => Serde(user), saved => false },
+    )
 }
 
 async fn update_settings(
@@ -128,7 +145,11 @@ async fn update_settings(
     CsrfForm(form): CsrfForm<ProfileChanges>,
 ) -> AppResult<Response> {
     match super::update_profile(&state.db, &user, &form).await {
-        Ok(updated) => Ok(ctx.render(&state, "settings.html", context! { form => Serde(updated), saved => true })),
+        Ok(updated) => Ok(ctx.render(
+            &state,
+            "settings.html",
+            context! { form => Serde(updated), saved => true },
+        )),
         Err(AppError::Validation(errors)) => Ok(ctx.render_status(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,7 +200,11 @@ async fn change_password(
     }
 }
 
-async fn delete_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(_): SignedIn) -> Response {
+async fn delete_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(_): SignedIn,
+) -> Response {
     ctx.render(&state, "delete_account.html", context! {})
 }
 
@@ -214,12 +239,20 @@ async fn delete_account(
     }
 }
 
-async fn invites_page(State(state): State<AppState>, ctx: PageCtx, SignedIn(user): SignedIn) -> AppResult<Response> {
+async fn invites_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+) -> AppResult<Response> {
     if !user.is_admin() {
         return Err(AppError::Forbidden);
     }
     let invites = super::list_invites(&state.db).await?;
-    Ok(ctx.render(&state, "invites.html", context! { invites => Serde(invites) }))
+    Ok(ctx.render(
+        &state,
+        "invites.html",
+        context! { invites => Serde(invites) },
+    ))
 }
 
 async fn create_invite(
@@ -230,5 +263,9 @@ async fn create_invite(
 ) -> AppResult<Response> {
     let code = super::create_invite(&state.db, &user).await?;
     let invites = super::list_invites(&state.db).await?;
-    Ok(ctx.render(&state, "invites.html", context! { invites => Serde(invites), created => code }))
+    Ok(ctx.render(
+        &state,
+        "invites.html",
+        context! { invites => Serde(invites), created => code },
+    ))
 }

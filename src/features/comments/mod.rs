@@ -2,8 +2,8 @@
 
 pub mod web;
 
-use sqlx::AssertSqlSafe;
 use serde::Serialize;
+use sqlx::AssertSqlSafe;
 use sqlx::FromRow;
 
 use crate::db::{Db, Timestamp};
@@ -49,15 +49,16 @@ pub fn parse_body(body: &str) -> Result<String, FieldErrors> {
 /// A post's comments, oldest first.
 pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.post_id = $1 ORDER BY c.created_at, c.id");
-    Ok(with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(post.id).fetch_all(pool).await)?)
+    Ok(
+        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(post.id).fetch_all(pool).await)?,
+    )
 }
 
 /// A comment of this post: an id that belongs to another post is not found
 /// here, whatever the URL says.
 pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.id = $1 AND c.post_id = $2");
-    let comment: Option<Comment> =
-        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).bind(post.id).fetch_optional(pool).await)?;
+    let comment: Option<Comment> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).bind(post.id).fetch_optional(pool).await)?;
     comment.ok_or(AppError::NotFound)
 }
 
@@ -71,7 +72,13 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     find(db, post, id).await
 }
 
-pub async fn update(db: &Db, user: &User, post: &Post, comment: &Comment, body: &str) -> AppResult<Comment> {
+pub async fn update(
+    db: &Db,
+    user: &User,
+    post: &Post,
+    comment: &Comment,
+    body: &str,
+) -> AppResult<Comment> {
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden);
     }

@@ -14,7 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::features::accounts::User;
 use crate::features::posts;
 use crate::http::AppState;
-use crate::http::extract::{NoFields, CsrfForm, SignedIn};
+use crate::http::extract::{CsrfForm, NoFields, SignedIn};
 use crate::http::pages::{PageCtx, see_other};
 use crate::markdown;
 
@@ -40,7 +40,11 @@ impl CommentView {
     pub fn new(comment: Comment, viewer: Option<&User>) -> Self {
         let author_deleted = comment.author_deleted_at.is_some();
         Self {
-            author_name: if author_deleted { "[deleted]".into() } else { comment.author_username.clone() },
+            author_name: if author_deleted {
+                "[deleted]".into()
+            } else {
+                comment.author_username.clone()
+            },
             author_deleted,
             edited: comment.updated_at > comment.created_at,
             can_modify: viewer.is_some_and(|u| u.can_modify(comment.author_id)),
@@ -69,7 +73,14 @@ async fn create(
     let post = posts::find(&state.db, &slug, Some(user.id)).await?;
     if form.action == "preview" {
         let comment_preview = Value::from_safe_string(markdown::render(&form.body));
-        return posts::web::render_post(&state, &ctx, post, StatusCode::OK, context! { comment_form => Serde(form), comment_preview }).await;
+        return posts::web::render_post(
+            &state,
+            &ctx,
+            post,
+            StatusCode::OK,
+            context! { comment_form => Serde(form), comment_preview },
+        )
+        .await;
     }
     match super::create(&state.db, &user, &post, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
@@ -88,7 +99,12 @@ async fn create(
 }
 
 /// The post and one of its comments that the user may change.
-async fn find_for_edit(state: &AppState, user: &User, slug: &str, id: &str) -> AppResult<(posts::Post, Comment)> {
+async fn find_for_edit(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    id: &str,
+) -> AppResult<(posts::Post, Comment)> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let post = posts::find(&state.db, slug, Some(user.id)).await?;
     let comment = super::find(&state.db, &post, id).await?;
@@ -105,8 +121,15 @@ async fn edit(
     Path((slug, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
     let (post, comment) = find_for_edit(&state, &user, &slug, &id).await?;
-    let form = CommentForm { body: comment.body.clone(), action: String::new() };
-    Ok(ctx.render(&state, "comment_edit.html", context! { post => Serde(post), comment => Serde(comment), form => Serde(form) }))
+    let form = CommentForm {
+        body: comment.body.clone(),
+        action: String::new(),
+    };
+    Ok(ctx.render(
+        &state,
+        "comment_edit.html",
+        context! { post => Serde(post), comment => Serde(comment), form => Serde(form) },
+    ))
 }
 
 async fn update(

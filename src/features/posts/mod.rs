@@ -114,18 +114,29 @@ impl PostInput {
         if title.is_empty() {
             errors.add("title", BLANK);
         } else if title.chars().count() > MAX_TITLE {
-            errors.add("title", format!("is too long (at most {MAX_TITLE} characters)"));
+            errors.add(
+                "title",
+                format!("is too long (at most {MAX_TITLE} characters)"),
+            );
         }
         let description = fields.description.trim();
         if description.chars().count() > MAX_DESCRIPTION {
-            errors.add("description", format!("is too long (at most {MAX_DESCRIPTION} characters)"));
+            errors.add(
+                "description",
+                format!("is too long (at most {MAX_DESCRIPTION} characters)"),
+            );
         }
         if fields.body.trim().is_empty() {
             errors.add("body", BLANK);
         } else if fields.body.chars().count() > MAX_BODY {
-            errors.add("body", format!("is too long (at most {MAX_BODY} characters)"));
+            errors.add(
+                "body",
+                format!("is too long (at most {MAX_BODY} characters)"),
+            );
         }
-        let tags = errors.check("tags", normalize_tags(&fields.tags)).unwrap_or_default();
+        let tags = errors
+            .check("tags", normalize_tags(&fields.tags))
+            .unwrap_or_default();
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -191,7 +202,10 @@ impl Listing {
         match self {
             Listing::Owner => (format!("u.role = 'owner' AND {visible}"), None),
             Listing::Everyone => (visible.to_owned(), None),
-            Listing::Author(id) => (format!("p.author_id = {{arg}} AND {visible}"), Some(Arg::Int(*id))),
+            Listing::Author(id) => (
+                format!("p.author_id = {{arg}} AND {visible}"),
+                Some(Arg::Int(*id)),
+            ),
             Listing::Tag(tag) => (
                 format!(
                     "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
@@ -374,7 +388,9 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!("no free slug for {base:?} after 5 tries")))
+    Err(AppError::Internal(anyhow::anyhow!(
+        "no free slug for {base:?} after 5 tries"
+    )))
 }
 
 /// Replaces a post's content. The slug never changes, so links keep working.
@@ -385,7 +401,11 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     let now = Timestamp::now();
     let (status, published_at) = publication_columns(input.publication, Some(post), now);
     // "Edited" is shown only for changes made after the post went live.
-    let edited_at = if post.state() == PostState::Published { Some(now) } else { post.edited_at };
+    let edited_at = if post.state() == PostState::Published {
+        Some(now)
+    } else {
+        post.edited_at
+    };
     with_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         sqlx::query(
@@ -437,5 +457,7 @@ pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
          WHERE {} GROUP BY t.name ORDER BY COUNT(*) DESC, t.name LIMIT $2",
         VISIBLE.replace("{now}", "$1")
     );
-    Ok(with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(Timestamp::now()).bind(limit).fetch_all(pool).await)?)
+    Ok(
+        with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(Timestamp::now()).bind(limit).fetch_all(pool).await)?,
+    )
 }

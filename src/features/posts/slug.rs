@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn basic() {
         assert_eq!(slugify("Hello, World!"), "hello-world");
-        assert_eq!(slugify("  Rust   2026: what's new?  "), "rust-2026-what-s-new");
+        assert_eq!(
+            slugify("  Rust   2026: what's new?  "),
+            "rust-2026-what-s-new"
+        );
         assert_eq!(slugify("Ünïcödé Straße"), "ünïcödé-straße");
         assert_eq!(slugify("日本語のタイトル"), "日本語のタイトル");
     }

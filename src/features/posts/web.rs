@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::features::accounts::{self, User};
 use crate::features::comments;
 use crate::http::AppState;
-use crate::http::extract::{NoFields, CsrfForm, SignedIn, Viewer};
+use crate::http::extract::{CsrfForm, NoFields, SignedIn, Viewer};
 use crate::http::pages::{PageCtx, see_other};
 use crate::markdown;
 
@@ -55,7 +55,11 @@ impl PostView {
     pub fn new(post: Post, viewer: Option<&User>, with_html: bool) -> Self {
         let author_deleted = post.author_deleted_at.is_some();
         Self {
-            author_name: if author_deleted { "[deleted]".into() } else { post.author_username.clone() },
+            author_name: if author_deleted {
+                "[deleted]".into()
+            } else {
+                post.author_username.clone()
+            },
             author_deleted,
             state: post.state(),
             reading_minutes: markdown::reading_minutes(&post.body),
@@ -98,17 +102,41 @@ async fn list_page(
     query: &ListQuery,
 ) -> AppResult<(Vec<PostView>, Pagination)> {
     let page = query.page();
-    let (posts, total) =
-        super::list(&state.db, viewer.id(), listing, (page - 1) * PER_PAGE, PER_PAGE).await?;
-    let views = posts.into_iter().map(|p| PostView::new(p, viewer.user(), false)).collect();
+    let (posts, total) = super::list(
+        &state.db,
+        viewer.id(),
+        listing,
+        (page - 1) * PER_PAGE,
+        PER_PAGE,
+    )
+    .await?;
+    let views = posts
+        .into_iter()
+        .map(|p| PostView::new(p, viewer.user(), false))
+        .collect();
     let pages = (total + PER_PAGE - 1) / PER_PAGE;
-    Ok((views, Pagination { page, pages: pages.max(1), total }))
+    Ok((
+        views,
+        Pagination {
+            page,
+            pages: pages.max(1),
+            total,
+        },
+    ))
 }
 
 /// Blog mode: visitors see the owner's posts; members may switch to everyone's.
-async fn home(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<ListQuery>) -> AppResult<Response> {
+async fn home(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
     let everyone = ctx.viewer.user().is_some() && q.view.as_deref() == Some("everyone");
-    let listing = if everyone { Listing::Everyone } else { Listing::Owner };
+    let listing = if everyone {
+        Listing::Everyone
+    } else {
+        Listing::Owner
+    };
     let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
     let tags = super::popular_tags(&state.db, 20).await?;
     Ok(ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) }))
@@ -123,8 +151,12 @@ async fn author(
     let author = accounts::find_active_by_username(&state.db, &username)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Author(author.id), &q).await?;
-    let bio = author.bio.as_deref().map(|b| Value::from_safe_string(markdown::render(b)));
+    let (posts, pagination) =
+        list_page(&state, &ctx.viewer, &Listing::Author(author.id), &q).await?;
+    let bio = author
+        .bio
+        .as_deref()
+        .map(|b| Value::from_safe_string(markdown::render(b)));
     Ok(ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination) }))
 }
 
@@ -134,11 +166,16 @@ async fn tag(
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Tag(tag.clone()), &q).await?;
+    let (posts, pagination) =
+        list_page(&state, &ctx.viewer, &Listing::Tag(tag.clone()), &q).await?;
     if pagination.total == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(ctx.render(&state, "tag.html", context! { tag, posts => Serde(posts), pagination => Serde(pagination) }))
+    Ok(ctx.render(
+        &state,
+        "tag.html",
+        context! { tag, posts => Serde(posts), pagination => Serde(pagination) },
+    ))
 }
 
 async fn drafts(
@@ -147,11 +184,20 @@ async fn drafts(
     SignedIn(user): SignedIn,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let (posts, pagination) = list_page(&state, &ctx.viewer, &Listing::Unpublished(user.id), &q).await?;
-    Ok(ctx.render(&state, "drafts.html", context! { posts => Serde(posts), pagination => Serde(pagination) }))
+    let (posts, pagination) =
+        list_page(&state, &ctx.viewer, &Listing::Unpublished(user.id), &q).await?;
+    Ok(ctx.render(
+        &state,
+        "drafts.html",
+        context! { posts => Serde(posts), pagination => Serde(pagination) },
+    ))
 }
 
-async fn show(State(state): State<AppState>, ctx: PageCtx, Path(slug): Path<String>) -> AppResult<Response> {
+async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
     let post = super::find(&state.db, &slug, ctx.viewer.id()).await?;
     render_post(&state, &ctx, post, StatusCode::OK, context! {}).await
 }
@@ -170,7 +216,12 @@ pub async fn render_post(
         .map(|c| comments::web::CommentView::new(c, ctx.viewer.user()))
         .collect();
     let post = PostView::new(post, ctx.viewer.user(), true);
-    Ok(ctx.render_status(state, status, "post.html", context! { post => Serde(post), comments => Serde(comments), ..extra }))
+    Ok(ctx.render_status(
+        state,
+        status,
+        "post.html",
+        context! { post => Serde(post), comments => Serde(comments), ..extra },
+    ))
 }
 
 /// The editor form as submitted.
@@ -212,9 +263,14 @@ impl EditorForm {
         let publication = match self.action.as_str() {
             "draft" => Publication::Draft,
             _ if self.publish_at.trim().is_empty() => Publication::Publish,
-            _ => Publication::PublishAt(parse_datetime_local(&self.publish_at).ok_or_else(|| {
-                FieldErrors::single("publish_at", "must be a date and time like 2026-12-24T18:00")
-            })?),
+            _ => {
+                Publication::PublishAt(parse_datetime_local(&self.publish_at).ok_or_else(|| {
+                    FieldErrors::single(
+                        "publish_at",
+                        "must be a date and time like 2026-12-24T18:00",
+                    )
+                })?)
+            }
         };
         Ok(PostFields {
             title: self.title.clone(),
@@ -232,7 +288,8 @@ impl EditorForm {
 
 fn parse_datetime_local(text: &str) -> Option<Timestamp> {
     let text = text.trim();
-    let with_seconds = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    let with_seconds =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     let without = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
     time::PrimitiveDateTime::parse(text, with_seconds)
         .or_else(|_| time::PrimitiveDateTime::parse(text, without))
@@ -253,7 +310,8 @@ async fn render_editor(
     post: Option<&Post>,
     errors: Option<FieldErrors>,
 ) -> AppResult<Response> {
-    let preview = (form.action == "preview").then(|| Value::from_safe_string(markdown::render(&form.body)));
+    let preview =
+        (form.action == "preview").then(|| Value::from_safe_string(markdown::render(&form.body)));
     let suggestions = super::popular_tags(&state.db, 50).await?;
     let post = post.map(|p| PostView::new(p.clone(), ctx.viewer.user(), false));
     Ok(ctx.render_status(
@@ -264,8 +322,20 @@ async fn render_editor(
     ))
 }
 
-async fn new_post(State(state): State<AppState>, ctx: PageCtx, SignedIn(_): SignedIn) -> AppResult<Response> {
-    render_editor(&state, &ctx, StatusCode::OK, &EditorForm::default(), None, None).await
+async fn new_post(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(_): SignedIn,
+) -> AppResult<Response> {
+    render_editor(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &EditorForm::default(),
+        None,
+        None,
+    )
+    .await
 }
 
 async fn create(
@@ -280,7 +350,15 @@ async fn create(
     let input = match form.input() {
         Ok(input) => input,
         Err(errors) => {
-            return render_editor(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, None, Some(errors)).await;
+            return render_editor(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                None,
+                Some(errors),
+            )
+            .await;
         }
     };
     let post = super::create(&state.db, &user, &input).await?;
@@ -294,7 +372,15 @@ async fn edit(
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state.db, &slug, &user).await?;
-    render_editor(&state, &ctx, StatusCode::OK, &EditorForm::from_post(&post), Some(&post), None).await
+    render_editor(
+        &state,
+        &ctx,
+        StatusCode::OK,
+        &EditorForm::from_post(&post),
+        Some(&post),
+        None,
+    )
+    .await
 }
 
 async fn update(
@@ -311,8 +397,15 @@ async fn update(
     let input = match form.input() {
         Ok(input) => input,
         Err(errors) => {
-            return render_editor(&state, &ctx, StatusCode::UNPROCESSABLE_ENTITY, &form, Some(&post), Some(errors))
-                .await;
+            return render_editor(
+                &state,
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form,
+                Some(&post),
+                Some(errors),
+            )
+            .await;
         }
     };
     let post = super::update(&state.db, &user, &post, &input).await?;
@@ -327,7 +420,11 @@ async fn confirm_delete(
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state.db, &slug, &user).await?;
     let post = PostView::new(post, Some(&user), false);
-    Ok(ctx.render(&state, "confirm_delete.html", context! { post => Serde(post) }))
+    Ok(ctx.render(
+        &state,
+        "confirm_delete.html",
+        context! { post => Serde(post) },
+    ))
 }
 
 async fn delete(
@@ -352,7 +449,14 @@ async fn like(
     match super::react(&state.db, &user, &post).await {
         Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
         Err(AppError::Validation(errors)) => {
-            render_post(&state, &ctx, post, StatusCode::UNPROCESSABLE_ENTITY, context! { reaction_errors => Serde(errors) }).await
+            render_post(
+                &state,
+                &ctx,
+                post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context! { reaction_errors => Serde(errors) },
+            )
+            .await
         }
         Err(e) => Err(e),
     }
