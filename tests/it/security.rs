@@ -173,7 +173,11 @@ backend_test!(sign_in_is_rate_limited_per_client_address, |app| {
     // Twenty failures spread over many names exhaust the address's budget
     // although no single account reached its own limit.
     for i in 0..20 {
-        app.login(&format!("guess{i}"), "wrong password").await.assert_status(422);
+        app.login(&format!("guess{i}"), "wrong password")
+            .await
+            .assert_status(422);
     }
-    app.login("guess99", "wrong password").await.assert_status(429);
+    app.login("guess99", "wrong password")
+        .await
+        .assert_status(429);
 });
