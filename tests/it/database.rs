@@ -1,7 +1,6 @@
 //! The database layer under adverse conditions.
 
 use crate::backend_test;
-use crate::helpers::Backend;
 
 backend_test!(the_pool_recovers_from_dropped_connections, |app| {
     app.register("owner").await;
