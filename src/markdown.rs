@@ -7,7 +7,8 @@
 
 use std::sync::LazyLock;
 
-use comrak::{Options, markdown_to_html};
+use comrak::nodes::NodeValue;
+use comrak::{Arena, Options, format_html, parse_document};
 
 static OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
     let mut options = Options::default();
@@ -32,13 +33,27 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("input", &["type", "checked", "disabled"])
         .add_tag_attributes("code", &["class"])
         .add_tag_attribute_values("input", "type", &["checkbox"])
-        .set_tag_attribute_value("input", "disabled", "");
+        .set_tag_attribute_value("input", "disabled", "")
+        .set_tag_attribute_value("input", "aria-label", "Task")
+        // Wide code and tables scroll; keyboard users must be able to reach them.
+        .set_tag_attribute_value("pre", "tabindex", "0")
+        .set_tag_attribute_value("table", "tabindex", "0");
     builder
 });
 
 /// Renders user Markdown to HTML that is safe to embed in a page.
+/// Headings move one level down (`#` becomes `<h2>`): the page's own title
+/// is its one `<h1>`, and the outline stays correct for screen readers.
 pub fn render(source: &str) -> String {
-    let html = markdown_to_html(source, &OPTIONS);
+    let arena = Arena::new();
+    let root = parse_document(&arena, source, &OPTIONS);
+    for node in root.descendants() {
+        if let NodeValue::Heading(heading) = &mut node.data_mut().value {
+            heading.level = (heading.level + 1).min(6);
+        }
+    }
+    let mut html = String::new();
+    format_html(root, &OPTIONS, &mut html).expect("writing to a String cannot fail");
     SANITIZER.clean(&html).to_string()
 }
 
@@ -57,8 +72,8 @@ mod tests {
         let html = render(
             "# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nSee https://example.com and ~~old~~[^1].\n\n[^1]: A note.\n",
         );
-        assert!(html.contains("<h1>Title</h1>"), "{html}");
-        assert!(html.contains("<table>"), "{html}");
+        assert!(html.contains("<h2>Title</h2>"), "{html}");
+        assert!(html.contains("<table tabindex=\"0\">"), "{html}");
         assert!(html.contains("<code class=\"language-rust\">"), "{html}");
         assert!(html.contains("<a href=\"https://example.com\""), "{html}");
         assert!(html.contains("<del>old</del>"), "{html}");
@@ -142,6 +157,17 @@ mod tests {
         let html = render("Press <kbd>Ctrl</kbd>.\n\n- [x] done\n- [ ] todo");
         assert!(html.contains("<kbd>Ctrl</kbd>"), "{html}");
         assert!(html.contains("type=\"checkbox\""), "{html}");
+    }
+
+    #[test]
+    fn headings_move_one_level_down() {
+        let html = render("# One\n\n## Two\n\n###### Six");
+        assert!(
+            html.contains("<h2>One</h2>") && html.contains("<h3>Two</h3>"),
+            "{html}"
+        );
+        assert!(html.contains("<h6>Six</h6>"), "{html}");
+        assert!(!html.contains("<h1"), "{html}");
     }
 
     #[test]

@@ -33,19 +33,9 @@
     });
   }
 
-  // Rendered Markdown: the same fixes the templates' `prose` macro makes
-  // (for HTML that arrives later, like the live preview), and code blocks or
-  // tables are keyboard-focusable only when they actually scroll sideways.
-  var fixProse = function (container) {
-    container.querySelectorAll("h1").forEach(function (h1) {
-      var h2 = document.createElement("h2");
-      while (h1.firstChild) h2.appendChild(h1.firstChild);
-      h1.replaceWith(h2);
-    });
-    container.querySelectorAll("input[type=checkbox]:not([aria-label])").forEach(function (box) {
-      box.setAttribute("aria-label", "Task");
-    });
-  };
+  // Rendered Markdown: the server makes wide code blocks and tables
+  // keyboard-focusable so they can be scrolled; keep that only where they
+  // actually scroll sideways, so the others are not empty tab stops.
   var scrollables = function () {
     document.querySelectorAll(".prose pre, .prose table").forEach(function (el) {
       if (el.scrollWidth > el.clientWidth + 1) el.setAttribute("tabindex", "0");
@@ -82,7 +72,6 @@
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           output.innerHTML = html;
-          fixProse(output);
           scrollables();
         })
         .catch(function () {});

@@ -11,7 +11,11 @@ backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     page.assert_status(200);
     assert_eq!(page.texts("h1")[0], "Hello, World!");
     assert!(page.contains("<strong>bold</strong>"));
-    assert!(page.contains("<table>"));
+    assert!(
+        page.contains("<h2>Heading</h2>"),
+        "headings sit below the title"
+    );
+    assert!(page.contains("<table tabindex=\"0\">"));
     assert!(page.contains("<code class=\"language-rust\">"));
     assert!(page.contains("href=\"https://example.com\""));
     assert!(page.contains("The note."));
@@ -54,7 +58,7 @@ backend_test!(preview_renders_without_saving, |app| {
     // The live preview endpoint used by the script.
     let fragment = app.post("/preview", &[("body", "## Sub")]).await;
     fragment.assert_status(200);
-    assert_eq!(fragment.body.trim(), "<h2>Sub</h2>");
+    assert_eq!(fragment.body.trim(), "<h3>Sub</h3>");
 });
 
 backend_test!(drafts_are_visible_to_their_author_only, |app| {
