@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "QUIRE_MAX_BODY_BYTES", global = true, default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Origins allowed to call the JSON API from a browser, comma-separated
+    /// (e.g. `https://app.example.com`); none by default.
+    #[arg(long, env = "QUIRE_CORS_ORIGINS", global = true, value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+
     /// Log lines as human-readable text or as JSON objects (levels come from RUST_LOG).
     #[arg(long, env = "QUIRE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -124,6 +129,17 @@ fn parse_public_url(s: &str) -> Result<Url, String> {
         return Err("must be an http:// or https:// URL with a host".into());
     }
     Ok(url)
+}
+
+fn parse_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
+        return Err(format!(
+            "{s:?} is not an origin like https://app.example.com"
+        ));
+    }
+    let origin = url.origin().ascii_serialization();
+    axum::http::HeaderValue::from_str(&origin).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, thiserror::Error)]

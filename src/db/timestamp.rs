@@ -55,10 +55,13 @@ impl Timestamp {
             .expect("UTC timestamps always format")
     }
 
-    pub fn parse_rfc3339(text: &str) -> Option<Self> {
-        OffsetDateTime::parse(text, &Rfc3339)
-            .ok()
-            .map(Self::from_datetime)
+    /// `2026-11-22T03:08:01.776Z`: always three fractional digits, the form
+    /// of JavaScript's `toISOString`, for the JSON API.
+    pub fn iso_millis(self) -> String {
+        let format = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        self.0.format(format).expect("UTC timestamps always format")
     }
 }
 

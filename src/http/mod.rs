@@ -1,5 +1,6 @@
 //! The HTTP server: state, router, middleware and start-up.
 
+pub mod api;
 mod assets;
 pub mod extract;
 pub mod pages;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(assets::routes())
+        .nest("/api", api::router(&state.config.cors_origins))
         .merge(site)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(TraceLayer::new_for_http())

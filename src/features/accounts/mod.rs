@@ -1,9 +1,11 @@
 //! Accounts: registration, sign-in, settings, soft deletion, invites, and the
 //! sessions that remember who is signed in.
 
+pub mod api;
 pub mod domain;
 mod password;
 pub mod session_store;
+pub mod token;
 pub mod web;
 
 use sqlx::AssertSqlSafe;
@@ -314,6 +316,7 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
 
 #[derive(Debug, Default, Clone, serde::Deserialize, Serialize)]
 pub struct ProfileChanges {
+    pub username: Option<String>,
     pub email: Option<String>,
     pub bio: Option<String>,
     pub image: Option<String>,
@@ -322,6 +325,12 @@ pub struct ProfileChanges {
 /// Updates the given fields of a profile; absent fields stay as they are.
 pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> AppResult<User> {
     let mut errors = FieldErrors::new();
+    let username = match &changes.username {
+        Some(name) => errors
+            .check("username", Username::parse(name))
+            .map(|u| u.as_str().to_owned()),
+        None => Some(user.username.clone()),
+    };
     let email = match &changes.email {
         Some(email) => errors
             .check("email", Email::parse(email))
@@ -338,19 +347,22 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
     };
     errors.into_result()?;
     let sql = format!(
-        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4
+        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6
          WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
     );
     let result: Result<User, sqlx::Error> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(&email).bind(&bio).bind(&image).bind(Timestamp::now()).bind(user.id)
+        .bind(&email).bind(&bio).bind(&image).bind(Timestamp::now()).bind(user.id).bind(&username)
         .fetch_one(pool).await);
     match result {
         Ok(user) => Ok(user),
-        Err(e) if db::unique_violation(&e).is_some() => {
-            Err(FieldErrors::single("email", "has already been taken").into())
-        }
-        Err(sqlx::Error::RowNotFound) => Err(AppError::NotFound),
-        Err(e) => Err(e.into()),
+        Err(e) => match db::unique_violation(&e) {
+            Some(what) if what.contains("username") => {
+                Err(FieldErrors::single("username", "has already been taken").into())
+            }
+            Some(_) => Err(FieldErrors::single("email", "has already been taken").into()),
+            None if matches!(e, sqlx::Error::RowNotFound) => Err(AppError::NotFound),
+            None => Err(e.into()),
+        },
     }
 }
 
@@ -363,13 +375,28 @@ pub async fn change_password(
     new: &str,
     keep_session: Option<&str>,
 ) -> AppResult<()> {
-    let mut errors = FieldErrors::new();
     if !verify_current_password(db, user, current).await? {
-        errors.add("current_password", "is not your current password");
+        let mut errors = FieldErrors::single("current_password", "is not your current password");
+        if let Err(message) = Password::parse(new) {
+            errors.add("new_password", message);
+        }
+        return Err(errors.into());
     }
-    let new = errors.check("new_password", Password::parse(new));
-    errors.into_result()?;
-    let hash = password::hash(&new.expect("checked above")).await?;
+    set_password(db, user, new, "new_password", keep_session).await
+}
+
+/// Sets a new password and ends every session and API token of the account
+/// except `keep_session`, the one making the change. The API sets passwords
+/// this way: its token is the proof of identity.
+pub async fn set_password(
+    db: &Db,
+    user: &User,
+    new: &str,
+    field: &'static str,
+    keep_session: Option<&str>,
+) -> AppResult<()> {
+    let new = Password::parse(new).map_err(|message| FieldErrors::single(field, message))?;
+    let hash = password::hash(&new).await?;
     with_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
@@ -441,4 +468,47 @@ pub async fn list_invites(db: &Db) -> AppResult<Vec<Invite>> {
          FROM invites i LEFT JOIN users u ON u.id = i.used_by
          ORDER BY i.created_at DESC LIMIT 100")
         .fetch_all(pool).await)?)
+}
+
+/// A user as others see them, with whether the viewer follows them.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Profile {
+    pub username: String,
+    pub bio: Option<String>,
+    pub image: Option<String>,
+    pub following: bool,
+}
+
+pub async fn profile(db: &Db, username: &str, viewer: Option<i64>) -> AppResult<Profile> {
+    let profile: Option<Profile> = with_pool!(db, pool => sqlx::query_as(
+        "SELECT u.username, u.bio, u.image,
+                EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $2 AND f.followee_id = u.id)
+                    AS following
+         FROM users u WHERE u.username = $1 AND u.deleted_at IS NULL")
+        .bind(username).bind(viewer.unwrap_or(0)).fetch_optional(pool).await)?;
+    profile.ok_or(AppError::NotFound)
+}
+
+/// Follows (or with `follow = false`, unfollows) an account; either is
+/// idempotent. Returns the profile as the follower now sees it.
+pub async fn set_following(
+    db: &Db,
+    user: &User,
+    username: &str,
+    follow: bool,
+) -> AppResult<Profile> {
+    let target = find_active_by_username(db, username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if follow {
+        with_pool!(db, pool => sqlx::query(
+            "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING")
+            .bind(user.id).bind(target.id).bind(Timestamp::now()).execute(pool).await.map(|r| r.rows_affected()))?;
+    } else {
+        with_pool!(db, pool => sqlx::query(
+            "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+            .bind(user.id).bind(target.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    }
+    profile(db, username, Some(user.id)).await
 }

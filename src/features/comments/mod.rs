@@ -1,5 +1,6 @@
 //! Comments on posts, in Markdown.
 
+pub mod api;
 pub mod web;
 
 use serde::Serialize;
@@ -95,4 +96,13 @@ pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
     with_pool!(db, pool => sqlx::query("DELETE FROM comments WHERE id = $1")
         .bind(comment.id).execute(pool).await.map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The ids of this post's commenters whom `viewer` follows.
+pub async fn followed_authors(db: &Db, post: &Post, viewer: i64) -> AppResult<Vec<i64>> {
+    Ok(with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT DISTINCT c.author_id FROM comments c
+         JOIN follows f ON f.followee_id = c.author_id AND f.follower_id = $2
+         WHERE c.post_id = $1")
+        .bind(post.id).bind(viewer).fetch_all(pool).await)?)
 }

@@ -133,9 +133,12 @@ async fn home(
 ) -> AppResult<Response> {
     let everyone = ctx.viewer.user().is_some() && q.view.as_deref() == Some("everyone");
     let listing = if everyone {
-        Listing::Everyone
+        Listing::default()
     } else {
-        Listing::Owner
+        Listing {
+            owner_only: true,
+            ..Listing::default()
+        }
     };
     let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
     let tags = super::popular_tags(&state.db, 20).await?;
@@ -151,8 +154,16 @@ async fn author(
     let author = accounts::find_active_by_username(&state.db, &username)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (posts, pagination) =
-        list_page(&state, &ctx.viewer, &Listing::Author(author.id), &q).await?;
+    let (posts, pagination) = list_page(
+        &state,
+        &ctx.viewer,
+        &Listing {
+            author: Some(author.username.clone()),
+            ..Listing::default()
+        },
+        &q,
+    )
+    .await?;
     let bio = author
         .bio
         .as_deref()
@@ -166,8 +177,16 @@ async fn tag(
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let (posts, pagination) =
-        list_page(&state, &ctx.viewer, &Listing::Tag(tag.clone()), &q).await?;
+    let (posts, pagination) = list_page(
+        &state,
+        &ctx.viewer,
+        &Listing {
+            tag: Some(tag.clone()),
+            ..Listing::default()
+        },
+        &q,
+    )
+    .await?;
     if pagination.total == 0 {
         return Err(AppError::NotFound);
     }
@@ -184,8 +203,16 @@ async fn drafts(
     SignedIn(user): SignedIn,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let (posts, pagination) =
-        list_page(&state, &ctx.viewer, &Listing::Unpublished(user.id), &q).await?;
+    let (posts, pagination) = list_page(
+        &state,
+        &ctx.viewer,
+        &Listing {
+            unpublished_of: Some(user.id),
+            ..Listing::default()
+        },
+        &q,
+    )
+    .await?;
     Ok(ctx.render(
         &state,
         "drafts.html",
@@ -446,7 +473,7 @@ async fn like(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
     let post = super::find(&state.db, &slug, Some(user.id)).await?;
-    match super::react(&state.db, &user, &post).await {
+    match super::react(&state.db, &user, &post, super::SelfReaction::Refuse).await {
         Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
         Err(AppError::Validation(errors)) => {
             render_post(

@@ -1,0 +1,133 @@
+//! `/api/articles/{slug}/comments`: the RealWorld comment routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Comment;
+use crate::features::accounts::api::ProfileJson;
+use crate::features::posts;
+use crate::http::AppState;
+use crate::http::api::{About, ApiError, ApiJson, ApiUser, MaybeApiUser};
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommentJson {
+    id: i64,
+    created_at: String,
+    updated_at: String,
+    body: String,
+    author: ProfileJson,
+}
+
+impl CommentJson {
+    fn new(comment: Comment, following: bool) -> Self {
+        Self {
+            id: comment.id,
+            created_at: comment.created_at.iso_millis(),
+            updated_at: comment.updated_at.iso_millis(),
+            body: comment.body,
+            author: ProfileJson {
+                username: comment.author_username,
+                bio: None,
+                image: comment.author_image,
+                following,
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentResponse {
+    comment: CommentJson,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CommentsResponse {
+    comments: Vec<CommentJson>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewCommentRequest {
+    comment: NewComment,
+}
+
+#[derive(Deserialize, ToSchema)]
+struct NewComment {
+    #[serde(default)]
+    body: Option<String>,
+}
+
+/// An article's comments, oldest first.
+#[utoipa::path(get, path = "/articles/{slug}/comments", tag = "Comments", params(("slug" = String, Path)),
+    responses((status = 200, body = CommentsResponse), (status = 404, description = "No such article")))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: MaybeApiUser,
+    Path(slug): Path<String>,
+) -> Result<Json<CommentsResponse>, ApiError> {
+    let post = posts::find(&state.db, &slug, caller.id())
+        .await
+        .about("article")?;
+    let followed = match caller.id() {
+        Some(viewer) => super::followed_authors(&state.db, &post, viewer).await?,
+        None => Vec::new(),
+    };
+    let comments = super::list(&state.db, &post).await?;
+    Ok(Json(CommentsResponse {
+        comments: comments
+            .into_iter()
+            .map(|c| {
+                let following = followed.contains(&c.author_id);
+                CommentJson::new(c, following)
+            })
+            .collect(),
+    }))
+}
+
+/// Comment on an article.
+#[utoipa::path(post, path = "/articles/{slug}/comments", tag = "Comments", params(("slug" = String, Path)),
+    request_body = NewCommentRequest, security(("Token" = [])),
+    responses((status = 201, body = CommentResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such article"), (status = 422, description = "Blank body")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(slug): Path<String>,
+    ApiJson(request): ApiJson<NewCommentRequest>,
+) -> Result<(StatusCode, Json<CommentResponse>), ApiError> {
+    let post = posts::find(&state.db, &slug, Some(caller.user.id))
+        .await
+        .about("article")?;
+    let body = request.comment.body.unwrap_or_default();
+    let comment = super::create(&state.db, &caller.user, &post, &body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CommentResponse {
+            comment: CommentJson::new(comment, false),
+        }),
+    ))
+}
+
+/// Delete a comment (its author's, or an admin's moderation).
+#[utoipa::path(delete, path = "/articles/{slug}/comments/{id}", tag = "Comments",
+    params(("slug" = String, Path), ("id" = i64, Path)), security(("Token" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No or bad token"), (status = 403, description = "Not the author"), (status = 404, description = "No such article or comment")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let post = posts::find(&state.db, &slug, Some(caller.user.id))
+        .await
+        .about("article")?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::about("comment", crate::error::AppError::NotFound))?;
+    let comment = super::find(&state.db, &post, id).await.about("comment")?;
+    super::delete(&state.db, &caller.user, &comment)
+        .await
+        .about("comment")?;
+    Ok(StatusCode::NO_CONTENT)
+}

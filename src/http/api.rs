@@ -1,0 +1,310 @@
+//! What the JSON API shares: its error shape, its JSON body extractor, token
+//! authentication, CORS, and the OpenAPI document built from the handlers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use crate::error::{AppError, FieldErrors};
+use crate::features::accounts::{User, token};
+use crate::features::{accounts, comments, posts};
+
+/// An error in the RealWorld shape: `{"errors": {"field": ["message"]}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    errors: FieldErrors,
+    retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, field: &'static str, message: &str) -> Self {
+        Self {
+            status,
+            errors: FieldErrors::single(field, message),
+            retry_after: None,
+        }
+    }
+
+    /// Maps an application error, naming `resource` in not-found and
+    /// forbidden answers (`{"errors":{"article":["not found"]}}`).
+    pub fn about(resource: &'static str, error: AppError) -> Self {
+        match error {
+            AppError::NotFound => Self::new(StatusCode::NOT_FOUND, resource, "not found"),
+            AppError::Forbidden | AppError::Csrf => {
+                Self::new(StatusCode::FORBIDDEN, resource, "forbidden")
+            }
+            AppError::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, "token", "is missing"),
+            AppError::Validation(errors) => {
+                let taken = errors
+                    .iter()
+                    .any(|(_, ms)| ms.iter().any(|m| m == "has already been taken"));
+                let credentials = errors.get("credentials").is_some();
+                let status = if credentials {
+                    StatusCode::UNAUTHORIZED
+                } else if taken {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                Self {
+                    status,
+                    errors,
+                    retry_after: None,
+                }
+            }
+            AppError::BadRequest(message) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "body", &message)
+            }
+            AppError::PayloadTooLarge => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body", "is too large")
+            }
+            AppError::RateLimited { retry_after_secs } => Self {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "credentials",
+                    "too many attempts; try again later",
+                )
+            },
+            AppError::Internal(cause) => {
+                tracing::error!(error = ?cause, "API request failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server",
+                    "internal error",
+                )
+            }
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        Self::about("request", error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "errors": self.errors })),
+        )
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Names the resource of a feature call's not-found and forbidden errors.
+pub trait About<T> {
+    fn about(self, resource: &'static str) -> Result<T, ApiError>;
+}
+
+impl<T> About<T> for Result<T, AppError> {
+    fn about(self, resource: &'static str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::about(resource, e))
+    }
+}
+
+/// A JSON request body: 415 without a JSON content type, 413 when too large,
+/// 422 with serde's explanation when it does not fit the expected shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "body",
+                "must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::from(AppError::PayloadTooLarge)
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "body", &rejection.body_text())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                &format!("is invalid: {e}"),
+            )
+        })
+    }
+}
+
+/// Whether a Content-Type names JSON (`application/json`, `…+json`).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// With `#[serde(default, deserialize_with = "present")]`, tells a field
+/// sent as `null` (`Some(None)`) from one not sent at all (`None`).
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The signed-in caller of an API route: `Authorization: Token <jwt>`.
+#[derive(Debug, Clone)]
+pub struct ApiUser {
+    pub user: User,
+    pub token: token::Token,
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        .then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match MaybeApiUser::from_request_parts(parts, state).await? {
+            MaybeApiUser(Some(user)) => Ok(user),
+            MaybeApiUser(None) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token",
+                "is missing",
+            )),
+        }
+    }
+}
+
+/// The caller, if a token was sent. A token that was sent but does not work
+/// is refused rather than ignored, so clients learn it has expired.
+pub struct MaybeApiUser(pub Option<ApiUser>);
+
+impl MaybeApiUser {
+    pub fn id(&self) -> Option<i64> {
+        self.0.as_ref().map(|u| u.user.id)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeApiUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Some(jwt) = bearer(parts) else {
+            return Ok(MaybeApiUser(None));
+        };
+        match token::authenticate(&state.db, &state.secret, jwt).await {
+            Ok((user, token)) => Ok(MaybeApiUser(Some(ApiUser { user, token }))),
+            Err(AppError::Unauthorized) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "token",
+                "is invalid or expired",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Quire API", description = "The RealWorld (Conduit) API over Quire's posts, comments, likes and follows."),
+    modifiers(&TokenScheme),
+    tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"))
+)]
+struct ApiDoc;
+
+struct TokenScheme;
+
+impl Modify for TokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "Token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <jwt>`, as returned by registration or login",
+            ))),
+        );
+    }
+}
+
+/// Every API route, with the OpenAPI document generated from the same
+/// registrations, so the two cannot drift apart.
+pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::api::login))
+        .routes(routes!(accounts::api::register))
+        .routes(routes!(
+            accounts::api::current_user,
+            accounts::api::update_user
+        ))
+        .routes(routes!(accounts::api::profile))
+        .routes(routes!(accounts::api::follow, accounts::api::unfollow))
+        .routes(routes!(posts::api::feed))
+        .routes(routes!(posts::api::list, posts::api::create))
+        .routes(routes!(
+            posts::api::get,
+            posts::api::update,
+            posts::api::delete
+        ))
+        .routes(routes!(posts::api::favorite, posts::api::unfavorite))
+        .routes(routes!(posts::api::tags))
+        .routes(routes!(comments::api::list, comments::api::create))
+        .routes(routes!(comments::api::delete))
+        .split_for_parts();
+    let mut openapi = openapi;
+    openapi.servers = Some(vec![utoipa::openapi::Server::new("/api")]);
+    let document = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { Json(document.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route", "not found") })
+        .layer(cors(cors_origins))
+}
+
+/// Cross-origin access for the configured origins only (none by default),
+/// so a RealWorld frontend served elsewhere can call the API.
+fn cors(origins: &[HeaderValue]) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
+}
