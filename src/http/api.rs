@@ -237,9 +237,36 @@ impl FromRequestParts<AppState> for MaybeApiUser {
     }
 }
 
+/// A query string: 422 in the error shape when it does not parse.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "query",
+                    &format!("is invalid: {e}"),
+                )
+            })
+    }
+}
+
+/// Every error answer: messages by field.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its schema is used; ApiError writes the JSON.
+struct ErrorResponse {
+    errors: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Quire API", description = "The RealWorld (Conduit) API over Quire's posts, comments, likes and follows."),
+    components(schemas(ErrorResponse)),
     modifiers(&TokenScheme),
     tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"))
 )]
@@ -257,6 +284,67 @@ impl Modify for TokenScheme {
                 "`Token <jwt>`, as returned by registration or login",
             ))),
         );
+    }
+}
+
+/// Documents, once for all operations, the error answers the shared
+/// extractors give: 413, 415 and 422 for a JSON body, 422 for a query
+/// string, 401 for a token; and gives every error the error shape.
+struct ErrorResponses;
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorResponse")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::T(error(description)));
+                };
+                if operation.request_body.is_some() {
+                    add("413", "The body is larger than the server accepts");
+                    add("415", "The body is not sent as application/json");
+                    add("422", "The body is not valid JSON of the expected shape");
+                }
+                if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add("422", "A parameter is not valid");
+                }
+                if operation.security.is_some() {
+                    add("401", "No token, or one that is invalid or expired");
+                } else {
+                    add("401", "A token was sent but is invalid or expired");
+                }
+                for (status, response) in responses.iter_mut() {
+                    if (status.starts_with('4') || status.starts_with('5'))
+                        && let RefOr::T(response) = response
+                        && response.content.is_empty()
+                    {
+                        *response = error(&response.description);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -285,6 +373,9 @@ pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
         .routes(routes!(comments::api::delete))
         .split_for_parts();
     let mut openapi = openapi;
+    // After the routes are in: `with_openapi` ran the derive's modifiers
+    // on a document that had no paths yet.
+    ErrorResponses.modify(&mut openapi);
     openapi.servers = Some(vec![utoipa::openapi::Server::new("/api")]);
     let document = std::sync::Arc::new(openapi);
     router

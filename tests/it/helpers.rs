@@ -46,6 +46,9 @@ macro_rules! backend_test {
     };
 }
 
+/// The secret the test servers sign with, so tests can forge tokens.
+pub const TEST_SECRET: &str = "test-secret-key-that-is-long-enough-0123456789";
+
 pub struct TestApp {
     pub base: Url,
     pub db: Db,
@@ -121,7 +124,7 @@ impl TestApp {
             "--data-dir".into(),
             data_dir.path().display().to_string(),
             "--secret-key".into(),
-            "test-secret-key-that-is-long-enough-0123456789".into(),
+            TEST_SECRET.into(),
             "--db-pool-size".into(),
             "5".into(),
         ];
@@ -346,6 +349,46 @@ impl Browser {
                 .unwrap(),
         )
         .await
+    }
+
+    /// Calls the JSON API: `token` goes in `Authorization: Token …`.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Token {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// Registers over the API and returns the token.
+    pub async fn api_register(&self, username: &str) -> String {
+        let (status, body) = self
+            .api(
+                reqwest::Method::POST,
+                "/api/users",
+                None,
+                Some(serde_json::json!({"user": {"username": username, "email": format!("{username}@example.com"), "password": "correct horse"}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["user"]["token"].as_str().unwrap().to_owned()
     }
 
     pub async fn register(&self, username: &str) -> Page {

@@ -4,10 +4,13 @@
 mod helpers;
 
 mod accounts;
+mod api;
 mod blog_mode;
 mod cli;
 mod comments;
 mod database;
 mod migrations;
 mod posts;
+mod realworld;
+mod schemathesis;
 mod security;

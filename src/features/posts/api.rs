@@ -2,7 +2,7 @@
 //! An article is a post, a favorite is a like.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -12,7 +12,7 @@ use crate::error::FieldErrors;
 use crate::features::accounts::api::ProfileJson;
 use crate::features::accounts::domain::BLANK;
 use crate::http::AppState;
-use crate::http::api::{About, ApiError, ApiJson, ApiUser, MaybeApiUser};
+use crate::http::api::{About, ApiError, ApiJson, ApiQuery, ApiUser, MaybeApiUser};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -135,7 +135,7 @@ async fn list_articles(
 pub async fn list(
     State(state): State<AppState>,
     caller: MaybeApiUser,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let page = page(params.limit, params.offset)?;
     let listing = Listing {
@@ -154,7 +154,7 @@ pub async fn list(
 pub async fn feed(
     State(state): State<AppState>,
     caller: ApiUser,
-    Query(params): Query<PageParams>,
+    ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
     let page = page(params.limit, params.offset)?;
     let listing = Listing {
