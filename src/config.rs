@@ -48,7 +48,7 @@ pub struct Config {
     #[arg(long, env = "QUIRE_PUBLIC_URL", global = true, value_parser = parse_public_url)]
     pub public_url: Option<Url>,
 
-    /// Key that signs cookies and tokens; at least 32 characters. Generated into
+    /// Key that signs API tokens; at least 32 characters. Generated into
     /// DATA_DIR/secret_key on first local start when unset; required with PostgreSQL.
     #[arg(long, env = "QUIRE_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
@@ -111,15 +111,27 @@ impl fmt::Debug for SecretKey {
     }
 }
 
+/// Never fails, so that clap, which quotes a value it refuses, never prints
+/// a secret; the length is checked by [`Config::resolve_secret_key`].
 impl FromStr for SecretKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.chars().count() < MIN_SECRET_LEN {
-            return Err(format!(
-                "must be at least {MIN_SECRET_LEN} characters (generate one with `openssl rand -hex 32`)"
-            ));
-        }
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self(s.to_owned()))
+    }
+}
+
+impl SecretKey {
+    fn checked(self, origin: &str) -> Result<Self, ConfigError> {
+        if self.0.chars().count() < MIN_SECRET_LEN {
+            return Err(ConfigError {
+                variable: "QUIRE_SECRET_KEY",
+                message: format!(
+                    "{origin}must be at least {MIN_SECRET_LEN} characters \
+                     (generate one with `openssl rand -hex 32`)"
+                ),
+            });
+        }
+        Ok(self)
     }
 }
 
@@ -180,7 +192,7 @@ impl Config {
     /// generated once into the data folder and reused after.
     pub fn resolve_secret_key(&self) -> Result<SecretKey, ConfigError> {
         if let Some(key) = &self.secret_key {
-            return Ok(key.clone());
+            return key.clone().checked("");
         }
         if self.is_postgres() {
             return Err(ConfigError {
@@ -200,10 +212,8 @@ fn load_or_generate_secret(path: &Path) -> Result<SecretKey, ConfigError> {
         message,
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map_err(|e| error(format!("is unset, and the key in {} {e}", path.display()))),
+        Ok(text) => SecretKey(text.trim().to_owned())
+            .checked(&format!("is unset, and the key in {} ", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use rand::Rng;
             let key: String = rand::rng()

@@ -57,7 +57,8 @@ impl AppError {
     /// The error a bare status stands for (from the router or an extractor).
     pub fn from_status(status: StatusCode) -> Self {
         match status.as_u16() {
-            404 | 405 => AppError::NotFound,
+            404 => AppError::NotFound,
+            405 => AppError::BadRequest("this address does not accept that kind of request".into()),
             403 => AppError::Forbidden,
             413 => AppError::PayloadTooLarge,
             s if s < 500 => AppError::BadRequest(status.canonical_reason().unwrap_or("").into()),

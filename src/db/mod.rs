@@ -46,7 +46,7 @@ pub struct PoolSize(pub u32);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("unsupported database URL scheme in {0:?}: use sqlite://PATH or postgres://…")]
+    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://…")]
     Scheme(String),
     #[error("invalid database URL: {0}")]
     Url(#[source] sqlx::Error),
@@ -136,7 +136,9 @@ impl Db {
                 .connect_lazy_with(options);
             Ok(Db::Postgres(pool))
         } else {
-            Err(ConnectError::Scheme(url.to_owned()))
+            // Only the scheme: the rest may hold a password.
+            let scheme = url.split(':').next().unwrap_or_default();
+            Err(ConnectError::Scheme(scheme.to_owned()))
         }
     }
 

@@ -61,7 +61,7 @@ impl Timestamp {
         let format = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         );
-        self.0.format(format).expect("UTC timestamps always format")
+        self.0.format(format).unwrap_or_else(|_| self.0.to_string())
     }
 }
 

@@ -387,6 +387,13 @@ pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
             }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "route", "not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method",
+                "is not allowed on this route",
+            )
+        })
         .layer(cors(cors_origins))
 }
 

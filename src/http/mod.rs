@@ -38,6 +38,9 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies())
+        // Records are saved when they change (sign-in), not on every
+        // request, so a session lasts 30 days from sign-in: no database
+        // write per page view.
         .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
     let site = Router::new()

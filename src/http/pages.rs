@@ -37,6 +37,20 @@ pub async fn page_context(
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_else(|| "/".into());
+    // After signing in, a form's visitor goes back to the page the form was
+    // on (its action only answers POST); a page's visitor to the page.
+    let return_to = if request.method() == axum::http::Method::GET {
+        path.clone()
+    } else {
+        request
+            .headers()
+            .get(header::REFERER)
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| url::Url::parse(r).ok())
+            .filter(|r| same_host(r, &request))
+            .map(|r| safe_next(Some(&r[url::Position::BeforePath..])))
+            .unwrap_or_else(|| "/".into())
+    };
     request.extensions_mut().insert(CsrfToken(token.clone()));
     request.extensions_mut().insert(viewer.clone());
 
@@ -57,7 +71,7 @@ pub async fn page_context(
     }
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
-        return Redirect::to(&format!("/login?next={}", urlencode(&path))).into_response();
+        return Redirect::to(&format!("/login?next={}", urlencode(&return_to))).into_response();
     }
     if status.is_client_error() || status.is_server_error() {
         let is_html = response
@@ -90,6 +104,23 @@ pub async fn page_context(
         }
     }
     response
+}
+
+/// Whether a URL points at the host this request was sent to.
+fn same_host(url: &url::Url, request: &Request) -> bool {
+    let Some(host) = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return false;
+    };
+    let authority = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return false,
+    };
+    authority.eq_ignore_ascii_case(host)
 }
 
 async fn load_viewer(state: &AppState, session: &Session) -> Result<Viewer, AppError> {
@@ -202,9 +233,15 @@ impl PageCtx {
 }
 
 /// Where to go after signing in: only a path on this site, never elsewhere.
+/// Browsers drop tabs and newlines from URLs and read `\\` as `/`, so a path
+/// must be plain visible ASCII without `\\`, and not start with `//`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && next.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
             next.to_owned()
         }
         _ => "/".to_owned(),

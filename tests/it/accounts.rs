@@ -165,19 +165,35 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
         )
         .await;
     page.assert_redirect("/editor");
-    // Never to another site.
-    app.logout().await;
-    let page = app
-        .post(
-            "/login",
-            &[
-                ("login", "writer"),
-                ("password", "correct horse"),
-                ("next", "//evil.example/"),
-            ],
-        )
+    // Never to another site, however the address is disguised.
+    for next in [
+        "//evil.example/",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "/\n/evil",
+        "https://evil.example/",
+    ] {
+        app.logout().await;
+        let page = app
+            .post(
+                "/login",
+                &[
+                    ("login", "writer"),
+                    ("password", "correct horse"),
+                    ("next", next),
+                ],
+            )
+            .await;
+        page.assert_redirect("/");
+    }
+    let login = app
+        .new_browser()
+        .get("/login?next=%2F%09%2Fevil.example")
         .await;
-    page.assert_redirect("/");
+    assert_eq!(
+        login.attr("input[name=next]", "value").as_deref(),
+        Some("/")
+    );
 });
 
 backend_test!(sign_in_accepts_the_email_too, |app| {

@@ -116,8 +116,7 @@ backend_test!(bad_requests_get_clear_json_answers, |app| {
         .unwrap();
     assert_eq!(response.status(), 415);
 
-    let huge =
-        json!({"article": {"title": "t", "description": "d", "body": "x".repeat(2 * 1024 * 1024)}});
+    let huge = json!({"article": {"title": "t", "description": "d", "body": "x".repeat(1024 * 1024 + 1024)}});
     let (status, body) = app
         .api(Method::POST, "/api/articles", Some(&token), Some(huge))
         .await;
@@ -152,17 +151,43 @@ backend_test!(tokens_are_refused_when_bad_expired_or_revoked, |app| {
         (401, json!({"errors": {"token": ["is invalid or expired"]}}))
     );
 
-    // A well-signed token whose time has passed.
+    // A real token, re-signed with a time that has passed.
+    let live = app.api_register("expiring").await;
+    assert_eq!(
+        app.api(Method::GET, "/api/user", Some(&live), None).await.0,
+        200
+    );
+    let key = jsonwebtoken::DecodingKey::from_secret(crate::helpers::TEST_SECRET.as_bytes());
+    let mut claims: Value = jsonwebtoken::decode(&live, &key, &jsonwebtoken::Validation::default())
+        .unwrap()
+        .claims;
+    claims["exp"] = json!(1_000_000);
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({"sid": "api-x", "sub": "1", "iat": 1, "exp": 2}),
+        &claims,
         &jsonwebtoken::EncodingKey::from_secret(crate::helpers::TEST_SECRET.as_bytes()),
     )
     .unwrap();
-    let (status, _) = app
+    let (status, body) = app
         .api(Method::GET, "/api/user", Some(&expired), None)
         .await;
-    assert_eq!(status, 401);
+    assert_eq!(
+        (status.as_u16(), body),
+        (401, json!({"errors": {"token": ["is invalid or expired"]}}))
+    );
+    // And one signed with another key.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({"sid": claims["sid"], "sub": claims["sub"], "iat": 1, "exp": 4_000_000_000_i64}),
+        &jsonwebtoken::EncodingKey::from_secret(b"another secret that is long enough......"),
+    )
+    .unwrap();
+    assert_eq!(
+        app.api(Method::GET, "/api/user", Some(&forged), None)
+            .await
+            .0,
+        401
+    );
 
     // Two tokens of one account; a password change through one ends the other.
     let first = app.api_register("tokenuser").await;
@@ -408,4 +433,33 @@ backend_test!(cors_allows_only_the_configured_origins, |app| {
             .get("access-control-allow-origin")
             .is_none()
     );
+});
+
+backend_test!(deleted_authors_are_deleted_in_the_api_too, |app| {
+    app.register("leaver").await;
+    let slug = app.publish("Left behind", "words", "").await;
+    let commenter = app.api_register("stayer").await;
+    app.api(
+        Method::POST,
+        &format!("/api/articles/{slug}/comments"),
+        Some(&commenter),
+        Some(json!({"comment": {"body": "hi"}})),
+    )
+    .await;
+    app.post("/settings/delete", &[("password", "correct horse")])
+        .await
+        .assert_redirect("/");
+
+    let (_, body) = app
+        .api(Method::GET, &format!("/api/articles/{slug}"), None, None)
+        .await;
+    assert_eq!(body["article"]["author"]["username"], "[deleted]");
+    let (_, list) = app
+        .api(Method::GET, "/api/articles?author=leaver", None, None)
+        .await;
+    assert_eq!(list["articlesCount"], 0);
+    let (status, _) = app
+        .api(Method::GET, "/api/profiles/leaver", None, None)
+        .await;
+    assert_eq!(status, 404);
 });

@@ -199,8 +199,24 @@ backend_test!(visitors_must_sign_in_to_comment, |app| {
     let page = visitor.get(&format!("/posts/{slug}")).await;
     assert!(page.contains("to like or comment"));
     assert!(!page.contains("Post comment"));
+    // A form's visitor returns to the page the form was on.
+    let token = visitor.csrf().await;
+    let response = visitor
+        .client
+        .post(visitor.url(&format!("/posts/{slug}/comments")))
+        .header("referer", visitor.url(&format!("/posts/{slug}")).as_str())
+        .form(&[("csrf_token", token.as_str()), ("body", "anon")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        format!("/login?next=%2Fposts%2F{slug}").as_str()
+    );
+    // Without a Referer from this site, home.
     let page = visitor
         .post(&format!("/posts/{slug}/comments"), &[("body", "anon")])
         .await;
-    page.assert_redirect(&format!("/login?next=%2Fposts%2F{slug}%2Fcomments"));
+    page.assert_redirect("/login?next=%2F");
 });

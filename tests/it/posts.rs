@@ -78,14 +78,26 @@ backend_test!(drafts_are_visible_to_their_author_only, |app| {
         .get(&format!("/posts/{slug}"))
         .await
         .assert_status(404);
-    let admin_member = app.new_browser();
-    admin_member.register("member").await;
-    admin_member
+    let member = app.new_browser();
+    member.register("member").await;
+    member
         .get(&format!("/posts/{slug}"))
         .await
         .assert_status(404);
-    admin_member
+    member
         .get(&format!("/posts/{slug}/edit"))
+        .await
+        .assert_status(404);
+
+    // Not even an admin (the owner is one) reads a member's draft.
+    let member_draft = member.save_draft("Member's draft", "mine").await;
+    app.get(&format!("/posts/{member_draft}"))
+        .await
+        .assert_status(404);
+    app.get(&format!("/posts/{member_draft}/edit"))
+        .await
+        .assert_status(404);
+    app.post(&format!("/posts/{member_draft}/delete"), &[])
         .await
         .assert_status(404);
 });

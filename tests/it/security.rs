@@ -56,21 +56,60 @@ backend_test!(cookies_are_http_only_and_same_site, |app| {
     assert!(!session.contains("Secure"), "not over plain http");
 });
 
-backend_test!(session_ids_change_at_sign_in, |app| {
+backend_test!(session_ids_planted_before_sign_in_are_not_adopted, |app| {
     app.register("owner").await;
     app.logout().await;
-    // A session exists before sign-in only if something was stored; force one by failing.
-    let before = app.cookie("quire_session");
-    app.login("owner", "correct horse")
+    // An attacker plants a session id in the victim's browser (fixation).
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA";
+    let jar_browser = app.new_browser();
+    jar_browser
+        .client
+        .get(app.url("/"))
+        .header("cookie", format!("quire_session={planted}"))
+        .send()
         .await
-        .assert_redirect("/");
-    let after = app.cookie("quire_session").expect("signed in");
-    assert_ne!(before, Some(after));
+        .unwrap();
+    let token = jar_browser.csrf().await;
+    let response = jar_browser
+        .client
+        .post(app.url("/login"))
+        .header(
+            "cookie",
+            format!("quire_session={planted}; quire_csrf={token}"),
+        )
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("login", "owner"),
+            ("password", "correct horse"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let issued = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("quire_session="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .expect("sign-in issues a session cookie");
+    assert_ne!(issued, planted);
+    // The planted id grants nothing.
+    let page = app
+        .new_browser()
+        .client
+        .get(app.url("/settings"))
+        .header("cookie", format!("quire_session={planted}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 303);
 });
 
 backend_test!(oversized_bodies_get_413, |app| {
     app.register("owner").await;
-    let body = "x".repeat(2 * 1024 * 1024);
+    let body = "x".repeat(1024 * 1024 + 1024);
     let page = app
         .post(
             "/editor",

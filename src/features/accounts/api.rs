@@ -193,8 +193,15 @@ pub async fn update_user(
         bio: blank_if_null(u.bio),
         image: blank_if_null(u.image),
     };
+    let password = blank_if_null(u.password);
+    // Check the new password before changing anything, so a refused
+    // request changes nothing.
+    if let Some(password) = &password {
+        super::domain::Password::parse(password)
+            .map_err(|m| crate::error::AppError::from(FieldErrors::single("password", m)))?;
+    }
     let mut user = super::update_profile(&state.db, &caller.user, &changes).await?;
-    if let Some(password) = blank_if_null(u.password) {
+    if let Some(password) = password {
         super::set_password(
             &state.db,
             &user,

@@ -258,23 +258,6 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     }
     errors.into_result()?;
 
-    let account_key = format!("account:{}", login.to_lowercase());
-    let address_key = format!("address:{client}");
-    let since = Timestamp::now() - LOGIN_WINDOW;
-    for (key, limit) in [
-        (&account_key, FAILURES_PER_ACCOUNT),
-        (&address_key, FAILURES_PER_ADDRESS),
-    ] {
-        let failures: i64 = with_pool!(db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
-            .bind(key).bind(since).fetch_one(pool).await)?;
-        if failures >= limit {
-            return Err(AppError::RateLimited {
-                retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
-            });
-        }
-    }
-
     let sql = format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users
          WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
@@ -293,15 +276,19 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
         Some((user, stored)) => (Some(user), stored),
         None => (None, None),
     };
-    if password::verify(password.to_owned(), stored).await?
-        && let Some(user) = user
-    {
-        with_pool!(db, pool => sqlx::query("DELETE FROM login_failures WHERE key = $1")
-            .bind(&account_key).execute(pool).await.map(|r| r.rows_affected()))?;
-        return Ok(user);
-    }
+
+    // One budget per account whichever name it is reached by, and one per
+    // client address. The attempt is recorded before the password is
+    // checked, so parallel guesses count against each other; a success
+    // takes its own record back.
+    let account_key = match &user {
+        Some(user) => format!("account:{}", user.id),
+        None => format!("unknown:{}", login.to_lowercase()),
+    };
+    let address_key = format!("address:{client}");
     let now = Timestamp::now();
-    with_pool!(db, pool => async {
+    let since = now - LOGIN_WINDOW;
+    let (account_failures, address_failures): (i64, i64) = with_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         for key in [&account_key, &address_key] {
             sqlx::query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
@@ -309,8 +296,26 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
             sqlx::query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
                 .bind(key).bind(now).execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        let count = |key: &String| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
+            .bind(key.clone()).bind(since).fetch_one(pool);
+        Ok::<_, sqlx::Error>((count(&account_key).await?, count(&address_key).await?))
     }.await)?;
+    if account_failures > FAILURES_PER_ACCOUNT || address_failures > FAILURES_PER_ADDRESS {
+        return Err(AppError::RateLimited {
+            retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
+        });
+    }
+    if password::verify(password.to_owned(), stored).await?
+        && let Some(user) = user
+    {
+        with_pool!(db, pool => sqlx::query(
+            "DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempted_at = $3)")
+            .bind(&account_key).bind(&address_key).bind(now)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        return Ok(user);
+    }
     Err(FieldErrors::single("credentials", "invalid").into())
 }
 
@@ -462,7 +467,10 @@ pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
     Ok(code)
 }
 
-pub async fn list_invites(db: &Db) -> AppResult<Vec<Invite>> {
+pub async fn list_invites(db: &Db, admin: &User) -> AppResult<Vec<Invite>> {
+    if !admin.is_admin() {
+        return Err(AppError::Forbidden);
+    }
     Ok(with_pool!(db, pool => sqlx::query_as(
         "SELECT i.code, i.created_at, i.expires_at, u.username AS used_by_username
          FROM invites i LEFT JOIN users u ON u.id = i.used_by

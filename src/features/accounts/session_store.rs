@@ -23,13 +23,6 @@ impl DbSessionStore {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
-
-    /// Removes sessions past their expiry; returns how many.
-    pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
-        let done = with_pool!(&self.db, pool => sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(Timestamp::now()).execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(done)
-    }
 }
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {

@@ -247,7 +247,7 @@ async fn invites_page(
     if !user.is_admin() {
         return Err(AppError::Forbidden);
     }
-    let invites = super::list_invites(&state.db).await?;
+    let invites = super::list_invites(&state.db, &user).await?;
     Ok(ctx.render(
         &state,
         "invites.html",
@@ -262,7 +262,7 @@ async fn create_invite(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
     let code = super::create_invite(&state.db, &user).await?;
-    let invites = super::list_invites(&state.db).await?;
+    let invites = super::list_invites(&state.db, &user).await?;
     Ok(ctx.render(
         &state,
         "invites.html",

@@ -24,13 +24,14 @@ pub struct CommentJson {
 
 impl CommentJson {
     fn new(comment: Comment, following: bool) -> Self {
+        let author = comment.author_name().to_owned();
         Self {
             id: comment.id,
             created_at: comment.created_at.iso_millis(),
             updated_at: comment.updated_at.iso_millis(),
             body: comment.body,
             author: ProfileJson {
-                username: comment.author_username,
+                username: author,
                 bio: None,
                 image: comment.author_image,
                 following,

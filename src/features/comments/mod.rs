@@ -29,6 +29,17 @@ pub struct Comment {
     pub updated_at: Timestamp,
 }
 
+impl Comment {
+    /// The author as readers see them: "[deleted]" once the account is gone.
+    pub fn author_name(&self) -> &str {
+        if self.author_deleted_at.is_some() {
+            crate::features::posts::DELETED_AUTHOR
+        } else {
+            &self.author_username
+        }
+    }
+}
+
 const SELECT_COMMENTS: &str = "
     SELECT c.id, c.post_id, c.author_id, u.username AS author_username, u.image AS author_image,
            u.deleted_at AS author_deleted_at, c.body, c.created_at, c.updated_at
@@ -61,6 +72,21 @@ pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.id = $1 AND c.post_id = $2");
     let comment: Option<Comment> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).bind(post.id).fetch_optional(pool).await)?;
     comment.ok_or(AppError::NotFound)
+}
+
+/// A comment by the post's slug and the comment's id as they appear in a
+/// URL, if the viewer may see the post. An id that is not a number, or that
+/// belongs to another post, is not found.
+pub async fn find_by_path(
+    db: &Db,
+    slug: &str,
+    id: &str,
+    viewer: Option<i64>,
+) -> AppResult<(Post, Comment)> {
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let post = crate::features::posts::find(db, slug, viewer).await?;
+    let comment = find(db, &post, id).await?;
+    Ok((post, comment))
 }
 
 pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {

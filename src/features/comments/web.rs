@@ -105,9 +105,7 @@ async fn find_for_edit(
     slug: &str,
     id: &str,
 ) -> AppResult<(posts::Post, Comment)> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let post = posts::find(&state.db, slug, Some(user.id)).await?;
-    let comment = super::find(&state.db, &post, id).await?;
+    let (post, comment) = super::find_by_path(&state.db, slug, id, Some(user.id)).await?;
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden);
     }

@@ -34,6 +34,7 @@ pub struct ArticleJson {
 
 impl ArticleJson {
     fn new(post: Post, with_body: bool) -> Self {
+        let author = post.author_name().to_owned();
         Self {
             body: with_body.then_some(post.body),
             slug: post.slug,
@@ -45,7 +46,7 @@ impl ArticleJson {
             favorited: post.liked,
             favorites_count: post.likes,
             author: ProfileJson {
-                username: post.author_username,
+                username: author,
                 bio: None,
                 image: post.author_image,
                 following: post.following_author,
@@ -216,28 +217,17 @@ pub async fn create(
     ApiJson(request): ApiJson<NewArticleRequest>,
 ) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
     let a = request.article;
-    // The API requires a description, which the site leaves optional.
-    let no_description = a.description.as_deref().is_none_or(|d| d.trim().is_empty());
-    let parsed = PostInput::parse(&PostFields {
+    let input = PostInput::parse(&PostFields {
         title: a.title.unwrap_or_default(),
         description: a.description.unwrap_or_default(),
         body: a.body.unwrap_or_default(),
         tags: a.tag_list.unwrap_or_default(),
         publication: Publication::Publish,
-    });
-    match parsed {
-        Ok(input) if !no_description => {
-            let post = super::create(&state.db, &caller.user, &input).await?;
-            Ok((StatusCode::CREATED, article(post)))
-        }
-        result => {
-            let mut errors = result.err().unwrap_or_default();
-            if no_description {
-                errors.add("description", BLANK);
-            }
-            Err(crate::error::AppError::Validation(errors).into())
-        }
-    }
+        description_required: true,
+    })
+    .map_err(crate::error::AppError::Validation)?;
+    let post = super::create(&state.db, &caller.user, &input).await?;
+    Ok((StatusCode::CREATED, article(post)))
 }
 
 /// One article.
@@ -297,6 +287,9 @@ pub async fn update(
         body,
         tags,
         publication: Publication::Unchanged,
+        // Required when publishing through the API, but a post written on
+        // the site without one can still be edited here.
+        description_required: false,
     })
     .map_err(crate::error::AppError::Validation)?;
     Ok(article(

@@ -64,7 +64,7 @@ impl PostView {
             state: post.state(),
             reading_minutes: markdown::reading_minutes(&post.body),
             can_modify: viewer.is_some_and(|u| u.can_modify(post.author_id)),
-            can_like: viewer.is_some_and(|u| u.id != post.author_id),
+            can_like: viewer.is_some_and(|u| super::SelfReaction::Refuse.permits(u, &post)),
             html: with_html.then(|| Value::from_safe_string(markdown::render(&post.body))),
             post,
         }
@@ -305,6 +305,7 @@ impl EditorForm {
             body: self.body.clone(),
             tags: split_tags(&self.tags),
             publication,
+            description_required: false,
         })
     }
 
@@ -321,6 +322,8 @@ fn parse_datetime_local(text: &str) -> Option<Timestamp> {
     time::PrimitiveDateTime::parse(text, with_seconds)
         .or_else(|_| time::PrimitiveDateTime::parse(text, without))
         .ok()
+        // Years outside 1970–9999 are typos, and have no RFC 3339 form.
+        .filter(|at| (1970..=9999).contains(&at.year()))
         .map(|at| Timestamp::from_datetime(at.assume_utc()))
 }
 
