@@ -44,6 +44,17 @@ pub enum Command {
     },
     /// Check the configuration and that the database is reachable and migrated.
     Check,
+    /// Visit counting.
+    Visits {
+        #[command(subcommand)]
+        action: VisitsAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum VisitsAction {
+    /// Recompute every visit total from the visit events.
+    Rebuild,
 }
 
 #[derive(Subcommand, Debug)]
@@ -188,6 +199,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Check => check(config).await,
+        Command::Visits {
+            action: VisitsAction::Rebuild,
+        } => {
+            let db = connect(&config).await?;
+            ensure_migrated(&db).await?;
+            let rebuilt = crate::features::visits::rebuild_totals(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!(
+                "rebuilt the totals of {} visitors and {} posts",
+                rebuilt.visitors, rebuilt.posts
+            );
+            Ok(())
+        }
     }
 }
 
@@ -247,6 +272,7 @@ fn read_password() -> anyhow::Result<String> {
 pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
     let secret = config.resolve_secret_key()?;
     Ok(AppState {
+        visits: crate::features::visits::Recorder::start(db.clone()),
         templates: Arc::new(crate::templates::Templates::new(config.theme_dir.clone())),
         config: Arc::new(config),
         secret: Arc::new(secret),
@@ -269,11 +295,14 @@ async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
     let bind = config.bind;
     let public_url = config.public_url();
     let state = app_state(config, db.clone()).await?;
+    let visits = state.visits.clone();
     let server = Server::bind(bind, state)
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
     tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), "serving");
     server.run(shutdown_signal()).await?;
+    // Views queued by the last requests are written before the pool closes.
+    visits.flush().await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

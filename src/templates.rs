@@ -33,6 +33,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/delete_account.html"),
     ),
     ("invites.html", include_str!("../templates/invites.html")),
+    ("stats.html", include_str!("../templates/stats.html")),
 ];
 
 pub struct Templates {

@@ -3,3 +3,4 @@
 pub mod accounts;
 pub mod comments;
 pub mod posts;
+pub mod visits;

@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use crate::error::{AppError, FieldErrors};
 use crate::features::accounts::{User, token};
-use crate::features::{accounts, comments, posts};
+use crate::features::{accounts, comments, posts, visits};
 
 /// An error in the RealWorld shape: `{"errors": {"field": ["message"]}}`.
 #[derive(Debug)]
@@ -268,7 +268,7 @@ struct ErrorResponse {
     info(title = "Quire API", description = "The RealWorld (Conduit) API over Quire's posts, comments, likes and follows."),
     components(schemas(ErrorResponse)),
     modifiers(&TokenScheme),
-    tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"))
+    tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"), (name = "Visitors"))
 )]
 struct ApiDoc;
 
@@ -371,6 +371,8 @@ pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
         .routes(routes!(posts::api::tags))
         .routes(routes!(comments::api::list, comments::api::create))
         .routes(routes!(comments::api::delete))
+        .routes(routes!(visits::api::list))
+        .routes(routes!(visits::api::visit))
         .split_for_parts();
     let mut openapi = openapi;
     // After the routes are in: `with_openapi` ran the derive's modifiers

@@ -29,6 +29,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub templates: Arc<Templates>,
     pub secret: Arc<SecretKey>,
+    pub visits: features::visits::Recorder,
 }
 
 /// The whole application as a router, ready to serve.
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(features::accounts::web::routes())
         .merge(features::posts::web::routes())
         .merge(features::comments::web::routes())
+        .merge(features::visits::web::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -26,7 +26,8 @@ pub async fn page_context(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let existing = cookie(&request, CSRF_COOKIE).filter(|t| t.len() >= 20 && t.len() <= 64);
+    let existing =
+        cookie(request.headers(), CSRF_COOKIE).filter(|t| t.len() >= 20 && t.len() <= 64);
     let token = existing.clone().unwrap_or_else(|| super::random_token(24));
     let viewer = match load_viewer(&state, &session).await {
         Ok(viewer) => viewer,
@@ -135,9 +136,9 @@ async fn load_viewer(state: &AppState, session: &Session) -> Result<Viewer, AppE
     Ok(Viewer(user.filter(|u| u.deleted_at.is_none())))
 }
 
-fn cookie(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
+/// The value of a request cookie.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

@@ -59,6 +59,7 @@ pub struct TestApp {
     pub browser: Browser,
     shutdown: Option<oneshot::Sender<()>>,
     pg_database: Option<(String, String)>,
+    visits: quire::features::visits::Recorder,
 }
 
 impl std::ops::Deref for TestApp {
@@ -140,6 +141,7 @@ impl TestApp {
         let state = quire::cli::app_state(config, db.clone())
             .await
             .expect("state");
+        let visits = state.visits.clone();
         let server = quire::http::Server::bind("127.0.0.1:0".parse().unwrap(), state)
             .await
             .expect("bind");
@@ -157,7 +159,13 @@ impl TestApp {
             _data_dir: data_dir,
             shutdown: Some(tx),
             pg_database,
+            visits,
         })
+    }
+
+    /// Waits until every visit recorded so far is written.
+    pub async fn state_flush(&self) {
+        self.visits.flush().await;
     }
 
     /// Another person, with their own cookies.

@@ -14,3 +14,4 @@ mod posts;
 mod realworld;
 mod schemathesis;
 mod security;
+mod visits;

@@ -51,6 +51,8 @@ pub struct Post {
     pub liked: bool,
     pub comment_count: i64,
     pub following_author: bool,
+    /// Views counted so far (recent ones may still be on their way).
+    pub views: i64,
     #[sqlx(skip)]
     pub tags: Vec<String>,
 }
@@ -90,7 +92,8 @@ const SELECT_POSTS: &str = "
            EXISTS (SELECT 1 FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1) AS liked,
            (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) AS comment_count,
            EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)
-               AS following_author
+               AS following_author,
+           COALESCE((SELECT v.views FROM post_views v WHERE v.post_id = p.id), 0) AS views
     FROM posts p JOIN users u ON u.id = p.author_id";
 
 /// What the fields of an editor or an API call hold, before parsing.

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use minijinja::value::Serde;
@@ -14,7 +14,7 @@ use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::features::accounts::{self, User};
-use crate::features::comments;
+use crate::features::{comments, visits};
 use crate::http::AppState;
 use crate::http::extract::{CsrfForm, NoFields, SignedIn, Viewer};
 use crate::http::pages::{PageCtx, see_other};
@@ -223,10 +223,21 @@ async fn drafts(
 async fn show(
     State(state): State<AppState>,
     ctx: PageCtx,
+    headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let post = super::find(&state.db, &slug, ctx.viewer.id()).await?;
-    render_post(&state, &ctx, post, StatusCode::OK, context! {}).await
+    // Only published posts count views; drafts are their author's business.
+    let cookie = (post.state() == PostState::Published)
+        .then(|| visits::web::record_view(&state, &headers, &ctx.viewer, &post))
+        .flatten();
+    let mut response = render_post(&state, &ctx, post, StatusCode::OK, context! {}).await?;
+    if let Some(cookie) = cookie {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 /// The post page, also used to re-render it with a comment form's errors or preview.

@@ -1,0 +1,4 @@
+DROP TABLE post_views;
+DROP INDEX visits_post;
+DROP TABLE visits;
+DROP TABLE visitors;

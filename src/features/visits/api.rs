@@ -1,0 +1,38 @@
+//! The seed visitor counter's API: list visitors, count a visit.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Visitor, VisitorName};
+use crate::error::AppError;
+use crate::http::AppState;
+use crate::http::api::ApiError;
+
+#[derive(Serialize, ToSchema)]
+pub struct VisitorsResponse {
+    results: Vec<Visitor>,
+}
+
+/// Every visitor with their number of visits, oldest visitor first.
+#[utoipa::path(get, path = "/visitors", tag = "Visitors",
+    responses((status = 200, body = VisitorsResponse)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<VisitorsResponse>, ApiError> {
+    Ok(Json(VisitorsResponse {
+        results: super::list_visitors(&state.db).await?,
+    }))
+}
+
+/// Counts a visit of `username` (creating the visitor on their first) and
+/// answers, once it is stored, with their total including this visit.
+#[utoipa::path(post, path = "/visitors/{username}/visits", tag = "Visitors",
+    params(("username" = String, Path, description = "1 to 80 letters, digits, '-', '_' or '.'")),
+    responses((status = 200, body = Visitor), (status = 422, description = "Invalid username")))]
+pub async fn visit(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> Result<Json<Visitor>, ApiError> {
+    let name = VisitorName::parse(&username).map_err(AppError::Validation)?;
+    Ok(Json(state.visits.visit(name).await?))
+}

@@ -1,0 +1,74 @@
+//! Counting views of post pages, and the author's statistics page.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use axum::routing::get;
+use minijinja::context;
+use minijinja::value::Serde;
+
+use crate::error::AppResult;
+use crate::features::posts::Post;
+use crate::http::AppState;
+use crate::http::extract::{SignedIn, Viewer};
+use crate::http::pages::PageCtx;
+
+pub const VISITOR_COOKIE: &str = "quire_visitor";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/stats", get(stats))
+}
+
+/// Records a view of a published post by this reader, unless they are a
+/// robot. Anonymous readers get a first-party cookie that tells their views
+/// apart; the cookie is returned for the response to set, when new.
+pub fn record_view(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: &Viewer,
+    post: &Post,
+) -> Option<HeaderValue> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    if super::is_bot(user_agent) {
+        return None;
+    }
+    let (key, new_cookie) = match (viewer.id(), visitor_cookie(headers)) {
+        (Some(id), _) => (format!("user:{id}"), None),
+        (None, Some(cookie)) => (format!("anon:{cookie}"), None),
+        (None, None) => {
+            let id = crate::http::random_token(16);
+            let secure = if state.config.secure_cookies() {
+                "; Secure"
+            } else {
+                ""
+            };
+            let cookie = format!(
+                "{VISITOR_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}"
+            );
+            (format!("anon:{id}"), HeaderValue::from_str(&cookie).ok())
+        }
+    };
+    state.visits.view(post.id, key);
+    new_cookie
+}
+
+fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
+    crate::http::pages::cookie(headers, VISITOR_COOKIE).filter(|v| (16..=64).contains(&v.len()))
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+) -> AppResult<Response> {
+    let posts = super::stats_for_author(&state.db, user.id).await?;
+    let total: i64 = posts.iter().map(|p| p.views).sum();
+    Ok(ctx.render(
+        &state,
+        "stats.html",
+        context! { posts => Serde(posts), total },
+    ))
+}
