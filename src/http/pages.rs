@@ -70,6 +70,14 @@ pub async fn page_context(
             response.headers_mut().append(header::SET_COOKIE, value);
         }
     }
+    // A signed-in page must not come back from the browser's cache (the
+    // Back button after signing out would show it again).
+    if viewer.0.is_some() && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
         return Redirect::to(&format!("/login?next={}", urlencode(&return_to))).into_response();

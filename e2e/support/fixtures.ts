@@ -1,0 +1,114 @@
+// The `test` every spec imports: Playwright's, plus helpers for the people a
+// scenario needs.
+//
+// What a spec is about is always done through the page, as a person would.
+// What it merely needs beforehand (an account, someone else's post) is set
+// up with plain form posts over HTTP, which is what the site's forms send
+// anyway and takes milliseconds instead of a page load per step.
+
+import { randomBytes } from 'node:crypto';
+
+import { expect, test as base, type APIRequestContext, type Page } from '@playwright/test';
+
+import { PASSWORD } from './site';
+
+/** A name no other test (or earlier run of this one) uses: all tests share
+ * one database, so every account, title and tag a test makes is unique. */
+export function unique(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface Post {
+  title: string;
+  description: string;
+  body: string;
+  tags: string;
+  /** The post's address, e.g. /posts/a-title */
+  url: string;
+}
+
+/**
+ * Someone using the site through form posts: `request` carries their cookies.
+ * Given `page.request`, it shares cookies with that page, so signing in here
+ * signs the page in too.
+ */
+export class Person {
+  constructor(
+    private readonly request: APIRequestContext,
+    public readonly username: string,
+  ) {}
+
+  get email() {
+    return `${this.username}@example.com`;
+  }
+
+  /** The anti-forgery token of the forms on a page (also sets its cookie). */
+  private async token(path: string): Promise<string> {
+    const html = await (await this.request.get(path)).text();
+    const token = /name="csrf_token" value="([^"]+)"/.exec(html)?.[1];
+    if (!token) throw new Error(`no csrf_token on ${path}`);
+    return token;
+  }
+
+  /** Posts a form like the page's own would, and expects the 303 that a
+   * successful submission gets; returns where it redirects to. */
+  async submit(path: string, fields: Record<string, string>, tokenFrom = path): Promise<string> {
+    const response = await this.request.post(path, {
+      form: { csrf_token: await this.token(tokenFrom), ...fields },
+      maxRedirects: 0,
+    });
+    expect(response.status(), `POST ${path}: ${(await response.text()).slice(0, 500)}`).toBe(303);
+    return response.headers()['location'];
+  }
+
+  async register(): Promise<this> {
+    await this.submit('/register', { username: this.username, email: this.email, password: PASSWORD });
+    return this;
+  }
+
+  async publish(fields: Partial<Omit<Post, 'url'>> = {}): Promise<Post> {
+    const post = {
+      title: fields.title ?? unique('A post'),
+      description: fields.description ?? '',
+      body: fields.body ?? 'Some words.',
+      tags: fields.tags ?? '',
+    };
+    const url = await this.submit('/editor', { ...post, action: 'publish' });
+    expect(url).toMatch(/^\/posts\//);
+    return { ...post, url };
+  }
+}
+
+/** Signs a page out through the header's button. */
+export async function signOut(page: Page) {
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('button', { name: 'Sign out' }).click();
+  await expect(nav.getByRole('link', { name: 'Sign in' })).toBeVisible();
+}
+
+/** Fills the sign-in form the page is on and submits it. */
+export async function fillSignIn(page: Page, login: string, password: string) {
+  await page.getByLabel('Username or email').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+type Fixtures = {
+  /** A new member, already signed in on `page`. */
+  member: Person;
+  /** Another new member with a browser (cookie jar) of their own. */
+  someoneElse: Person;
+};
+
+export const test = base.extend<Fixtures>({
+  member: async ({ page }, use) => {
+    await use(await new Person(page.request, unique('member')).register());
+  },
+  someoneElse: async ({ playwright, baseURL }, use) => {
+    const request = await playwright.request.newContext({ baseURL });
+    await use(await new Person(request, unique('writer')).register());
+    await request.dispose();
+  },
+});
+
+export { expect };
