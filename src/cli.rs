@@ -8,10 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, Switch};
 use crate::db::{Db, MigrationState};
 use crate::features::accounts;
 use crate::http::{AppState, Server};
+use crate::jobs::{JobContext, run_worker};
+use crate::mail::Mailer;
 
 #[derive(Parser, Debug)]
 #[command(name = "quire", version, about = "A self-hosted blogging platform")]
@@ -31,7 +33,14 @@ pub enum Command {
         /// Apply pending migrations before serving (PostgreSQL).
         #[arg(long, env = "QUIRE_MIGRATE")]
         migrate: bool,
+        /// Do not run background jobs in this process (same as QUIRE_WORKER=off):
+        /// separate `quire worker` processes run them.
+        #[arg(long)]
+        no_worker: bool,
     },
+    /// Run background jobs (emails, housekeeping) until SIGTERM; as many
+    /// worker processes as needed can share one database.
+    Worker,
     /// Apply, revert or list database migrations.
     Migrate {
         #[command(subcommand)]
@@ -147,7 +156,8 @@ fn name_the_variable(error: &clap::Error) {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command {
-        Command::Serve { migrate } => serve(config, migrate).await,
+        Command::Serve { migrate, no_worker } => serve(config, migrate, no_worker).await,
+        Command::Worker => worker(config).await,
         Command::Migrate { action } => {
             let db = connect(&config).await?;
             match action {
@@ -280,11 +290,18 @@ pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
     })
 }
 
-async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
-    // Check the secret before touching the database: a misconfiguration
-    // should be the first thing reported.
+/// Connects, and migrates where this role may: always with embedded
+/// SQLite, with PostgreSQL only when asked (a deploy runs `quire migrate`
+/// once, not every replica at once). Then refuses pending or unknown
+/// migrations.
+async fn connect_migrated(config: &Config, migrate: bool) -> anyhow::Result<Db> {
+    // Check the secret and the mail settings before touching the database:
+    // a misconfiguration should be the first thing reported.
     config.resolve_secret_key()?;
-    let db = connect(&config).await?;
+    if let Some(url) = &config.smtp_url {
+        url.settings()?;
+    }
+    let db = connect(config).await?;
     if migrate || !config.is_postgres() {
         let applied = db.migrate_up().await.context("applying migrations")?;
         if applied > 0 {
@@ -292,19 +309,61 @@ async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         }
     }
     ensure_migrated(&db).await?;
+    Ok(db)
+}
+
+async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result<()> {
+    let db = connect_migrated(&config, migrate).await?;
+    let run_jobs = !no_worker && config.jobs.in_process == Switch::On;
     let bind = config.bind;
     let public_url = config.public_url();
     let state = app_state(config, db.clone()).await?;
+    // The worker shares the web state's parts.
+    let jobs = Arc::new(JobContext::new(
+        state.db.clone(),
+        state.config.clone(),
+        state.secret.clone(),
+        state.templates.clone(),
+    )?);
     let visits = state.visits.clone();
     let server = Server::bind(bind, state)
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
-    tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), "serving");
-    server.run(shutdown_signal()).await?;
+    tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), jobs = run_jobs, "serving");
+    // One signal stops both the server and the in-process worker.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let signal = tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let worker = run_jobs.then(|| tokio::spawn(run_worker(jobs, until_stopped(stopped.clone()))));
+    server.run(until_stopped(stopped)).await?;
+    if let Some(worker) = worker {
+        worker.await??;
+    }
+    signal.abort();
     // Views queued by the last requests are written before the pool closes.
     visits.flush().await;
     db.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let db = connect_migrated(&config, false).await?;
+    let secret = Arc::new(config.resolve_secret_key()?);
+    let templates = Arc::new(crate::templates::Templates::new(config.theme_dir.clone()));
+    let jobs = Arc::new(JobContext::new(
+        db.clone(),
+        Arc::new(config),
+        secret,
+        templates,
+    )?);
+    run_worker(jobs, shutdown_signal()).await?;
+    db.close().await;
     Ok(())
 }
 
@@ -332,6 +391,7 @@ async fn shutdown_signal() {
 
 async fn check(config: Config) -> anyhow::Result<()> {
     config.resolve_secret_key()?;
+    Mailer::from_config(&config)?;
     let db = connect(&config).await?;
     db.ping()
         .await

@@ -7,6 +7,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use url::Url;
@@ -77,6 +78,205 @@ pub struct Config {
     /// Log lines as human-readable text or as JSON objects (levels come from RUST_LOG).
     #[arg(long, env = "QUIRE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Where email goes: `smtp://USER:PASS@HOST:587` (STARTTLS), `smtps://…:465`
+    /// (TLS); add `?tls=none` only for a relay on a trusted network. Unset:
+    /// emails are written to DATA_DIR/outbox as .eml files.
+    #[arg(long, env = "QUIRE_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of emails, e.g. `Quire <blog@example.com>`. Defaults to
+    /// the site title at noreply@ the public URL's host.
+    #[arg(long, env = "QUIRE_MAIL_FROM", global = true, value_parser = parse_mailbox)]
+    pub mail_from: Option<lettre::message::Mailbox>,
+
+    #[command(flatten)]
+    pub jobs: JobConfig,
+}
+
+/// Background jobs and the worker that runs them.
+#[derive(Args, Debug, Clone)]
+pub struct JobConfig {
+    /// Whether `serve` runs jobs itself; `off` where separate `quire worker`
+    /// processes do (`serve --no-worker` does the same).
+    #[arg(long = "worker", env = "QUIRE_WORKER", global = true, value_enum, default_value_t = Switch::On)]
+    pub in_process: Switch,
+
+    /// Jobs one process runs at the same time.
+    #[arg(long, env = "QUIRE_WORKER_CONCURRENCY", global = true, default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub worker_concurrency: u32,
+
+    /// How long a claimed job stays reserved without news from its worker
+    /// (which renews it while the job runs); after that another worker takes it.
+    #[arg(long, env = "QUIRE_JOB_LEASE", global = true, default_value = "60s", value_parser = parse_lease)]
+    pub job_lease: Duration,
+
+    /// On SIGTERM, how long running jobs may take to finish before they are
+    /// handed back to the queue.
+    #[arg(long, env = "QUIRE_WORKER_SHUTDOWN_TIMEOUT", global = true, default_value = "30s",
+          value_parser = humantime::parse_duration)]
+    pub worker_shutdown_timeout: Duration,
+
+    /// Attempts before a failing job is kept as failed.
+    #[arg(long, env = "QUIRE_JOB_MAX_ATTEMPTS", global = true, default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub job_max_attempts: u32,
+
+    /// The wait before the first retry; it doubles with each attempt (up to an hour).
+    #[arg(long, env = "QUIRE_JOB_RETRY_BASE", global = true, default_value = "5s",
+          value_parser = humantime::parse_duration)]
+    pub job_retry_base: Duration,
+
+    /// When housekeeping runs (cron, with optional seconds): expired
+    /// sessions, reset links and invites, old finished jobs.
+    #[arg(long, env = "QUIRE_HOUSEKEEPING_SCHEDULE", global = true, default_value = "0 17 * * * *",
+          value_parser = Schedule::parse)]
+    pub housekeeping_schedule: Schedule,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if lease < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(lease)
+}
+
+fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, String> {
+    s.parse()
+        .map_err(|e| format!("is not an address like `Blog <blog@example.com>`: {e}"))
+}
+
+/// A cron schedule, in UTC.
+#[derive(Clone, Debug)]
+pub struct Schedule(croner::Cron);
+
+impl Schedule {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(s)
+            .map(Self)
+            .map_err(|e| format!("is not a cron schedule such as `0 17 * * * *`: {e}"))
+    }
+
+    /// The first time strictly after `after` that the schedule fires.
+    pub fn next_after(&self, after: crate::db::Timestamp) -> crate::db::Timestamp {
+        // Whole seconds: every process must compute the very same instants.
+        let at = chrono::DateTime::from_timestamp(after.unix_timestamp(), 0).unwrap_or_default();
+        let next = self
+            .0
+            .find_next_occurrence(&at, false)
+            .map(|n| n.timestamp())
+            .unwrap_or(i64::MAX / 4);
+        crate::db::Timestamp::from_datetime(
+            time::OffsetDateTime::from_unix_timestamp(next)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+        )
+    }
+}
+
+/// `QUIRE_SMTP_URL` as given. It holds a password, so like [`SecretKey`] it
+/// is parsed after clap (which quotes the values it refuses), by
+/// [`SmtpUrl::settings`], whose errors never repeat it.
+#[derive(Clone)]
+pub struct SmtpUrl(String);
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SmtpUrl([redacted])")
+    }
+}
+
+impl FromStr for SmtpUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+    /// `smtp://`: plain connection upgraded with STARTTLS, which is required.
+    StartTls,
+    /// `smtp://…?tls=none`: no encryption at all.
+    None,
+}
+
+/// Where and how to send email.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub credentials: Option<(String, String)>,
+}
+
+impl SmtpUrl {
+    pub fn settings(&self) -> Result<SmtpSettings, ConfigError> {
+        let error = |message: &str| ConfigError {
+            variable: "QUIRE_SMTP_URL",
+            message: message.to_owned(),
+        };
+        let url = Url::parse(&self.0)
+            .map_err(|_| error("is not a URL like smtp://user:password@mail.example.com:587"))?;
+        let mut tls = match url.scheme() {
+            "smtp" => SmtpTls::StartTls,
+            "smtps" => SmtpTls::Implicit,
+            _ => {
+                return Err(error(
+                    "must start with smtp:// (STARTTLS) or smtps:// (TLS)",
+                ));
+            }
+        };
+        for (key, value) in url.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "none") if tls == SmtpTls::StartTls => tls = SmtpTls::None,
+                ("tls", "required") => {}
+                _ => return Err(error("accepts only the option ?tls=none (with smtp://)")),
+            }
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| error("has no host"))?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let port = url.port().unwrap_or(match tls {
+            SmtpTls::Implicit => 465,
+            _ => 587,
+        });
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| error("has a user name or password that is not UTF-8"))
+        };
+        let credentials = if url.username().is_empty() {
+            None
+        } else {
+            Some((
+                decode(url.username())?,
+                decode(url.password().unwrap_or(""))?,
+            ))
+        };
+        Ok(SmtpSettings {
+            host,
+            port,
+            tls,
+            credentials,
+        })
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -260,4 +460,55 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     std::fs::write(path, contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn smtp(url: &str) -> Result<SmtpSettings, String> {
+        SmtpUrl(url.to_owned())
+            .settings()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn smtp_urls() {
+        let s = smtp("smtp://me%40x.org:p%3Ass@mail.example.com").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.example.com", 587, SmtpTls::StartTls)
+        );
+        assert_eq!(s.credentials, Some(("me@x.org".into(), "p:ss".into())));
+        let s = smtp("smtps://mail.example.com").unwrap();
+        assert_eq!(
+            (s.port, s.tls, s.credentials),
+            (465, SmtpTls::Implicit, None)
+        );
+        let s = smtp("smtp://127.0.0.1:2525?tls=none").unwrap();
+        assert_eq!((s.port, s.tls), (2525, SmtpTls::None));
+        for bad in [
+            "mail.example.com",
+            "http://x",
+            "smtps://x?tls=none",
+            "smtp://x?debug=1",
+        ] {
+            let Err(error) = smtp(bad) else {
+                panic!("{bad} was accepted");
+            };
+            assert!(error.starts_with("QUIRE_SMTP_URL"), "{error}");
+        }
+    }
+
+    #[test]
+    fn schedules_fire_on_whole_seconds() {
+        let every_second = Schedule::parse("* * * * * *").unwrap();
+        let now = crate::db::Timestamp::now();
+        let next = every_second.next_after(now);
+        assert_eq!(next.unix_timestamp(), now.unix_timestamp() + 1);
+        assert_eq!(next.as_datetime().nanosecond(), 0);
+        let hourly = Schedule::parse("0 17 * * * *").unwrap();
+        assert_eq!(hourly.next_after(now).as_datetime().minute(), 17);
+        assert!(Schedule::parse("every tuesday").is_err());
+    }
 }

@@ -6,6 +6,8 @@ pub mod db;
 pub mod error;
 pub mod features;
 pub mod http;
+pub mod jobs;
+pub mod mail;
 pub mod markdown;
 pub mod telemetry;
 pub mod templates;

@@ -34,6 +34,50 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("invites.html", include_str!("../templates/invites.html")),
     ("stats.html", include_str!("../templates/stats.html")),
+    (
+        "forgot_password.html",
+        include_str!("../templates/forgot_password.html"),
+    ),
+    (
+        "reset_password.html",
+        include_str!("../templates/reset_password.html"),
+    ),
+    (
+        "unsubscribe.html",
+        include_str!("../templates/unsubscribe.html"),
+    ),
+    (
+        "admin_jobs.html",
+        include_str!("../templates/admin_jobs.html"),
+    ),
+    (
+        "emails/layout.html",
+        include_str!("../templates/emails/layout.html"),
+    ),
+    (
+        "emails/welcome.txt",
+        include_str!("../templates/emails/welcome.txt"),
+    ),
+    (
+        "emails/welcome.html",
+        include_str!("../templates/emails/welcome.html"),
+    ),
+    (
+        "emails/reply.txt",
+        include_str!("../templates/emails/reply.txt"),
+    ),
+    (
+        "emails/reply.html",
+        include_str!("../templates/emails/reply.html"),
+    ),
+    (
+        "emails/password_reset.txt",
+        include_str!("../templates/emails/password_reset.txt"),
+    ),
+    (
+        "emails/password_reset.html",
+        include_str!("../templates/emails/password_reset.html"),
+    ),
 ];
 
 pub struct Templates {

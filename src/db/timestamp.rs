@@ -72,6 +72,14 @@ impl std::ops::Add<Duration> for Timestamp {
     }
 }
 
+/// For intervals from settings (leases, backoff), which are std durations.
+impl std::ops::Add<std::time::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, rhs: std::time::Duration) -> Timestamp {
+        Self::from_datetime(self.0 + rhs)
+    }
+}
+
 impl std::ops::Sub<Duration> for Timestamp {
     type Output = Timestamp;
     fn sub(self, rhs: Duration) -> Timestamp {

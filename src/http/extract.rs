@@ -51,6 +51,22 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     }
 }
 
+/// A signed-in administrator (or the owner), for the admin pages; anyone
+/// else signed in gets 403.
+#[derive(Clone, Debug)]
+pub struct Admin(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for Admin {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
+        if !user.is_admin() {
+            return Err(AppError::Forbidden);
+        }
+        Ok(Admin(user))
+    }
+}
+
 /// The visitor's anti-forgery token, as set in their `quire_csrf` cookie.
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(features::posts::web::routes())
         .merge(features::comments::web::routes())
         .merge(features::visits::web::routes())
+        .merge(crate::jobs::web::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -7,17 +7,7 @@ use std::time::Duration;
 
 use crate::helpers::{Backend, fresh_database_url};
 
-fn quire() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quire"));
-    // Nothing from the developer's environment leaks into these runs.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("QUIRE_") {
-            command.env_remove(key);
-        }
-    }
-    command.env("RUST_LOG", "warn");
-    command
-}
+use crate::helpers::quire_command as quire;
 
 #[test]
 fn a_bad_value_names_its_variable() {
@@ -72,6 +62,33 @@ fn postgres_requires_a_secret_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("QUIRE_SECRET_KEY is required"), "{stderr}");
+}
+
+#[test]
+fn a_bad_smtp_url_stops_start_up_naming_it_without_its_password() {
+    for (url, says) in [
+        ("ftp://mail:hunter2@example.com", "must start with smtp://"),
+        ("smtp://mail:hunter2@/", "is not a URL"),
+        ("smtp://mail:hunter2@example.com?tls=maybe", "?tls=none"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = quire()
+            .env("QUIRE_DATA_DIR", dir.path())
+            .env("QUIRE_SMTP_URL", url)
+            .arg("check")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{url}");
+        assert!(
+            stderr.contains("QUIRE_SMTP_URL") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is not repeated: {stderr}"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `TestApp`: the real server on port 0 over a fresh database of either
 //! backend, and `Browser`s that drive it over HTTP with their own cookies.
 
+use std::str::FromStr;
 use std::sync::Arc;
 
 use clap::Parser;
@@ -60,6 +61,9 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     pg_database: Option<(String, String)>,
     visits: quire::features::visits::Recorder,
+    /// Where the app stores its data, for workers to share.
+    pub database_url: String,
+    data_dir_path: std::path::PathBuf,
 }
 
 impl std::ops::Deref for TestApp {
@@ -151,6 +155,7 @@ impl TestApp {
             let _ = rx.await;
         }));
         let base = Url::parse(&format!("http://{addr}/")).unwrap();
+        let data_dir_path = data_dir.path().to_owned();
         Some(Self {
             browser: Browser::new(base.clone()),
             base,
@@ -160,7 +165,69 @@ impl TestApp {
             shutdown: Some(tx),
             pg_database,
             visits,
+            database_url,
+            data_dir_path,
         })
+    }
+
+    /// The settings a process of this app would have, plus `args`.
+    pub fn config(&self, args: &[&str]) -> quire::config::Config {
+        let mut argv = vec![
+            "quire".to_owned(),
+            "--database-url".into(),
+            self.database_url.clone(),
+            "--data-dir".into(),
+            self.data_dir_path.display().to_string(),
+            "--secret-key".into(),
+            TEST_SECRET.into(),
+            "--public-url".into(),
+            self.base.to_string(),
+            "--db-pool-size".into(),
+            "5".into(),
+        ];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        argv.push("worker".into());
+        Cli::try_parse_from(argv)
+            .expect("test arguments parse")
+            .config
+    }
+
+    /// Starts a job worker on this app's database, in this process, with
+    /// extra settings (e.g. `["--smtp-url", …]`). It stops when the handle
+    /// is stopped or dropped.
+    pub fn start_worker(&self, args: &[&str]) -> Worker {
+        let config = self.config(args);
+        let context = quire::jobs::JobContext::new(
+            self.db.clone(),
+            Arc::new(config),
+            Arc::new(quire::config::SecretKey::from_str(TEST_SECRET).unwrap()),
+            Arc::new(quire::templates::Templates::new(None)),
+        )
+        .expect("worker settings are valid");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(quire::jobs::run_worker(Arc::new(context), async {
+            let _ = stopped.await;
+        }));
+        Worker {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Waits until no job is running or due (at most 30 s).
+    pub async fn jobs_settled(&self) {
+        for _ in 0..600 {
+            let now = quire::db::Timestamp::now();
+            let busy: i64 = quire::with_pool!(&self.db, pool => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= $1)")
+                .bind(now).fetch_one(pool).await)
+            .unwrap();
+            if busy == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("jobs still running or due after 30 s");
     }
 
     /// Waits until every visit recorded so far is written.
@@ -203,6 +270,186 @@ impl Drop for TestApp {
             .ok();
         }
     }
+}
+
+/// A job worker started by [`TestApp::start_worker`].
+pub struct Worker {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Worker {
+    /// Asks it to stop and waits until it has.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task
+            .take()
+            .unwrap()
+            .await
+            .expect("worker task")
+            .expect("worker ends cleanly");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A real SMTP server (aiosmtpd, run by tests/support/smtp_sink.py) on
+/// loopback, keeping what it receives.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// An email as the SMTP server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub list_unsubscribe: Option<String>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpSink {
+    /// Starts one, or says why not: it needs a Python with aiosmtpd in
+    /// QUIRE_TEST_PYTHON, which ./scripts/test provides. Without one the
+    /// test is skipped, except under CI, where that is a failure.
+    pub fn start() -> Option<Self> {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Option<Self> {
+        let Ok(python) = std::env::var("QUIRE_TEST_PYTHON") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "QUIRE_TEST_PYTHON must name a Python with aiosmtpd (./scripts/test sets it)"
+            );
+            eprintln!(
+                "skipped: QUIRE_TEST_PYTHON (a Python with aiosmtpd) is not set; ./scripts/test sets it"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/smtp_sink.py"
+            ))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("QUIRE_TEST_PYTHON runs");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        Some(Self { child, port, dir })
+    }
+
+    /// For `--smtp-url`: plain SMTP, as this local server speaks.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Makes it wait this long before accepting each recipient (0: don't).
+    pub fn set_delay(&self, seconds: f64) {
+        let flag = self.dir.path().join("slow");
+        if seconds > 0.0 {
+            std::fs::write(flag, seconds.to_string()).unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+
+    /// Everything received so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let bytes = std::fs::read(path).unwrap();
+                let message = mail_parser::MessageParser::default()
+                    .parse(&bytes)
+                    .expect("a parseable email");
+                Received {
+                    to: message
+                        .to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    subject: message.subject().unwrap_or_default().to_owned(),
+                    text: message.body_text(0).unwrap_or_default().into_owned(),
+                    html: message.body_html(0).unwrap_or_default().into_owned(),
+                    list_unsubscribe: message
+                        .header_raw("List-Unsubscribe")
+                        .map(|v| v.trim().to_owned()),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until at least `count` emails have arrived (at most 30 s).
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..600 {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {count} emails, got {:?}",
+            self.received()
+                .iter()
+                .map(|r| &r.subject)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The binary, with nothing from the developer's environment (`QUIRE_*`)
+/// leaking into the run.
+pub fn quire_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_quire"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("QUIRE_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("RUST_LOG", "warn");
+    command
 }
 
 fn init_logs() {

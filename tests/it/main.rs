@@ -9,6 +9,7 @@ mod blog_mode;
 mod cli;
 mod comments;
 mod database;
+mod jobs;
 mod migrations;
 mod posts;
 mod realworld;

@@ -400,3 +400,43 @@ backend_test!(unknown_slugs_get_the_404_page, |app| {
     app.get("/users/nobody").await.assert_status(404);
     app.get("/no/such/route").await.assert_status(404);
 });
+
+backend_test!(
+    a_scheduled_post_goes_live_at_its_time_with_no_worker,
+    |app| {
+        app.register("owner").await;
+        // Visibility is a comparison with the clock, so no job has to run for
+        // the post to appear (and none can be late): this app runs no worker.
+        let at = quire::db::Timestamp::now().as_datetime() + time::Duration::seconds(3);
+        let at = at
+            .format(time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second]"
+            ))
+            .unwrap();
+        app.post(
+            "/editor",
+            &[
+                ("title", "Soon"),
+                ("body", "Any second now."),
+                ("publish_at", &at),
+                ("action", "publish"),
+            ],
+        )
+        .await
+        .assert_status(303);
+        let reader = app.new_browser();
+        let titles = |page: crate::helpers::Page| page.texts(".post-card h2");
+        assert!(titles(reader.get("/").await).is_empty());
+        let (_, listed) = reader
+            .api(reqwest::Method::GET, "/api/articles", None, None)
+            .await;
+        assert_eq!(listed["articlesCount"], 0);
+        tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
+        assert_eq!(titles(reader.get("/").await), vec!["Soon"]);
+        let (_, listed) = reader
+            .api(reqwest::Method::GET, "/api/articles", None, None)
+            .await;
+        assert_eq!(listed["articles"][0]["title"], "Soon");
+        reader.get("/posts/soon").await.assert_status(200);
+    }
+);

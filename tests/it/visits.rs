@@ -1,7 +1,7 @@
 //! Visit counting: exact under concurrency, durable when acknowledged,
 //! rebuildable from its events.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -240,12 +240,11 @@ fn serve(database_url: &str, data_dir: &std::path::Path) -> Process {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_quire"))
+    let child = crate::helpers::quire_command()
         .env("QUIRE_DATABASE_URL", database_url)
         .env("QUIRE_DATA_DIR", data_dir)
         .env("QUIRE_SECRET_KEY", TEST_SECRET)
         .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
         .args(["serve", "--migrate"])
         .stdout(Stdio::null())
         .spawn()

@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod domain;
+pub mod emails;
 mod password;
+pub mod reset;
 pub mod session_store;
 pub mod token;
 pub mod web;
@@ -15,9 +17,10 @@ use serde::Serialize;
 use sqlx::FromRow;
 use time::Duration;
 
-use crate::config::Registration;
+use crate::config::{Registration, SecretKey};
 use crate::db::{self, Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::jobs::Job;
 use crate::with_pool;
 use domain::{BLANK, Email, Password, Username, parse_bio, parse_image_url};
 
@@ -63,6 +66,8 @@ pub struct User {
     pub role: Role,
     pub created_at: Timestamp,
     pub deleted_at: Option<Timestamp>,
+    /// Emails when someone replies to their post or comment.
+    pub notify_replies: bool,
 }
 
 impl User {
@@ -77,7 +82,8 @@ impl User {
     }
 }
 
-const USER_COLUMNS: &str = "id, username, email, bio, image, role, created_at, deleted_at";
+const USER_COLUMNS: &str =
+    "id, username, email, bio, image, role, created_at, deleted_at, notify_replies";
 
 pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
@@ -173,6 +179,8 @@ async fn insert_user(
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
+            let welcome = Job::WelcomeEmail { user_id: user.id }.now().dedup(format!("welcome:{}", user.id));
+            crate::enqueue_job!(&mut *tx, &welcome)?;
             if let Some(code) = invite {
                 let used = sqlx::query(
                     "UPDATE invites SET used_by = $1, used_at = $2
@@ -443,6 +451,72 @@ pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<(
         tx.commit().await
     }.await)?;
     Ok(())
+}
+
+/// Turns reply emails on or off.
+pub async fn set_notify_replies(db: &Db, user_id: i64, on: bool) -> AppResult<()> {
+    with_pool!(db, pool => sqlx::query("UPDATE users SET notify_replies = $1 WHERE id = $2")
+        .bind(on).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The secret part of a user's unsubscribe link: it proves the link came
+/// from an email we sent them, so it works without signing in.
+pub fn unsubscribe_token(secret: &SecretKey, user_id: i64) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let mac = unsubscribe_mac(secret, user_id);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+pub fn check_unsubscribe_token(secret: &SecretKey, user_id: i64, token: &str) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
+        return false;
+    };
+    unsubscribe_mac(secret, user_id)
+        .verify_slice(&given)
+        .is_ok()
+}
+
+fn unsubscribe_mac(secret: &SecretKey, user_id: i64) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("unsubscribe-replies:{user_id}").as_bytes());
+    mac
+}
+
+/// What housekeeping removed from the accounts' tables.
+#[derive(Debug, Default)]
+pub struct Purged {
+    pub sessions: u64,
+    pub reset_links: u64,
+    pub invites: u64,
+    pub login_failures: u64,
+}
+
+/// Deletes what has expired: sessions, reset links, unused invites, and
+/// failed sign-ins older than the rate-limit window.
+pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
+    let (sessions, reset_links, invites, login_failures) = with_pool!(db, pool => async {
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
+            .bind(now).execute(pool).await?.rows_affected();
+        let resets = sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
+            .bind(now).execute(pool).await?.rows_affected();
+        let invites = sqlx::query("DELETE FROM invites WHERE expires_at < $1 AND used_by IS NULL")
+            .bind(now).execute(pool).await?.rows_affected();
+        let failures = sqlx::query("DELETE FROM login_failures WHERE attempted_at < $1")
+            .bind(now - LOGIN_WINDOW).execute(pool).await?.rows_affected();
+        Ok::<_, sqlx::Error>((sessions, resets, invites, failures))
+    }.await)?;
+    Ok(Purged {
+        sessions,
+        reset_links,
+        invites,
+        login_failures,
+    })
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]

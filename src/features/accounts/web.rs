@@ -1,10 +1,11 @@
 //! The account pages: sign in and out, register, settings, invites.
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use minijinja::context;
 use minijinja::value::Serde;
 use serde::Deserialize;
@@ -14,18 +15,25 @@ use super::session_store::USER_ID_KEY;
 use super::{NewAccount, ProfileChanges, User};
 use crate::error::{AppError, AppResult};
 use crate::http::AppState;
-use crate::http::extract::{ClientIp, CsrfForm, NoFields, SignedIn};
+use crate::http::extract::{Admin, ClientIp, CsrfForm, NoFields, SignedIn};
 use crate::http::pages::{PageCtx, safe_next, see_other};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/register", get(register_page).post(register))
-        .route("/logout", axum::routing::post(logout))
+        .route("/logout", post(logout))
         .route("/settings", get(settings_page).post(update_settings))
-        .route("/settings/password", axum::routing::post(change_password))
+        .route("/settings/password", post(change_password))
         .route("/settings/delete", get(delete_page).post(delete_account))
         .route("/admin/invites", get(invites_page).post(create_invite))
+        .route("/settings/notifications", post(update_notifications))
+        .route("/password/forgot", get(forgot_page).post(forgot))
+        .route("/password/reset/{token}", get(reset_page).post(reset))
+        .route(
+            "/unsubscribe/{user_id}/{token}",
+            get(unsubscribe).post(change_subscription),
+        )
 }
 
 #[derive(Deserialize, Default)]
@@ -242,11 +250,8 @@ async fn delete_account(
 async fn invites_page(
     State(state): State<AppState>,
     ctx: PageCtx,
-    SignedIn(user): SignedIn,
+    Admin(user): Admin,
 ) -> AppResult<Response> {
-    if !user.is_admin() {
-        return Err(AppError::Forbidden);
-    }
     let invites = super::list_invites(&state.db, &user).await?;
     Ok(ctx.render(
         &state,
@@ -267,5 +272,165 @@ async fn create_invite(
         &state,
         "invites.html",
         context! { invites => Serde(invites), created => code },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct NotificationsForm {
+    /// A checkbox: present when ticked.
+    notify_replies: Option<String>,
+}
+
+async fn update_notifications(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<NotificationsForm>,
+) -> AppResult<Response> {
+    let on = form.notify_replies.is_some();
+    super::set_notify_replies(&state.db, user.id, on).await?;
+    Ok(ctx.render(
+        &state,
+        "settings.html",
+        context! { form => Serde(user), notify_replies => on, notifications_saved => true },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+async fn forgot_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+    ctx.render(&state, "forgot_password.html", context! {})
+}
+
+/// The same answer whether or not an account has the address.
+async fn forgot(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> AppResult<Response> {
+    let minutes = super::reset::LINK_LIFETIME.whole_minutes();
+    match super::reset::request(&state.db, &form.email).await {
+        Ok(()) => Ok(ctx.render(
+            &state,
+            "forgot_password.html",
+            context! { sent => true, email => form.email.trim(), minutes },
+        )),
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "forgot_password.html",
+            context! { email => form.email, errors => Serde(errors) },
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+fn invalid_reset_link(state: &AppState, ctx: &PageCtx) -> Response {
+    ctx.render_status(
+        state,
+        StatusCode::NOT_FOUND,
+        "reset_password.html",
+        context! { invalid_link => true, minutes => super::reset::LINK_LIFETIME.whole_minutes() },
+    )
+}
+
+async fn reset_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    match super::reset::check(&state.db, &token).await {
+        Ok(user) => Ok(ctx.render(
+            &state,
+            "reset_password.html",
+            context! { token, username => user.username },
+        )),
+        Err(AppError::NotFound) => Ok(invalid_reset_link(&state, &ctx)),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ResetForm {
+    #[serde(default)]
+    password: String,
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> AppResult<Response> {
+    match super::reset::reset_password(&state.db, &token, &form.password).await {
+        Ok(user) => Ok(ctx.render(
+            &state,
+            "login.html",
+            context! {
+                login => user.username,
+                next => "/",
+                notice => "Your password is changed, and every session of your account was signed out. Sign in with the new password.",
+            },
+        )),
+        Err(AppError::Validation(errors)) => {
+            let user = super::reset::check(&state.db, &token).await?;
+            Ok(ctx.render_status(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reset_password.html",
+                context! { token, username => user.username, errors => Serde(errors) },
+            ))
+        }
+        Err(AppError::NotFound) => Ok(invalid_reset_link(&state, &ctx)),
+        Err(e) => Err(e),
+    }
+}
+
+/// The link in reply emails: one click turns them off, no sign-in needed
+/// (the link is signed with the site key). The page offers the way back.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path((user_id, token)): Path<(i64, String)>,
+) -> AppResult<Response> {
+    set_subscription(&state, &ctx, user_id, &token, false).await
+}
+
+#[derive(Deserialize, Default)]
+struct SubscriptionForm {
+    resubscribe: Option<String>,
+}
+
+/// POST to the same link: mail clients' one-click unsubscribe (RFC 8058),
+/// or the page's button. No CSRF token: the signed link is the authority,
+/// and all it can do is change this one preference.
+async fn change_subscription(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path((user_id, token)): Path<(i64, String)>,
+    axum::Form(form): axum::Form<SubscriptionForm>,
+) -> AppResult<Response> {
+    set_subscription(&state, &ctx, user_id, &token, form.resubscribe.is_some()).await
+}
+
+async fn set_subscription(
+    state: &AppState,
+    ctx: &PageCtx,
+    user_id: i64,
+    token: &str,
+    on: bool,
+) -> AppResult<Response> {
+    if !super::check_unsubscribe_token(&state.secret, user_id, token) {
+        return Err(AppError::NotFound);
+    }
+    super::set_notify_replies(&state.db, user_id, on).await?;
+    Ok(ctx.render(
+        state,
+        "unsubscribe.html",
+        context! { subscribed => on, action => format!("/unsubscribe/{user_id}/{token}") },
     ))
 }

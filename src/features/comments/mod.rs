@@ -1,6 +1,7 @@
 //! Comments on posts, in Markdown.
 
 pub mod api;
+pub mod emails;
 pub mod web;
 
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::error::{AppError, AppResult, FieldErrors};
 use crate::features::accounts::User;
 use crate::features::accounts::domain::BLANK;
 use crate::features::posts::Post;
+use crate::jobs::Job;
 use crate::with_pool;
 
 pub const MAX_BODY: usize = 20_000;
@@ -92,10 +94,31 @@ pub async fn find_by_path(
 pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
     let body = parse_body(body)?;
     let now = Timestamp::now();
-    let id: i64 = with_pool!(db, pool => sqlx::query_scalar(
-        "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4) RETURNING id")
-        .bind(post.id).bind(author.id).bind(&body).bind(now).fetch_one(pool).await)?;
+    // The comment and the emails it calls for are one transaction: neither
+    // exists without the other.
+    let id: i64 = with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4) RETURNING id")
+            .bind(post.id).bind(author.id).bind(&body).bind(now).fetch_one(&mut *tx).await?;
+        // The post's author and everyone who commented before, except the
+        // one replying, if they want to hear about replies.
+        let recipients: Vec<i64> = sqlx::query_scalar(
+            "SELECT u.id FROM users u
+             WHERE u.id <> $2 AND u.deleted_at IS NULL AND u.notify_replies
+               AND (u.id = (SELECT author_id FROM posts WHERE id = $1)
+                    OR u.id IN (SELECT author_id FROM comments WHERE post_id = $1))")
+            .bind(post.id).bind(author.id).fetch_all(&mut *tx).await?;
+        for recipient_id in recipients {
+            let job = Job::ReplyEmail { comment_id: id, recipient_id }
+                .now()
+                .dedup(format!("reply:{id}:{recipient_id}"));
+            crate::enqueue_job!(&mut *tx, &job)?;
+        }
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(id)
+    }.await)?;
     find(db, post, id).await
 }
 

@@ -1,0 +1,3 @@
+ALTER TABLE users DROP COLUMN notify_replies;
+DROP TABLE password_resets;
+DROP TABLE jobs;

@@ -1,0 +1,122 @@
+//! Password reset by email: a request form, an emailed single-use link that
+//! expires, and a form for the new password.
+//!
+//! Asking gives the same answer whether or not an account has the address:
+//! the request only queues a job, and the job looks the address up. Only a
+//! hash of each link's token is stored, so a copy of the database opens no
+//! account.
+
+use sha2::{Digest, Sha256};
+use time::Duration;
+
+use super::domain::{Email, Password};
+use super::{USER_COLUMNS, User};
+use crate::db::{Db, Timestamp};
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::jobs::{Job, JobContext};
+use crate::mail;
+use crate::with_pool;
+use sqlx::AssertSqlSafe;
+
+/// How long a link works.
+pub const LINK_LIFETIME: Duration = Duration::hours(1);
+
+/// Repeated requests for one address within this window send one email, so
+/// the form cannot be used to flood someone's inbox.
+const REQUEST_WINDOW_SECS: i64 = 300;
+
+/// Queues the email for `email` (if it is an address at all).
+pub async fn request(db: &Db, email: &str) -> AppResult<()> {
+    let email = Email::parse(email).map_err(|m| FieldErrors::single("email", m))?;
+    let window = Timestamp::now().unix_timestamp() / REQUEST_WINDOW_SECS;
+    let job = Job::PasswordResetEmail {
+        email: email.as_str().to_owned(),
+    }
+    .now()
+    .dedup(format!("password-reset:{}:{window}", email.as_str()));
+    crate::jobs::enqueue(db, &job).await?;
+    Ok(())
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The job: if an account has this address, makes a link and emails it.
+pub async fn send_link(ctx: &JobContext, email: &str) -> anyhow::Result<()> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
+    let user: Option<User> = with_pool!(&ctx.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(email).fetch_optional(pool).await)?;
+    let Some(user) = user else {
+        tracing::info!("password reset asked for an address without an account; nothing sent");
+        return Ok(());
+    };
+    let token = crate::http::random_token(32);
+    let now = Timestamp::now();
+    with_pool!(&ctx.db, pool => sqlx::query(
+        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)
+        .execute(pool).await.map(|r| r.rows_affected()))?;
+    let link = ctx
+        .config
+        .public_url()
+        .join(&format!("password/reset/{token}"))?;
+    let message = mail::Email::render(
+        &ctx.templates,
+        "password_reset",
+        minijinja::context! {
+            username => user.username,
+            link => link.as_str(),
+            minutes => LINK_LIFETIME.whole_minutes(),
+            site => mail::site(&ctx.config),
+        },
+    )?;
+    ctx.mailer.send(email, message).await
+}
+
+/// The account a link would reset, if it still works.
+pub async fn check(db: &Db, token: &str) -> AppResult<User> {
+    let sql = format!(
+        "SELECT {} FROM users u JOIN password_resets r ON r.user_id = u.id
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND u.deleted_at IS NULL",
+        prefixed_columns()
+    );
+    with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(token_hash(token)).bind(Timestamp::now()).fetch_optional(pool).await)?
+    .ok_or(AppError::NotFound)
+}
+
+fn prefixed_columns() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sets a new password through a link, which is used up by it, along with
+/// every other link of the account. Every session of the account ends.
+/// `AppError::NotFound` when the link is unknown, used or expired.
+pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> AppResult<User> {
+    Password::parse(new_password).map_err(|m| FieldErrors::single("password", m))?;
+    let now = Timestamp::now();
+    let user_id: Option<i64> = with_pool!(db, pool => sqlx::query_scalar(
+        "UPDATE password_resets SET used_at = $1
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id")
+        .bind(now).bind(token_hash(token)).fetch_optional(pool).await)?;
+    let user = match user_id {
+        Some(id) => super::find(db, id).await?,
+        None => None,
+    };
+    let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
+        return Err(AppError::NotFound);
+    };
+    super::set_password(db, &user, new_password, "password", None).await?;
+    with_pool!(db, pool => sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    Ok(user)
+}

@@ -1,0 +1,73 @@
+//! "Someone replied": the email to the author of a post or of an earlier
+//! comment when a new comment arrives.
+
+use sqlx::FromRow;
+
+use crate::features::accounts;
+use crate::jobs::JobContext;
+use crate::mail;
+use crate::with_pool;
+
+#[derive(FromRow)]
+struct Reply {
+    body: String,
+    commenter: String,
+    slug: String,
+    title: String,
+    post_author_id: i64,
+}
+
+/// How much of the comment the email quotes.
+const EXCERPT_CHARS: usize = 400;
+
+/// The job. The recipient's wishes are read now, not when it was queued, so
+/// unsubscribing stops emails already on their way.
+pub async fn reply(ctx: &JobContext, comment_id: i64, recipient_id: i64) -> anyhow::Result<()> {
+    let Some(recipient) = accounts::find(&ctx.db, recipient_id).await? else {
+        return Ok(());
+    };
+    let Some(address) = recipient
+        .email
+        .as_deref()
+        .filter(|_| recipient.deleted_at.is_none() && recipient.notify_replies)
+    else {
+        return Ok(());
+    };
+    let reply: Option<Reply> = with_pool!(&ctx.db, pool => sqlx::query_as(
+        "SELECT c.body, u.username AS commenter, p.slug, p.title, p.author_id AS post_author_id
+         FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = c.author_id
+         WHERE c.id = $1")
+        .bind(comment_id).fetch_optional(pool).await)?;
+    // Deleted before the email went: nothing to tell.
+    let Some(reply) = reply else {
+        return Ok(());
+    };
+    let public = ctx.config.public_url();
+    let mut link = public.join(&format!("posts/{}", reply.slug))?;
+    link.set_fragment(Some(&format!("comment-{comment_id}")));
+    let unsubscribe = public.join(&format!(
+        "unsubscribe/{recipient_id}/{}",
+        accounts::unsubscribe_token(&ctx.secret, recipient_id)
+    ))?;
+    let mut excerpt: String = reply.body.chars().take(EXCERPT_CHARS).collect();
+    if reply.body.chars().count() > EXCERPT_CHARS {
+        excerpt.push('…');
+    }
+    let mut message = mail::Email::render(
+        &ctx.templates,
+        "reply",
+        minijinja::context! {
+            username => recipient.username,
+            commenter => reply.commenter,
+            title => reply.title,
+            your_post => reply.post_author_id == recipient_id,
+            excerpt,
+            link => link.as_str(),
+            unsubscribe_link => unsubscribe.as_str(),
+            settings_link => public.join("settings")?.as_str(),
+            site => mail::site(&ctx.config),
+        },
+    )?;
+    message.unsubscribe = Some(unsubscribe.to_string());
+    ctx.mailer.send(address, message).await
+}

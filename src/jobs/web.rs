@@ -1,0 +1,74 @@
+//! `/admin/jobs`: what the queue holds, and the failed jobs with buttons to
+//! retry or discard them. Administrators only.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use minijinja::context;
+use minijinja::value::Serde;
+
+use crate::error::AppResult;
+use crate::http::AppState;
+use crate::http::extract::{Admin, CsrfForm, NoFields};
+use crate::http::pages::PageCtx;
+
+const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
+/// Failed jobs listed at most; older ones wait behind these.
+const FAILED_SHOWN: i64 = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/jobs", get(page))
+        .route("/admin/jobs/{id}/retry", post(retry))
+        .route("/admin/jobs/{id}/discard", post(discard))
+}
+
+async fn render(state: &AppState, ctx: &PageCtx, done: Option<String>) -> AppResult<Response> {
+    // One row per kind, one column per state.
+    let mut by_kind: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+    for count in super::counts(&state.db).await? {
+        by_kind
+            .entry(count.kind)
+            .or_default()
+            .insert(count.state, count.jobs);
+    }
+    let counts: Vec<minijinja::Value> = by_kind
+        .into_iter()
+        .map(|(kind, states)| context! { kind, ..minijinja::Value::from(states) })
+        .collect();
+    let failed = super::failed(&state.db, FAILED_SHOWN).await?;
+    Ok(ctx.render(
+        state,
+        "admin_jobs.html",
+        context! { counts, states => STATES, failed => Serde(failed), done },
+    ))
+}
+
+async fn page(State(state): State<AppState>, ctx: PageCtx, Admin(_): Admin) -> AppResult<Response> {
+    render(&state, &ctx, None).await
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Admin(_): Admin,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    super::retry(&state.db, id).await?;
+    render(&state, &ctx, Some(format!("Job {id} is queued again."))).await
+}
+
+async fn discard(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Admin(_): Admin,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    super::discard(&state.db, id).await?;
+    render(&state, &ctx, Some(format!("Job {id} was discarded."))).await
+}

@@ -1,0 +1,474 @@
+//! The worker: claims due jobs, runs them, records how they ended.
+//!
+//! One loop per process owns the claiming and the bookkeeping; each job runs
+//! in a task of its own, at most `QUIRE_WORKER_CONCURRENCY` at a time.
+//! Claims and results are written in batches, so a busy worker costs a few
+//! statements per batch of jobs rather than several per job.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, FromRow};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::Instrument;
+
+use super::{Job, NewJob};
+use crate::config::{Config, Schedule, SecretKey};
+use crate::db::{Db, Timestamp};
+use crate::features::{accounts, comments};
+use crate::mail::Mailer;
+use crate::templates::Templates;
+use crate::with_pool;
+
+/// What jobs can reach.
+pub struct JobContext {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub secret: Arc<SecretKey>,
+    pub templates: Arc<Templates>,
+    pub mailer: Mailer,
+}
+
+impl JobContext {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        secret: Arc<SecretKey>,
+        templates: Arc<Templates>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            mailer: Mailer::from_config(&config)?,
+            db,
+            config,
+            secret,
+            templates,
+        })
+    }
+}
+
+/// The worker's settings, from `Config`.
+pub type WorkerSettings = crate::config::JobConfig;
+
+/// A job that runs longer than this is stopped and retried later.
+const JOB_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How often an idle worker looks for due jobs. PostgreSQL also wakes it
+/// on every new job (LISTEN/NOTIFY), so there polling only catches jobs
+/// scheduled for later and leases that ran out.
+fn poll_interval(db: &Db) -> Duration {
+    match db {
+        Db::Sqlite(_) => Duration::from_millis(250),
+        Db::Postgres(_) => Duration::from_secs(5),
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct Claimed {
+    id: i64,
+    kind: String,
+    payload: String,
+    attempts: i32,
+}
+
+/// How a run of a job ended.
+#[derive(Debug)]
+enum Outcome {
+    Done,
+    /// Worth another attempt (while attempts remain).
+    Retry(String),
+    /// Will never work: an unreadable job, or no attempts left.
+    Fail(String),
+}
+
+/// Runs jobs until `shutdown` resolves, then takes no new ones, lets the
+/// running ones finish for up to `QUIRE_WORKER_SHUTDOWN_TIMEOUT`, and hands
+/// back those still running, to be taken up by another worker.
+pub async fn run_worker(
+    ctx: Arc<JobContext>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let settings = ctx.config.jobs.clone();
+    let me = worker_id();
+    let wake = Arc::new(Notify::new());
+    let listener = listen(&ctx.db, wake.clone());
+    let poll = poll_interval(&ctx.db);
+    let mut periodic = Periodic::new(vec![(
+        "housekeeping",
+        settings.housekeeping_schedule.clone(),
+        Job::Housekeeping,
+    )]);
+    let mut heartbeat = tokio::time::interval(settings.job_lease / 3);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut running: JoinSet<Outcome> = JoinSet::new();
+    let mut held: HashMap<tokio::task::Id, (i64, i32)> = HashMap::new();
+    let mut stop_at: Option<Instant> = None;
+    tokio::pin!(shutdown);
+    tracing::info!(worker = %me, concurrency = settings.worker_concurrency, "worker started");
+
+    loop {
+        // How long to sleep when idle: until the next poll, periodic job,
+        // or job that comes due (a retry, a scheduled job, a lease running out).
+        let mut idle_for = poll;
+        if stop_at.is_none() {
+            periodic.enqueue_due(&ctx.db).await;
+            idle_for = idle_for.min(periodic.until_next());
+            let free = settings.worker_concurrency as usize - running.len();
+            if free > 0 {
+                match claim(&ctx.db, &me, free, settings.job_lease).await {
+                    Ok(claimed) => {
+                        // Fewer than asked for: nothing else is due now.
+                        if claimed.len() < free
+                            && let Ok(Some(due)) = next_due(&ctx.db, &me).await
+                        {
+                            let wait = (due.as_datetime() - Timestamp::now().as_datetime())
+                                .try_into()
+                                .unwrap_or(Duration::ZERO);
+                            // A little after, so the job is due when we look.
+                            idle_for = idle_for.min(wait + Duration::from_millis(5));
+                        }
+                        for job in claimed {
+                            let (id, attempts) = (job.id, job.attempts);
+                            let handle = running.spawn(perform(
+                                ctx.clone(),
+                                job,
+                                settings.job_max_attempts as i32,
+                            ));
+                            held.insert(handle.id(), (id, attempts));
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed; retrying shortly"),
+                }
+            }
+        }
+        // With free slots, the claim above found everything that was due:
+        // wait for news. With none, wait for a job to end.
+        tokio::select! {
+            biased;
+            () = &mut shutdown, if stop_at.is_none() => {
+                tracing::info!(running = running.len(), "worker stopping: no new jobs");
+                stop_at = Some(Instant::now() + settings.worker_shutdown_timeout);
+            }
+            Some(first) = running.join_next_with_id(), if !running.is_empty() => {
+                let mut ended = vec![first];
+                while let Some(more) = running.try_join_next_with_id() {
+                    ended.push(more);
+                }
+                let results: Vec<(i64, i32, Outcome)> = ended
+                    .into_iter()
+                    .filter_map(|result| {
+                        let (task, outcome) = match result {
+                            Ok((task, outcome)) => (task, outcome),
+                            Err(e) => (e.id(), Outcome::Retry(format!("the job panicked: {e}"))),
+                        };
+                        let (id, attempts) = held.remove(&task)?;
+                        Some((id, attempts, outcome))
+                    })
+                    .collect();
+                if let Err(e) = record(&ctx.db, &me, &settings, results).await {
+                    // The leases run out and the jobs run again: at least once.
+                    tracing::error!(error = %e, "recording finished jobs failed");
+                }
+            }
+            _ = heartbeat.tick() => {
+                if !held.is_empty() && let Err(e) = extend_leases(&ctx.db, &me, settings.job_lease).await {
+                    tracing::warn!(error = %e, "extending job leases failed");
+                }
+            }
+            () = wake.notified(), if stop_at.is_none() => {}
+            () = tokio::time::sleep(idle_for), if stop_at.is_none() => {}
+            () = tokio::time::sleep_until(stop_at.unwrap_or_else(Instant::now)), if stop_at.is_some() => {
+                tracing::warn!(jobs = running.len(), "shutdown timeout: handing unfinished jobs back");
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+                break;
+            }
+        }
+        if stop_at.is_some() && running.is_empty() {
+            break;
+        }
+    }
+    if let Some(listener) = listener {
+        listener.abort();
+    }
+    let released = release(&ctx.db, &me).await?;
+    tracing::info!(released, "worker stopped");
+    Ok(())
+}
+
+/// Unique among the processes of a deployment, readable in the jobs table.
+fn worker_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into());
+    format!(
+        "{host}:{}:{}",
+        std::process::id(),
+        crate::http::random_token(4)
+    )
+}
+
+/// On PostgreSQL, a task that turns `NOTIFY quire_jobs` (sent by a trigger on
+/// every insert into jobs) into a wake-up of this worker.
+fn listen(db: &Db, wake: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
+    let Db::Postgres(pool) = db else {
+        return None;
+    };
+    let pool = pool.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                listener.listen("quire_jobs").await?;
+                loop {
+                    listener.recv().await?;
+                    wake.notify_one();
+                }
+            };
+            let result: Result<(), sqlx::Error> = listening.await;
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "listening for new jobs failed; polling until it works again");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }))
+}
+
+/// When the next job comes due: queued for later, or held by another worker
+/// whose lease may run out.
+async fn next_due(db: &Db, me: &str) -> Result<Option<Timestamp>, sqlx::Error> {
+    with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT MIN(t) FROM (
+             SELECT MIN(run_at) AS t FROM jobs WHERE state = 'queued'
+             UNION ALL
+             SELECT MIN(locked_until) AS t FROM jobs WHERE state = 'running' AND locked_by <> $1
+         ) AS due")
+        .bind(me).fetch_one(pool).await)
+}
+
+/// Takes a lease on up to `limit` due jobs: queued ones whose time has come,
+/// and running ones whose worker stopped renewing its lease.
+async fn claim(
+    db: &Db,
+    me: &str,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let now = Timestamp::now();
+    // Other workers skip the rows this one is claiming instead of queueing
+    // behind it. SQLite has one writer at a time, which is the same guarantee.
+    let skip_locked = match db {
+        Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
+        Db::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2
+         WHERE id IN (
+             SELECT id FROM jobs
+             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)
+             ORDER BY run_at, id LIMIT $4 {skip_locked})
+         RETURNING id, kind, payload, attempts"
+    );
+    with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql))
+        .bind(me).bind(now + lease).bind(now).bind(limit as i64)
+        .fetch_all(pool).await)
+}
+
+async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> Outcome {
+    if claimed.attempts > max_attempts {
+        // Claimed again after its lease ran out, every time: its worker
+        // keeps dying on it.
+        return Outcome::Fail(format!(
+            "gave up after {max_attempts} attempts whose workers stopped before finishing"
+        ));
+    }
+    let job = match Job::decode(&claimed.kind, &claimed.payload) {
+        Ok(job) => job,
+        Err(message) => return Outcome::Fail(message),
+    };
+    let span = tracing::info_span!("job", id = claimed.id, kind = %claimed.kind, attempt = claimed.attempts);
+    match tokio::time::timeout(JOB_TIMEOUT, run(&ctx, job).instrument(span)).await {
+        Ok(Ok(())) => Outcome::Done,
+        Ok(Err(e)) => Outcome::Retry(format!("{e:#}")),
+        Err(_) => Outcome::Retry(format!("timed out after {} s", JOB_TIMEOUT.as_secs())),
+    }
+}
+
+/// What each kind of job does.
+async fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
+    match job {
+        Job::Noop => Ok(()),
+        Job::WelcomeEmail { user_id } => accounts::emails::welcome(ctx, user_id).await,
+        Job::ReplyEmail {
+            comment_id,
+            recipient_id,
+        } => comments::emails::reply(ctx, comment_id, recipient_id).await,
+        Job::PasswordResetEmail { email } => accounts::reset::send_link(ctx, &email).await,
+        Job::Housekeeping => {
+            let now = Timestamp::now();
+            let accounts = accounts::purge_expired(&ctx.db, now).await?;
+            let jobs = super::purge_finished(&ctx.db, now).await?;
+            tracing::info!(?accounts, jobs, "housekeeping done");
+            Ok(())
+        }
+    }
+}
+
+/// The delay before attempt `attempts + 1`: exponential from
+/// `QUIRE_JOB_RETRY_BASE`, capped at an hour, with ±50% jitter so that jobs
+/// that failed together (an SMTP outage) do not all retry together.
+pub fn backoff(base: Duration, attempts: i32) -> Duration {
+    let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    let delay = base
+        .saturating_mul(1 << exponent)
+        .min(Duration::from_secs(3600));
+    delay.mul_f64(rand::random_range(0.5..1.5))
+}
+
+/// Writes how jobs ended, in one transaction. Only rows this worker still
+/// holds are touched: if its lease ran out and another worker took the job,
+/// that worker's record wins. Finished jobs keep `locked_by`: who ran them.
+async fn record(
+    db: &Db,
+    me: &str,
+    settings: &WorkerSettings,
+    results: Vec<(i64, i32, Outcome)>,
+) -> Result<(), sqlx::Error> {
+    let now = Timestamp::now();
+    let mut done = Vec::new();
+    let mut requeue = Vec::new();
+    let mut failed = Vec::new();
+    for (id, attempts, outcome) in results {
+        match outcome {
+            Outcome::Done => done.push(id),
+            Outcome::Retry(error) if attempts < settings.job_max_attempts as i32 => {
+                tracing::warn!(job = id, attempts, %error, "job failed; will retry");
+                requeue.push((id, now + backoff(settings.job_retry_base, attempts), error));
+            }
+            Outcome::Retry(error) | Outcome::Fail(error) => {
+                tracing::error!(job = id, attempts, %error, "job failed for good");
+                failed.push((id, error));
+            }
+        }
+    }
+    let done_sql = (!done.is_empty()).then(|| {
+        let ids: Vec<String> = (0..done.len()).map(|i| format!("${}", i + 3)).collect();
+        format!(
+            "UPDATE jobs SET state = 'done', finished_at = $1, locked_until = NULL, last_error = NULL
+             WHERE locked_by = $2 AND id IN ({})",
+            ids.join(", ")
+        )
+    });
+    with_pool!(db, pool => async {
+        let mut tx = pool.begin().await?;
+        if let Some(sql) = &done_sql {
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(now).bind(me);
+            for id in &done {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for (id, run_at, error) in &requeue {
+            sqlx::query(
+                "UPDATE jobs SET state = 'queued', run_at = $1, last_error = $2, locked_by = NULL,
+                     locked_until = NULL
+                 WHERE id = $3 AND locked_by = $4")
+                .bind(*run_at).bind(error).bind(*id).bind(me).execute(&mut *tx).await?;
+        }
+        for (id, error) in &failed {
+            sqlx::query(
+                "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, locked_until = NULL
+                 WHERE id = $3 AND locked_by = $4")
+                .bind(now).bind(error).bind(*id).bind(me).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }.await)
+}
+
+/// Renews the leases of every job this worker runs.
+async fn extend_leases(db: &Db, me: &str, lease: Duration) -> Result<u64, sqlx::Error> {
+    with_pool!(db, pool => sqlx::query(
+        "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running'")
+        .bind(Timestamp::now() + lease).bind(me).execute(pool).await.map(|r| r.rows_affected()))
+}
+
+/// Hands this worker's unfinished jobs back to the queue, to run again at
+/// once elsewhere. The interrupted attempt does not count.
+async fn release(db: &Db, me: &str) -> Result<u64, sqlx::Error> {
+    with_pool!(db, pool => sqlx::query(
+        "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL,
+             attempts = attempts - 1, run_at = $1
+         WHERE locked_by = $2 AND state = 'running'")
+        .bind(Timestamp::now()).bind(me).execute(pool).await.map(|r| r.rows_affected()))
+}
+
+/// Periodic jobs. Every worker computes the same fire times from the same
+/// schedule and queues the job with a dedup key naming the fire time, so
+/// however many workers run, each period's job is queued once.
+struct Periodic {
+    entries: Vec<(&'static str, Schedule, Job, Timestamp)>,
+}
+
+impl Periodic {
+    fn new(entries: Vec<(&'static str, Schedule, Job)>) -> Self {
+        let now = Timestamp::now();
+        Self {
+            entries: entries
+                .into_iter()
+                .map(|(name, schedule, job)| {
+                    let next = schedule.next_after(now);
+                    (name, schedule, job, next)
+                })
+                .collect(),
+        }
+    }
+
+    async fn enqueue_due(&mut self, db: &Db) {
+        let now = Timestamp::now();
+        for (name, schedule, job, next) in &mut self.entries {
+            if *next > now {
+                continue;
+            }
+            let key = format!("periodic:{name}:{}", next.rfc3339());
+            let new_job: NewJob = job.clone().now().at(*next).dedup(key);
+            match super::enqueue(db, &new_job).await {
+                Ok(_) => *next = schedule.next_after(now),
+                Err(e) => tracing::warn!(error = %e, job = name, "queueing a periodic job failed"),
+            }
+        }
+    }
+
+    /// How long until the next periodic job is due.
+    fn until_next(&self) -> Duration {
+        let now = Timestamp::now();
+        self.entries
+            .iter()
+            .map(|(.., next)| {
+                (next.as_datetime() - now.as_datetime())
+                    .try_into()
+                    .unwrap_or(Duration::ZERO)
+            })
+            .min()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let base = Duration::from_secs(10);
+        for attempts in 1..=6 {
+            let expected = 10.0 * f64::from(1u32 << (attempts - 1));
+            let got = backoff(base, attempts).as_secs_f64();
+            assert!(
+                (expected * 0.5..=expected * 1.5).contains(&got),
+                "attempt {attempts}: {got}"
+            );
+        }
+        assert!(backoff(base, 30) <= Duration::from_secs(5400));
+    }
+}

@@ -1,0 +1,491 @@
+//! Background jobs: emails through a real SMTP server, retries and the
+//! failed state, unreadable jobs, periodic jobs with several workers, the
+//! admin page, and workers that die or are stopped.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use quire::db::{Db, Timestamp};
+use quire::jobs::{Job, NewJob};
+use quire::with_pool;
+
+use crate::backend_test;
+use crate::helpers::{
+    Backend, SmtpSink, TEST_SECRET, free_port, fresh_database_url, quire_command,
+};
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    state: String,
+    attempts: i32,
+    run_at: Timestamp,
+    last_error: Option<String>,
+    locked_by: Option<String>,
+}
+
+async fn jobs(db: &Db) -> Vec<Row> {
+    with_pool!(db, pool => sqlx::query_as(
+        "SELECT id, kind, state, attempts, run_at, last_error, locked_by FROM jobs ORDER BY id")
+        .fetch_all(pool).await)
+    .unwrap()
+}
+
+async fn jobs_of(db: &Db, kind: &str) -> Vec<Row> {
+    jobs(db)
+        .await
+        .into_iter()
+        .filter(|j| j.kind == kind)
+        .collect()
+}
+
+/// The link in an email's text that starts with `prefix`.
+fn link(text: &str, prefix: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} link in {text}"))
+        .to_owned()
+}
+
+backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let _worker = app.start_worker(&["--smtp-url", &sink.url()]);
+    let base = app.base.to_string();
+
+    // A welcome on sign-up.
+    app.register("owner").await.assert_status(303);
+    let welcome = &sink.wait_for(1).await[0];
+    assert_eq!(welcome.to, "owner@example.com");
+    assert_eq!(welcome.subject, "Welcome to Quire, owner");
+    assert!(
+        welcome.text.contains(&format!("{base}editor")),
+        "{}",
+        welcome.text
+    );
+    assert!(welcome.html.contains("Write a post"));
+
+    // A reply to the owner's post, with a one-click unsubscribe link.
+    let slug = app.publish("Hello", "First post.", "").await;
+    let reader = app.new_browser();
+    reader.register("reader").await.assert_status(303);
+    sink.wait_for(2).await;
+    reader
+        .post(
+            &format!("/posts/{slug}/comments"),
+            &[("body", "Lovely <b>post</b>!")],
+        )
+        .await
+        .assert_status(303);
+    let received = sink.wait_for(3).await;
+    let reply = &received[2];
+    assert_eq!(reply.to, "owner@example.com");
+    assert_eq!(reply.subject, "reader replied to your post “Hello”");
+    assert!(reply.text.contains("Lovely <b>post</b>!"), "{}", reply.text);
+    assert!(
+        reply.html.contains("Lovely &lt;b&gt;post&lt;"),
+        "{}",
+        reply.html
+    );
+    assert!(!reply.html.contains("<b>post"), "escaped in HTML");
+    assert!(reply.text.contains(&format!("{base}posts/{slug}#comment-")));
+    let unsubscribe = link(&reply.text, &format!("{base}unsubscribe/"));
+    assert_eq!(
+        reply.list_unsubscribe.as_deref(),
+        Some(format!("<{unsubscribe}>").as_str())
+    );
+
+    // The owner answers: the reader, who commented before, hears of it.
+    app.post(&format!("/posts/{slug}/comments"), &[("body", "Thanks!")])
+        .await
+        .assert_status(303);
+    let received = sink.wait_for(4).await;
+    assert_eq!(received[3].to, "reader@example.com");
+    assert_eq!(received[3].subject, "owner replied under “Hello”");
+
+    // One click, signed out, turns reply emails off; a forged link does nothing.
+    let stranger = app.new_browser();
+    let forged = format!("{}x", &unsubscribe[..unsubscribe.len() - 1]);
+    stranger
+        .get(forged.trim_start_matches(&base))
+        .await
+        .assert_status(404);
+    let page = stranger.get(&unsubscribe[base.len() - 1..]).await;
+    page.assert_status(200);
+    assert!(page.contains("you will no longer get an email"));
+    reader
+        .post(&format!("/posts/{slug}/comments"), &[("body", "Again")])
+        .await
+        .assert_status(303);
+    app.jobs_settled().await;
+    assert_eq!(sink.received().len(), 4, "no reply email once unsubscribed");
+    assert!(
+        !app.get("/settings")
+            .await
+            .html()
+            .select(&scraper::Selector::parse("input[name=notify_replies][checked]").unwrap())
+            .any(|_| true),
+        "the setting shows it is off"
+    );
+
+    // Password reset: the same answer for a stranger's address, an email
+    // only for the account's, and a link that works once.
+    let anonymous = app.new_browser();
+    let unknown = anonymous
+        .post("/password/forgot", &[("email", "nobody@example.com")])
+        .await;
+    let known = anonymous
+        .post("/password/forgot", &[("email", "reader@example.com")])
+        .await;
+    unknown.assert_status(200);
+    known.assert_status(200);
+    assert_eq!(
+        unknown.texts(".notice")[0].replace("nobody", "X"),
+        known.texts(".notice")[0].replace("reader", "X")
+    );
+    let received = sink.wait_for(5).await;
+    app.jobs_settled().await;
+    assert_eq!(
+        sink.received().len(),
+        5,
+        "nothing is sent to an unknown address"
+    );
+    let reset = &received[4];
+    assert_eq!(reset.to, "reader@example.com");
+    let path = link(&reset.text, &format!("{base}password/reset/"))[base.len() - 1..].to_owned();
+    let form = anonymous.get(&path).await;
+    form.assert_status(200);
+    assert!(form.contains("reader"));
+    let short = anonymous.post(&path, &[("password", "short")]).await;
+    short.assert_status(422);
+    assert!(short.contains("too short"));
+    let done = anonymous
+        .post(&path, &[("password", "a brand new secret")])
+        .await;
+    done.assert_status(200);
+    assert!(done.contains("Your password is changed"));
+    // The old sessions are over; the new password signs in; the link is spent.
+    reader.get("/settings").await.assert_status(303);
+    anonymous
+        .login("reader", "a brand new secret")
+        .await
+        .assert_status(303);
+    let again = app.new_browser().get(&path).await;
+    again.assert_status(404);
+    assert!(again.contains("This link no longer works"));
+    app.new_browser()
+        .post(&path, &[("password", "another new secret")])
+        .await
+        .assert_status(404);
+});
+
+backend_test!(
+    unreadable_jobs_fail_with_a_clear_error_and_the_worker_goes_on,
+    |app| {
+        with_pool!(&app.db, pool => async {
+        for (kind, payload) in [("launch_rockets", "null"), ("welcome_email", "{not json"), ("welcome_email", "{}")] {
+            sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $3)")
+                .bind(kind).bind(payload).bind(Timestamp::now()).execute(pool).await.unwrap();
+        }
+    }.await);
+        quire::jobs::enqueue(&app.db, &Job::Noop.now())
+            .await
+            .unwrap();
+        let _worker = app.start_worker(&[]);
+        app.jobs_settled().await;
+        let rows = jobs(&app.db).await;
+        let errors: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.state.as_str(),
+                    r.attempts,
+                    r.last_error.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        assert_eq!(errors[0].0, "failed");
+        assert!(errors[0].2.contains("launch_rockets"), "{errors:?}");
+        assert!(errors[1].2.contains("not JSON"), "{errors:?}");
+        assert!(errors[2].2.contains("user_id"), "{errors:?}");
+        assert!(
+            errors[..3].iter().all(|e| e.0 == "failed" && e.1 == 1),
+            "no retries of what cannot work: {errors:?}"
+        );
+        assert_eq!(rows[3].state, "done", "the worker went on");
+    }
+);
+
+backend_test!(
+    failing_jobs_back_off_then_fail_and_an_admin_can_retry_them,
+    |app| {
+        // An SMTP server that is down: nothing listens on the port yet.
+        let port = free_port();
+        let url = format!("smtp://127.0.0.1:{port}?tls=none");
+        let _worker = app.start_worker(&[
+            "--smtp-url",
+            &url,
+            "--job-retry-base",
+            "400ms",
+            "--job-max-attempts",
+            "3",
+        ]);
+        app.register("owner").await.assert_status(303);
+
+        // Watch the welcome job: after failure n it waits 400 ms × 2^(n-1), ±50%.
+        let mut delays = Vec::new();
+        let started = Instant::now();
+        let mut seen = 0;
+        let failed = loop {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the job never failed for good"
+            );
+            let job = jobs_of(&app.db, "welcome_email").await.remove(0);
+            if job.state == "queued" && job.attempts > seen {
+                seen = job.attempts;
+                let wait = job.run_at.as_datetime() - Timestamp::now().as_datetime();
+                delays.push((job.attempts, wait.as_seconds_f64()));
+            }
+            if job.state == "failed" {
+                break job;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(delays.len(), 2, "{delays:?}");
+        for (attempts, wait) in &delays {
+            let nominal = 0.4 * f64::from(1 << (attempts - 1));
+            // Observed a few milliseconds after the failure, hence the slack below.
+            assert!(
+                (nominal * 0.5 - 0.06..=nominal * 1.5).contains(wait),
+                "attempt {attempts}: waited {wait} s for a nominal {nominal} s"
+            );
+        }
+        assert_eq!(failed.attempts, 3);
+        let error = failed.last_error.clone().unwrap();
+        assert!(error.contains("SMTP"), "{error}");
+
+        // The admin page shows it to admins only, and retries it.
+        let member = app.new_browser();
+        member.register("member").await;
+        member.get("/admin/jobs").await.assert_status(403);
+        let page = app.get("/admin/jobs").await;
+        page.assert_status(200);
+        assert!(page.contains("welcome_email"));
+        assert!(page.contains("sending over SMTP"));
+        // The SMTP server is back: the retried email goes out; none was lost.
+        let Some(sink) = SmtpSink::start_on(port) else {
+            return;
+        };
+        let retried = app
+            .post(&format!("/admin/jobs/{}/retry", failed.id), &[])
+            .await;
+        retried.assert_status(200);
+        assert!(retried.contains(&format!("Job {} is queued again", failed.id)));
+        let started = Instant::now();
+        while !sink.received().iter().any(|r| r.to == "owner@example.com") {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the retried email never came"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Discarding removes a failed job, and only a failed one.
+        app.post(&format!("/admin/jobs/{}/discard", failed.id), &[])
+            .await
+            .assert_status(404);
+    }
+);
+
+backend_test!(
+    periodic_jobs_run_once_per_period_across_two_workers,
+    |app| {
+        let every_second = ["--housekeeping-schedule", "* * * * * *"];
+        let first = app.start_worker(&every_second);
+        let second = app.start_worker(&every_second);
+        let started = Instant::now();
+        tokio::time::sleep(Duration::from_millis(3500)).await;
+        first.stop().await;
+        second.stop().await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let runs = jobs_of(&app.db, "housekeeping").await;
+        assert!(
+            runs.iter().all(|r| r.state == "done" && r.attempts == 1),
+            "{runs:?}"
+        );
+        // One per second that passed, not one per worker per second.
+        assert!(
+            (2..=elapsed.ceil() as usize).contains(&runs.len()),
+            "{} runs in {elapsed:.1} s",
+            runs.len()
+        );
+    }
+);
+
+/// A `quire worker` process on a database.
+struct WorkerProcess(Child);
+
+impl WorkerProcess {
+    fn start(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let mut command = quire_command();
+        command
+            .env("QUIRE_DATABASE_URL", database_url)
+            .env("QUIRE_DATA_DIR", data_dir)
+            .env("QUIRE_SECRET_KEY", TEST_SECRET)
+            .arg("worker")
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Self(command.spawn().expect("quire worker starts"))
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if crate::helpers::postgres_admin_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
+    backends
+}
+
+async fn migrated(backend: Backend, dir: &std::path::Path) -> (String, Db) {
+    let (url, _) = fresh_database_url(backend, dir).await.unwrap();
+    let db = Db::connect(&url, quire::db::PoolSize(3), None)
+        .await
+        .unwrap();
+    db.migrate_up().await.unwrap();
+    (url, db)
+}
+
+async fn wait_for_state(db: &Db, id: i64, state: &str) -> Row {
+    for _ in 0..600 {
+        let job = jobs(db).await.into_iter().find(|j| j.id == id).unwrap();
+        if job.state == state {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {id} never reached {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_killed_runs_again_elsewhere_once() {
+    for backend in backends() {
+        let Some(sink) = SmtpSink::start() else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (url, db) = migrated(backend, dir.path()).await;
+        quire::features::accounts::create_from_cli(
+            &db,
+            "ann",
+            "ann@example.com",
+            "password123",
+            false,
+        )
+        .await
+        .unwrap();
+        let smtp = sink.url();
+        let env = [("QUIRE_SMTP_URL", smtp.as_str()), ("QUIRE_JOB_LEASE", "2s")];
+        // The SMTP server stalls the delivery; the worker dies in the middle.
+        sink.set_delay(30.0);
+        let first = WorkerProcess::start(&url, dir.path(), &env);
+        let job = jobs_of(&db, "welcome_email").await.remove(0);
+        let running = wait_for_state(&db, job.id, "running").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        first.signal("KILL");
+        drop(first);
+        sink.set_delay(0.0);
+        let second = WorkerProcess::start(&url, dir.path(), &env);
+        let done = wait_for_state(&db, job.id, "done").await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(sink.received().len(), 1, "{backend:?}: sent once");
+        assert_eq!(done.attempts, 2, "{backend:?}");
+        assert_ne!(
+            done.locked_by, running.locked_by,
+            "{backend:?}: another worker finished it"
+        );
+        drop(second);
+        db.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = migrated(Backend::Sqlite, dir.path()).await;
+    quire::features::accounts::create_from_cli(&db, "ann", "ann@example.com", "password123", false)
+        .await
+        .unwrap();
+    sink.set_delay(1.5);
+    let smtp = sink.url();
+    let mut worker = WorkerProcess::start(&url, dir.path(), &[("QUIRE_SMTP_URL", smtp.as_str())]);
+    let job = jobs_of(&db, "welcome_email").await.remove(0);
+    wait_for_state(&db, job.id, "running").await;
+    worker.signal("TERM");
+    let status = worker.0.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let job = jobs(&db)
+        .await
+        .into_iter()
+        .find(|j| j.id == job.id)
+        .unwrap();
+    assert_eq!(job.state, "done");
+    assert_eq!(sink.received().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
+    if crate::helpers::postgres_admin_url().is_none() {
+        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (url, db) = migrated(Backend::Postgres, dir.path()).await;
+    let batch: Vec<NewJob> = (0..1000).map(|_| Job::Noop.now()).collect();
+    quire::jobs::enqueue_many(&db, &batch).await.unwrap();
+    let env = [("QUIRE_WORKER_CONCURRENCY", "4")];
+    let _first = WorkerProcess::start(&url, dir.path(), &env);
+    let _second = WorkerProcess::start(&url, dir.path(), &env);
+    let started = Instant::now();
+    let rows = loop {
+        let rows = jobs(&db).await;
+        if rows.iter().all(|r| r.state == "done") {
+            break rows;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "1000 jobs not done in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows.len(), 1000);
+    assert!(
+        rows.iter().all(|r| r.attempts == 1),
+        "every job was claimed once"
+    );
+    let workers: std::collections::HashSet<_> = rows.iter().map(|r| r.locked_by.clone()).collect();
+    assert_eq!(workers.len(), 2, "both workers took jobs: {workers:?}");
+}
