@@ -8,31 +8,21 @@
 //! printed beside each figure. Environment: QUIRE_BENCH_INCREMENTS (default
 //! 200000), QUIRE_BENCH_CONCURRENCY (64), QUIRE_BENCH_LIST_REQUESTS (20000).
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common.rs"]
+mod common;
+
+use common::env_number;
+
 const VISITORS: usize = 100;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 struct Server {
-    child: Child,
+    _process: common::Process,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
@@ -41,23 +31,16 @@ fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_quire"))
-        .env("QUIRE_DATABASE_URL", database_url)
-        .env("QUIRE_DATA_DIR", data_dir)
-        .env(
-            "QUIRE_SECRET_KEY",
-            "bench-secret-key-that-is-long-enough-0123456789",
-        )
-        .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
-        .env("QUIRE_DB_POOL_SIZE", "16")
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--migrate"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the quire binary runs");
+    let bind = format!("127.0.0.1:{port}");
+    let process = common::quire(
+        database_url,
+        data_dir,
+        &["serve", "--migrate"],
+        &[("QUIRE_BIND", &bind), ("QUIRE_DB_POOL_SIZE", "16")],
+    );
     Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
+        _process: process,
+        base: format!("http://{bind}"),
     }
 }
 
@@ -230,28 +213,13 @@ async fn main() {
         "visits benchmark: {} cores, load generator in this process",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    bench("sqlite", &sqlite, dir.path(), 20_000.0).await;
-
-    if let Ok(admin) = std::env::var("QUIRE_TEST_POSTGRES_URL") {
-        let name = format!("quire_bench_{}", std::process::id());
-        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        bench("postgres", url.as_str(), dir.path(), 10_000.0).await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
-    } else {
-        println!(
-            "postgres   skipped: set QUIRE_TEST_POSTGRES_URL to a server this may create databases on"
-        );
+    for (backend, url) in common::databases(dir.path()).await {
+        let target = if backend == "sqlite" {
+            20_000.0
+        } else {
+            10_000.0
+        };
+        bench(backend, &url, dir.path(), target).await;
     }
+    common::drop_databases().await;
 }

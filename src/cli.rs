@@ -283,6 +283,7 @@ pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
     let secret = config.resolve_secret_key()?;
     Ok(AppState {
         visits: crate::features::visits::Recorder::start(db.clone()),
+        visitor_list: Default::default(),
         templates: Arc::new(crate::templates::Templates::new(config.theme_dir.clone())),
         config: Arc::new(config),
         secret: Arc::new(secret),

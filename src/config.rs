@@ -103,7 +103,7 @@ pub struct JobConfig {
     pub in_process: Switch,
 
     /// Jobs one process runs at the same time.
-    #[arg(long, env = "QUIRE_WORKER_CONCURRENCY", global = true, default_value_t = 8,
+    #[arg(long, env = "QUIRE_WORKER_CONCURRENCY", global = true, default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub worker_concurrency: u32,
 

@@ -30,6 +30,7 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub secret: Arc<SecretKey>,
     pub visits: features::visits::Recorder,
+    pub visitor_list: Arc<features::visits::ListCache>,
 }
 
 /// The whole application as a router, ready to serve.

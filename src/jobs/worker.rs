@@ -53,6 +53,9 @@ impl JobContext {
 /// The worker's settings, from `Config`.
 pub type WorkerSettings = crate::config::JobConfig;
 
+/// How long to wait after a job ends for others to end too.
+const LINGER: Duration = Duration::from_millis(1);
+
 /// A job that runs longer than this is stopped and retried later.
 const JOB_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -109,43 +112,54 @@ pub async fn run_worker(
     tokio::pin!(shutdown);
     tracing::info!(worker = %me, concurrency = settings.worker_concurrency, "worker started");
 
+    // Results not yet written: they are written with the next claim.
+    let mut finished: Vec<(i64, i32, Outcome)> = Vec::new();
     loop {
         // How long to sleep when idle: until the next poll, periodic job,
         // or job that comes due (a retry, a scheduled job, a lease running out).
         let mut idle_for = poll;
+        let free = match stop_at {
+            None => settings.worker_concurrency as usize - running.len(),
+            Some(_) => 0,
+        };
         if stop_at.is_none() {
             periodic.enqueue_due(&ctx.db).await;
             idle_for = idle_for.min(periodic.until_next());
-            let free = settings.worker_concurrency as usize - running.len();
-            if free > 0 {
-                match claim(&ctx.db, &me, free, settings.job_lease).await {
-                    Ok(claimed) => {
-                        // Fewer than asked for: nothing else is due now.
-                        if claimed.len() < free
-                            && let Ok(Some(due)) = next_due(&ctx.db, &me).await
-                        {
-                            let wait = (due.as_datetime() - Timestamp::now().as_datetime())
-                                .try_into()
-                                .unwrap_or(Duration::ZERO);
-                            // A little after, so the job is due when we look.
-                            idle_for = idle_for.min(wait + Duration::from_millis(5));
-                        }
-                        for job in claimed {
-                            let (id, attempts) = (job.id, job.attempts);
-                            let handle = running.spawn(perform(
-                                ctx.clone(),
-                                job,
-                                settings.job_max_attempts as i32,
-                            ));
-                            held.insert(handle.id(), (id, attempts));
-                        }
+        }
+        if free > 0 || !finished.is_empty() {
+            match settle(&ctx.db, &me, &settings, &finished, free).await {
+                Ok(claimed) => {
+                    finished.clear();
+                    // Fewer than asked for: nothing else is due now.
+                    if claimed.len() < free
+                        && let Ok(Some(due)) = next_due(&ctx.db, &me).await
+                    {
+                        let wait = (due.as_datetime() - Timestamp::now().as_datetime())
+                            .try_into()
+                            .unwrap_or(Duration::ZERO);
+                        // A little after, so the job is due when we look.
+                        idle_for = idle_for.min(wait + Duration::from_millis(5));
                     }
-                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed; retrying shortly"),
+                    for job in claimed {
+                        let (id, attempts) = (job.id, job.attempts);
+                        let handle = running.spawn(perform(
+                            ctx.clone(),
+                            job,
+                            settings.job_max_attempts as i32,
+                        ));
+                        held.insert(handle.id(), (id, attempts));
+                    }
+                }
+                // Kept, and written with the next try; the leases of those
+                // jobs are renewed meanwhile, so nobody else runs them again.
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording or claiming jobs failed; retrying shortly")
                 }
             }
         }
-        // With free slots, the claim above found everything that was due:
-        // wait for news. With none, wait for a job to end.
+        if stop_at.is_some() && running.is_empty() && finished.is_empty() {
+            break;
+        }
         tokio::select! {
             biased;
             () = &mut shutdown, if stop_at.is_none() => {
@@ -153,28 +167,31 @@ pub async fn run_worker(
                 stop_at = Some(Instant::now() + settings.worker_shutdown_timeout);
             }
             Some(first) = running.join_next_with_id(), if !running.is_empty() => {
+                // Jobs ending within a millisecond of each other are
+                // written together: one commit for the batch, not one each.
                 let mut ended = vec![first];
-                while let Some(more) = running.try_join_next_with_id() {
-                    ended.push(more);
+                let linger = tokio::time::sleep(LINGER);
+                tokio::pin!(linger);
+                while !running.is_empty() {
+                    tokio::select! {
+                        Some(more) = running.join_next_with_id() => ended.push(more),
+                        () = &mut linger => break,
+                    }
                 }
-                let results: Vec<(i64, i32, Outcome)> = ended
-                    .into_iter()
-                    .filter_map(|result| {
-                        let (task, outcome) = match result {
-                            Ok((task, outcome)) => (task, outcome),
-                            Err(e) => (e.id(), Outcome::Retry(format!("the job panicked: {e}"))),
-                        };
-                        let (id, attempts) = held.remove(&task)?;
-                        Some((id, attempts, outcome))
-                    })
-                    .collect();
-                if let Err(e) = record(&ctx.db, &me, &settings, results).await {
-                    // The leases run out and the jobs run again: at least once.
-                    tracing::error!(error = %e, "recording finished jobs failed");
+                for result in ended {
+                    let (task, outcome) = match result {
+                        Ok((task, outcome)) => (task, outcome),
+                        Err(e) => (e.id(), Outcome::Retry(format!("the job panicked: {e}"))),
+                    };
+                    if let Some((id, attempts)) = held.remove(&task) {
+                        finished.push((id, attempts, outcome));
+                    }
                 }
             }
             _ = heartbeat.tick() => {
-                if !held.is_empty() && let Err(e) = extend_leases(&ctx.db, &me, settings.job_lease).await {
+                let ids: Vec<i64> = held.values().map(|(id, _)| *id)
+                    .chain(finished.iter().map(|(id, ..)| *id)).collect();
+                if let Err(e) = extend_leases(&ctx.db, &me, &ids, settings.job_lease).await {
                     tracing::warn!(error = %e, "extending job leases failed");
                 }
             }
@@ -184,11 +201,12 @@ pub async fn run_worker(
                 tracing::warn!(jobs = running.len(), "shutdown timeout: handing unfinished jobs back");
                 running.abort_all();
                 while running.join_next().await.is_some() {}
+                held.clear();
+                if !finished.is_empty() {
+                    settle(&ctx.db, &me, &settings, &finished, 0).await?;
+                }
                 break;
             }
-        }
-        if stop_at.is_some() && running.is_empty() {
-            break;
         }
     }
     if let Some(listener) = listener {
@@ -247,32 +265,28 @@ async fn next_due(db: &Db, me: &str) -> Result<Option<Timestamp>, sqlx::Error> {
         .bind(me).fetch_one(pool).await)
 }
 
-/// Takes a lease on up to `limit` due jobs: queued ones whose time has come,
-/// and running ones whose worker stopped renewing its lease.
-async fn claim(
-    db: &Db,
-    me: &str,
-    limit: usize,
-    lease: Duration,
-) -> Result<Vec<Claimed>, sqlx::Error> {
-    let now = Timestamp::now();
+/// The claims: a lease on up to `$4` due jobs. Two statements, each served
+/// by its own partial index in order, so a claim costs the same with a
+/// million jobs waiting as with ten: first running jobs whose worker stopped
+/// renewing its lease, then queued jobs whose time has come.
+fn claim_sql(db: &Db) -> [String; 2] {
     // Other workers skip the rows this one is claiming instead of queueing
     // behind it. SQLite has one writer at a time, which is the same guarantee.
     let skip_locked = match db {
         Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
         Db::Sqlite(_) => "",
     };
-    let sql = format!(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2
-         WHERE id IN (
-             SELECT id FROM jobs
-             WHERE (state = 'queued' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)
-             ORDER BY run_at, id LIMIT $4 {skip_locked})
-         RETURNING id, kind, payload, attempts"
-    );
-    with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql))
-        .bind(me).bind(now + lease).bind(now).bind(limit as i64)
-        .fetch_all(pool).await)
+    let claim = |due: &str, order: &str| {
+        format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2
+             WHERE id IN (SELECT id FROM jobs WHERE {due} ORDER BY {order} LIMIT $4 {skip_locked})
+             RETURNING id, kind, payload, attempts"
+        )
+    };
+    [
+        claim("state = 'running' AND locked_until < $3", "locked_until"),
+        claim("state = 'queued' AND run_at <= $3", "run_at, id"),
+    ]
 }
 
 async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> Outcome {
@@ -326,29 +340,37 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
     delay.mul_f64(rand::random_range(0.5..1.5))
 }
 
-/// Writes how jobs ended, in one transaction. Only rows this worker still
-/// holds are touched: if its lease ran out and another worker took the job,
-/// that worker's record wins. Finished jobs keep `locked_by`: who ran them.
-async fn record(
+/// Writes how jobs ended and claims up to `limit` new ones, in one
+/// transaction: a busy worker commits once per batch. Only rows this worker
+/// still holds are written: if its lease ran out and another worker took
+/// the job, that worker's record wins. Finished jobs keep `locked_by`: who
+/// ran them.
+async fn settle(
     db: &Db,
     me: &str,
     settings: &WorkerSettings,
-    results: Vec<(i64, i32, Outcome)>,
-) -> Result<(), sqlx::Error> {
+    results: &[(i64, i32, Outcome)],
+    limit: usize,
+) -> Result<Vec<Claimed>, sqlx::Error> {
+    let started = std::time::Instant::now();
     let now = Timestamp::now();
     let mut done = Vec::new();
     let mut requeue = Vec::new();
     let mut failed = Vec::new();
     for (id, attempts, outcome) in results {
         match outcome {
-            Outcome::Done => done.push(id),
-            Outcome::Retry(error) if attempts < settings.job_max_attempts as i32 => {
+            Outcome::Done => done.push(*id),
+            Outcome::Retry(error) if *attempts < settings.job_max_attempts as i32 => {
                 tracing::warn!(job = id, attempts, %error, "job failed; will retry");
-                requeue.push((id, now + backoff(settings.job_retry_base, attempts), error));
+                requeue.push((
+                    *id,
+                    now + backoff(settings.job_retry_base, *attempts),
+                    error,
+                ));
             }
             Outcome::Retry(error) | Outcome::Fail(error) => {
                 tracing::error!(job = id, attempts, %error, "job failed for good");
-                failed.push((id, error));
+                failed.push((*id, error));
             }
         }
     }
@@ -360,6 +382,7 @@ async fn record(
             ids.join(", ")
         )
     });
+    let claim = (limit > 0).then(|| claim_sql(db));
     with_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         if let Some(sql) = &done_sql {
@@ -374,23 +397,58 @@ async fn record(
                 "UPDATE jobs SET state = 'queued', run_at = $1, last_error = $2, locked_by = NULL,
                      locked_until = NULL
                  WHERE id = $3 AND locked_by = $4")
-                .bind(*run_at).bind(error).bind(*id).bind(me).execute(&mut *tx).await?;
+                .bind(*run_at).bind(*error).bind(*id).bind(me).execute(&mut *tx).await?;
         }
         for (id, error) in &failed {
             sqlx::query(
                 "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, locked_until = NULL
                  WHERE id = $3 AND locked_by = $4")
-                .bind(now).bind(error).bind(*id).bind(me).execute(&mut *tx).await?;
+                .bind(now).bind(*error).bind(*id).bind(me).execute(&mut *tx).await?;
         }
-        tx.commit().await
+        let mut claimed: Vec<Claimed> = Vec::new();
+        for sql in claim.iter().flatten() {
+            let wanted = limit - claimed.len();
+            if wanted == 0 {
+                break;
+            }
+            let mut more: Vec<Claimed> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(me).bind(now + settings.job_lease).bind(now).bind(wanted as i64)
+                .fetch_all(&mut *tx).await?;
+            // RETURNING gives no order; run the oldest first.
+            more.sort_by_key(|job| job.id);
+            claimed.append(&mut more);
+        }
+        tx.commit().await?;
+        Ok(claimed)
     }.await)
+    .inspect(|claimed| {
+        tracing::debug!(recorded = results.len(), claimed = claimed.len(), took = ?started.elapsed(), "settled");
+    })
 }
 
-/// Renews the leases of every job this worker runs.
-async fn extend_leases(db: &Db, me: &str, lease: Duration) -> Result<u64, sqlx::Error> {
-    with_pool!(db, pool => sqlx::query(
-        "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running'")
-        .bind(Timestamp::now() + lease).bind(me).execute(pool).await.map(|r| r.rows_affected()))
+/// Renews the leases of the jobs this worker holds: running, or finished
+/// and not yet written.
+async fn extend_leases(
+    db: &Db,
+    me: &str,
+    ids: &[i64],
+    lease: Duration,
+) -> Result<u64, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
+    let sql = format!(
+        "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running' AND id IN ({})",
+        placeholders.join(", ")
+    );
+    with_pool!(db, pool => {
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(Timestamp::now() + lease).bind(me);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.execute(pool).await.map(|r| r.rows_affected())
+    })
 }
 
 /// Hands this worker's unfinished jobs back to the queue, to run again at

@@ -2,6 +2,8 @@
 //! always and on PostgreSQL when QUIRE_TEST_POSTGRES_URL is set.
 
 mod helpers;
+#[path = "../support/smtp_sink.rs"]
+mod smtp_sink;
 
 mod accounts;
 mod api;

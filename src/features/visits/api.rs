@@ -2,26 +2,20 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
-use utoipa::ToSchema;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 
-use super::{Visitor, VisitorName};
+use super::{Visitor, VisitorName, VisitorsResponse};
 use crate::error::AppError;
 use crate::http::AppState;
 use crate::http::api::ApiError;
 
-#[derive(Serialize, ToSchema)]
-pub struct VisitorsResponse {
-    results: Vec<Visitor>,
-}
-
 /// Every visitor with their number of visits, oldest visitor first.
 #[utoipa::path(get, path = "/visitors", tag = "Visitors",
     responses((status = 200, body = VisitorsResponse)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<VisitorsResponse>, ApiError> {
-    Ok(Json(VisitorsResponse {
-        results: super::list_visitors(&state.db).await?,
-    }))
+pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let body = state.visitor_list.get(&state.db, &state.visits).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// Counts a visit of `username` (creating the visitor on their first) and

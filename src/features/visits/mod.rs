@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::db::Db;
-use crate::error::{AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::with_pool;
 pub use recorder::{Recorder, VisitorCount};
 
@@ -82,6 +82,56 @@ pub async fn list_visitors(db: &Db) -> AppResult<Vec<Visitor>> {
         with_pool!(db, pool => sqlx::query_as("SELECT id, username, visits FROM visitors ORDER BY id")
         .fetch_all(pool).await)?,
     )
+}
+
+/// The body of `GET /api/visitors`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VisitorsResponse {
+    results: Vec<Visitor>,
+}
+
+/// How long another process's visits may take to show in the visitor list.
+const LIST_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The visitor list as last encoded. Reading a thousand rows and encoding
+/// them costs milliseconds; the list changes only when visits are written.
+/// An entry is used while this process has written no visit since it was
+/// read (so an acknowledged visit always shows) and for at most
+/// [`LIST_MAX_AGE`] (for visits written by other processes).
+#[derive(Default)]
+pub struct ListCache {
+    cached: std::sync::Mutex<Option<CachedList>>,
+}
+
+struct CachedList {
+    generation: u64,
+    read_at: std::time::Instant,
+    body: bytes::Bytes,
+}
+
+impl ListCache {
+    /// The JSON of `{"results": [every visitor]}`.
+    pub async fn get(&self, db: &Db, recorder: &Recorder) -> AppResult<bytes::Bytes> {
+        let generation = recorder.generation();
+        if let Some(cached) = &*self.cached.lock().expect("not poisoned")
+            && cached.generation == generation
+            && cached.read_at.elapsed() < LIST_MAX_AGE
+        {
+            return Ok(cached.body.clone());
+        }
+        let read_at = std::time::Instant::now();
+        let results = list_visitors(db).await?;
+        let body = bytes::Bytes::from(
+            serde_json::to_vec(&VisitorsResponse { results })
+                .map_err(|e| AppError::Internal(e.into()))?,
+        );
+        *self.cached.lock().expect("not poisoned") = Some(CachedList {
+            generation,
+            read_at,
+            body: body.clone(),
+        });
+        Ok(body)
+    }
 }
 
 /// One row of an author's statistics.

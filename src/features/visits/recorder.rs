@@ -4,6 +4,8 @@
 //! so the cost of a commit (an fsync, a round trip) is shared by all of them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::AssertSqlSafe;
@@ -38,6 +40,9 @@ enum Visit {
 #[derive(Clone)]
 pub struct Recorder {
     queue: mpsc::Sender<Visit>,
+    /// Counts the batches this process has committed, so that a cached
+    /// read of the totals knows when it is out of date.
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -51,8 +56,15 @@ impl Recorder {
     /// writing what is queued.
     pub fn start(db: Db) -> Self {
         let (queue, receiver) = mpsc::channel(64 * 1024);
-        tokio::spawn(run(db, receiver));
-        Self { queue }
+        let generation = Arc::new(AtomicU64::new(0));
+        tokio::spawn(run(db, receiver, generation.clone()));
+        Self { queue, generation }
+    }
+
+    /// Changes whenever this process commits visits (before any of them is
+    /// acknowledged).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Records a visit of `name` and returns their total including it, once
@@ -89,14 +101,14 @@ fn stopped() -> AppError {
     AppError::Internal(anyhow::anyhow!("the visit recorder has stopped"))
 }
 
-async fn run(db: Db, mut receiver: mpsc::Receiver<Visit>) {
+async fn run(db: Db, mut receiver: mpsc::Receiver<Visit>, generation: Arc<AtomicU64>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        write_batch(&db, std::mem::take(&mut batch)).await;
+        write_batch(&db, std::mem::take(&mut batch), &generation).await;
     }
 }
 
-async fn write_batch(db: &Db, batch: Vec<Visit>) {
+async fn write_batch(db: &Db, batch: Vec<Visit>, generation: &AtomicU64) {
     let mut visitors: HashMap<VisitorName, Vec<oneshot::Sender<AppResult<VisitorCount>>>> =
         HashMap::new();
     let mut order: Vec<VisitorName> = Vec::new();
@@ -132,6 +144,7 @@ async fn write_batch(db: &Db, batch: Vec<Visit>) {
     };
     match result {
         Ok(totals) => {
+            generation.fetch_add(1, Ordering::AcqRel);
             for visitor in totals {
                 let name = VisitorName(visitor.username.clone());
                 let replies = visitors.remove(&name).unwrap_or_default();

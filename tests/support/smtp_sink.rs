@@ -1,0 +1,143 @@
+//! A real SMTP server for tests and benchmarks: aiosmtpd, run by
+//! smtp_sink.py beside this file, on loopback. Shared by the integration
+//! tests and the benchmarks through `#[path]`.
+
+/// A real SMTP server (aiosmtpd, run by smtp_sink.py) on
+/// loopback, keeping what it receives.
+pub struct SmtpSink {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// An email as the SMTP server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub list_unsubscribe: Option<String>,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpSink {
+    /// Starts one, or says why not: it needs a Python with aiosmtpd in
+    /// QUIRE_TEST_PYTHON, which ./scripts/test provides. Without one the
+    /// test is skipped, except under CI, where that is a failure.
+    pub fn start() -> Option<Self> {
+        Self::start_on(free_port())
+    }
+
+    pub fn start_on(port: u16) -> Option<Self> {
+        let Ok(python) = std::env::var("QUIRE_TEST_PYTHON") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "QUIRE_TEST_PYTHON must name a Python with aiosmtpd (./scripts/test sets it)"
+            );
+            eprintln!(
+                "skipped: QUIRE_TEST_PYTHON (a Python with aiosmtpd) is not set; ./scripts/test sets it"
+            );
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/support/smtp_sink.py"
+            ))
+            .arg(port.to_string())
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("QUIRE_TEST_PYTHON runs");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
+        Some(Self { child, port, dir })
+    }
+
+    /// For `--smtp-url`: plain SMTP, as this local server speaks.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Makes it wait this long before accepting each recipient (0: don't).
+    pub fn set_delay(&self, seconds: f64) {
+        let flag = self.dir.path().join("slow");
+        if seconds > 0.0 {
+            std::fs::write(flag, seconds.to_string()).unwrap();
+        } else {
+            let _ = std::fs::remove_file(flag);
+        }
+    }
+
+    /// Everything received so far, oldest first.
+    pub fn received(&self) -> Vec<Received> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|path| {
+                let bytes = std::fs::read(path).unwrap();
+                let message = mail_parser::MessageParser::default()
+                    .parse(&bytes)
+                    .expect("a parseable email");
+                Received {
+                    to: message
+                        .to()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    subject: message.subject().unwrap_or_default().to_owned(),
+                    text: message.body_text(0).unwrap_or_default().into_owned(),
+                    html: message.body_html(0).unwrap_or_default().into_owned(),
+                    list_unsubscribe: message
+                        .header_raw("List-Unsubscribe")
+                        .map(|v| v.trim().to_owned()),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until at least `count` emails have arrived (at most 30 s).
+    pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        for _ in 0..600 {
+            let received = self.received();
+            if received.len() >= count {
+                return received;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {count} emails, got {:?}",
+            self.received()
+                .iter()
+                .map(|r| &r.subject)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
