@@ -383,6 +383,12 @@ async fn settle(
         )
     });
     let claim = (limit > 0).then(|| claim_sql(db));
+    // Nothing to write and nothing due: no write transaction, which on
+    // SQLite would take the database's one write lock from the web
+    // requests on every poll.
+    if results.is_empty() && !anything_due(db, now).await? {
+        return Ok(Vec::new());
+    }
     with_pool!(db, pool => async {
         let mut tx = pool.begin().await?;
         if let Some(sql) = &done_sql {
@@ -424,6 +430,13 @@ async fn settle(
     .inspect(|claimed| {
         tracing::debug!(recorded = results.len(), claimed = claimed.len(), took = ?started.elapsed(), "settled");
     })
+}
+
+async fn anything_due(db: &Db, now: Timestamp) -> Result<bool, sqlx::Error> {
+    with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_at <= $1)
+             OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND locked_until < $1)")
+        .bind(now).fetch_one(pool).await)
 }
 
 /// Renews the leases of the jobs this worker holds: running, or finished
