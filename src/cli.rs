@@ -14,6 +14,7 @@ use crate::features::accounts;
 use crate::http::{AppState, Server};
 use crate::jobs::{JobContext, run_worker};
 use crate::mail::Mailer;
+use crate::maintenance;
 
 #[derive(Parser, Debug)]
 #[command(name = "quire", version, about = "A self-hosted blogging platform")]
@@ -52,12 +53,40 @@ pub enum Command {
         action: UserAction,
     },
     /// Check the configuration and that the database is reachable and migrated.
-    Check,
+    Check {
+        /// Also report what is unsafe for production: exit 1 on errors, 0 with warnings only.
+        #[arg(long)]
+        deploy: bool,
+    },
+    /// Ask a running server whether it is ready (GET /readyz): exit 0 if so.
+    /// For container health checks in images without curl.
+    Healthcheck {
+        /// The server's address; defaults to http://BIND (127.0.0.1 for 0.0.0.0).
+        #[arg(long)]
+        url: Option<url::Url>,
+    },
+    /// Put the site in maintenance mode, take it out, or say which it is in.
+    /// Every replica follows within seconds; administrators keep access.
+    Maintenance {
+        #[command(subcommand)]
+        action: MaintenanceAction,
+    },
     /// Visit counting.
     Visits {
         #[command(subcommand)]
         action: VisitsAction,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MaintenanceAction {
+    /// Visitors get a 503 page saying MESSAGE, with Retry-After.
+    On {
+        #[arg(long)]
+        message: Option<String>,
+    },
+    Off,
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,7 +237,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => Err(anyhow::anyhow!(e)),
             }
         }
-        Command::Check => check(config).await,
+        Command::Check { deploy } => check(config, deploy).await,
+        Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Maintenance { action } => {
+            let db = connect(&config).await?;
+            ensure_migrated(&db).await?;
+            let fail = |e: crate::error::AppError| anyhow::anyhow!(e);
+            match action {
+                MaintenanceAction::On { message } => {
+                    let on = maintenance::turn_on(&db, message.as_deref())
+                        .await
+                        .map_err(fail)?;
+                    println!("maintenance mode on: {}", on.message);
+                }
+                MaintenanceAction::Off => {
+                    maintenance::turn_off(&db).await.map_err(fail)?;
+                    println!("maintenance mode off");
+                }
+                MaintenanceAction::Status => match maintenance::status(&db).await.map_err(fail)? {
+                    Some(on) => println!("on since {}: {}", on.since, on.message),
+                    None => println!("off"),
+                },
+            }
+            println!(
+                "(every process follows within {} s)",
+                maintenance::REFRESH.as_secs()
+            );
+            Ok(())
+        }
         Command::Visits {
             action: VisitsAction::Rebuild,
         } => {
@@ -284,6 +340,8 @@ pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
     Ok(AppState {
         visits: crate::features::visits::Recorder::start(db.clone()),
         visitor_list: Default::default(),
+        lifecycle: Default::default(),
+        maintenance: Default::default(),
         templates: Arc::new(crate::templates::Templates::new(config.theme_dir.clone())),
         config: Arc::new(config),
         secret: Arc::new(secret),
@@ -319,6 +377,8 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     let bind = config.bind;
     let public_url = config.public_url();
     let state = app_state(config, db.clone()).await?;
+    let state_config = state.config.clone();
+    let lifecycle = state.lifecycle.clone();
     // The worker shares the web state's parts.
     let jobs = Arc::new(JobContext::new(
         state.db.clone(),
@@ -331,17 +391,35 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
     tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), jobs = run_jobs, "serving");
-    // One signal stops both the server and the in-process worker.
+    // SIGTERM: readiness turns 503 at once while requests are still served
+    // for QUIRE_SHUTDOWN_DRAIN (balancers notice and stop sending); then the
+    // server takes no new connections and the worker no new jobs, and
+    // in-flight requests get QUIRE_SHUTDOWN_TIMEOUT to finish.
+    let (drain, timeout) = (state_config.shutdown_drain, state_config.shutdown_timeout);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let signal = tokio::spawn(async move {
         shutdown_signal().await;
+        lifecycle.drain();
+        tracing::info!(
+            ?drain,
+            "draining: /readyz answers 503, requests are still served"
+        );
+        tokio::time::sleep(drain).await;
         let _ = stop.send(true);
     });
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
     let worker = run_jobs.then(|| tokio::spawn(run_worker(jobs, until_stopped(stopped.clone()))));
-    server.run(until_stopped(stopped)).await?;
+    let serving = server.run(until_stopped(stopped.clone()));
+    let overdue = async {
+        until_stopped(stopped).await;
+        tokio::time::sleep(timeout).await;
+    };
+    tokio::select! {
+        served = serving => served?,
+        () = overdue => tracing::warn!(?timeout, "requests still in flight after QUIRE_SHUTDOWN_TIMEOUT; stopping anyway"),
+    }
     if let Some(worker) = worker {
         worker.await??;
     }
@@ -390,7 +468,7 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn check(config: Config) -> anyhow::Result<()> {
+async fn check(config: Config, deploy: bool) -> anyhow::Result<()> {
     config.resolve_secret_key()?;
     Mailer::from_config(&config)?;
     let db = connect(&config).await?;
@@ -402,5 +480,53 @@ async fn check(config: Config) -> anyhow::Result<()> {
         "ok: configuration valid, {} database reachable and migrated",
         db.backend()
     );
+    if !deploy {
+        return Ok(());
+    }
+    let findings =
+        crate::config::deploy_findings(&config, std::env::var("RUST_LOG").ok().as_deref());
+    for finding in &findings {
+        println!("{finding}");
+    }
+    let errors = findings.iter().filter(|f| f.is_error()).count();
+    if errors > 0 {
+        bail!("{errors} setting(s) are unsafe for production");
+    }
+    println!(
+        "ok: nothing unsafe for production{}",
+        if findings.is_empty() {
+            ""
+        } else {
+            " (see the warnings)"
+        }
+    );
+    Ok(())
+}
+
+async fn healthcheck(config: &Config, url: Option<url::Url>) -> anyhow::Result<()> {
+    let base = match url {
+        Some(url) => url,
+        None => {
+            let mut bind = config.bind;
+            if bind.ip().is_unspecified() {
+                bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            url::Url::parse(&format!("http://{bind}/"))?
+        }
+    };
+    let readyz = base.join("readyz")?;
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?
+        .get(readyz.clone())
+        .send()
+        .await
+        .with_context(|| format!("{readyz} does not answer"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    println!("{status} {body}");
+    if !status.is_success() {
+        bail!("not ready");
+    }
     Ok(())
 }

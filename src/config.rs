@@ -90,6 +90,22 @@ pub struct Config {
     #[arg(long, env = "QUIRE_MAIL_FROM", global = true, value_parser = parse_mailbox)]
     pub mail_from: Option<lettre::message::Mailbox>,
 
+    /// On SIGTERM, how long to keep serving while /readyz answers 503, so
+    /// load balancers stop sending requests before the process stops taking them.
+    #[arg(long, env = "QUIRE_SHUTDOWN_DRAIN", global = true, default_value = "5s",
+          value_parser = humantime::parse_duration)]
+    pub shutdown_drain: Duration,
+
+    /// After the drain, how long requests in flight may take before the process exits anyway.
+    #[arg(long, env = "QUIRE_SHUTDOWN_TIMEOUT", global = true, default_value = "30s",
+          value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// How many `serve` replicas the deployment runs; only `check --deploy`
+    /// reads it (SQLite cannot be shared by several).
+    #[arg(long, env = "QUIRE_REPLICAS", global = true, default_value_t = 1)]
+    pub replicas: u32,
+
     #[command(flatten)]
     pub jobs: JobConfig,
 }
@@ -354,6 +370,94 @@ fn parse_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
     axum::http::HeaderValue::from_str(&origin).map_err(|e| e.to_string())
 }
 
+/// Something `quire check --deploy` has to say about a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Error(String),
+    Warning(String),
+}
+
+impl Finding {
+    pub fn is_error(&self) -> bool {
+        matches!(self, Finding::Error(_))
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::Error(m) => write!(f, "error: {m}"),
+            Finding::Warning(m) => write!(f, "warning: {m}"),
+        }
+    }
+}
+
+/// What is unsafe, or worth a second look, before serving the public.
+pub fn deploy_findings(config: &Config, rust_log: Option<&str>) -> Vec<Finding> {
+    use Finding::{Error, Warning};
+    let mut findings = Vec::new();
+    match &config.secret_key {
+        None => findings.push(Warning(
+            "QUIRE_SECRET_KEY is unset: the key generated into DATA_DIR/secret_key is used; \
+             set it, so that every replica and every restore has the same one"
+                .into(),
+        )),
+        Some(key) => {
+            let distinct: std::collections::HashSet<u8> = key.expose().iter().copied().collect();
+            if distinct.len() < 10 {
+                findings.push(Error(
+                    "QUIRE_SECRET_KEY looks like a placeholder (fewer than 10 different characters); \
+                     generate one with `openssl rand -hex 32`"
+                        .into(),
+                ));
+            }
+        }
+    }
+    match &config.public_url {
+        None => findings.push(Error(
+            "QUIRE_PUBLIC_URL is unset: links in emails would point at http://BIND; \
+             set the https:// address readers use"
+                .into(),
+        )),
+        Some(url) if url.scheme() != "https" => findings.push(Error(format!(
+            "QUIRE_PUBLIC_URL is {url}: without https, passwords and sessions travel \
+             unencrypted and cookies are not marked Secure"
+        ))),
+        Some(_) => {}
+    }
+    if !config.is_postgres() && config.replicas > 1 {
+        findings.push(Error(format!(
+            "QUIRE_REPLICAS is {} but the database is SQLite, a file one process serves; \
+             use PostgreSQL for several replicas",
+            config.replicas
+        )));
+    }
+    match config.smtp_url.as_ref().map(SmtpUrl::settings) {
+        None => findings.push(Warning(
+            "QUIRE_SMTP_URL is unset: emails, password resets included, are written to \
+             DATA_DIR/outbox instead of being sent"
+                .into(),
+        )),
+        Some(Ok(smtp))
+            if smtp.tls == SmtpTls::None
+                && !matches!(smtp.host.as_str(), "localhost" | "127.0.0.1" | "::1") =>
+        {
+            findings.push(Warning(format!(
+                "QUIRE_SMTP_URL has ?tls=none for {}: email and the SMTP password cross the \
+                 network unencrypted",
+                smtp.host
+            )))
+        }
+        Some(_) => {}
+    }
+    if rust_log.is_some_and(|l| l.contains("debug") || l.contains("trace")) {
+        findings.push(Warning(
+            "RUST_LOG asks for debug logs: they are large and may hold personal data".into(),
+        ));
+    }
+    findings
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{variable} {message}")]
 pub struct ConfigError {
@@ -497,6 +601,56 @@ mod tests {
                 panic!("{bad} was accepted");
             };
             assert!(error.starts_with("QUIRE_SMTP_URL"), "{error}");
+        }
+    }
+
+    fn parse(args: &[&str]) -> Config {
+        #[derive(clap::Parser)]
+        struct Test {
+            #[command(flatten)]
+            config: Config,
+        }
+        let mut argv = vec!["quire"];
+        argv.extend_from_slice(args);
+        <Test as clap::Parser>::parse_from(argv).config
+    }
+
+    #[test]
+    fn deploy_findings_name_what_is_unsafe() {
+        let safe = parse(&[
+            "--database-url",
+            "postgres://db/quire",
+            "--secret-key",
+            "3f9a1c7e5b2d8f4a6c0e1b3d5f7a9c2e",
+            "--public-url",
+            "https://blog.example.com",
+            "--smtp-url",
+            "smtps://mail.example.com",
+            "--replicas",
+            "3",
+        ]);
+        assert_eq!(deploy_findings(&safe, Some("info")), vec![]);
+        let unsafe_ = parse(&[
+            "--secret-key",
+            &"a".repeat(40),
+            "--public-url",
+            "http://blog.example.com",
+            "--replicas",
+            "2",
+        ]);
+        let findings: Vec<String> = deploy_findings(&unsafe_, Some("debug"))
+            .iter()
+            .map(|f| f.to_string())
+            .collect();
+        assert_eq!(findings.len(), 5, "{findings:#?}");
+        for (finding, names) in findings.iter().zip([
+            "error: QUIRE_SECRET_KEY",
+            "error: QUIRE_PUBLIC_URL",
+            "error: QUIRE_REPLICAS",
+            "warning: QUIRE_SMTP_URL",
+            "warning: RUST_LOG",
+        ]) {
+            assert!(finding.starts_with(names), "{finding}");
         }
     }
 

@@ -8,6 +8,7 @@ pub mod features;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod maintenance;
 pub mod markdown;
 pub mod telemetry;
 pub mod templates;

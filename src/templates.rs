@@ -51,6 +51,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/admin_jobs.html"),
     ),
     (
+        "maintenance.html",
+        include_str!("../templates/maintenance.html"),
+    ),
+    (
         "emails/layout.html",
         include_str!("../templates/emails/layout.html"),
     ),

@@ -226,7 +226,10 @@ impl FromRequestParts<AppState> for MaybeApiUser {
             return Ok(MaybeApiUser(None));
         };
         match token::authenticate(&state.db, &state.secret, jwt).await {
-            Ok((user, token)) => Ok(MaybeApiUser(Some(ApiUser { user, token }))),
+            Ok((user, token)) => {
+                super::logging::note_user(&parts.extensions, user.id);
+                Ok(MaybeApiUser(Some(ApiUser { user, token })))
+            }
             Err(AppError::Unauthorized) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "token",
@@ -350,7 +353,7 @@ impl Modify for ErrorResponses {
 
 /// Every API route, with the OpenAPI document generated from the same
 /// registrations, so the two cannot drift apart.
-pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
+pub fn router(state: &AppState) -> axum::Router<AppState> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::api::login))
         .routes(routes!(accounts::api::register))
@@ -396,7 +399,39 @@ pub fn router(cors_origins: &[HeaderValue]) -> axum::Router<AppState> {
                 "is not allowed on this route",
             )
         })
-        .layer(cors(cors_origins))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            maintenance_guard,
+        ))
+        .layer(cors(&state.config.cors_origins))
+}
+
+/// During maintenance the API answers 503 with `Retry-After`, except to
+/// administrators' tokens.
+async fn maintenance_guard(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(down) = state.maintenance.current(&state.db).await else {
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    match MaybeApiUser::from_request_parts(&mut parts, &state).await {
+        Ok(MaybeApiUser(Some(caller))) if caller.user.is_admin() => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        _ => {
+            let mut error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "maintenance",
+                &down.message,
+            );
+            error.retry_after = Some(crate::maintenance::RETRY_AFTER_SECS);
+            error.into_response()
+        }
+    }
 }
 
 /// Cross-origin access for the configured origins only (none by default),

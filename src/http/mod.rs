@@ -3,6 +3,8 @@
 pub mod api;
 mod assets;
 pub mod extract;
+pub mod health;
+pub mod logging;
 pub mod pages;
 
 use std::net::SocketAddr;
@@ -12,7 +14,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use base64::Engine;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub secret: Arc<SecretKey>,
     pub visits: features::visits::Recorder,
     pub visitor_list: Arc<features::visits::ListCache>,
+    pub lifecycle: Arc<health::Lifecycle>,
+    pub maintenance: Arc<crate::maintenance::Switch>,
 }
 
 /// The whole application as a router, ready to serve.
@@ -60,10 +63,18 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(assets::routes())
-        .nest("/api", api::router(&state.config.cors_origins))
+        .nest("/api", api::router(&state))
         .merge(site)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(logging::user_slot))
+        .layer(logging::trace_layer())
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            logging::REQUEST_ID,
+        ))
+        .layer(axum::middleware::map_request(logging::request_id))
+        // Health checks come every few seconds from every balancer: they
+        // stay out of the request log.
+        .merge(health::routes())
         .with_state(state)
 }
 

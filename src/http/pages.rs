@@ -52,6 +52,32 @@ pub async fn page_context(
             .map(|r| safe_next(Some(&r[url::Position::BeforePath..])))
             .unwrap_or_else(|| "/".into())
     };
+    if let Some(user) = viewer.user() {
+        super::logging::note_user(request.extensions(), user.id);
+    }
+    // During maintenance only administrators get past this point, and
+    // anyone may reach the sign-in page (to sign in as one).
+    if let Some(down) = state.maintenance.current(&state.db).await
+        && !viewer.user().is_some_and(|u| u.is_admin())
+        && !["/login", "/logout"].contains(&request.uri().path())
+    {
+        let ctx = PageCtx {
+            viewer,
+            csrf: CsrfToken(token),
+            path,
+        };
+        let mut page = ctx.render_status(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "maintenance.html",
+            context! { message => down.message.clone() },
+        );
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::maintenance::RETRY_AFTER_SECS),
+        );
+        return page;
+    }
     request.extensions_mut().insert(CsrfToken(token.clone()));
     request.extensions_mut().insert(viewer.clone());
 

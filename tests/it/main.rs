@@ -13,6 +13,7 @@ mod comments;
 mod database;
 mod jobs;
 mod migrations;
+mod operations;
 mod posts;
 mod realworld;
 mod schemathesis;

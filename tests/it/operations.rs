@@ -1,0 +1,357 @@
+//! Running it in production: health and readiness, request ids, maintenance
+//! mode, the drain on SIGTERM, and the operator's commands.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+
+use crate::backend_test;
+use crate::helpers::{Backend, TEST_SECRET, free_port, fresh_database_url, quire_command};
+
+backend_test!(health_and_readiness_say_what_is_wrong, |app| {
+    let client = reqwest::Client::new();
+    let get = |path: &str| client.get(app.url(path)).send();
+    let live = get("/healthz").await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    assert_eq!(
+        live.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "ready"
+    );
+
+    // A database behind this version's migrations is not ready, and says why.
+    app.db.migrate_down(1).await.unwrap();
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"].as_str().unwrap().contains("pending"),
+        "{body}"
+    );
+    assert_eq!(
+        get("/healthz").await.unwrap().status(),
+        StatusCode::OK,
+        "still alive"
+    );
+    app.db.migrate_up().await.unwrap();
+});
+
+backend_test!(every_response_carries_a_request_id, |app| {
+    let client = reqwest::Client::new();
+    let id_of = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get("x-request-id")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let made = client.get(app.url("/")).send().await.unwrap();
+    let made = id_of(&made).expect("an id is made");
+    assert!(made.len() >= 16, "{made}");
+    let kept = client
+        .get(app.url("/api/tags"))
+        .header("x-request-id", "lb-7f3a.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(id_of(&kept).as_deref(), Some("lb-7f3a.42"));
+    let replaced = client
+        .get(app.url("/"))
+        .header("x-request-id", "no spaces <allowed>")
+        .send()
+        .await
+        .unwrap();
+    let replaced = id_of(&replaced).unwrap();
+    assert_ne!(replaced, "no spaces <allowed>");
+});
+
+/// Polls until `check` holds (at most 10 s): the switch takes up to two
+/// seconds to reach a process.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+backend_test!(maintenance_mode_turns_visitors_away_but_not_admins, |app| {
+    app.register("owner").await.assert_status(303);
+    let slug = app.publish("Hello", "Still here.", "").await;
+    let member = app.new_browser();
+    member.register("member").await.assert_status(303);
+    let visitor = app.new_browser();
+
+    quire::maintenance::turn_on(&app.db, Some("Moving to a bigger server."))
+        .await
+        .unwrap();
+    eventually("visitors see the maintenance page", || async {
+        visitor.get("/").await.status == StatusCode::SERVICE_UNAVAILABLE
+    })
+    .await;
+    let page = visitor.get(&format!("/posts/{slug}")).await;
+    page.assert_status(503);
+    assert!(page.contains("Moving to a bigger server."));
+    assert_eq!(page.headers["retry-after"], "300");
+    member.get("/").await.assert_status(503);
+    let (status, body) = visitor
+        .api(reqwest::Method::GET, "/api/articles", None, None)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["errors"]["maintenance"][0],
+        "Moving to a bigger server."
+    );
+    // Administrators keep the whole site; anyone can reach the sign-in page.
+    app.get(&format!("/posts/{slug}")).await.assert_status(200);
+    app.get("/admin/jobs").await.assert_status(200);
+    visitor.get("/login").await.assert_status(200);
+    // Health checks are not maintenance's business.
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    quire::maintenance::turn_off(&app.db).await.unwrap();
+    eventually("visitors are back", || async {
+        visitor.get("/").await.status == StatusCode::OK
+    })
+    .await;
+    let (status, _) = visitor
+        .api(reqwest::Method::GET, "/api/articles", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+});
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = quire_command();
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let env = [
+        ("QUIRE_DATA_DIR", data_dir.as_str()),
+        ("QUIRE_BIND", bind.as_str()),
+    ];
+    let mut server = quire_command();
+    server
+        .args(["serve"])
+        .env("QUIRE_SHUTDOWN_DRAIN", "1500ms")
+        .stdout(Stdio::null());
+    for (key, value) in env {
+        server.env(key, value);
+    }
+    let mut server = server.spawn().unwrap();
+    let client = reqwest::Client::new();
+    let base = format!("http://{bind}");
+    eventually("the server comes up", || async {
+        client.get(format!("{base}/healthz")).send().await.is_ok()
+    })
+    .await;
+    let (ok, said) = run(&["healthcheck"], &env);
+    assert!(ok, "{said}");
+    assert!(said.contains("ready"), "{said}");
+
+    let signalled = Instant::now();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Draining: not ready, but still serving.
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.json::<serde_json::Value>().await.unwrap()["status"],
+        "draining"
+    );
+    assert_eq!(
+        client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let (ok, said) = run(&["healthcheck", "--url", &base], &[]);
+    assert!(!ok, "draining is not ready: {said}");
+    let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_millis(1500),
+        "served through the drain"
+    );
+    let (ok, said) = run(&["healthcheck"], &env);
+    assert!(!ok && said.contains("does not answer"), "{said}");
+}
+
+#[tokio::test]
+async fn maintenance_commands_switch_every_backend() {
+    let mut backends = vec![Backend::Sqlite];
+    if crate::helpers::postgres_admin_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
+    for backend in backends {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _) = fresh_database_url(backend, dir.path()).await.unwrap();
+        let env = [
+            ("QUIRE_DATABASE_URL", url.as_str()),
+            ("QUIRE_SECRET_KEY", TEST_SECRET),
+        ];
+        assert!(run(&["migrate", "up"], &env).0);
+        let (ok, said) = run(&["maintenance", "status"], &env);
+        assert!(ok && said.starts_with("off"), "{said}");
+        let (ok, said) = run(&["maintenance", "on", "--message", "Back at noon"], &env);
+        assert!(ok && said.contains("on: Back at noon"), "{said}");
+        let (ok, said) = run(&["maintenance", "status"], &env);
+        assert!(
+            ok && said.starts_with("on since") && said.contains("Back at noon"),
+            "{said}"
+        );
+        assert!(run(&["maintenance", "off"], &env).0);
+        assert!(run(&["maintenance", "status"], &env).1.starts_with("off"));
+    }
+}
+
+#[test]
+fn check_deploy_fails_on_what_is_unsafe_and_passes_a_sound_setup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    assert!(run(&["migrate", "up"], &[("QUIRE_DATA_DIR", &data_dir)]).0);
+    let (ok, said) = run(
+        &["check", "--deploy"],
+        &[
+            ("QUIRE_DATA_DIR", &data_dir),
+            ("QUIRE_PUBLIC_URL", "http://blog.example.com"),
+            ("QUIRE_REPLICAS", "3"),
+        ],
+    );
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("error: QUIRE_PUBLIC_URL is http://blog.example.com/"),
+        "{said}"
+    );
+    assert!(
+        said.contains("error: QUIRE_REPLICAS is 3 but the database is SQLite"),
+        "{said}"
+    );
+    assert!(said.contains("warning: QUIRE_SMTP_URL is unset"), "{said}");
+    assert!(said.contains("unsafe for production"), "{said}");
+
+    let (ok, said) = run(
+        &["check", "--deploy"],
+        &[
+            ("QUIRE_DATA_DIR", &data_dir),
+            ("QUIRE_PUBLIC_URL", "https://blog.example.com"),
+            ("QUIRE_SECRET_KEY", TEST_SECRET),
+        ],
+    );
+    assert!(ok, "warnings only: {said}");
+    assert!(said.contains("warning: QUIRE_SMTP_URL is unset"), "{said}");
+    assert!(!said.contains("error:"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_is_one_json_log_line_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut server = quire_command()
+        .args(["serve"])
+        .env("QUIRE_DATA_DIR", dir.path())
+        .env("QUIRE_BIND", &bind)
+        .env("QUIRE_LOG_FORMAT", "json")
+        .env("QUIRE_SHUTDOWN_DRAIN", "0s")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let browser =
+        crate::helpers::Browser::new(reqwest::Url::parse(&format!("http://{bind}/")).unwrap());
+    eventually("the server comes up", || async {
+        reqwest::get(format!("http://{bind}/healthz")).await.is_ok()
+    })
+    .await;
+    browser.register("logger").await.assert_status(303);
+    let with_id = browser
+        .client
+        .get(browser.url("/posts/no-such-post"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_id.status(), StatusCode::NOT_FOUND);
+    let forgot = browser
+        .post("/password/forgot", &[("email", "logger@example.com")])
+        .await;
+    forgot.assert_status(200);
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        server.wait().unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(server.stderr.as_mut().unwrap(), &mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["span"]["request_id"] == "trace-me-42")
+        .unwrap_or_else(|| panic!("no request line: {out}"));
+    assert_eq!(request["span"]["route"], "/posts/{slug}");
+    assert_eq!(request["span"]["method"], "GET");
+    assert_eq!(request["status"], 404);
+    assert!(request["latency_ms"].is_number());
+    assert!(
+        request["user_id"].is_number(),
+        "the signed-in user: {request}"
+    );
+    // The password and the session never reach the log; nor does the reset
+    // link the job made.
+    assert!(!out.contains("correct horse"), "{out}");
+    let session = browser.cookie("quire_session").unwrap();
+    assert!(!out.contains(&session), "{out}");
+    assert!(!out.contains("password/reset/"), "{out}");
+}
