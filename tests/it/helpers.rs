@@ -314,6 +314,86 @@ pub fn quire_command() -> std::process::Command {
     command
 }
 
+/// A `quire` process of its own (`serve`, `worker`…) on a database, for
+/// what needs a real process: signals, several replicas. Killed on drop.
+pub struct QuireProcess {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, where a `serve` listens.
+    pub base: String,
+}
+
+impl QuireProcess {
+    /// Runs `quire ARGS`; `QUIRE_BIND` is a free port unless `env` names one.
+    pub fn start(
+        args: &[&str],
+        database_url: &str,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let bind = env
+            .iter()
+            .find(|(k, _)| *k == "QUIRE_BIND")
+            .map(|(_, v)| (*v).to_owned())
+            .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
+        let mut command = quire_command();
+        command
+            .env("QUIRE_DATABASE_URL", database_url)
+            .env("QUIRE_DATA_DIR", data_dir)
+            .env("QUIRE_SECRET_KEY", TEST_SECRET)
+            .env("QUIRE_BIND", &bind)
+            .args(args)
+            .stdout(std::process::Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        Self {
+            child: command.spawn().expect("the quire binary starts"),
+            base: format!("http://{bind}"),
+        }
+    }
+
+    /// Waits until a `serve` answers its liveness probe (at most 10 s).
+    pub async fn wait_until_up(&self) {
+        for _ in 0..200 {
+            if reqwest::get(format!("{}/healthz", self.base))
+                .await
+                .is_ok_and(|r| r.status() == 200)
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{} did not come up", self.base);
+    }
+
+    /// Sends a signal by name (`TERM`, `KILL`).
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// Waits for the process to exit, without blocking the runtime.
+    pub async fn exit_status(mut self) -> std::process::ExitStatus {
+        let mut child = std::mem::replace(
+            &mut self.child,
+            std::process::Command::new("true").spawn().unwrap(),
+        );
+        tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for QuireProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn init_logs() {
     // Logs only when asked, as in zero2prod: TEST_LOG=1 cargo test.
     if std::env::var_os("TEST_LOG").is_some() {

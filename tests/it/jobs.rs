@@ -2,7 +2,6 @@
 //! failed state, unreadable jobs, periodic jobs with several workers, the
 //! admin page, and workers that die or are stopped.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use quire::db::{Db, Timestamp};
@@ -10,9 +9,7 @@ use quire::jobs::{Job, NewJob};
 use quire::with_pool;
 
 use crate::backend_test;
-use crate::helpers::{
-    Backend, SmtpSink, TEST_SECRET, free_port, fresh_database_url, quire_command,
-};
+use crate::helpers::{Backend, QuireProcess, SmtpSink, free_port, fresh_database_url};
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -331,38 +328,8 @@ backend_test!(
     }
 );
 
-/// A `quire worker` process on a database.
-struct WorkerProcess(Child);
-
-impl WorkerProcess {
-    fn start(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let mut command = quire_command();
-        command
-            .env("QUIRE_DATABASE_URL", database_url)
-            .env("QUIRE_DATA_DIR", data_dir)
-            .env("QUIRE_SECRET_KEY", TEST_SECRET)
-            .arg("worker")
-            .stdout(Stdio::null());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        Self(command.spawn().expect("quire worker starts"))
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn worker(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> QuireProcess {
+    QuireProcess::start(&["worker"], database_url, data_dir, env)
 }
 
 fn backends() -> Vec<Backend> {
@@ -414,14 +381,14 @@ async fn a_job_whose_worker_is_killed_runs_again_elsewhere_once() {
         let env = [("QUIRE_SMTP_URL", smtp.as_str()), ("QUIRE_JOB_LEASE", "2s")];
         // The SMTP server stalls the delivery; the worker dies in the middle.
         sink.set_delay(30.0);
-        let first = WorkerProcess::start(&url, dir.path(), &env);
+        let first = worker(&url, dir.path(), &env);
         let job = jobs_of(&db, "welcome_email").await.remove(0);
         let running = wait_for_state(&db, job.id, "running").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         first.signal("KILL");
         drop(first);
         sink.set_delay(0.0);
-        let second = WorkerProcess::start(&url, dir.path(), &env);
+        let second = worker(&url, dir.path(), &env);
         let done = wait_for_state(&db, job.id, "done").await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         assert_eq!(sink.received().len(), 1, "{backend:?}: sent once");
@@ -447,11 +414,11 @@ async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
         .unwrap();
     sink.set_delay(1.5);
     let smtp = sink.url();
-    let mut worker = WorkerProcess::start(&url, dir.path(), &[("QUIRE_SMTP_URL", smtp.as_str())]);
+    let worker = worker(&url, dir.path(), &[("QUIRE_SMTP_URL", smtp.as_str())]);
     let job = jobs_of(&db, "welcome_email").await.remove(0);
     wait_for_state(&db, job.id, "running").await;
     worker.signal("TERM");
-    let status = worker.0.wait().unwrap();
+    let status = worker.exit_status().await;
     assert!(status.success(), "{status:?}");
     let job = jobs(&db)
         .await
@@ -473,8 +440,8 @@ async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
     let batch: Vec<NewJob> = (0..1000).map(|_| Job::Noop.now()).collect();
     quire::jobs::enqueue_many(&db, &batch).await.unwrap();
     let env = [("QUIRE_WORKER_CONCURRENCY", "4")];
-    let _first = WorkerProcess::start(&url, dir.path(), &env);
-    let _second = WorkerProcess::start(&url, dir.path(), &env);
+    let _first = worker(&url, dir.path(), &env);
+    let _second = worker(&url, dir.path(), &env);
     let started = Instant::now();
     let rows = loop {
         let rows = jobs(&db).await;

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 
 use crate::backend_test;
-use crate::helpers::{Backend, TEST_SECRET, free_port, fresh_database_url, quire_command};
+use crate::helpers::{
+    Backend, QuireProcess, TEST_SECRET, free_port, fresh_database_url, quire_command,
+};
 
 backend_test!(health_and_readiness_say_what_is_wrong, |app| {
     let client = reqwest::Client::new();
@@ -354,4 +356,169 @@ async fn each_request_is_one_json_log_line_without_secrets() {
     let session = browser.cookie("quire_session").unwrap();
     assert!(!out.contains(&session), "{out}");
     assert!(!out.contains("password/reset/"), "{out}");
+}
+
+/// nginx from Debian's packages, found on PATH or in /usr/sbin; skipped
+/// without it, except under CI (./scripts/test installs it).
+fn nginx() -> Option<std::path::PathBuf> {
+    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "nginx is missing (Debian: apt-get install nginx-light)"
+        );
+        eprintln!("skipped: nginx is not installed");
+    }
+    found
+}
+
+/// Two replicas behind nginx under continuous load; each in turn gets
+/// SIGTERM and is started again. Not one request may fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_behind_nginx_drops_no_request() {
+    if crate::helpers::postgres_admin_url().is_none() {
+        eprintln!("skipped: replicas share a database, and QUIRE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let Some(nginx) = nginx() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _) = fresh_database_url(Backend::Postgres, dir.path())
+        .await
+        .unwrap();
+    let binds = [
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    ];
+    let replica = |bind: &str, args: &[&str]| {
+        QuireProcess::start(
+            args,
+            &url,
+            dir.path(),
+            &[
+                ("QUIRE_BIND", bind),
+                ("QUIRE_SHUTDOWN_DRAIN", "1s"),
+                ("QUIRE_WORKER", "off"),
+            ],
+        )
+    };
+    let mut replicas = vec![replica(&binds[0], &["serve", "--migrate"])];
+    replicas[0].wait_until_up().await;
+    replicas.push(replica(&binds[1], &["serve"]));
+    replicas[1].wait_until_up().await;
+
+    // nginx retries a request on the other replica when one refuses the
+    // connection or drops it (proxy_next_upstream), as a production
+    // configuration would.
+    let port = free_port();
+    let conf = dir.path().join("nginx.conf");
+    let d = dir.path().display();
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off; master_process on; worker_processes 1; user root;
+             pid {d}/nginx.pid; error_log {d}/nginx-error.log warn;
+             events {{ worker_connections 512; }}
+             http {{
+               access_log off;
+               client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+               fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+               upstream quire {{
+                 server {a} max_fails=1 fail_timeout=1s;
+                 server {b} max_fails=1 fail_timeout=1s;
+                 keepalive 16;
+               }}
+               server {{
+                 listen 127.0.0.1:{port};
+                 location / {{
+                   proxy_pass http://quire;
+                   proxy_http_version 1.1;
+                   proxy_set_header Connection \"\";
+                   proxy_set_header Host $host;
+                   proxy_next_upstream error timeout;
+                   proxy_connect_timeout 1s;
+                 }}
+               }}
+             }}",
+            a = binds[0],
+            b = binds[1],
+        ),
+    )
+    .unwrap();
+    let mut proxy = std::process::Command::new(nginx)
+        .args([
+            "-p",
+            &d.to_string(),
+            "-c",
+            &conf.display().to_string(),
+            "-e",
+            &format!("{d}/nginx-error.log"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let front = format!("http://127.0.0.1:{port}");
+    eventually("nginx comes up", || async {
+        reqwest::get(format!("{front}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..8)
+        .map(|i| {
+            let (stop, front) = (stop.clone(), front.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let paths = ["/", "/api/articles", "/login", "/api/tags"];
+                let (mut ok, mut failed) = (0u32, Vec::new());
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = paths[(ok as usize + i) % paths.len()];
+                    match client.get(format!("{front}{path}")).send().await {
+                        Ok(r) if r.status().is_success() => ok += 1,
+                        Ok(r) => failed.push(format!("{path}: {}", r.status())),
+                        Err(e) => failed.push(format!("{path}: {e}")),
+                    }
+                }
+                (ok, failed)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (i, bind) in binds.iter().enumerate() {
+        let old = replicas.remove(i);
+        old.signal("TERM");
+        let status = old.exit_status().await;
+        assert!(status.success(), "replica {i} exits cleanly: {status:?}");
+        let new = replica(bind, &["serve"]);
+        new.wait_until_up().await;
+        replicas.insert(i, new);
+        // nginx takes a failed replica back after fail_timeout.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut served, mut failed) = (0, Vec::new());
+    for task in load {
+        let (ok, errors) = task.await.unwrap();
+        served += ok;
+        failed.extend(errors);
+    }
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        served as usize + failed.len(),
+        &failed[..failed.len().min(10)]
+    );
+    assert!(served > 500, "only {served} requests were served");
+    eprintln!("rolling restart: {served} requests served through two restarts, none failed");
 }

@@ -1,14 +1,13 @@
 //! Visit counting: exact under concurrency, durable when acknowledged,
 //! rebuildable from its events.
 
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_test;
-use crate::helpers::{Backend, TEST_SECRET, fresh_database_url};
+use crate::helpers::{Backend, QuireProcess, fresh_database_url};
 
 const BROWSER_UA: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36";
@@ -228,44 +227,8 @@ backend_test!(totals_are_rebuilt_from_the_events, |app| {
     );
 });
 
-/// A `quire serve` process of its own, for what needs a real process.
-struct Process {
-    child: Child,
-    base: String,
-}
-
-fn serve(database_url: &str, data_dir: &std::path::Path) -> Process {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = crate::helpers::quire_command()
-        .env("QUIRE_DATABASE_URL", database_url)
-        .env("QUIRE_DATA_DIR", data_dir)
-        .env("QUIRE_SECRET_KEY", TEST_SECRET)
-        .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
-        .args(["serve", "--migrate"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    Process {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    }
-}
-
-async fn wait_until_up(process: &Process) {
-    for _ in 0..200 {
-        if reqwest::get(format!("{}/api/visitors", process.base))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{} did not come up", process.base);
+fn serve(database_url: &str, data_dir: &std::path::Path) -> QuireProcess {
+    QuireProcess::start(&["serve", "--migrate"], database_url, data_dir, &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,7 +241,7 @@ async fn acknowledged_visits_survive_sigkill() {
         let dir = tempfile::tempdir().unwrap();
         let (url, _pg) = fresh_database_url(backend, dir.path()).await.unwrap();
         let mut server = serve(&url, dir.path());
-        wait_until_up(&server).await;
+        server.wait_until_up().await;
         let client = reqwest::Client::new();
         let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
         let tasks: Vec<_> = (0..32)
@@ -310,7 +273,7 @@ async fn acknowledged_visits_survive_sigkill() {
         let acknowledged = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
         assert!(acknowledged > 0, "{backend:?}: the burst was under way");
         let mut restarted = serve(&url, dir.path());
-        wait_until_up(&restarted).await;
+        restarted.wait_until_up().await;
         let stored = totals(&client, &restarted.base)
             .await
             .get("durable")
@@ -348,9 +311,9 @@ async fn two_server_processes_on_one_postgres_count_exactly() {
         .await
         .unwrap();
     let mut first = serve(&url, dir.path());
-    wait_until_up(&first).await;
+    first.wait_until_up().await;
     let mut second = serve(&url, dir.path());
-    wait_until_up(&second).await;
+    second.wait_until_up().await;
     let client = reqwest::Client::new();
     let tasks: Vec<_> = (0..40)
         .map(|t| {
