@@ -411,6 +411,13 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
         let _ = stopped.wait_for(|s| *s).await;
     };
     let worker = run_jobs.then(|| tokio::spawn(run_worker(jobs, until_stopped(stopped.clone()))));
+    let metrics = state_config.metrics_bind.map(|bind| {
+        tokio::spawn(crate::metrics::serve(
+            bind,
+            db.clone(),
+            until_stopped(stopped.clone()),
+        ))
+    });
     let serving = server.run(until_stopped(stopped.clone()));
     let overdue = async {
         until_stopped(stopped).await;
@@ -422,6 +429,9 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     }
     if let Some(worker) = worker {
         worker.await??;
+    }
+    if let Some(metrics) = metrics {
+        metrics.await??;
     }
     signal.abort();
     // Views queued by the last requests are written before the pool closes.
@@ -435,13 +445,25 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     let db = connect_migrated(&config, false).await?;
     let secret = Arc::new(config.resolve_secret_key()?);
     let templates = Arc::new(crate::templates::Templates::new(config.theme_dir.clone()));
+    let metrics_bind = config.metrics_bind;
     let jobs = Arc::new(JobContext::new(
         db.clone(),
         Arc::new(config),
         secret,
         templates,
     )?);
+    // The worker's job outcomes, on its own metrics address.
+    let metrics = metrics_bind.map(|bind| {
+        tokio::spawn(crate::metrics::serve(
+            bind,
+            db.clone(),
+            std::future::pending(),
+        ))
+    });
     run_worker(jobs, shutdown_signal()).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     db.close().await;
     Ok(())
 }

@@ -101,6 +101,11 @@ pub struct Config {
           value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Address for Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9090`;
+    /// off when unset. Keep it private: it is not meant for the public.
+    #[arg(long, env = "QUIRE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// How many `serve` replicas the deployment runs; only `check --deploy`
     /// reads it (SQLite cannot be shared by several).
     #[arg(long, env = "QUIRE_REPLICAS", global = true, default_value_t = 1)]

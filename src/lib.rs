@@ -10,5 +10,6 @@ pub mod jobs;
 pub mod mail;
 pub mod maintenance;
 pub mod markdown;
+pub mod metrics;
 pub mod telemetry;
 pub mod templates;

@@ -142,6 +142,11 @@ impl Db {
         }
     }
 
+    /// Connections open, and how many of them are idle.
+    pub fn pool_state(&self) -> (u32, u32) {
+        with_pool!(self, pool => (pool.size(), pool.num_idle() as u32))
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",

@@ -66,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api::router(&state))
         .merge(site)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(logging::user_slot))
         .layer(logging::trace_layer())
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(

@@ -38,7 +38,19 @@ pub enum Job {
     Housekeeping,
 }
 
+/// The states a job goes through.
+pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
+
 impl Job {
+    /// Every kind's name, as stored.
+    pub const KINDS: [&'static str; 5] = [
+        "noop",
+        "welcome_email",
+        "reply_email",
+        "password_reset_email",
+        "housekeeping",
+    ];
+
     /// The `kind` and `payload` columns.
     fn encode(&self) -> (String, String) {
         let value = serde_json::to_value(self).expect("jobs serialise to JSON");
@@ -236,6 +248,7 @@ mod tests {
             },
         ] {
             let (kind, payload) = job.encode();
+            assert!(Job::KINDS.contains(&kind.as_str()), "{kind} is in KINDS");
             assert_eq!(Job::decode(&kind, &payload), Ok(job));
         }
         assert_eq!(Job::Noop.encode(), ("noop".into(), "null".into()));

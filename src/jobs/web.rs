@@ -15,7 +15,7 @@ use crate::http::AppState;
 use crate::http::extract::{Admin, CsrfForm, NoFields};
 use crate::http::pages::PageCtx;
 
-const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
+use super::STATES;
 /// Failed jobs listed at most; older ones wait behind these.
 const FAILED_SHOWN: i64 = 100;
 

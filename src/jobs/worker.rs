@@ -77,6 +77,15 @@ struct Claimed {
     attempts: i32,
 }
 
+/// A job that has ended, waiting for its result to be written.
+#[derive(Debug)]
+struct Ended {
+    id: i64,
+    attempts: i32,
+    kind: String,
+    outcome: Outcome,
+}
+
 /// How a run of a job ended.
 #[derive(Debug)]
 enum Outcome {
@@ -107,13 +116,13 @@ pub async fn run_worker(
     let mut heartbeat = tokio::time::interval(settings.job_lease / 3);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut running: JoinSet<Outcome> = JoinSet::new();
-    let mut held: HashMap<tokio::task::Id, (i64, i32)> = HashMap::new();
+    let mut held: HashMap<tokio::task::Id, (i64, i32, String)> = HashMap::new();
     let mut stop_at: Option<Instant> = None;
     tokio::pin!(shutdown);
     tracing::info!(worker = %me, concurrency = settings.worker_concurrency, "worker started");
 
     // Results not yet written: they are written with the next claim.
-    let mut finished: Vec<(i64, i32, Outcome)> = Vec::new();
+    let mut finished: Vec<Ended> = Vec::new();
     loop {
         // How long to sleep when idle: until the next poll, periodic job,
         // or job that comes due (a retry, a scheduled job, a lease running out).
@@ -141,13 +150,13 @@ pub async fn run_worker(
                         idle_for = idle_for.min(wait + Duration::from_millis(5));
                     }
                     for job in claimed {
-                        let (id, attempts) = (job.id, job.attempts);
+                        let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
                         let handle = running.spawn(perform(
                             ctx.clone(),
                             job,
                             settings.job_max_attempts as i32,
                         ));
-                        held.insert(handle.id(), (id, attempts));
+                        held.insert(handle.id(), (id, attempts, kind));
                     }
                 }
                 // Kept, and written with the next try; the leases of those
@@ -183,14 +192,14 @@ pub async fn run_worker(
                         Ok((task, outcome)) => (task, outcome),
                         Err(e) => (e.id(), Outcome::Retry(format!("the job panicked: {e}"))),
                     };
-                    if let Some((id, attempts)) = held.remove(&task) {
-                        finished.push((id, attempts, outcome));
+                    if let Some((id, attempts, kind)) = held.remove(&task) {
+                        finished.push(Ended { id, attempts, kind, outcome });
                     }
                 }
             }
             _ = heartbeat.tick() => {
-                let ids: Vec<i64> = held.values().map(|(id, _)| *id)
-                    .chain(finished.iter().map(|(id, ..)| *id)).collect();
+                let ids: Vec<i64> = held.values().map(|(id, ..)| *id)
+                    .chain(finished.iter().map(|e| e.id)).collect();
                 if let Err(e) = extend_leases(&ctx.db, &me, &ids, settings.job_lease).await {
                     tracing::warn!(error = %e, "extending job leases failed");
                 }
@@ -349,7 +358,7 @@ async fn settle(
     db: &Db,
     me: &str,
     settings: &WorkerSettings,
-    results: &[(i64, i32, Outcome)],
+    results: &[Ended],
     limit: usize,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let started = std::time::Instant::now();
@@ -357,7 +366,20 @@ async fn settle(
     let mut done = Vec::new();
     let mut requeue = Vec::new();
     let mut failed = Vec::new();
-    for (id, attempts, outcome) in results {
+    let mut outcomes = Vec::new();
+    for Ended {
+        id,
+        attempts,
+        kind,
+        outcome,
+    } in results
+    {
+        let label = match outcome {
+            Outcome::Done => "done",
+            Outcome::Retry(_) if *attempts < settings.job_max_attempts as i32 => "retried",
+            _ => "failed",
+        };
+        outcomes.push((kind.clone(), label));
         match outcome {
             Outcome::Done => done.push(*id),
             Outcome::Retry(error) if *attempts < settings.job_max_attempts as i32 => {
@@ -428,6 +450,10 @@ async fn settle(
         Ok(claimed)
     }.await)
     .inspect(|claimed| {
+        for (kind, outcome) in outcomes {
+            metrics::counter!(crate::metrics::JOBS_FINISHED, "kind" => kind, "outcome" => outcome)
+                .increment(1);
+        }
         tracing::debug!(recorded = results.len(), claimed = claimed.len(), took = ?started.elapsed(), "settled");
     })
 }

@@ -522,3 +522,67 @@ async fn a_rolling_restart_behind_nginx_drops_no_request() {
     assert!(served > 500, "only {served} requests were served");
     eprintln!("rolling restart: {served} requests served through two restarts, none failed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_on_their_own_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("quire.db").display());
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let server = QuireProcess::start(
+        &["serve"],
+        &url,
+        dir.path(),
+        &[
+            ("QUIRE_METRICS_BIND", &metrics),
+            ("QUIRE_SHUTDOWN_DRAIN", "0s"),
+        ],
+    );
+    server.wait_until_up().await;
+    let browser =
+        crate::helpers::Browser::new(reqwest::Url::parse(&format!("{}/", server.base)).unwrap());
+    browser.register("metered").await.assert_status(303);
+    browser.get("/posts/none").await.assert_status(404);
+    let (status, _) = browser
+        .api(
+            reqwest::Method::POST,
+            "/api/visitors/counted/visits",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Not on the public address.
+    browser.get("/metrics").await.assert_status(404);
+
+    let scrape = || async {
+        reqwest::get(format!("http://{metrics}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let mut text = scrape().await;
+    // The welcome email's job runs in this process; wait for its outcome.
+    for _ in 0..100 {
+        if text.contains("quire_jobs_finished_total{kind=\"welcome_email\",outcome=\"done\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = scrape().await;
+    }
+    for expected in [
+        "quire_http_requests_total{method=\"GET\",route=\"/posts/{slug}\",status=\"404\"} 1",
+        "quire_http_requests_total{method=\"POST\",route=\"/register\",status=\"303\"} 1",
+        "quire_http_request_duration_seconds_bucket{method=\"GET\",route=\"/posts/{slug}\",status=\"404\",le=\"0.1\"}",
+        "quire_http_requests_in_flight 0",
+        "quire_db_pool_connections{state=\"idle\"}",
+        "quire_jobs{kind=\"welcome_email\",state=\"done\"} 1",
+        "quire_jobs{kind=\"reply_email\",state=\"queued\"} 0",
+        "quire_jobs_finished_total{kind=\"welcome_email\",outcome=\"done\"} 1",
+        "quire_visits_written_total{of=\"visitor\"} 1",
+        "quire_build_info{version=\"",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+}

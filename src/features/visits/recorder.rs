@@ -145,6 +145,11 @@ async fn write_batch(db: &Db, batch: Vec<Visit>, generation: &AtomicU64) {
     match result {
         Ok(totals) => {
             generation.fetch_add(1, Ordering::AcqRel);
+            let visits: usize = visitors.values().map(Vec::len).sum();
+            metrics::counter!(crate::metrics::VISITS_WRITTEN, "of" => "visitor")
+                .increment(visits as u64);
+            metrics::counter!(crate::metrics::VISITS_WRITTEN, "of" => "post")
+                .increment(views.len() as u64);
             for visitor in totals {
                 let name = VisitorName(visitor.username.clone());
                 let replies = visitors.remove(&name).unwrap_or_default();
