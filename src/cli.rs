@@ -65,6 +65,20 @@ pub enum Command {
         #[arg(long)]
         url: Option<url::Url>,
     },
+    /// Write a consistent snapshot of the database into a new folder under
+    /// DEST, with a manifest of checksums.
+    Backup {
+        /// A folder; each backup is a `quire-TIMESTAMP` folder inside it.
+        dest: String,
+    },
+    /// Restore a backup folder made by `quire backup` after checking its
+    /// checksums. Refuses a database that holds data unless --force.
+    Restore {
+        src: std::path::PathBuf,
+        /// Replace a database that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
     /// Put the site in maintenance mode, take it out, or say which it is in.
     /// Every replica follows within seconds; administrators keep access.
     Maintenance {
@@ -239,6 +253,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Check { deploy } => check(config, deploy).await,
         Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Backup { dest } => {
+            let db = connect(&config).await?;
+            ensure_migrated(&db).await?;
+            let folder = crate::backup::backup(&db, &config.database_url(), &dest).await?;
+            db.close().await;
+            println!("backed up to {}", folder.display());
+            Ok(())
+        }
+        Command::Restore { src, force } => {
+            let db = connect(&config).await?;
+            let manifest = crate::backup::restore(&config.database_url(), db, &src, force).await?;
+            println!(
+                "restored the {} backup of {} (made by Quire {}); `quire migrate up` applies any newer migrations",
+                manifest.backend, manifest.created_at, manifest.quire_version
+            );
+            Ok(())
+        }
         Command::Maintenance { action } => {
             let db = connect(&config).await?;
             ensure_migrated(&db).await?;

@@ -1,5 +1,6 @@
 //! Quire: a self-hosted blogging platform, one binary with several roles.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod db;

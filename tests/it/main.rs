@@ -7,6 +7,7 @@ mod smtp_sink;
 
 mod accounts;
 mod api;
+mod backup;
 mod blog_mode;
 mod cli;
 mod comments;

@@ -1,0 +1,282 @@
+//! `quire backup DEST` and `quire restore SRC`: a consistent snapshot of the
+//! database in a folder of its own, with a manifest that names the format and
+//! the SHA-256 of every file, checked before anything is restored.
+//!
+//! - SQLite: `VACUUM INTO`, a transactionally consistent copy made while the
+//!   site keeps running; restoring puts the file in place of the database.
+//! - PostgreSQL: `pg_dump --format=custom` (which must be installed: it is in
+//!   Debian's `postgresql-client`), restored with `pg_restore`.
+//!
+//! Uploaded media are not part of Quire yet; when they are, they belong in
+//! the same folder and manifest.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::db::{Db, MigrationState, Timestamp};
+use crate::with_pool;
+
+const MANIFEST: &str = "manifest.json";
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    /// This layout's version, so a later Quire can read older backups.
+    pub format: u32,
+    pub quire_version: String,
+    pub created_at: String,
+    /// `sqlite` or `postgres`: a backup restores into the same kind.
+    pub backend: String,
+    /// How the database file was made: `sqlite-vacuum-into` or `pg_dump-custom`.
+    pub database_format: String,
+    /// The newest migration applied when the backup was made.
+    pub migration: Option<i64>,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+fn refuse_remote(location: &str) -> anyhow::Result<()> {
+    if location.contains("://") {
+        bail!(
+            "{location}: only local folders are supported for now (s3:// is not built yet); \
+             back up to a folder and copy it to object storage"
+        );
+    }
+    Ok(())
+}
+
+async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
+    let bytes = tokio::fs::read(path)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
+    let digest = Sha256::digest(&bytes);
+    Ok((
+        bytes.len() as u64,
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+    ))
+}
+
+/// The connection settings pg_dump and pg_restore get: the URL without its
+/// password (which would show in the process list) and the password in
+/// `PGPASSWORD`.
+fn pg_command(program: &str, database_url: &str) -> anyhow::Result<tokio::process::Command> {
+    let mut url = url::Url::parse(database_url).context("QUIRE_DATABASE_URL")?;
+    let password = url.password().map(str::to_owned);
+    let _ = url.set_password(None);
+    let mut command = tokio::process::Command::new(program);
+    command.arg("--dbname").arg(url.as_str());
+    if let Some(password) = password {
+        let password = percent_encoding::percent_decode_str(&password)
+            .decode_utf8_lossy()
+            .into_owned();
+        command.env("PGPASSWORD", password);
+    }
+    Ok(command)
+}
+
+async fn run(mut command: tokio::process::Command, what: &str) -> anyhow::Result<()> {
+    let output = command.output().await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            anyhow::anyhow!("{what} is not installed (Debian: apt-get install postgresql-client)")
+        } else {
+            anyhow::anyhow!("running {what}: {e}")
+        }
+    })?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+async fn newest_migration(db: &Db) -> anyhow::Result<Option<i64>> {
+    Ok(db
+        .migration_status()
+        .await?
+        .iter()
+        .filter(|m| m.state == MigrationState::Applied)
+        .map(|m| m.version)
+        .max())
+}
+
+/// Writes a backup into a new folder under `dest` and returns its path.
+pub async fn backup(db: &Db, database_url: &str, dest: &str) -> anyhow::Result<PathBuf> {
+    refuse_remote(dest)?;
+    let stamp = Timestamp::now()
+        .as_datetime()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))?;
+    let folder = Path::new(dest).join(format!("quire-{stamp}"));
+    tokio::fs::create_dir_all(Path::new(dest))
+        .await
+        .with_context(|| format!("creating {dest}"))?;
+    tokio::fs::create_dir(&folder)
+        .await
+        .with_context(|| format!("creating {}", folder.display()))?;
+    let (file, database_format) = match db {
+        Db::Sqlite(pool) => {
+            let file = folder.join("database.sqlite");
+            sqlx::query("VACUUM INTO $1")
+                .bind(file.display().to_string())
+                .execute(pool)
+                .await
+                .context("VACUUM INTO")?;
+            (file, "sqlite-vacuum-into")
+        }
+        Db::Postgres(_) => {
+            let file = folder.join("database.pgdump");
+            let mut command = pg_command("pg_dump", database_url)?;
+            command
+                .args(["--format=custom", "--no-owner", "--no-privileges", "--file"])
+                .arg(&file);
+            run(command, "pg_dump").await?;
+            (file, "pg_dump-custom")
+        }
+    };
+    let (bytes, sha256) = sha256_of(&file).await?;
+    let manifest = Manifest {
+        format: FORMAT,
+        quire_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: Timestamp::now().rfc3339(),
+        backend: db.backend().into(),
+        database_format: database_format.into(),
+        migration: newest_migration(db).await?,
+        files: vec![FileEntry {
+            path: file
+                .file_name()
+                .expect("a file name")
+                .to_string_lossy()
+                .into_owned(),
+            bytes,
+            sha256,
+        }],
+    };
+    // Written last: a folder without a manifest is an unfinished backup.
+    tokio::fs::write(folder.join(MANIFEST), serde_json::to_vec_pretty(&manifest)?).await?;
+    Ok(folder)
+}
+
+/// Reads a backup's manifest and checks every file against it.
+pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
+    let text = tokio::fs::read(src.join(MANIFEST)).await.with_context(|| {
+        format!(
+            "{} has no {MANIFEST}: not a finished Quire backup",
+            src.display()
+        )
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&text).context("reading the manifest")?;
+    if manifest.format != FORMAT {
+        bail!(
+            "backup format {} is not one this version reads ({FORMAT})",
+            manifest.format
+        );
+    }
+    for entry in &manifest.files {
+        if entry.path.contains('/') || entry.path.contains("..") {
+            bail!(
+                "the manifest names a file outside the backup: {}",
+                entry.path
+            );
+        }
+        let (bytes, sha256) = sha256_of(&src.join(&entry.path)).await?;
+        if bytes != entry.bytes || sha256 != entry.sha256 {
+            bail!(
+                "{} does not match its checksum in the manifest: the backup is damaged",
+                entry.path
+            );
+        }
+    }
+    Ok(manifest)
+}
+
+/// Whether the database holds anything a restore would destroy.
+async fn holds_data(db: &Db) -> anyhow::Result<bool> {
+    let tables: i64 = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+            )
+            .fetch_one(pool)
+            .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables
+             WHERE table_schema = current_schema() AND table_name = 'users'",
+            )
+            .fetch_one(pool)
+            .await?
+        }
+    };
+    if tables == 0 {
+        return Ok(false);
+    }
+    let rows: i64 = with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM visitors)")
+        .fetch_one(pool).await)?;
+    Ok(rows > 0)
+}
+
+/// Restores a verified backup into the database at `database_url`, which
+/// must hold no users, posts or visitors unless `force`.
+pub async fn restore(
+    database_url: &str,
+    db: Db,
+    src: &Path,
+    force: bool,
+) -> anyhow::Result<Manifest> {
+    let manifest = verify(src).await?;
+    if manifest.backend != db.backend() {
+        bail!(
+            "this is a {} backup and the database is {}: restore it into the same kind",
+            manifest.backend,
+            db.backend()
+        );
+    }
+    if holds_data(&db).await? && !force {
+        bail!("the database is not empty; restoring would replace it (add --force to do so)");
+    }
+    let file = src.join(&manifest.files[0].path);
+    match &db {
+        Db::Sqlite(pool) => {
+            let target = pool.connect_options().get_filename().to_owned();
+            db.close().await;
+            for suffix in ["-wal", "-shm"] {
+                let side = PathBuf::from(format!("{}{suffix}", target.display()));
+                if side.exists() {
+                    tokio::fs::remove_file(&side).await?;
+                }
+            }
+            let partial = target.with_extension("restoring");
+            tokio::fs::copy(&file, &partial).await?;
+            tokio::fs::rename(&partial, &target).await?;
+        }
+        Db::Postgres(_) => {
+            db.close().await;
+            let mut command = pg_command("pg_restore", database_url)?;
+            command
+                .args([
+                    "--no-owner",
+                    "--no-privileges",
+                    "--clean",
+                    "--if-exists",
+                    "--single-transaction",
+                ])
+                .arg(&file);
+            run(command, "pg_restore").await?;
+        }
+    }
+    Ok(manifest)
+}
