@@ -168,6 +168,27 @@ pub async fn backup(db: &Db, database_url: &str, dest: &str) -> anyhow::Result<P
     Ok(folder)
 }
 
+/// Deletes the oldest finished backups in `dest` beyond the newest `keep`;
+/// returns how many it deleted. Folders without a manifest (unfinished, or
+/// not ours) are left alone.
+pub async fn prune(dest: &str, keep: usize) -> anyhow::Result<usize> {
+    let mut backups = Vec::new();
+    let mut entries = tokio::fs::read_dir(dest).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("quire-") && entry.path().join(MANIFEST).exists() {
+            backups.push(entry.path());
+        }
+    }
+    // The names are timestamps, so they sort oldest first.
+    backups.sort();
+    let excess = backups.len().saturating_sub(keep);
+    for old in &backups[..excess] {
+        tokio::fs::remove_dir_all(old).await?;
+    }
+    Ok(excess)
+}
+
 /// Reads a backup's manifest and checks every file against it.
 pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
     let text = tokio::fs::read(src.join(MANIFEST)).await.with_context(|| {

@@ -523,6 +523,7 @@ async fn shutdown_signal() {
 
 async fn check(config: Config, deploy: bool) -> anyhow::Result<()> {
     config.resolve_secret_key()?;
+    config.jobs.check()?;
     Mailer::from_config(&config)?;
     let db = connect(&config).await?;
     db.ping()

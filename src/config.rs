@@ -149,6 +149,20 @@ pub struct JobConfig {
           value_parser = humantime::parse_duration)]
     pub job_retry_base: Duration,
 
+    /// When to back up (cron, with optional seconds, UTC), e.g. `0 30 3 * * *`;
+    /// no periodic backups when unset. Needs QUIRE_BACKUP_DEST.
+    #[arg(long, env = "QUIRE_BACKUP_SCHEDULE", global = true, value_parser = Schedule::parse)]
+    pub backup_schedule: Option<Schedule>,
+
+    /// The folder periodic backups are written into (one `quire-TIMESTAMP` folder each).
+    #[arg(long, env = "QUIRE_BACKUP_DEST", global = true)]
+    pub backup_dest: Option<String>,
+
+    /// How many periodic backups to keep; older ones are deleted.
+    #[arg(long, env = "QUIRE_BACKUP_KEEP", global = true, default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
+
     /// When housekeeping runs (cron, with optional seconds): expired
     /// sessions, reset links and invites, old finished jobs.
     #[arg(long, env = "QUIRE_HOUSEKEEPING_SCHEDULE", global = true, default_value = "0 17 * * * *",
@@ -160,6 +174,19 @@ pub struct JobConfig {
 pub enum Switch {
     On,
     Off,
+}
+
+impl JobConfig {
+    /// Periodic backups need a place to go.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.backup_schedule.is_some() && self.backup_dest.is_none() {
+            return Err(ConfigError {
+                variable: "QUIRE_BACKUP_DEST",
+                message: "is required when QUIRE_BACKUP_SCHEDULE is set".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 fn parse_lease(s: &str) -> Result<Duration, String> {
@@ -455,6 +482,12 @@ pub fn deploy_findings(config: &Config, rust_log: Option<&str>) -> Vec<Finding> 
         }
         Some(_) => {}
     }
+    if config.jobs.backup_schedule.is_none() {
+        findings.push(Warning(
+            "QUIRE_BACKUP_SCHEDULE is unset: no periodic backups (or make them outside Quire)"
+                .into(),
+        ));
+    }
     if rust_log.is_some_and(|l| l.contains("debug") || l.contains("trace")) {
         findings.push(Warning(
             "RUST_LOG asks for debug logs: they are large and may hold personal data".into(),
@@ -633,6 +666,10 @@ mod tests {
             "smtps://mail.example.com",
             "--replicas",
             "3",
+            "--backup-schedule",
+            "0 30 3 * * *",
+            "--backup-dest",
+            "/backups",
         ]);
         assert_eq!(deploy_findings(&safe, Some("info")), vec![]);
         let unsafe_ = parse(&[
@@ -647,12 +684,13 @@ mod tests {
             .iter()
             .map(|f| f.to_string())
             .collect();
-        assert_eq!(findings.len(), 5, "{findings:#?}");
+        assert_eq!(findings.len(), 6, "{findings:#?}");
         for (finding, names) in findings.iter().zip([
             "error: QUIRE_SECRET_KEY",
             "error: QUIRE_PUBLIC_URL",
             "error: QUIRE_REPLICAS",
             "warning: QUIRE_SMTP_URL",
+            "warning: QUIRE_BACKUP_SCHEDULE",
             "warning: RUST_LOG",
         ]) {
             assert!(finding.starts_with(names), "{finding}");

@@ -36,6 +36,9 @@ pub enum Job {
     PasswordResetEmail { email: String },
     /// Removes expired sessions, reset links, invites and old finished jobs.
     Housekeeping,
+    /// Writes a backup to QUIRE_BACKUP_DEST and deletes the oldest beyond
+    /// QUIRE_BACKUP_KEEP.
+    Backup,
 }
 
 /// The states a job goes through.
@@ -43,12 +46,13 @@ pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
 
 impl Job {
     /// Every kind's name, as stored.
-    pub const KINDS: [&'static str; 5] = [
+    pub const KINDS: [&'static str; 6] = [
         "noop",
         "welcome_email",
         "reply_email",
         "password_reset_email",
         "housekeeping",
+        "backup",
     ];
 
     /// The `kind` and `payload` columns.
@@ -238,6 +242,7 @@ mod tests {
         for job in [
             Job::Noop,
             Job::Housekeeping,
+            Job::Backup,
             Job::WelcomeEmail { user_id: 7 },
             Job::ReplyEmail {
                 comment_id: 1,

@@ -40,6 +40,7 @@ impl JobContext {
         secret: Arc<SecretKey>,
         templates: Arc<Templates>,
     ) -> Result<Self, crate::config::ConfigError> {
+        config.jobs.check()?;
         Ok(Self {
             mailer: Mailer::from_config(&config)?,
             db,
@@ -108,11 +109,15 @@ pub async fn run_worker(
     let wake = Arc::new(Notify::new());
     let listener = listen(&ctx.db, wake.clone());
     let poll = poll_interval(&ctx.db);
-    let mut periodic = Periodic::new(vec![(
+    let mut schedules = vec![(
         "housekeeping",
         settings.housekeeping_schedule.clone(),
         Job::Housekeeping,
-    )]);
+    )];
+    if let Some(schedule) = &settings.backup_schedule {
+        schedules.push(("backup", schedule.clone(), Job::Backup));
+    }
+    let mut periodic = Periodic::new(schedules);
     let mut heartbeat = tokio::time::interval(settings.job_lease / 3);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut running: JoinSet<Outcome> = JoinSet::new();
@@ -328,6 +333,15 @@ async fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
             recipient_id,
         } => comments::emails::reply(ctx, comment_id, recipient_id).await,
         Job::PasswordResetEmail { email } => accounts::reset::send_link(ctx, &email).await,
+        Job::Backup => {
+            let dest = ctx.config.jobs.backup_dest.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
+            })?;
+            let folder = crate::backup::backup(&ctx.db, &ctx.config.database_url(), dest).await?;
+            let removed = crate::backup::prune(dest, ctx.config.jobs.backup_keep as usize).await?;
+            tracing::info!(folder = %folder.display(), removed, "backup written");
+            Ok(())
+        }
         Job::Housekeeping => {
             let now = Timestamp::now();
             let accounts = accounts::purge_expired(&ctx.db, now).await?;

@@ -293,3 +293,20 @@ async fn serve_with_no_configuration_creates_and_migrates_data() {
     let key = std::fs::read_to_string(dir.path().join("data/secret_key")).unwrap();
     assert!(key.len() >= 32);
 }
+
+#[test]
+fn a_backup_schedule_needs_a_destination() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = quire()
+        .env("QUIRE_DATA_DIR", dir.path())
+        .env("QUIRE_BACKUP_SCHEDULE", "0 30 3 * * *")
+        .arg("check")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("QUIRE_BACKUP_DEST is required when QUIRE_BACKUP_SCHEDULE is set"),
+        "{stderr}"
+    );
+}

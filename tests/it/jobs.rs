@@ -462,3 +462,33 @@ async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
     let workers: std::collections::HashSet<_> = rows.iter().map(|r| r.locked_by.clone()).collect();
     assert_eq!(workers.len(), 2, "both workers took jobs: {workers:?}");
 }
+
+backend_test!(periodic_backups_keep_the_newest_and_verify, |app| {
+    let dest = tempfile::tempdir().unwrap();
+    let dest_path = dest.path().display().to_string();
+    let worker = app.start_worker(&[
+        "--backup-schedule",
+        "* * * * * *",
+        "--backup-dest",
+        &dest_path,
+        "--backup-keep",
+        "2",
+    ]);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    worker.stop().await;
+    let runs = jobs_of(&app.db, "backup").await;
+    assert!(
+        runs.len() >= 3 && runs.iter().all(|r| r.state == "done"),
+        "{runs:?}"
+    );
+    let mut kept: Vec<_> = std::fs::read_dir(dest.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 2, "the two newest are kept: {kept:?}");
+    for backup in kept {
+        let manifest = quire::backup::verify(&backup).await.unwrap();
+        assert_eq!(manifest.backend, app.db.backend());
+    }
+});
