@@ -154,6 +154,8 @@ pub fn main() -> ExitCode {
             e.exit();
         }
     };
+    // Before the runtime starts, so its threads report to Sentry too.
+    let _sentry = crate::telemetry::init_sentry();
     crate::telemetry::init(cli.config.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

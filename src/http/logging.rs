@@ -35,6 +35,13 @@ pub async fn request_id(mut request: Request) -> Request {
             .expect("URL-safe base64 is a header value");
         request.headers_mut().insert(REQUEST_ID, id);
     }
+    if let Some(id) = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+    {
+        sentry::configure_scope(|scope| scope.set_tag("request_id", id));
+    }
     request
 }
 

@@ -73,6 +73,13 @@ pub fn router(state: AppState) -> Router {
             logging::REQUEST_ID,
         ))
         .layer(axum::middleware::map_request(logging::request_id))
+        // A panicking handler answers 500 (and is reported) instead of
+        // dropping the connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        // Each request reports to Sentry through a hub of its own, so the
+        // request id tagged on it stays with its own events.
+        .layer(sentry::integrations::tower::SentryHttpLayer::new())
+        .layer(sentry::integrations::tower::NewSentryLayer::new_from_top())
         // Health checks come every few seconds from every balancer: they
         // stay out of the request log.
         .merge(health::routes())

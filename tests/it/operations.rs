@@ -586,3 +586,75 @@ async fn metrics_are_served_on_their_own_address() {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_reach_sentry_with_their_request_id() {
+    // A loopback endpoint that keeps what Sentry clients send it.
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let keep = received.clone();
+    let sink = axum::Router::new().route(
+        "/api/{project}/envelope/",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let keep = keep.clone();
+            async move {
+                keep.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                "{}"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+
+    // A theme whose home page does not compile: every visit is a 500.
+    let dir = tempfile::tempdir().unwrap();
+    let theme = dir.path().join("theme");
+    std::fs::create_dir(&theme).unwrap();
+    std::fs::write(theme.join("home.html"), "{% if %}").unwrap();
+    let url = format!("sqlite://{}", dir.path().join("quire.db").display());
+    let dsn = format!("http://public@127.0.0.1:{port}/1");
+    let theme = theme.display().to_string();
+    let server = QuireProcess::start(
+        &["serve"],
+        &url,
+        dir.path(),
+        &[
+            ("SENTRY_DSN", &dsn),
+            ("QUIRE_THEME_DIR", &theme),
+            ("QUIRE_SHUTDOWN_DRAIN", "0s"),
+        ],
+    );
+    server.wait_until_up().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/", server.base))
+        .header("x-request-id", "sentry-trace-1")
+        .header("cookie", "quire_session=not-for-sentry")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    eventually("the error reaches the Sentry endpoint", || async {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.contains("sentry-trace-1"))
+    })
+    .await;
+    let envelopes = received.lock().unwrap().join("\n");
+    assert!(envelopes.contains("\"tags\":{\"request_id\":\"sentry-trace-1\"}"), "{envelopes}");
+    assert!(
+        envelopes.contains("rendering a template failed"),
+        "{envelopes}"
+    );
+    assert!(
+        envelopes.contains("quire@"),
+        "the release is named: {envelopes}"
+    );
+    assert!(
+        !envelopes.contains("not-for-sentry"),
+        "no cookies: {envelopes}"
+    );
+}
