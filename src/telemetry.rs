@@ -18,8 +18,10 @@ pub fn init(format: LogFormat) {
             .json()
             .flatten_event(true)
             .boxed(),
+        // Colours only on a terminal: a log file or collector gets plain text.
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .boxed(),
     };
     // `error` events become Sentry events; without a DSN the layer has no

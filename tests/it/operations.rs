@@ -644,7 +644,10 @@ async fn server_errors_reach_sentry_with_their_request_id() {
     })
     .await;
     let envelopes = received.lock().unwrap().join("\n");
-    assert!(envelopes.contains("\"tags\":{\"request_id\":\"sentry-trace-1\"}"), "{envelopes}");
+    assert!(
+        envelopes.contains("\"tags\":{\"request_id\":\"sentry-trace-1\"}"),
+        "{envelopes}"
+    );
     assert!(
         envelopes.contains("rendering a template failed"),
         "{envelopes}"
