@@ -93,6 +93,11 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    /// The `kind` and `payload` columns (for [`enqueue_job!`]).
+    pub fn columns(&self) -> (String, String) {
+        self.job.encode()
+    }
+
     pub fn at(mut self, run_at: Timestamp) -> Self {
         self.run_at = run_at;
         self
@@ -127,13 +132,6 @@ macro_rules! enqueue_job {
         .await
         .map(|r| r.rows_affected() > 0)
     }};
-}
-
-impl NewJob {
-    /// The `kind` and `payload` columns (for [`enqueue_job!`]).
-    pub fn columns(&self) -> (String, String) {
-        self.job.encode()
-    }
 }
 
 /// Queues one job on its own. Returns whether it was queued.

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use minijinja::context;
 use minijinja::value::Serde;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::http::AppState;
 use crate::http::extract::{Admin, CsrfForm, NoFields};
 use crate::http::pages::PageCtx;
@@ -22,8 +22,7 @@ const FAILED_SHOWN: i64 = 100;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/jobs", get(page))
-        .route("/admin/jobs/{id}/retry", post(retry))
-        .route("/admin/jobs/{id}/discard", post(discard))
+        .route("/admin/jobs/{id}/{action}", post(act))
 }
 
 async fn render(state: &AppState, ctx: &PageCtx, done: Option<String>) -> AppResult<Response> {
@@ -51,24 +50,24 @@ async fn page(State(state): State<AppState>, ctx: PageCtx, Admin(_): Admin) -> A
     render(&state, &ctx, None).await
 }
 
-async fn retry(
+/// Retry or discard a failed job.
+async fn act(
     State(state): State<AppState>,
     ctx: PageCtx,
     Admin(_): Admin,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, String)>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
-    super::retry(&state.db, id).await?;
-    render(&state, &ctx, Some(format!("Job {id} is queued again."))).await
-}
-
-async fn discard(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    Admin(_): Admin,
-    Path(id): Path<i64>,
-    CsrfForm(_): CsrfForm<NoFields>,
-) -> AppResult<Response> {
-    super::discard(&state.db, id).await?;
-    render(&state, &ctx, Some(format!("Job {id} was discarded."))).await
+    let done = match action.as_str() {
+        "retry" => {
+            super::retry(&state.db, id).await?;
+            format!("Job {id} is queued again.")
+        }
+        "discard" => {
+            super::discard(&state.db, id).await?;
+            format!("Job {id} was discarded.")
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    render(&state, &ctx, Some(done)).await
 }

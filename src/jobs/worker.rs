@@ -118,6 +118,7 @@ pub async fn run_worker(
         schedules.push(("backup", schedule.clone(), Job::Backup));
     }
     let mut periodic = Periodic::new(schedules);
+    let claims = claim_sql(&ctx.db);
     let mut heartbeat = tokio::time::interval(settings.job_lease / 3);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut running: JoinSet<Outcome> = JoinSet::new();
@@ -141,7 +142,7 @@ pub async fn run_worker(
             idle_for = idle_for.min(periodic.until_next());
         }
         if free > 0 || !finished.is_empty() {
-            match settle(&ctx.db, &me, &settings, &finished, free).await {
+            match settle(&ctx.db, &me, &settings, &claims, &finished, free).await {
                 Ok(claimed) => {
                     finished.clear();
                     // Fewer than asked for: nothing else is due now.
@@ -217,7 +218,7 @@ pub async fn run_worker(
                 while running.join_next().await.is_some() {}
                 held.clear();
                 if !finished.is_empty() {
-                    settle(&ctx.db, &me, &settings, &finished, 0).await?;
+                    settle(&ctx.db, &me, &settings, &claims, &finished, 0).await?;
                 }
                 break;
             }
@@ -372,6 +373,7 @@ async fn settle(
     db: &Db,
     me: &str,
     settings: &WorkerSettings,
+    claims: &[String; 2],
     results: &[Ended],
     limit: usize,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
@@ -418,7 +420,6 @@ async fn settle(
             ids.join(", ")
         )
     });
-    let claim = (limit > 0).then(|| claim_sql(db));
     // Nothing to write and nothing due: no write transaction, which on
     // SQLite would take the database's one write lock from the web
     // requests on every poll.
@@ -448,7 +449,7 @@ async fn settle(
                 .bind(now).bind(*error).bind(*id).bind(me).execute(&mut *tx).await?;
         }
         let mut claimed: Vec<Claimed> = Vec::new();
-        for sql in claim.iter().flatten() {
+        for sql in claims {
             let wanted = limit - claimed.len();
             if wanted == 0 {
                 break;

@@ -5,21 +5,16 @@ use quire::db::{Db, PoolSize};
 use quire::with_pool;
 
 use crate::backend_test;
-use crate::helpers::{TEST_SECRET, fresh_database_url, quire_command};
+use crate::helpers::{TEST_SECRET, fresh_database_url, run_quire};
 
 fn quire(database_url: &str, args: &[&str]) -> (bool, String) {
-    let out = quire_command()
-        .env("QUIRE_DATABASE_URL", database_url)
-        .env("QUIRE_SECRET_KEY", TEST_SECRET)
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_quire(
+        args,
+        &[
+            ("QUIRE_DATABASE_URL", database_url),
+            ("QUIRE_SECRET_KEY", TEST_SECRET),
+        ],
+    )
 }
 
 /// Every row of every table, each value as text, in a stable order.

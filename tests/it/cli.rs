@@ -142,11 +142,10 @@ fn wait_for_db_retries_before_giving_up() {
 }
 
 fn database_urls() -> Vec<(Backend, tempfile::TempDir)> {
-    let mut out = vec![(Backend::Sqlite, tempfile::tempdir().unwrap())];
-    if crate::helpers::postgres_admin_url().is_some() {
-        out.push((Backend::Postgres, tempfile::tempdir().unwrap()));
-    }
-    out
+    crate::helpers::backends()
+        .into_iter()
+        .map(|backend| (backend, tempfile::tempdir().unwrap()))
+        .collect()
 }
 
 #[tokio::test]

@@ -301,6 +301,33 @@ impl Drop for Worker {
     }
 }
 
+/// The backends this run covers: SQLite, and PostgreSQL when
+/// QUIRE_TEST_POSTGRES_URL is set.
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if postgres_admin_url().is_some() {
+        backends.push(Backend::Postgres);
+    }
+    backends
+}
+
+/// Runs `quire ARGS` with `env` to its end: whether it succeeded, and what
+/// it printed on standard output and error.
+pub fn run_quire(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = quire_command();
+    command.args(args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// The binary, with nothing from the developer's environment (`QUIRE_*`)
 /// leaking into the run.
 pub fn quire_command() -> std::process::Command {

@@ -9,7 +9,7 @@ use quire::jobs::{Job, NewJob};
 use quire::with_pool;
 
 use crate::backend_test;
-use crate::helpers::{Backend, QuireProcess, SmtpSink, free_port, fresh_database_url};
+use crate::helpers::{Backend, QuireProcess, SmtpSink, backends, free_port, fresh_database_url};
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -330,14 +330,6 @@ backend_test!(
 
 fn worker(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> QuireProcess {
     QuireProcess::start(&["worker"], database_url, data_dir, env)
-}
-
-fn backends() -> Vec<Backend> {
-    let mut backends = vec![Backend::Sqlite];
-    if crate::helpers::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
-    backends
 }
 
 async fn migrated(backend: Backend, dir: &std::path::Path) -> (String, Db) {

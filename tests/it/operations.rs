@@ -8,7 +8,8 @@ use reqwest::StatusCode;
 
 use crate::backend_test;
 use crate::helpers::{
-    Backend, QuireProcess, TEST_SECRET, free_port, fresh_database_url, quire_command,
+    Backend, QuireProcess, TEST_SECRET, backends, free_port, fresh_database_url, quire_command,
+    run_quire,
 };
 
 backend_test!(health_and_readiness_say_what_is_wrong, |app| {
@@ -141,21 +142,6 @@ backend_test!(maintenance_mode_turns_visitors_away_but_not_admins, |app| {
     assert_eq!(status, StatusCode::OK);
 });
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
-    let mut command = quire_command();
-    command.args(args);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let out = command.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
     let dir = tempfile::tempdir().unwrap();
@@ -181,7 +167,7 @@ async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
         client.get(format!("{base}/healthz")).send().await.is_ok()
     })
     .await;
-    let (ok, said) = run(&["healthcheck"], &env);
+    let (ok, said) = run_quire(&["healthcheck"], &env);
     assert!(ok, "{said}");
     assert!(said.contains("ready"), "{said}");
 
@@ -208,7 +194,7 @@ async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
             .status(),
         StatusCode::OK
     );
-    let (ok, said) = run(&["healthcheck", "--url", &base], &[]);
+    let (ok, said) = run_quire(&["healthcheck", "--url", &base], &[]);
     assert!(!ok, "draining is not ready: {said}");
     let exit = tokio::task::spawn_blocking(move || server.wait().unwrap())
         .await
@@ -218,35 +204,35 @@ async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
         signalled.elapsed() >= Duration::from_millis(1500),
         "served through the drain"
     );
-    let (ok, said) = run(&["healthcheck"], &env);
+    let (ok, said) = run_quire(&["healthcheck"], &env);
     assert!(!ok && said.contains("does not answer"), "{said}");
 }
 
 #[tokio::test]
 async fn maintenance_commands_switch_every_backend() {
-    let mut backends = vec![Backend::Sqlite];
-    if crate::helpers::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
-    for backend in backends {
+    for backend in backends() {
         let dir = tempfile::tempdir().unwrap();
         let (url, _) = fresh_database_url(backend, dir.path()).await.unwrap();
         let env = [
             ("QUIRE_DATABASE_URL", url.as_str()),
             ("QUIRE_SECRET_KEY", TEST_SECRET),
         ];
-        assert!(run(&["migrate", "up"], &env).0);
-        let (ok, said) = run(&["maintenance", "status"], &env);
+        assert!(run_quire(&["migrate", "up"], &env).0);
+        let (ok, said) = run_quire(&["maintenance", "status"], &env);
         assert!(ok && said.starts_with("off"), "{said}");
-        let (ok, said) = run(&["maintenance", "on", "--message", "Back at noon"], &env);
+        let (ok, said) = run_quire(&["maintenance", "on", "--message", "Back at noon"], &env);
         assert!(ok && said.contains("on: Back at noon"), "{said}");
-        let (ok, said) = run(&["maintenance", "status"], &env);
+        let (ok, said) = run_quire(&["maintenance", "status"], &env);
         assert!(
             ok && said.starts_with("on since") && said.contains("Back at noon"),
             "{said}"
         );
-        assert!(run(&["maintenance", "off"], &env).0);
-        assert!(run(&["maintenance", "status"], &env).1.starts_with("off"));
+        assert!(run_quire(&["maintenance", "off"], &env).0);
+        assert!(
+            run_quire(&["maintenance", "status"], &env)
+                .1
+                .starts_with("off")
+        );
     }
 }
 
@@ -254,8 +240,8 @@ async fn maintenance_commands_switch_every_backend() {
 fn check_deploy_fails_on_what_is_unsafe_and_passes_a_sound_setup() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
-    assert!(run(&["migrate", "up"], &[("QUIRE_DATA_DIR", &data_dir)]).0);
-    let (ok, said) = run(
+    assert!(run_quire(&["migrate", "up"], &[("QUIRE_DATA_DIR", &data_dir)]).0);
+    let (ok, said) = run_quire(
         &["check", "--deploy"],
         &[
             ("QUIRE_DATA_DIR", &data_dir),
@@ -275,7 +261,7 @@ fn check_deploy_fails_on_what_is_unsafe_and_passes_a_sound_setup() {
     assert!(said.contains("warning: QUIRE_SMTP_URL is unset"), "{said}");
     assert!(said.contains("unsafe for production"), "{said}");
 
-    let (ok, said) = run(
+    let (ok, said) = run_quire(
         &["check", "--deploy"],
         &[
             ("QUIRE_DATA_DIR", &data_dir),

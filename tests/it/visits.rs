@@ -233,11 +233,7 @@ fn serve(database_url: &str, data_dir: &std::path::Path) -> QuireProcess {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_visits_survive_sigkill() {
-    let mut backends = vec![Backend::Sqlite];
-    if crate::helpers::postgres_admin_url().is_some() {
-        backends.push(Backend::Postgres);
-    }
-    for backend in backends {
+    for backend in crate::helpers::backends() {
         let dir = tempfile::tempdir().unwrap();
         let (url, _pg) = fresh_database_url(backend, dir.path()).await.unwrap();
         let mut server = serve(&url, dir.path());
