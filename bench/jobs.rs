@@ -17,6 +17,8 @@ use quire::with_pool;
 
 #[path = "common.rs"]
 mod common;
+#[path = "../tests/support/python.rs"]
+mod python;
 // The benchmark uses part of what the tests use of it.
 #[allow(dead_code)]
 #[path = "../tests/support/smtp_sink.rs"]

@@ -154,9 +154,14 @@ pub fn main() -> ExitCode {
             e.exit();
         }
     };
-    // Before the runtime starts, so its threads report to Sentry too.
-    let _sentry = crate::telemetry::init_sentry();
-    crate::telemetry::init(cli.config.log_format);
+    // Before the runtime starts, so its threads report too.
+    let _telemetry = match crate::telemetry::init(&cli.config) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

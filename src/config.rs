@@ -113,6 +113,81 @@ pub struct Config {
 
     #[command(flatten)]
     pub jobs: JobConfig,
+
+    #[command(flatten)]
+    pub traces: TraceConfig,
+}
+
+/// OpenTelemetry traces, configured by OpenTelemetry's standard variables so
+/// that a collector's usual setup works unchanged. The SDK reads the others
+/// itself: OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER(_ARG),
+/// OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
+#[derive(Args, Debug, Clone)]
+pub struct TraceConfig {
+    /// Base URL of an OTLP/HTTP receiver (a collector, Tempo, Jaeger), e.g.
+    /// `http://127.0.0.1:4318`; traces go to its /v1/traces. Off when unset.
+    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true,
+          value_parser = parse_http_url)]
+    pub endpoint: Option<Url>,
+
+    /// The full URL for traces, used as it is (overrides the base URL).
+    #[arg(long = "otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", global = true,
+          value_parser = parse_http_url)]
+    pub traces_endpoint: Option<Url>,
+
+    /// How spans are encoded. gRPC is not built in: point Quire at the
+    /// receiver's HTTP port (4318) instead.
+    #[arg(long = "otlp-protocol", env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true,
+          value_enum, default_value_t = OtlpProtocol::HttpProtobuf)]
+    pub protocol: OtlpProtocol,
+
+    /// The `service.name` of every span.
+    #[arg(
+        long = "otel-service-name",
+        env = "OTEL_SERVICE_NAME",
+        global = true,
+        default_value = "quire"
+    )]
+    pub service_name: String,
+
+    /// Turns tracing off even when an endpoint is set.
+    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", global = true)]
+    pub disabled: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    #[value(name = "http/json")]
+    HttpJson,
+}
+
+impl TraceConfig {
+    /// Where spans are sent, when tracing is on.
+    pub fn traces_url(&self) -> Option<Url> {
+        if self.disabled {
+            return None;
+        }
+        if let Some(url) = &self.traces_endpoint {
+            return Some(url.clone());
+        }
+        let mut url = self.endpoint.clone()?;
+        let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        Some(url)
+    }
+}
+
+fn parse_http_url(s: &str) -> Result<Url, String> {
+    let url =
+        Url::parse(s).map_err(|e| format!("{e}: expected a URL such as http://127.0.0.1:4318"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "{other}:// is not spoken here; use http:// or https://"
+        )),
+    }
 }
 
 /// Background jobs and the worker that runs them.
@@ -651,6 +726,34 @@ mod tests {
         let mut argv = vec!["quire"];
         argv.extend_from_slice(args);
         <Test as clap::Parser>::parse_from(argv).config
+    }
+
+    #[test]
+    fn traces_go_to_the_standard_path_unless_given_in_full() {
+        let url = |args: &[&str]| parse(args).traces.traces_url().map(|u| u.to_string());
+        assert_eq!(url(&[]), None);
+        assert_eq!(
+            url(&["--otlp-endpoint", "http://127.0.0.1:4318"]).as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        assert_eq!(
+            url(&["--otlp-endpoint", "https://otel.example/base/"]).as_deref(),
+            Some("https://otel.example/base/v1/traces")
+        );
+        assert_eq!(
+            url(&[
+                "--otlp-endpoint",
+                "http://a:4318",
+                "--otlp-traces-endpoint",
+                "http://b/t"
+            ])
+            .as_deref(),
+            Some("http://b/t")
+        );
+        assert_eq!(
+            url(&["--otlp-endpoint", "http://a:4318", "--otel-sdk-disabled"]),
+            None
+        );
     }
 
     #[test]

@@ -1,49 +1,279 @@
-//! Logging and error reporting: human-readable or JSON lines on standard
-//! error (levels from `RUST_LOG`), and, when `SENTRY_DSN` is set, errors to
-//! Sentry: every `error`-level event (5xx answers, failed jobs) and panics,
-//! tagged with the request id.
+//! Logs, traces and error reports.
+//!
+//! - Log lines, human-readable or JSON, on standard error; levels from
+//!   `RUST_LOG`.
+//! - OpenTelemetry traces over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is
+//!   set: a span per request (continuing an incoming `traceparent`), per job
+//!   (linked to the request that queued it) and per SQL query inside them.
+//! - Errors to Sentry when `SENTRY_DSN` is set: every `error`-level event
+//!   (5xx answers, failed jobs) and panics, tagged with the request id.
 
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Span as _, SpanContext, SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{EnvFilter, Layer};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::LogFormat;
+use crate::config::{Config, LogFormat, OtlpProtocol, TraceConfig};
 
-pub fn init(format: LogFormat) {
+/// Keeps the exporters alive; dropping it sends what is still queued.
+pub struct Telemetry {
+    traces: Option<SdkTracerProvider>,
+    _sentry: Option<sentry::ClientInitGuard>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.traces.take()
+            && let Err(e) = provider.shutdown_with_timeout(Duration::from_secs(5))
+        {
+            eprintln!("warning: not every span was sent: {e}");
+        }
+    }
+}
+
+type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+
+/// Starts logging, tracing and error reporting; call before the async
+/// runtime starts, so that its threads report too.
+pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
+    let sentry = init_sentry();
+    let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format)];
+    // `error` events become Sentry events; without a DSN the layer has no
+    // client and does nothing.
+    layers.push(
+        sentry::integrations::tracing::ErrorLayer::new()
+            .with_filter(LevelFilter::ERROR)
+            .boxed(),
+    );
+    let traces = match config.traces.traces_url() {
+        Some(url) => {
+            let (provider, tracer) = tracer(&config.traces, &url)?;
+            layers.extend(trace_layers(tracer, config.is_postgres()));
+            Some(provider)
+        }
+        None => None,
+    };
+    // A second initialisation (as in tests) is not an error worth failing for.
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+    Ok(Telemetry {
+        traces,
+        _sentry: sentry,
+    })
+}
+
+fn log_lines(format: LogFormat) -> BoxedLayer {
+    // A filter on this layer only: the trace layers see SQL queries even
+    // when the log shows none of them.
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_sessions=warn"));
-    let lines = match format {
+    match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
+            .with_filter(filter)
             .boxed(),
         // Colours only on a terminal: a log file or collector gets plain text.
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_filter(filter)
             .boxed(),
-    };
-    // `error` events become Sentry events; without a DSN the layer has no
-    // client and does nothing.
-    let sentry = sentry::integrations::tracing::ErrorLayer::new()
-        .with_filter(tracing_subscriber::filter::LevelFilter::ERROR);
-    // A second initialisation (as in tests) is not an error worth failing for.
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(lines)
-        .with(sentry)
-        .try_init();
+    }
 }
 
 /// Starts the Sentry client when `SENTRY_DSN` is set (and `SENTRY_ENVIRONMENT`,
-/// `SENTRY_RELEASE` if given). Keep the guard until exit: it flushes what is
-/// queued. Personal data (cookies, addresses) is not sent.
-pub fn init_sentry() -> Option<sentry::ClientInitGuard> {
+/// `SENTRY_RELEASE` if given). Personal data (cookies, addresses) is not sent.
+fn init_sentry() -> Option<sentry::ClientInitGuard> {
     std::env::var("SENTRY_DSN").ok().filter(|d| !d.is_empty())?;
     let mut options = sentry::ClientOptions::default();
     options.release = Some(concat!("quire@", env!("CARGO_PKG_VERSION")).into());
     options.send_default_pii = false;
     // The DSN, environment and release come from SENTRY_* when set.
     Some(sentry::init(options))
+}
+
+/// The OTLP exporter behind a batch processor, which sends from its own
+/// thread so that no request waits on the collector.
+fn tracer(config: &TraceConfig, url: &url::Url) -> anyhow::Result<(SdkTracerProvider, SdkTracer)> {
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    let protocol = match config.protocol {
+        OtlpProtocol::HttpProtobuf => Protocol::HttpBinary,
+        OtlpProtocol::HttpJson => Protocol::HttpJson,
+    };
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(protocol)
+        .with_endpoint(url.as_str())
+        .build()
+        .map_err(|e| anyhow::anyhow!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(config.service_name.clone())
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let tracer = provider.tracer("quire");
+    Ok((provider, tracer))
+}
+
+fn trace_layers(tracer: SdkTracer, postgres: bool) -> [BoxedLayer; 2] {
+    // Quire's own spans only: the exporter's HTTP client has spans too,
+    // and tracing those would send spans about sending spans.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(tracer.clone())
+        .with_filter(Targets::new().with_target("quire", Level::INFO))
+        .boxed();
+    let queries = SqlSpans {
+        tracer,
+        system: if postgres { "postgresql" } else { "sqlite" },
+    }
+    .with_filter(Targets::new().with_target("sqlx::query", Level::TRACE))
+    .boxed();
+    [spans, queries]
+}
+
+/// Turns the event sqlx logs after each query into a span of the query's
+/// duration, under the request's or job's span. sqlx makes no spans of its
+/// own, and wrapping every call site would be noise; this is the one place
+/// that sees every query. Queries outside a traced request or job (the
+/// worker polling, the visit recorder's flushes) make no spans.
+struct SqlSpans {
+    tracer: SdkTracer,
+    system: &'static str,
+}
+
+impl<S: Subscriber> Layer<S> for SqlSpans {
+    fn on_event(&self, event: &Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        // The span that is entered, as the tracing layer activated it.
+        let parent = Context::current();
+        if !parent.has_active_span() {
+            return;
+        }
+        let mut query = Query::default();
+        event.record(&mut query);
+        let end = SystemTime::now();
+        let start = end.checked_sub(query.elapsed).unwrap_or(end);
+        let text = query.text();
+        let operation = text.split_whitespace().next().unwrap_or("").to_uppercase();
+        let name = match query.table(text) {
+            Some(table) => format!("{operation} {table}"),
+            None => operation.clone(),
+        };
+        let mut span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes([
+                KeyValue::new("db.system.name", self.system),
+                KeyValue::new("db.operation.name", operation),
+                // Placeholders, never values: no bound parameter is here.
+                KeyValue::new("db.query.text", text.to_owned()),
+                KeyValue::new("db.response.returned_rows", query.rows as i64),
+            ])
+            .start_with_context(&self.tracer, &parent);
+        span.end_with_timestamp(end);
+    }
+}
+
+/// The fields of sqlx's query event.
+#[derive(Default)]
+struct Query {
+    summary: String,
+    statement: String,
+    rows: u64,
+    elapsed: Duration,
+}
+
+impl Query {
+    /// The whole statement: sqlx gives it separately only when its summary
+    /// (the first words) is shorter.
+    fn text(&self) -> &str {
+        match self.statement.trim() {
+            "" => &self.summary,
+            statement => statement,
+        }
+    }
+
+    /// The table a statement works on, for the span's name.
+    fn table<'a>(&self, text: &'a str) -> Option<&'a str> {
+        let mut words = text.split_whitespace();
+        while let Some(word) = words.next() {
+            if ["FROM", "INTO", "UPDATE"]
+                .iter()
+                .any(|k| word.eq_ignore_ascii_case(k))
+            {
+                return words
+                    .next()
+                    .map(|t| t.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_')));
+            }
+        }
+        None
+    }
+}
+
+impl Visit for Query {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "summary" => self.summary = value.to_owned(),
+            "db.statement" => self.statement = value.to_owned(),
+            _ => {}
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "rows_returned" {
+            self.rows = value;
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.elapsed = Duration::try_from_secs_f64(value).unwrap_or_default();
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// The W3C `traceparent` of the span being run, if it is traced: stored
+/// with a job so that the job's span can link back to it.
+pub fn current_traceparent() -> Option<String> {
+    let cx = Context::current();
+    if !cx.has_active_span() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// The span a stored `traceparent` names (invalid if it is malformed).
+pub fn span_context(traceparent: &str) -> SpanContext {
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    TraceContextPropagator::new()
+        .extract(&carrier)
+        .span()
+        .span_context()
+        .clone()
+}
+
+/// The trace context an incoming request carries in its `traceparent`
+/// header (empty when it has none).
+pub fn incoming_context(headers: &axum::http::HeaderMap) -> Context {
+    TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers))
 }

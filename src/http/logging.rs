@@ -11,9 +11,11 @@ use std::time::Duration;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Response};
 use axum::middleware::Next;
+use opentelemetry::trace::TraceContextExt;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -59,12 +61,23 @@ impl<B> MakeSpan<B> for RequestSpan {
             .get(&REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "request",
             request_id = %id,
             method = %request.method(),
             route,
-        )
+            // For OpenTelemetry: the span's name and kind, as its HTTP
+            // conventions name them.
+            otel.name = %format_args!("{} {route}", request.method()),
+            otel.kind = "server",
+        );
+        // Continue the caller's trace when it sent a `traceparent`.
+        let caller = crate::telemetry::incoming_context(request.headers());
+        if caller.has_active_span() {
+            // Fails only when tracing is off, and then there is nothing to join.
+            let _ = span.set_parent(caller);
+        }
+        span
     }
 }
 
@@ -72,8 +85,12 @@ impl<B> MakeSpan<B> for RequestSpan {
 pub struct LogResponse;
 
 impl<B> OnResponse<B> for LogResponse {
-    fn on_response(self, response: &Response<B>, latency: Duration, _: &Span) {
+    fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
         let status = response.status().as_u16();
+        span.set_attribute("http.response.status_code", i64::from(status));
+        if status >= 500 {
+            span.set_status(opentelemetry::trace::Status::error(""));
+        }
         let latency_ms = latency.as_secs_f64() * 1000.0;
         let user_id = response.extensions().get::<SignedInUser>().map(|u| u.0);
         if status >= 500 {

@@ -112,6 +112,7 @@ impl NewJob {
 
 /// Queues a job inside a transaction (or on a pool) of either backend, so
 /// that the job exists exactly when the change that called for it does.
+/// The job remembers the trace it was queued in, for its own span to link to.
 /// Evaluates to whether it was queued (false: its dedup key was taken).
 /// A macro because the executor's type differs per backend.
 #[macro_export]
@@ -120,14 +121,15 @@ macro_rules! enqueue_job {
         let new_job: &$crate::jobs::NewJob = $new_job;
         let (kind, payload) = new_job.columns();
         sqlx::query(
-            "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING",
+            "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
         )
         .bind(kind)
         .bind(payload)
         .bind(new_job.run_at)
         .bind(new_job.dedup_key.as_deref())
         .bind($crate::db::Timestamp::now())
+        .bind($crate::telemetry::current_traceparent())
         .execute($executor)
         .await
         .map(|r| r.rows_affected() > 0)

@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Job, NewJob};
 use crate::config::{Config, Schedule, SecretKey};
@@ -76,6 +77,7 @@ struct Claimed {
     kind: String,
     payload: String,
     attempts: i32,
+    trace_parent: Option<String>,
 }
 
 /// A job that has ended, waiting for its result to be written.
@@ -295,7 +297,7 @@ fn claim_sql(db: &Db) -> [String; 2] {
         format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2
              WHERE id IN (SELECT id FROM jobs WHERE {due} ORDER BY {order} LIMIT $4 {skip_locked})
-             RETURNING id, kind, payload, attempts"
+             RETURNING id, kind, payload, attempts, trace_parent"
         )
     };
     [
@@ -316,7 +318,19 @@ async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> O
         Ok(job) => job,
         Err(message) => return Outcome::Fail(message),
     };
-    let span = tracing::info_span!("job", id = claimed.id, kind = %claimed.kind, attempt = claimed.attempts);
+    let span = tracing::info_span!(
+        "job",
+        id = claimed.id,
+        kind = %claimed.kind,
+        attempt = claimed.attempts,
+        otel.name = %format_args!("job {}", claimed.kind),
+        otel.kind = "consumer",
+    );
+    // Its own trace, linked to the one that queued it: a job can run long
+    // after that request ended, or again after failing.
+    if let Some(queued_by) = &claimed.trace_parent {
+        span.add_link(crate::telemetry::span_context(queued_by));
+    }
     match tokio::time::timeout(JOB_TIMEOUT, run(&ctx, job).instrument(span)).await {
         Ok(Ok(())) => Outcome::Done,
         Ok(Err(e)) => Outcome::Retry(format!("{e:#}")),

@@ -121,7 +121,6 @@ impl TestApp {
 
     /// Spawns with extra command-line settings, e.g. `["--registration", "invite"]`.
     pub async fn try_spawn_with(backend: Backend, args: &[&str]) -> Option<Self> {
-        init_logs();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database_url(backend, data_dir.path()).await?;
         let mut argv = vec![
@@ -140,6 +139,7 @@ impl TestApp {
         let config = Cli::try_parse_from(argv)
             .expect("test arguments parse")
             .config;
+        init_logs(&config);
         let db = Db::connect(&database_url, config.pool_size(), None)
             .await
             .expect("connect");
@@ -421,10 +421,11 @@ impl Drop for QuireProcess {
     }
 }
 
-fn init_logs() {
+fn init_logs(config: &quire::config::Config) {
     // Logs only when asked, as in zero2prod: TEST_LOG=1 cargo test.
     if std::env::var_os("TEST_LOG").is_some() {
-        quire::telemetry::init(quire::config::LogFormat::Text);
+        // Only the first call takes effect; the tests trace nothing.
+        let _ = quire::telemetry::init(config);
     }
 }
 

@@ -2,6 +2,10 @@
 //! always and on PostgreSQL when QUIRE_TEST_POSTGRES_URL is set.
 
 mod helpers;
+#[path = "../support/otlp_sink.rs"]
+mod otlp_sink;
+#[path = "../support/python.rs"]
+mod python;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 

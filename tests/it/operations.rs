@@ -647,3 +647,135 @@ async fn server_errors_reach_sentry_with_their_request_id() {
         "no cookies: {envelopes}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
+    let Some(receiver) = crate::otlp_sink::OtlpSink::start() else {
+        return;
+    };
+    for backend in backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, _) = fresh_database_url(backend, dir.path()).await.unwrap();
+        let service = format!("quire-test-{backend:?}");
+        let server = QuireProcess::start(
+            &["serve", "--migrate"],
+            &url,
+            dir.path(),
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver.endpoint()),
+                ("OTEL_SERVICE_NAME", &service),
+                // The SDK's own variable: send every 100 ms, not every 5 s.
+                ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+                ("QUIRE_SHUTDOWN_DRAIN", "0s"),
+            ],
+        );
+        server.wait_until_up().await;
+
+        // A caller that is itself traced: the request's span continues its trace.
+        let trace_id = uuid::Uuid::new_v4().simple().to_string();
+        let caller_span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/users", server.base))
+            .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+            .json(&serde_json::json!({"user": {
+                "username": "traced", "email": "traced@example.com", "password": "a long passphrase"
+            }}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(response.status().is_success(), "{status}");
+
+        // Signing up queues a welcome email; its job runs in its own trace.
+        let ours = |s: &crate::otlp_sink::ReceivedSpan| s.service.as_deref() == Some(&service);
+        let spans = receiver
+            .wait_until(|spans| {
+                spans
+                    .iter()
+                    .any(|s| ours(s) && s.name == "job welcome_email")
+                    && spans.iter().any(|s| ours(s) && s.name == "POST /api/users")
+            })
+            .await;
+        let spans: Vec<_> = spans.into_iter().filter(ours).collect();
+        let request = spans.iter().find(|s| s.name == "POST /api/users").unwrap();
+        assert_eq!(request.kind, "SPAN_KIND_SERVER");
+        assert_eq!(
+            request.trace_id, trace_id,
+            "the caller's trace is continued"
+        );
+        assert_eq!(
+            request.parent_span_id, caller_span,
+            "under the caller's span"
+        );
+        assert_eq!(
+            request.attributes["http.response.status_code"],
+            serde_json::json!(status)
+        );
+
+        // Its queries are its children, named by operation and table, with
+        // the statement's text but never a bound value.
+        let children: Vec<_> = spans
+            .iter()
+            .filter(|s| s.parent_span_id == request.span_id)
+            .collect();
+        let insert = children
+            .iter()
+            .find(|s| s.name == "INSERT users")
+            .unwrap_or_else(|| panic!("no INSERT users under the request: {children:#?}"));
+        assert_eq!(insert.kind, "SPAN_KIND_CLIENT");
+        assert_eq!(insert.trace_id, trace_id);
+        let system = match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        };
+        assert_eq!(insert.attributes["db.system.name"], system);
+        let text = insert.attributes["db.query.text"].as_str().unwrap();
+        assert!(text.starts_with("INSERT INTO users"), "{text}");
+        assert!(
+            spans.iter().all(
+                |s| !s.attributes.values().any(|v| v.as_str().is_some_and(|v| v
+                    .contains("a long passphrase")
+                    || v.contains("traced@example.com")))
+            ),
+            "a span holds a bound value"
+        );
+
+        // The job's span starts a trace of its own, linked to the request
+        // that queued it, with its own queries under it.
+        let job = spans
+            .iter()
+            .find(|s| s.name == "job welcome_email")
+            .unwrap();
+        assert_eq!(job.kind, "SPAN_KIND_CONSUMER");
+        assert_ne!(job.trace_id, trace_id);
+        assert_eq!(job.parent_span_id, "");
+        assert_eq!(
+            job.links,
+            vec![crate::otlp_sink::Link {
+                trace_id: trace_id.clone(),
+                span_id: request.span_id.clone()
+            }]
+        );
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.parent_span_id == job.span_id && s.name.starts_with("SELECT")),
+            "the job's queries are under it: {spans:#?}"
+        );
+        // Without a caller's trace, a request starts one.
+        let response = reqwest::get(format!("{}/api/tags", server.base))
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let spans = receiver
+            .wait_until(|spans| spans.iter().any(|s| ours(s) && s.name == "GET /api/tags"))
+            .await;
+        let tags = spans
+            .iter()
+            .find(|s| ours(s) && s.name == "GET /api/tags")
+            .unwrap();
+        assert_eq!(tags.parent_span_id, "");
+        assert_ne!(tags.trace_id, trace_id);
+        drop(server);
+    }
+}

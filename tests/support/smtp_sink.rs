@@ -2,10 +2,12 @@
 //! smtp_sink.py beside this file, on loopback. Shared by the integration
 //! tests and the benchmarks through `#[path]`.
 
+use crate::python::PythonServer;
+
 /// A real SMTP server (aiosmtpd, run by smtp_sink.py) on
 /// loopback, keeping what it receives.
 pub struct SmtpSink {
-    child: std::process::Child,
+    _server: PythonServer,
     pub port: u16,
     dir: tempfile::TempDir,
 }
@@ -37,35 +39,16 @@ impl SmtpSink {
     }
 
     pub fn start_on(port: u16) -> Option<Self> {
-        let Ok(python) = std::env::var("QUIRE_TEST_PYTHON") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "QUIRE_TEST_PYTHON must name a Python with aiosmtpd (./scripts/test sets it)"
-            );
-            eprintln!(
-                "skipped: QUIRE_TEST_PYTHON (a Python with aiosmtpd) is not set; ./scripts/test sets it"
-            );
-            return None;
-        };
         let dir = tempfile::tempdir().unwrap();
-        let mut child = std::process::Command::new(python)
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/support/smtp_sink.py"
-            ))
-            .arg(port.to_string())
-            .arg(dir.path())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("QUIRE_TEST_PYTHON runs");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        assert_eq!(line.trim(), "ready", "the SMTP server did not start");
-        Some(Self { child, port, dir })
+        let server = PythonServer::start(
+            "smtp_sink.py",
+            &[port.to_string().as_ref(), dir.path().as_os_str()],
+        )?;
+        Some(Self {
+            _server: server,
+            port,
+            dir,
+        })
     }
 
     /// For `--smtp-url`: plain SMTP, as this local server speaks.
@@ -132,12 +115,5 @@ impl SmtpSink {
                 .map(|r| &r.subject)
                 .collect::<Vec<_>>()
         );
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
