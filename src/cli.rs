@@ -68,13 +68,15 @@ pub enum Command {
     /// Write a consistent snapshot of the database into a new folder under
     /// DEST, with a manifest of checksums.
     Backup {
-        /// A folder; each backup is a `quire-TIMESTAMP` folder inside it.
-        dest: String,
+        /// A folder, or `s3://BUCKET/PREFIX` (credentials from the AWS_*
+        /// variables); each backup is a `quire-TIMESTAMP` folder inside it.
+        dest: crate::backup::Location,
     },
-    /// Restore a backup folder made by `quire backup` after checking its
+    /// Restore a backup made by `quire backup` after checking its
     /// checksums. Refuses a database that holds data unless --force.
     Restore {
-        src: std::path::PathBuf,
+        /// The backup's folder, or its `s3://BUCKET/PREFIX/quire-TIMESTAMP`.
+        src: crate::backup::Location,
         /// Replace a database that is not empty.
         #[arg(long)]
         force: bool,
@@ -265,7 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ensure_migrated(&db).await?;
             let folder = crate::backup::backup(&db, &config.database_url(), &dest).await?;
             db.close().await;
-            println!("backed up to {}", folder.display());
+            println!("backed up to {folder}");
             Ok(())
         }
         Command::Restore { src, force } => {

@@ -229,9 +229,10 @@ pub struct JobConfig {
     #[arg(long, env = "QUIRE_BACKUP_SCHEDULE", global = true, value_parser = Schedule::parse)]
     pub backup_schedule: Option<Schedule>,
 
-    /// The folder periodic backups are written into (one `quire-TIMESTAMP` folder each).
+    /// Where periodic backups go: a folder, or `s3://BUCKET/PREFIX` (with
+    /// the AWS_* variables); one `quire-TIMESTAMP` folder or prefix each.
     #[arg(long, env = "QUIRE_BACKUP_DEST", global = true)]
-    pub backup_dest: Option<String>,
+    pub backup_dest: Option<crate::backup::Location>,
 
     /// How many periodic backups to keep; older ones are deleted.
     #[arg(long, env = "QUIRE_BACKUP_KEEP", global = true, default_value_t = 14,

@@ -349,12 +349,12 @@ async fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
         } => comments::emails::reply(ctx, comment_id, recipient_id).await,
         Job::PasswordResetEmail { email } => accounts::reset::send_link(ctx, &email).await,
         Job::Backup => {
-            let dest = ctx.config.jobs.backup_dest.as_deref().ok_or_else(|| {
+            let dest = ctx.config.jobs.backup_dest.as_ref().ok_or_else(|| {
                 anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
             })?;
-            let folder = crate::backup::backup(&ctx.db, &ctx.config.database_url(), dest).await?;
+            let written = crate::backup::backup(&ctx.db, &ctx.config.database_url(), dest).await?;
             let removed = crate::backup::prune(dest, ctx.config.jobs.backup_keep as usize).await?;
-            tracing::info!(folder = %folder.display(), removed, "backup written");
+            tracing::info!(%written, removed, "backup written");
             Ok(())
         }
         Job::Housekeeping => {

@@ -1,20 +1,24 @@
 //! `quire backup` and `quire restore`: everything comes back, damaged
 //! backups and non-empty databases are refused.
 
+use object_store::{ObjectStore, ObjectStoreExt};
 use quire::db::{Db, PoolSize};
 use quire::with_pool;
 
 use crate::backend_test;
-use crate::helpers::{TEST_SECRET, fresh_database_url, run_quire};
+use crate::helpers::{TEST_SECRET, TestApp, fresh_database_url, run_quire};
 
 fn quire(database_url: &str, args: &[&str]) -> (bool, String) {
-    run_quire(
-        args,
-        &[
-            ("QUIRE_DATABASE_URL", database_url),
-            ("QUIRE_SECRET_KEY", TEST_SECRET),
-        ],
-    )
+    quire_with(database_url, args, &[])
+}
+
+fn quire_with(database_url: &str, args: &[&str], env: &[(&str, String)]) -> (bool, String) {
+    let mut all = vec![
+        ("QUIRE_DATABASE_URL", database_url),
+        ("QUIRE_SECRET_KEY", TEST_SECRET),
+    ];
+    all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
+    run_quire(args, &all)
 }
 
 /// Every row of every table, each value as text, in a stable order.
@@ -81,68 +85,72 @@ async fn contents(db: &Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {
     out
 }
 
+/// A site with a bit of everything; returns all its rows.
+async fn populate(app: &TestApp) -> Vec<(String, Vec<Vec<Option<String>>>)> {
+    app.register("owner").await.assert_status(303);
+    let slug = app
+        .publish("Kept", "Every *word* of it.", "backups, care")
+        .await;
+    let reader = app.new_browser();
+    reader.register("reader").await.assert_status(303);
+    reader
+        .post(&format!("/posts/{slug}/comments"), &[("body", "Safe?")])
+        .await
+        .assert_status(303);
+    reader
+        .post(&format!("/posts/{slug}/like"), &[])
+        .await
+        .assert_status(303);
+    // A view, from a browser that says it is one (robots are not counted).
+    let viewed = reader
+        .client
+        .get(reader.url(&format!("/posts/{slug}")))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(viewed.status(), reqwest::StatusCode::OK);
+    let (status, _) = reader
+        .api(
+            reqwest::Method::POST,
+            "/api/visitors/ann/visits",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    app.state_flush().await;
+    let before = contents(&app.db).await;
+    let count = |table: &str| {
+        before
+            .iter()
+            .find(|(t, _)| t == table)
+            .map_or(0, |(_, rows)| rows.len())
+    };
+    for table in [
+        "users",
+        "posts",
+        "comments",
+        "reactions",
+        "visits",
+        "visitors",
+        "post_views",
+        "tags",
+        "sessions",
+        "jobs",
+    ] {
+        assert!(count(table) > 0, "the site has {table}");
+    }
+    before
+}
+
 backend_test!(
     a_backup_restores_into_an_empty_database_identically,
     |app| {
-        // A site with a bit of everything.
-        app.register("owner").await.assert_status(303);
-        let slug = app
-            .publish("Kept", "Every *word* of it.", "backups, care")
-            .await;
-        let reader = app.new_browser();
-        reader.register("reader").await.assert_status(303);
-        reader
-            .post(&format!("/posts/{slug}/comments"), &[("body", "Safe?")])
-            .await
-            .assert_status(303);
-        reader
-            .post(&format!("/posts/{slug}/like"), &[])
-            .await
-            .assert_status(303);
-        // A view, from a browser that says it is one (robots are not counted).
-        let viewed = reader
-            .client
-            .get(reader.url(&format!("/posts/{slug}")))
-            .header(
-                "user-agent",
-                "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(viewed.status(), reqwest::StatusCode::OK);
-        let (status, _) = reader
-            .api(
-                reqwest::Method::POST,
-                "/api/visitors/ann/visits",
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(status, reqwest::StatusCode::OK);
-        app.state_flush().await;
-        let before = contents(&app.db).await;
-        let count = |table: &str| {
-            before
-                .iter()
-                .find(|(t, _)| t == table)
-                .map_or(0, |(_, rows)| rows.len())
-        };
-        for table in [
-            "users",
-            "posts",
-            "comments",
-            "reactions",
-            "visits",
-            "visitors",
-            "post_views",
-            "tags",
-            "sessions",
-            "jobs",
-        ] {
-            assert!(count(table) > 0, "the site has {table}");
-        }
-
+        let before = populate(&app).await;
         let dest = tempfile::tempdir().unwrap();
         let (ok, said) = quire(
             &app.database_url,
@@ -197,7 +205,117 @@ backend_test!(
             !ok && said.contains("does not match its checksum"),
             "{said}"
         );
-        let (ok, said) = quire(&target, &["restore", "s3://bucket/backups"]);
-        assert!(!ok, "{said}");
+        let (ok, said) = quire(&target, &["restore", "ftp://host/backups"]);
+        assert!(
+            !ok && said.contains("give a folder or s3://BUCKET/PREFIX"),
+            "{said}"
+        );
     }
 );
+
+backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
+    let Some(s3) = crate::s3_server::S3Server::start() else {
+        return;
+    };
+    let before = populate(&app).await;
+    let env = s3.env();
+    let (ok, said) = quire_with(
+        &app.database_url,
+        &["backup", &format!("s3://{}/site", s3.bucket)],
+        &env,
+    );
+    assert!(ok, "{said}");
+    let backup = said
+        .trim()
+        .strip_prefix("backed up to ")
+        .unwrap()
+        .to_owned();
+    let prefix = format!("s3://{}/site/quire-", s3.bucket);
+    assert!(backup.starts_with(&prefix), "{backup}");
+    let key = backup
+        .strip_prefix(&format!("s3://{}/", s3.bucket))
+        .unwrap();
+
+    // The objects are there, the manifest among them.
+    let bucket = s3.client();
+    let object = |name: &str| object_store::path::Path::from(format!("{key}/{name}"));
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &bucket
+            .get(&object("manifest.json"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["backend"], app.db.backend());
+    let database = object(manifest["files"][0]["path"].as_str().unwrap());
+
+    // Into an empty database: identical, row for row.
+    let target_dir = tempfile::tempdir().unwrap();
+    let (target, _pg) = fresh_database_url(app.backend, target_dir.path())
+        .await
+        .unwrap();
+    let (ok, said) = quire_with(&target, &["restore", &backup], &env);
+    assert!(ok, "{said}");
+    let restored = Db::connect(&target, PoolSize(2), None).await.unwrap();
+    assert_eq!(contents(&restored).await, before);
+    restored.close().await;
+
+    // Damaged in the bucket: refused before anything is touched.
+    let mut bytes = bucket
+        .get(&database)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+    bytes[0] ^= 0xff;
+    bucket.put(&database, bytes.into()).await.unwrap();
+    let (ok, said) = quire_with(&target, &["restore", "--force", &backup], &env);
+    assert!(
+        !ok && said.contains("does not match its checksum"),
+        "{said}"
+    );
+    let (ok, said) = quire_with(
+        &target,
+        &["restore", &format!("s3://{}/nothing-here", s3.bucket)],
+        &env,
+    );
+    assert!(
+        !ok && said.contains("not a finished Quire backup"),
+        "{said}"
+    );
+
+    // Periodic backups to S3 keep the newest two.
+    let mut worker = crate::helpers::quire_command();
+    worker
+        .arg("worker")
+        .env("QUIRE_DATABASE_URL", &app.database_url)
+        .env("QUIRE_SECRET_KEY", TEST_SECRET)
+        .env("QUIRE_BACKUP_SCHEDULE", "* * * * * *")
+        .env("QUIRE_BACKUP_DEST", format!("s3://{}/periodic", s3.bucket))
+        .env("QUIRE_BACKUP_KEEP", "2")
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut worker = worker.spawn().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let periodic = bucket
+        .list_with_delimiter(Some(&object_store::path::Path::from("periodic")))
+        .await
+        .unwrap();
+    assert_eq!(
+        periodic.common_prefixes.len(),
+        2,
+        "the two newest are kept: {:?}",
+        periodic.common_prefixes
+    );
+    let done: i64 = with_pool!(&app.db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'backup' AND state = 'done'")
+            .fetch_one(pool).await)
+    .unwrap();
+    assert!(done >= 3, "{done} periodic backups ran");
+});

@@ -6,6 +6,8 @@ mod helpers;
 mod otlp_sink;
 #[path = "../support/python.rs"]
 mod python;
+#[path = "../support/s3_server.rs"]
+mod s3_server;
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;
 

@@ -1,6 +1,7 @@
 //! `quire backup DEST` and `quire restore SRC`: a consistent snapshot of the
 //! database in a folder of its own, with a manifest that names the format and
-//! the SHA-256 of every file, checked before anything is restored.
+//! the SHA-256 of every file, checked before anything is restored. DEST and
+//! SRC are folders or `s3://` URLs (see [`s3`]).
 //!
 //! - SQLite: `VACUUM INTO`, a transactionally consistent copy made while the
 //!   site keeps running; restoring puts the file in place of the database.
@@ -10,7 +11,11 @@
 //! Uploaded media are not part of Quire yet; when they are, they belong in
 //! the same folder and manifest.
 
+mod s3;
+
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -44,14 +49,44 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-fn refuse_remote(location: &str) -> anyhow::Result<()> {
-    if location.contains("://") {
-        bail!(
-            "{location}: only local folders are supported for now (s3:// is not built yet); \
-             back up to a folder and copy it to object storage"
-        );
+/// Where backups go, or where one is restored from: a folder, or a bucket
+/// and prefix in S3-compatible storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Folder(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl FromStr for Location {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let Some((scheme, rest)) = s.split_once("://") else {
+            return Ok(Self::Folder(PathBuf::from(s)));
+        };
+        if scheme != "s3" {
+            return Err(format!(
+                "{scheme}:// is not a place for backups: give a folder or s3://BUCKET/PREFIX"
+            ));
+        }
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err("s3:// needs a bucket: s3://BUCKET/PREFIX".into());
+        }
+        Ok(Self::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        })
     }
-    Ok(())
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Folder(path) => write!(f, "{}", path.display()),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
 }
 
 async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
@@ -110,18 +145,32 @@ async fn newest_migration(db: &Db) -> anyhow::Result<Option<i64>> {
         .max())
 }
 
-/// Writes a backup into a new folder under `dest` and returns its path.
-pub async fn backup(db: &Db, database_url: &str, dest: &str) -> anyhow::Result<PathBuf> {
-    refuse_remote(dest)?;
+/// Writes a backup into a new `quire-TIMESTAMP` folder (or prefix) under
+/// `dest` and says where it is.
+pub async fn backup(db: &Db, database_url: &str, dest: &Location) -> anyhow::Result<String> {
+    match dest {
+        Location::Folder(dir) => Ok(write(db, database_url, dir).await?.display().to_string()),
+        Location::S3 { bucket, prefix } => {
+            let bucket = s3::Bucket::open(bucket, prefix)?;
+            // The dump is made locally first (pg_dump writes a file); it
+            // needs room for one backup in TMPDIR.
+            let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
+            let folder = write(db, database_url, scratch.path()).await?;
+            bucket.upload(&folder).await
+        }
+    }
+}
+
+async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathBuf> {
     let stamp = Timestamp::now()
         .as_datetime()
         .format(time::macros::format_description!(
             "[year][month][day]T[hour][minute][second]Z"
         ))?;
-    let folder = Path::new(dest).join(format!("quire-{stamp}"));
-    tokio::fs::create_dir_all(Path::new(dest))
+    let folder = dest.join(format!("quire-{stamp}"));
+    tokio::fs::create_dir_all(dest)
         .await
-        .with_context(|| format!("creating {dest}"))?;
+        .with_context(|| format!("creating {}", dest.display()))?;
     tokio::fs::create_dir(&folder)
         .await
         .with_context(|| format!("creating {}", folder.display()))?;
@@ -171,7 +220,13 @@ pub async fn backup(db: &Db, database_url: &str, dest: &str) -> anyhow::Result<P
 /// Deletes the oldest finished backups in `dest` beyond the newest `keep`;
 /// returns how many it deleted. Folders without a manifest (unfinished, or
 /// not ours) are left alone.
-pub async fn prune(dest: &str, keep: usize) -> anyhow::Result<usize> {
+pub async fn prune(dest: &Location, keep: usize) -> anyhow::Result<usize> {
+    let dest = match dest {
+        Location::Folder(dir) => dir,
+        Location::S3 { bucket, prefix } => {
+            return s3::Bucket::open(bucket, prefix)?.prune(keep).await;
+        }
+    };
     let mut backups = Vec::new();
     let mut entries = tokio::fs::read_dir(dest).await?;
     while let Some(entry) = entries.next_entry().await? {
@@ -189,8 +244,9 @@ pub async fn prune(dest: &str, keep: usize) -> anyhow::Result<usize> {
     Ok(excess)
 }
 
-/// Reads a backup's manifest and checks every file against it.
-pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
+/// Reads a backup's manifest: one this version understands, naming only
+/// files inside the backup.
+async fn read_manifest(src: &Path) -> anyhow::Result<Manifest> {
     let text = tokio::fs::read(src.join(MANIFEST)).await.with_context(|| {
         format!(
             "{} has no {MANIFEST}: not a finished Quire backup",
@@ -204,13 +260,23 @@ pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
             manifest.format
         );
     }
+    if let Some(entry) = manifest
+        .files
+        .iter()
+        .find(|e| e.path.contains('/') || e.path.contains("..") || e.path == MANIFEST)
+    {
+        bail!(
+            "the manifest names a file outside the backup: {}",
+            entry.path
+        );
+    }
+    Ok(manifest)
+}
+
+/// Reads a backup's manifest and checks every file against it.
+pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
+    let manifest = read_manifest(src).await?;
     for entry in &manifest.files {
-        if entry.path.contains('/') || entry.path.contains("..") {
-            bail!(
-                "the manifest names a file outside the backup: {}",
-                entry.path
-            );
-        }
         let (bytes, sha256) = sha256_of(&src.join(&entry.path)).await?;
         if bytes != entry.bytes || sha256 != entry.sha256 {
             bail!(
@@ -253,6 +319,24 @@ async fn holds_data(db: &Db) -> anyhow::Result<bool> {
 /// Restores a verified backup into the database at `database_url`, which
 /// must hold no users, posts or visitors unless `force`.
 pub async fn restore(
+    database_url: &str,
+    db: Db,
+    src: &Location,
+    force: bool,
+) -> anyhow::Result<Manifest> {
+    match src {
+        Location::Folder(folder) => restore_folder(database_url, db, folder, force).await,
+        Location::S3 { bucket, prefix } => {
+            let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
+            s3::Bucket::open(bucket, prefix)?
+                .download(scratch.path())
+                .await?;
+            restore_folder(database_url, db, scratch.path(), force).await
+        }
+    }
+}
+
+async fn restore_folder(
     database_url: &str,
     db: Db,
     src: &Path,
@@ -300,4 +384,38 @@ pub async fn restore(
         }
     }
     Ok(manifest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Location;
+
+    #[test]
+    fn locations_are_folders_or_s3_urls() {
+        let parse = |s: &str| s.parse::<Location>();
+        assert_eq!(
+            parse("/var/backups"),
+            Ok(Location::Folder("/var/backups".into()))
+        );
+        assert_eq!(
+            parse("s3://acme/blog/daily/"),
+            Ok(Location::S3 {
+                bucket: "acme".into(),
+                prefix: "blog/daily".into()
+            })
+        );
+        assert_eq!(
+            parse("s3://acme"),
+            Ok(Location::S3 {
+                bucket: "acme".into(),
+                prefix: String::new()
+            })
+        );
+        assert!(parse("s3:///blog").unwrap_err().contains("needs a bucket"));
+        assert!(
+            parse("gs://acme")
+                .unwrap_err()
+                .contains("s3://BUCKET/PREFIX")
+        );
+    }
 }

@@ -1,0 +1,152 @@
+//! Backups in S3-compatible object storage (AWS S3, MinIO, Garage, R2…).
+//!
+//! A backup is made in a local scratch folder as usual, then uploaded file by
+//! file to `s3://BUCKET/PREFIX/quire-TIMESTAMP/`, the manifest last: a
+//! prefix with a manifest is a finished backup, as a folder with one is.
+//! Restoring downloads a backup into a scratch folder and checks it there,
+//! before anything is touched.
+//!
+//! The endpoint and credentials are the standard AWS variables, read by
+//! `object_store`: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_REGION`, `AWS_ENDPOINT_URL` for a service other than AWS (an
+//! `http://` endpoint is allowed because it was asked for), and the rest
+//! (session tokens, web identity, instance metadata).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt};
+use tokio::io::AsyncWriteExt;
+
+use super::MANIFEST;
+
+/// A bucket and the prefix backups live under.
+pub struct Bucket {
+    store: Arc<dyn ObjectStore>,
+    name: String,
+    prefix: Key,
+}
+
+impl Bucket {
+    pub fn open(name: &str, prefix: &str) -> anyhow::Result<Self> {
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(name);
+        if builder
+            .get_config_value(&AmazonS3ConfigKey::Endpoint)
+            .is_some_and(|endpoint| endpoint.starts_with("http://"))
+        {
+            builder = builder.with_allow_http(true);
+        }
+        let store = builder
+            .build()
+            .context("s3:// needs AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION (and AWS_ENDPOINT_URL outside AWS)")?;
+        Ok(Self {
+            store: Arc::new(store),
+            name: name.to_owned(),
+            prefix: Key::from(prefix),
+        })
+    }
+
+    fn url(&self, key: &Key) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    fn key(&self, parts: &[&str]) -> Key {
+        parts
+            .iter()
+            .fold(self.prefix.clone(), |key, part| key.clone().join(*part))
+    }
+
+    /// Uploads a finished backup folder under the prefix; returns its URL.
+    pub async fn upload(&self, folder: &Path) -> anyhow::Result<String> {
+        let backup = folder
+            .file_name()
+            .expect("a backup folder has a name")
+            .to_string_lossy()
+            .into_owned();
+        let manifest = super::read_manifest(folder).await?;
+        let names = manifest.files.iter().map(|f| f.path.as_str());
+        for name in names.chain([MANIFEST]) {
+            let key = self.key(&[&backup, name]);
+            let mut file = tokio::fs::File::open(folder.join(name)).await?;
+            // Large files go up in parts, so a database of any size fits.
+            let mut upload =
+                object_store::buffered::BufWriter::new(self.store.clone(), key.clone());
+            tokio::io::copy(&mut file, &mut upload)
+                .await
+                .with_context(|| format!("uploading {}", self.url(&key)))?;
+            upload
+                .shutdown()
+                .await
+                .with_context(|| format!("uploading {}", self.url(&key)))?;
+        }
+        Ok(self.url(&self.key(&[&backup])))
+    }
+
+    /// Downloads the backup at the prefix into `folder`: its manifest, then
+    /// the files the manifest names.
+    pub async fn download(&self, folder: &Path) -> anyhow::Result<()> {
+        self.fetch(MANIFEST, folder).await?;
+        let manifest = super::read_manifest(folder).await?;
+        for entry in &manifest.files {
+            self.fetch(&entry.path, folder).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, name: &str, folder: &Path) -> anyhow::Result<()> {
+        let key = self.key(&[name]);
+        let mut chunks = match self.store.get(&key).await {
+            Ok(object) => object.into_stream(),
+            Err(object_store::Error::NotFound { .. }) if name == MANIFEST => anyhow::bail!(
+                "{} does not exist: not a finished Quire backup",
+                self.url(&key)
+            ),
+            Err(e) => return Err(e).with_context(|| format!("downloading {}", self.url(&key))),
+        };
+        let mut file = tokio::fs::File::create(folder.join(name)).await?;
+        while let Some(chunk) = chunks.next().await {
+            file.write_all(&chunk.with_context(|| format!("downloading {}", self.url(&key)))?)
+                .await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+
+    /// Deletes the oldest finished backups beyond the newest `keep`.
+    pub async fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.prefix))
+            .await
+            .with_context(|| format!("listing {}", self.url(&self.prefix)))?;
+        let mut backups = Vec::new();
+        for folder in listing.common_prefixes {
+            let finished = self
+                .store
+                .head(&folder.clone().join(MANIFEST))
+                .await
+                .is_ok();
+            if finished && folder.filename().is_some_and(|n| n.starts_with("quire-")) {
+                backups.push(folder);
+            }
+        }
+        // The names are timestamps, so they sort oldest first.
+        backups.sort();
+        let excess = backups.len().saturating_sub(keep);
+        for old in &backups[..excess] {
+            let mut objects = self.store.list(Some(old));
+            while let Some(object) = objects.next().await {
+                let object = object?;
+                self.store
+                    .delete(&object.location)
+                    .await
+                    .with_context(|| format!("deleting {}", self.url(&object.location)))?;
+            }
+        }
+        Ok(excess)
+    }
+}
