@@ -22,6 +22,7 @@ use crate::db::Db;
 const REQUESTS: &str = "quire_http_requests_total";
 const DURATION: &str = "quire_http_request_duration_seconds";
 const IN_FLIGHT: &str = "quire_http_requests_in_flight";
+const POOL_ACQUIRE: &str = "quire_db_pool_acquire_seconds";
 pub const JOBS_FINISHED: &str = "quire_jobs_finished_total";
 pub const VISITS_WRITTEN: &str = "quire_visits_written_total";
 
@@ -34,6 +35,14 @@ fn handle() -> &'static PrometheusHandle {
                 Matcher::Full(DURATION.into()),
                 &[
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+            .expect("the buckets are not empty")
+            // Taking an idle connection is microseconds; waiting is the signal.
+            .set_buckets_for_metric(
+                Matcher::Full(POOL_ACQUIRE.into()),
+                &[
+                    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ],
             )
             .expect("the buckets are not empty")
@@ -140,4 +149,35 @@ async fn scrape(State(db): State<Db>) -> Response {
         handle().render(),
     )
         .into_response()
+}
+
+/// Records how long each query waited for a database connection, from the
+/// event sqlx logs on every acquire (the pool exposes no such counter; see
+/// `Db::connect`, which turns the event on). A pool that is too small shows
+/// here before it shows as timeouts.
+pub struct PoolWaits;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PoolWaits {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Waited(Option<f64>);
+        impl tracing::field::Visit for Waited {
+            fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+                if field.name() == "acquired_after_secs" {
+                    self.0 = Some(value);
+                }
+            }
+            fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+        }
+        let mut waited = Waited(None);
+        event.record(&mut waited);
+        if let Some(seconds) = waited.0 {
+            metrics::histogram!(POOL_ACQUIRE).record(seconds);
+        }
+    }
+}
+
+/// What [`PoolWaits`] listens to.
+pub fn pool_waits_filter() -> tracing_subscriber::filter::Targets {
+    tracing_subscriber::filter::Targets::new()
+        .with_target("sqlx::pool::acquire", tracing::Level::TRACE)
 }

@@ -55,6 +55,13 @@ pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
             .with_filter(LevelFilter::ERROR)
             .boxed(),
     );
+    if config.metrics_bind.is_some() {
+        layers.push(
+            crate::metrics::PoolWaits
+                .with_filter(crate::metrics::pool_waits_filter())
+                .boxed(),
+        );
+    }
     let traces = match config.traces.traces_url() {
         Some(url) => {
             let (provider, tracer) = tracer(&config.traces, &url)?;

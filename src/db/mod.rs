@@ -21,6 +21,11 @@ use sqlx::sqlite::{
 pub use migrate::{MigrationState, MigrationStatus};
 pub use timestamp::Timestamp;
 
+/// sqlx logs how long each acquire waited at this level; the metrics layer
+/// listens for it (`metrics::PoolWaits`). At `trace` nothing else shows it,
+/// and while nothing listens the event costs nothing.
+const ACQUIRE_EVENTS: log::LevelFilter = log::LevelFilter::Trace;
+
 #[derive(Clone, Debug)]
 pub enum Db {
     Sqlite(SqlitePool),
@@ -107,6 +112,7 @@ impl Db {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(pool_size.0)
+                .acquire_time_level(ACQUIRE_EVENTS)
                 .connect_with(options)
                 .await
                 .map_err(ConnectError::Connect)?;
@@ -133,6 +139,7 @@ impl Db {
                 .idle_timeout(Duration::from_secs(300))
                 .max_lifetime(Duration::from_secs(1800))
                 .acquire_timeout(Duration::from_secs(10))
+                .acquire_time_level(ACQUIRE_EVENTS)
                 .connect_lazy_with(options);
             Ok(Db::Postgres(pool))
         } else {

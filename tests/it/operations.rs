@@ -563,6 +563,8 @@ async fn metrics_are_served_on_their_own_address() {
         "quire_http_request_duration_seconds_bucket{method=\"GET\",route=\"/posts/{slug}\",status=\"404\",le=\"0.1\"}",
         "quire_http_requests_in_flight 0",
         "quire_db_pool_connections{state=\"idle\"}",
+        "quire_db_pool_acquire_seconds_bucket{le=\"0.0001\"}",
+        "quire_db_pool_acquire_seconds_count",
         "quire_jobs{kind=\"welcome_email\",state=\"done\"} 1",
         "quire_jobs{kind=\"reply_email\",state=\"queued\"} 0",
         "quire_jobs_finished_total{kind=\"welcome_email\",outcome=\"done\"} 1",
