@@ -1,6 +1,6 @@
 //! Schema migrations, one reversible set per backend, embedded in the binary.
 
-use sqlx::migrate::{Migrate, MigrateError, Migrator};
+use sqlx::migrate::{MigrateError, Migrator};
 
 use crate::with_pool;
 
@@ -69,12 +69,10 @@ impl Db {
         Ok(steps)
     }
 
+    /// Each known migration, applied or pending, and any applied one this
+    /// version does not know. Only reads: readiness probes call it often.
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrateError> {
-        let applied = with_pool!(self, pool => {
-            let mut conn = pool.acquire().await?;
-            conn.ensure_migrations_table("_sqlx_migrations").await?;
-            conn.list_applied_migrations("_sqlx_migrations").await?
-        });
+        let applied = self.applied_versions().await?;
         let known = self.migrator();
         let mut status: Vec<MigrationStatus> = known
             .iter()
@@ -82,7 +80,7 @@ impl Db {
             .map(|m| MigrationStatus {
                 version: m.version,
                 description: m.description.to_string(),
-                state: if applied.iter().any(|a| a.version == m.version) {
+                state: if applied.contains(&m.version) {
                     MigrationState::Applied
                 } else {
                     MigrationState::Pending
@@ -92,15 +90,41 @@ impl Db {
         status.extend(
             applied
                 .iter()
-                .filter(|a| !known.version_exists(a.version))
-                .map(|a| MigrationStatus {
-                    version: a.version,
+                .filter(|v| !known.version_exists(**v))
+                .map(|v| MigrationStatus {
+                    version: *v,
                     description: String::new(),
                     state: MigrationState::Unknown,
                 }),
         );
         status.sort_by_key(|m| m.version);
         Ok(status)
+    }
+
+    /// The versions recorded in sqlx's table (none before the first
+    /// migration made it). sqlx's own listing creates the table first, a
+    /// write on every call.
+    async fn applied_versions(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let exists: bool = match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+                )
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        if !exists {
+            return Ok(Vec::new());
+        }
+        with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await)
     }
 
     async fn pending_count(&self) -> Result<usize, MigrateError> {
