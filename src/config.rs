@@ -116,6 +116,18 @@ pub struct Config {
 
     #[command(flatten)]
     pub traces: TraceConfig,
+
+    /// Report errors (5xx answers, failed jobs, panics) to this Sentry
+    /// project. SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by Sentry's
+    /// client itself.
+    #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true,
+          value_parser = parse_sentry_dsn)]
+    pub sentry_dsn: Option<sentry::types::Dsn>,
+}
+
+fn parse_sentry_dsn(s: &str) -> Result<sentry::types::Dsn, String> {
+    s.parse()
+        .map_err(|e| format!("{e}: expected the project's DSN, https://KEY@HOST/PROJECT"))
 }
 
 /// OpenTelemetry traces, configured by OpenTelemetry's standard variables so

@@ -46,7 +46,7 @@ type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 /// Starts logging, tracing and error reporting; call before the async
 /// runtime starts, so that its threads report too.
 pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
-    let sentry = init_sentry();
+    let sentry = init_sentry(config);
     let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format)];
     // `error` events become Sentry events; without a DSN the layer has no
     // client and does nothing.
@@ -99,14 +99,15 @@ fn log_lines(format: LogFormat) -> BoxedLayer {
     }
 }
 
-/// Starts the Sentry client when `SENTRY_DSN` is set (and `SENTRY_ENVIRONMENT`,
-/// `SENTRY_RELEASE` if given). Personal data (cookies, addresses) is not sent.
-fn init_sentry() -> Option<sentry::ClientInitGuard> {
-    std::env::var("SENTRY_DSN").ok().filter(|d| !d.is_empty())?;
+/// Starts the Sentry client when `SENTRY_DSN` is set, reporting panics as
+/// well as what the tracing layer sends. Keep the guard until exit: it
+/// flushes what is queued. Personal data (cookies, addresses) is not sent.
+pub fn init_sentry(config: &Config) -> Option<sentry::ClientInitGuard> {
     let mut options = sentry::ClientOptions::default();
-    options.release = Some(concat!("quire@", env!("CARGO_PKG_VERSION")).into());
+    options.dsn = Some(config.sentry_dsn.clone()?);
     options.send_default_pii = false;
-    // The DSN, environment and release come from SENTRY_* when set.
+    options.release = Some(concat!("quire@", env!("CARGO_PKG_VERSION")).into());
+    // SENTRY_ENVIRONMENT and SENTRY_RELEASE, when set, win.
     Some(sentry::init(options))
 }
 

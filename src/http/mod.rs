@@ -38,6 +38,13 @@ pub struct AppState {
 
 /// The whole application as a router, ready to serve.
 pub fn router(state: AppState) -> Router {
+    let routes = routes(&state);
+    with_operations(routes, state)
+}
+
+/// Every page and API route, with what they share (sessions, the page
+/// context, the body limit).
+fn routes(state: &AppState) -> Router<AppState> {
     let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
         .with_name("quire_session")
         .with_http_only(true)
@@ -63,9 +70,20 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(assets::routes())
-        .nest("/api", api::router(&state))
+        .nest("/api", api::router(state))
         .merge(site)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+}
+
+/// What every request goes through, whatever it asks for: metrics, the log
+/// line and trace span, the request id, panics turned into 500s, Sentry;
+/// and the health routes beside them, outside the request log.
+pub fn with_operations(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        // A panicking handler answers 500 (and is reported) instead of
+        // dropping the connection; innermost, so that answer is counted,
+        // logged and carries the request id like any other.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(axum::middleware::from_fn(logging::user_slot))
         .layer(logging::trace_layer())
@@ -73,9 +91,6 @@ pub fn router(state: AppState) -> Router {
             logging::REQUEST_ID,
         ))
         .layer(axum::middleware::map_request(logging::request_id))
-        // A panicking handler answers 500 (and is reported) instead of
-        // dropping the connection.
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         // Each request reports to Sentry through a hub of its own, so the
         // request id tagged on it stays with its own events.
         .layer(sentry::integrations::tower::SentryHttpLayer::new())

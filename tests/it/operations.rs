@@ -575,41 +575,67 @@ async fn metrics_are_served_on_their_own_address() {
     }
 }
 
+/// A loopback endpoint that keeps what Sentry clients send it.
+struct SentrySink {
+    received: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    dsn: String,
+}
+
+impl SentrySink {
+    async fn start() -> Self {
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let keep = received.clone();
+        let sink = axum::Router::new().route(
+            "/api/{project}/envelope/",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let keep = keep.clone();
+                async move {
+                    keep.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    "{}"
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
+        Self {
+            received,
+            dsn: format!("http://public@127.0.0.1:{port}/1"),
+        }
+    }
+
+    /// Every envelope received so far, once one of them contains `needle`.
+    async fn wait_for(&self, needle: &str) -> String {
+        eventually("the event reaches the Sentry endpoint", || async {
+            self.received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| e.contains(needle))
+        })
+        .await;
+        self.received.lock().unwrap().join("\n")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_reach_sentry_with_their_request_id() {
-    // A loopback endpoint that keeps what Sentry clients send it.
-    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let keep = received.clone();
-    let sink = axum::Router::new().route(
-        "/api/{project}/envelope/",
-        axum::routing::post(move |body: axum::body::Bytes| {
-            let keep = keep.clone();
-            async move {
-                keep.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&body).into_owned());
-                "{}"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move { axum::serve(listener, sink).await.unwrap() });
-
+    let sentry = SentrySink::start().await;
     // A theme whose home page does not compile: every visit is a 500.
     let dir = tempfile::tempdir().unwrap();
     let theme = dir.path().join("theme");
     std::fs::create_dir(&theme).unwrap();
     std::fs::write(theme.join("home.html"), "{% if %}").unwrap();
     let url = format!("sqlite://{}", dir.path().join("quire.db").display());
-    let dsn = format!("http://public@127.0.0.1:{port}/1");
     let theme = theme.display().to_string();
     let server = QuireProcess::start(
         &["serve"],
         &url,
         dir.path(),
         &[
-            ("SENTRY_DSN", &dsn),
+            ("SENTRY_DSN", &sentry.dsn),
             ("QUIRE_THEME_DIR", &theme),
             ("QUIRE_SHUTDOWN_DRAIN", "0s"),
         ],
@@ -623,15 +649,7 @@ async fn server_errors_reach_sentry_with_their_request_id() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    eventually("the error reaches the Sentry endpoint", || async {
-        received
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.contains("sentry-trace-1"))
-    })
-    .await;
-    let envelopes = received.lock().unwrap().join("\n");
+    let envelopes = sentry.wait_for("sentry-trace-1").await;
     assert!(
         envelopes.contains("\"tags\":{\"request_id\":\"sentry-trace-1\"}"),
         "{envelopes}"
@@ -779,5 +797,48 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
         assert_eq!(tags.parent_span_id, "");
         assert_ne!(tags.trace_id, trace_id);
         drop(server);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_500_and_reaches_sentry() {
+    let sentry = SentrySink::start().await;
+    let app = crate::helpers::TestApp::spawn(Backend::Sqlite).await;
+    let config = app.config(&["--sentry-dsn", &sentry.dsn]);
+    // Sentry's panic hook is process-wide: while this test runs, panics in
+    // other tests of this binary are reported to this sink as well.
+    let _sentry = quire::telemetry::init_sentry(&config).expect("a DSN is set");
+    let state = quire::cli::app_state(config, app.db.clone()).await.unwrap();
+    // No route of the site panics (on purpose); this one goes through the
+    // same stack every route does.
+    async fn boom() -> &'static str {
+        panic!("the handler broke")
+    }
+    let routes = axum::Router::new().route("/boom", axum::routing::get(boom));
+    let router = quire::http::with_operations(routes, state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let client = reqwest::Client::new();
+    for id in ["panic-1", "panic-2"] {
+        // An answer, not a dropped connection, and the process goes on.
+        let response = client
+            .get(format!("http://{addr}/boom"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(response.headers()["x-request-id"], id);
+    }
+    let envelopes = sentry.wait_for("panic-2").await;
+    for id in ["panic-1", "panic-2"] {
+        let event = envelopes
+            .split('\n')
+            .find(|line| line.contains(&format!("\"request_id\":\"{id}\"")))
+            .unwrap_or_else(|| panic!("no event tagged {id}: {envelopes}"));
+        assert!(event.contains("the handler broke"), "{event}");
+        assert!(event.contains("\"panic\""), "reported as a panic: {event}");
     }
 }
