@@ -290,24 +290,7 @@ pub async fn verify(src: &Path) -> anyhow::Result<Manifest> {
 
 /// Whether the database holds anything a restore would destroy.
 async fn holds_data(db: &Db) -> anyhow::Result<bool> {
-    let tables: i64 = match db {
-        Db::Sqlite(pool) => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
-            )
-            .fetch_one(pool)
-            .await?
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables
-             WHERE table_schema = current_schema() AND table_name = 'users'",
-            )
-            .fetch_one(pool)
-            .await?
-        }
-    };
-    if tables == 0 {
+    if !db.has_table("users").await? {
         return Ok(false);
     }
     let rows: i64 = with_pool!(db, pool => sqlx::query_scalar(

@@ -105,21 +105,7 @@ impl Db {
     /// migration made it). sqlx's own listing creates the table first, a
     /// write on every call.
     async fn applied_versions(&self) -> Result<Vec<i64>, sqlx::Error> {
-        let exists: bool = match self {
-            Db::Sqlite(pool) => {
-                sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
-                )
-                .fetch_one(pool)
-                .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
-        if !exists {
+        if !self.has_table("_sqlx_migrations").await? {
             return Ok(Vec::new());
         }
         with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")

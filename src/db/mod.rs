@@ -161,6 +161,27 @@ impl Db {
         }
     }
 
+    /// Whether a table exists (in PostgreSQL's current schema).
+    pub async fn has_table(&self, name: &str) -> Result<bool, sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)",
+            )
+            .bind(name)
+            .fetch_one(pool)
+            .await,
+            Db::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                     WHERE table_schema = current_schema() AND table_name = $1)",
+                )
+                .bind(name)
+                .fetch_one(pool)
+                .await
+            }
+        }
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))

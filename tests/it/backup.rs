@@ -6,7 +6,7 @@ use quire::db::{Db, PoolSize};
 use quire::with_pool;
 
 use crate::backend_test;
-use crate::helpers::{TEST_SECRET, TestApp, fresh_database_url, run_quire};
+use crate::helpers::{QuireProcess, TEST_SECRET, TestApp, fresh_database_url, run_quire};
 
 fn quire(database_url: &str, args: &[&str]) -> (bool, String) {
     quire_with(database_url, args, &[])
@@ -290,19 +290,26 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     );
 
     // Periodic backups to S3 keep the newest two.
-    let mut worker = crate::helpers::quire_command();
-    worker
-        .arg("worker")
-        .env("QUIRE_DATABASE_URL", &app.database_url)
-        .env("QUIRE_SECRET_KEY", TEST_SECRET)
-        .env("QUIRE_BACKUP_SCHEDULE", "* * * * * *")
-        .env("QUIRE_BACKUP_DEST", format!("s3://{}/periodic", s3.bucket))
-        .env("QUIRE_BACKUP_KEEP", "2")
-        .envs(env.iter().map(|(k, v)| (k, v)));
-    let mut worker = worker.spawn().unwrap();
+    let mut backup_env = vec![
+        ("QUIRE_BACKUP_SCHEDULE", "* * * * * *".to_owned()),
+        ("QUIRE_BACKUP_DEST", format!("s3://{}/periodic", s3.bucket)),
+        ("QUIRE_BACKUP_KEEP", "2".to_owned()),
+    ];
+    backup_env.extend(env.iter().cloned());
+    let worker_dir = tempfile::tempdir().unwrap();
+    let worker = QuireProcess::start(
+        &["worker"],
+        &app.database_url,
+        worker_dir.path(),
+        &backup_env
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect::<Vec<_>>(),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
-    worker.kill().unwrap();
-    worker.wait().unwrap();
+    // SIGTERM lets a backup in progress finish, pruning included.
+    worker.signal("TERM");
+    assert!(worker.exit_status().await.success());
     let periodic = bucket
         .list_with_delimiter(Some(&object_store::path::Path::from("periodic")))
         .await

@@ -800,7 +800,11 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On one thread: Sentry binds its client to the hub of the thread that
+// initialises it (in the binary, the main thread, which every other thread's
+// hub starts from). Here another test's thread may own that, so the server,
+// its handlers and their panics stay on this test's thread.
+#[tokio::test]
 async fn a_panicking_handler_answers_500_and_reaches_sentry() {
     let sentry = SentrySink::start().await;
     let app = crate::helpers::TestApp::spawn(Backend::Sqlite).await;
