@@ -93,10 +93,15 @@ impl<B> OnResponse<B> for LogResponse {
         }
         let latency_ms = latency.as_secs_f64() * 1000.0;
         let user_id = response.extensions().get::<SignedInUser>().map(|u| u.0);
+        // With tracing on, the line names its trace: from a log search
+        // straight to the trace, and back.
+        let context = span.context();
+        let trace = context.span().span_context().clone();
+        let trace_id = trace.is_valid().then(|| trace.trace_id().to_string());
         if status >= 500 {
-            tracing::error!(status, latency_ms, user_id, "request");
+            tracing::error!(status, latency_ms, user_id, trace_id, "request");
         } else {
-            tracing::info!(status, latency_ms, user_id, "request");
+            tracing::info!(status, latency_ms, user_id, trace_id, "request");
         }
     }
 }

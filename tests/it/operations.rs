@@ -276,10 +276,15 @@ fn check_deploy_fails_on_what_is_unsafe_and_passes_a_sound_setup() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_is_one_json_log_line_without_secrets() {
+    // Traced, so that the line names its trace.
+    let Some(receiver) = crate::otlp_sink::OtlpSink::start() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let bind = format!("127.0.0.1:{}", free_port());
     let mut server = quire_command()
         .args(["serve"])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("QUIRE_DATA_DIR", dir.path())
         .env("QUIRE_BIND", &bind)
         .env("QUIRE_LOG_FORMAT", "json")
@@ -300,6 +305,10 @@ async fn each_request_is_one_json_log_line_without_secrets() {
         .client
         .get(browser.url("/posts/no-such-post"))
         .header("x-request-id", "trace-me-42")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .send()
         .await
         .unwrap();
@@ -331,6 +340,7 @@ async fn each_request_is_one_json_log_line_without_secrets() {
     assert_eq!(request["span"]["route"], "/posts/{slug}");
     assert_eq!(request["span"]["method"], "GET");
     assert_eq!(request["status"], 404);
+    assert_eq!(request["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert!(request["latency_ms"].is_number());
     assert!(
         request["user_id"].is_number(),
