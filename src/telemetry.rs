@@ -18,7 +18,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -48,11 +48,19 @@ type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
     let sentry = init_sentry(config);
     let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format)];
-    // `error` events become Sentry events; without a DSN the layer has no
-    // client and does nothing.
+    // `error` events become Sentry events — one per failure, from where it
+    // is logged with its cause. Not the request line of a 5xx (the cause was
+    // reported already) nor the panic catcher's line (the panic itself is).
+    // Without a DSN the layer has no client and does nothing.
     layers.push(
         sentry::integrations::tracing::ErrorLayer::new()
-            .with_filter(LevelFilter::ERROR)
+            .with_filter(tracing_subscriber::filter::filter_fn(|event| {
+                *event.level() == Level::ERROR
+                    && !matches!(
+                        event.target(),
+                        "quire::http::logging" | "tower_http::catch_panic"
+                    )
+            }))
             .boxed(),
     );
     if config.metrics_bind.is_some() {

@@ -98,10 +98,11 @@ impl<B> OnResponse<B> for LogResponse {
         let context = span.context();
         let trace = context.span().span_context().clone();
         let trace_id = trace.is_valid().then(|| trace.trace_id().to_string());
-        if status >= 500 {
-            tracing::error!(status, latency_ms, user_id, trace_id, "request");
-        } else {
-            tracing::info!(status, latency_ms, user_id, trace_id, "request");
+        match status {
+            // Only sent on purpose (maintenance), so not an error.
+            503 => tracing::warn!(status, latency_ms, user_id, trace_id, "request"),
+            500.. => tracing::error!(status, latency_ms, user_id, trace_id, "request"),
+            _ => tracing::info!(status, latency_ms, user_id, trace_id, "request"),
         }
     }
 }

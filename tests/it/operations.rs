@@ -616,8 +616,9 @@ impl SentrySink {
         }
     }
 
-    /// Every envelope received so far, once one of them contains `needle`.
-    async fn wait_for(&self, needle: &str) -> String {
+    /// Every envelope received so far, once one of them contains `needle`
+    /// and any others sent with it have had a moment to arrive.
+    async fn wait_for(&self, needle: &str) -> Vec<String> {
         eventually("the event reaches the Sentry endpoint", || async {
             self.received
                 .lock()
@@ -626,7 +627,8 @@ impl SentrySink {
                 .any(|e| e.contains(needle))
         })
         .await;
-        self.received.lock().unwrap().join("\n")
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        self.received.lock().unwrap().clone()
     }
 }
 
@@ -660,6 +662,12 @@ async fn server_errors_reach_sentry_with_their_request_id() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let envelopes = sentry.wait_for("sentry-trace-1").await;
+    let reported: Vec<_> = envelopes
+        .iter()
+        .filter(|e| e.contains("sentry-trace-1"))
+        .collect();
+    assert_eq!(reported.len(), 1, "one event per failure: {reported:#?}");
+    let envelopes = envelopes.join("\n");
     assert!(
         envelopes.contains("\"tags\":{\"request_id\":\"sentry-trace-1\"}"),
         "{envelopes}"
@@ -848,11 +856,14 @@ async fn a_panicking_handler_answers_500_and_reaches_sentry() {
     }
     let envelopes = sentry.wait_for("panic-2").await;
     for id in ["panic-1", "panic-2"] {
-        let event = envelopes
-            .split('\n')
-            .find(|line| line.contains(&format!("\"request_id\":\"{id}\"")))
-            .unwrap_or_else(|| panic!("no event tagged {id}: {envelopes}"));
-        assert!(event.contains("the handler broke"), "{event}");
-        assert!(event.contains("\"panic\""), "reported as a panic: {event}");
+        let tagged = format!("\"request_id\":\"{id}\"");
+        let events: Vec<_> = envelopes.iter().filter(|e| e.contains(&tagged)).collect();
+        assert_eq!(events.len(), 1, "one event per panic: {events:#?}");
+        assert!(events[0].contains("the handler broke"), "{}", events[0]);
+        assert!(
+            events[0].contains("\"panic\""),
+            "reported as a panic: {}",
+            events[0]
+        );
     }
 }
