@@ -149,6 +149,21 @@ pub fn main() -> ExitCode {
         eprintln!("error: reading .env: {e}");
         return ExitCode::from(2);
     }
+    // OpenTelemetry's and Sentry's variables are off when set but empty, as
+    // their specifications say; clap would take "" for a value.
+    for standard in [
+        "SENTRY_DSN",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_SERVICE_NAME",
+        "OTEL_SDK_DISABLED",
+    ] {
+        if std::env::var_os(standard).is_some_and(|v| v.is_empty()) {
+            // SAFETY: no other thread exists yet; the runtime starts below.
+            unsafe { std::env::remove_var(standard) };
+        }
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

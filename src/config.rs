@@ -147,32 +147,42 @@ pub struct TraceConfig {
           value_parser = parse_http_url)]
     pub traces_endpoint: Option<Url>,
 
-    /// How spans are encoded. gRPC is not built in: point Quire at the
-    /// receiver's HTTP port (4318) instead.
+    /// How spans are encoded: `http/protobuf` or `http/json`. gRPC is not
+    /// built in: point Quire at the receiver's HTTP port (4318) instead.
     #[arg(long = "otlp-protocol", env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true,
-          value_enum, default_value_t = OtlpProtocol::HttpProtobuf)]
+          default_value = "http/protobuf", value_parser = OtlpProtocol::parse)]
     pub protocol: OtlpProtocol,
 
-    /// The `service.name` of every span.
-    #[arg(
-        long = "otel-service-name",
-        env = "OTEL_SERVICE_NAME",
-        global = true,
-        default_value = "quire"
-    )]
-    pub service_name: String,
+    /// The `service.name` of every span; otherwise the one in
+    /// OTEL_RESOURCE_ATTRIBUTES, otherwise `quire`.
+    #[arg(long = "otel-service-name", env = "OTEL_SERVICE_NAME", global = true)]
+    pub service_name: Option<String>,
 
     /// Turns tracing off even when an endpoint is set.
-    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", global = true)]
+    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", global = true,
+          value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1,
+          default_value = "false", default_missing_value = "true")]
     pub disabled: bool,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OtlpProtocol {
-    #[value(name = "http/protobuf")]
     HttpProtobuf,
-    #[value(name = "http/json")]
     HttpJson,
+}
+
+impl OtlpProtocol {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "http/protobuf" => Ok(Self::HttpProtobuf),
+            "http/json" => Ok(Self::HttpJson),
+            "grpc" => Err(
+                "gRPC is not built in: use http/protobuf, on the receiver's HTTP port (4318)"
+                    .into(),
+            ),
+            _ => Err("expected http/protobuf or http/json".into()),
+        }
+    }
 }
 
 impl TraceConfig {
@@ -767,6 +777,16 @@ mod tests {
             url(&["--otlp-endpoint", "http://a:4318", "--otel-sdk-disabled"]),
             None
         );
+        let disabled = |value: &str| {
+            url(&[
+                "--otlp-endpoint",
+                "http://a:4318",
+                "--otel-sdk-disabled",
+                value,
+            ])
+            .is_none()
+        };
+        assert!(disabled("TRUE") && disabled("1") && !disabled("false"));
     }
 
     #[test]

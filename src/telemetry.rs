@@ -9,6 +9,7 @@
 //!   (5xx answers, failed jobs) and panics, tagged with the request id.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use opentelemetry::propagation::TextMapPropagator;
@@ -16,10 +17,12 @@ use opentelemetry::trace::{Span as _, SpanContext, SpanKind, TraceContextExt, Tr
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
@@ -41,28 +44,33 @@ impl Drop for Telemetry {
     }
 }
 
-type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
+pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Starts logging, tracing and error reporting; call before the async
 /// runtime starts, so that its threads report too.
 pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
     let sentry = init_sentry(config);
-    let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format)];
-    // `error` events become Sentry events — one per failure, from where it
-    // is logged with its cause. Not the request line of a 5xx (the cause was
-    // reported already) nor the panic catcher's line (the panic itself is).
-    // Without a DSN the layer has no client and does nothing.
-    layers.push(
-        sentry::integrations::tracing::ErrorLayer::new()
-            .with_filter(tracing_subscriber::filter::filter_fn(|event| {
-                *event.level() == Level::ERROR
-                    && !matches!(
-                        event.target(),
-                        "quire::http::logging" | "tower_http::catch_panic"
-                    )
-            }))
-            .boxed(),
-    );
+    let (layers, traces) = layers(config)?;
+    // A second initialisation (as in tests) is not an error worth failing for.
+    if tracing_subscriber::registry()
+        .with(layers)
+        .try_init()
+        .is_ok()
+    {
+        tracing::dispatcher::get_default(|dispatch| {
+            let _ = DISPATCH.set(dispatch.downgrade());
+        });
+    }
+    Ok(Telemetry {
+        traces,
+        _sentry: sentry,
+    })
+}
+
+/// Every layer the process's subscriber is made of, and the trace exporter
+/// when traces are on (which must be shut down to send what it holds).
+pub fn layers(config: &Config) -> anyhow::Result<(Vec<BoxedLayer>, Option<SdkTracerProvider>)> {
+    let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format), sentry_events()];
     if config.metrics_bind.is_some() {
         layers.push(
             crate::metrics::PoolWaits
@@ -78,12 +86,28 @@ pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
         }
         None => None,
     };
-    // A second initialisation (as in tests) is not an error worth failing for.
-    let _ = tracing_subscriber::registry().with(layers).try_init();
-    Ok(Telemetry {
-        traces,
-        _sentry: sentry,
-    })
+    Ok((layers, traces))
+}
+
+/// `error` events become Sentry events — one per failure, from where it is
+/// logged with its cause. Not the request line of a 5xx (its cause was
+/// reported), the panic catcher's line (the panic itself is), nor the trace
+/// exporter's complaints (a collector that is down is not the site's error,
+/// and would report every few seconds). Without a DSN the layer has no
+/// client and does nothing.
+fn sentry_events() -> BoxedLayer {
+    sentry::integrations::tracing::ErrorLayer::new()
+        .with_filter(
+            Targets::new()
+                .with_default(Level::ERROR)
+                .with_target("quire::http::logging", LevelFilter::OFF)
+                .with_target("tower_http::catch_panic", LevelFilter::OFF)
+                .with_target("opentelemetry", LevelFilter::OFF)
+                .with_target("opentelemetry_sdk", LevelFilter::OFF)
+                .with_target("opentelemetry_otlp", LevelFilter::OFF)
+                .with_target("opentelemetry_http", LevelFilter::OFF),
+        )
+        .boxed()
 }
 
 fn log_lines(format: LogFormat) -> BoxedLayer {
@@ -114,8 +138,31 @@ pub fn init_sentry(config: &Config) -> Option<sentry::ClientInitGuard> {
     let mut options = sentry::ClientOptions::default();
     options.dsn = Some(config.sentry_dsn.clone()?);
     options.send_default_pii = false;
-    options.release = Some(concat!("quire@", env!("CARGO_PKG_VERSION")).into());
-    // SENTRY_ENVIRONMENT and SENTRY_RELEASE, when set, win.
+    // Sentry's client reads SENTRY_RELEASE only when no release is given.
+    options.release = Some(
+        std::env::var("SENTRY_RELEASE")
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| concat!("quire@", env!("CARGO_PKG_VERSION")).to_owned())
+            .into(),
+    );
+    // Paths with a secret in them (a reset link, an unsubscribe link) are
+    // never logged; nor are they sent with an error.
+    options.before_send = Some(std::sync::Arc::new(|mut event| {
+        if let Some(url) = event.request.as_mut().and_then(|r| r.url.as_mut()) {
+            let secret = crate::features::accounts::web::SECRET_ROUTES
+                .into_iter()
+                .find(|route| {
+                    url.path()
+                        .starts_with(route.split('{').next().unwrap_or(route))
+                });
+            if let Some(route) = secret {
+                url.set_path(route);
+            }
+            url.set_query(None);
+        }
+        Some(event)
+    }));
     Some(sentry::init(options))
 }
 
@@ -134,10 +181,25 @@ fn tracer(config: &TraceConfig, url: &url::Url) -> anyhow::Result<(SdkTracerProv
         .with_endpoint(url.as_str())
         .build()
         .map_err(|e| anyhow::anyhow!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(config.service_name.clone())
-        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
-        .build();
+    let resource = || {
+        opentelemetry_sdk::Resource::builder()
+            .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
+    };
+    let resource = match &config.service_name {
+        Some(name) => resource().with_service_name(name.clone()).build(),
+        None => {
+            // The SDK names an unnamed service `unknown_service`; it is ours.
+            let detected = resource().build();
+            let named = detected
+                .get(&opentelemetry::Key::from_static_str("service.name"))
+                .is_some_and(|n| !n.as_str().starts_with("unknown_service"));
+            if named {
+                detected
+            } else {
+                resource().with_service_name("quire").build()
+            }
+        }
+    };
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(resource)
@@ -172,18 +234,30 @@ struct SqlSpans {
     system: &'static str,
 }
 
+/// The process's subscriber, for [`SqlSpans`] to look spans up in. Set once
+/// it is installed: a `Vec` of layers does not pass it on to its layers
+/// (`on_register_dispatch`), and inside an event the usual way to reach it
+/// answers "none".
+static DISPATCH: OnceLock<WeakDispatch> = OnceLock::new();
+
 impl<S: Subscriber> Layer<S> for SqlSpans {
     fn on_event(&self, event: &Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
-        // The span that is entered, as the tracing layer activated it.
-        let parent = Context::current();
-        if !parent.has_active_span() {
+        let Some(dispatch) = DISPATCH.get().and_then(WeakDispatch::upgrade) else {
             return;
-        }
+        };
+        let Some(parent) = traced_ancestor(&dispatch, event) else {
+            return;
+        };
         let mut query = Query::default();
         event.record(&mut query);
         let end = SystemTime::now();
         let start = end.checked_sub(query.elapsed).unwrap_or(end);
         let text = query.text();
+        if text.is_empty() {
+            // sqlx logs some protocol steps without a statement; a span
+            // without a name or text tells nobody anything.
+            return;
+        }
         let operation = text.split_whitespace().next().unwrap_or("").to_uppercase();
         let name = match query.table(text) {
             Some(table) => format!("{operation} {table}"),
@@ -204,6 +278,25 @@ impl<S: Subscriber> Layer<S> for SqlSpans {
             .start_with_context(&self.tracer, &parent);
         span.end_with_timestamp(end);
     }
+}
+
+/// The OpenTelemetry context of the nearest traced span (a request's, a
+/// job's) at or above where `event` happened. Not simply the current
+/// OpenTelemetry context: SQLite runs queries on a thread of its own, which
+/// enters only the caller's innermost span, and that may be another crate's
+/// that the trace layer does not see (tower-sessions', when RUST_LOG shows
+/// it). So the walk goes through the registry itself, unfiltered.
+fn traced_ancestor(dispatch: &tracing::Dispatch, event: &Event<'_>) -> Option<Context> {
+    let registry = dispatch.downcast_ref::<Registry>()?;
+    let id = match event.parent() {
+        Some(id) => id.clone(),
+        None if event.is_contextual() => dispatch.current_span().id()?.clone(),
+        None => return None,
+    };
+    registry.span(&id)?.scope().find_map(|span| {
+        tracing_opentelemetry::get_otel_context(&span.id(), dispatch)
+            .filter(|cx| cx.has_active_span())
+    })
 }
 
 /// The fields of sqlx's query event.
@@ -282,7 +375,7 @@ pub fn current_traceparent() -> Option<String> {
 pub fn span_context(traceparent: &str) -> SpanContext {
     let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
     TraceContextPropagator::new()
-        .extract(&carrier)
+        .extract_with_context(&Context::new(), &carrier)
         .span()
         .span_context()
         .clone()
@@ -291,5 +384,8 @@ pub fn span_context(traceparent: &str) -> SpanContext {
 /// The trace context an incoming request carries in its `traceparent`
 /// header (empty when it has none).
 pub fn incoming_context(headers: &axum::http::HeaderMap) -> Context {
-    TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(headers))
+    TraceContextPropagator::new().extract_with_context(
+        &Context::new(),
+        &opentelemetry_http::HeaderExtractor(headers),
+    )
 }

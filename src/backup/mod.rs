@@ -89,15 +89,20 @@ impl fmt::Display for Location {
     }
 }
 
+/// The size and SHA-256 of a file, read in a stream: a dump can be larger
+/// than memory.
 async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
-    let bytes = tokio::fs::read(path)
-        .await
-        .with_context(|| format!("reading {}", path.display()))?;
-    let digest = Sha256::digest(&bytes);
-    Ok((
-        bytes.len() as u64,
-        digest.iter().map(|b| format!("{b:02x}")).collect(),
-    ))
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut file =
+            std::fs::File::open(&path).with_context(|| format!("reading {}", path.display()))?;
+        let mut hasher = Sha256::new();
+        let bytes = std::io::copy(&mut file, &mut hasher)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let digest = hasher.finalize();
+        Ok((bytes, digest.iter().map(|b| format!("{b:02x}")).collect()))
+    })
+    .await?
 }
 
 /// The connection settings pg_dump and pg_restore get: the URL without its
@@ -151,7 +156,7 @@ pub async fn backup(db: &Db, database_url: &str, dest: &Location) -> anyhow::Res
     match dest {
         Location::Folder(dir) => Ok(write(db, database_url, dir).await?.display().to_string()),
         Location::S3 { bucket, prefix } => {
-            let bucket = s3::Bucket::open(bucket, prefix)?;
+            let bucket = s3::Bucket::open(bucket, prefix).await?;
             // The dump is made locally first (pg_dump writes a file); it
             // needs room for one backup in TMPDIR.
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
@@ -224,7 +229,7 @@ pub async fn prune(dest: &Location, keep: usize) -> anyhow::Result<usize> {
     let dest = match dest {
         Location::Folder(dir) => dir,
         Location::S3 { bucket, prefix } => {
-            return s3::Bucket::open(bucket, prefix)?.prune(keep).await;
+            return s3::Bucket::open(bucket, prefix).await?.prune(keep).await;
         }
     };
     let mut backups = Vec::new();
@@ -258,6 +263,12 @@ async fn read_manifest(src: &Path) -> anyhow::Result<Manifest> {
         bail!(
             "backup format {} is not one this version reads ({FORMAT})",
             manifest.format
+        );
+    }
+    if manifest.files.len() != 1 {
+        bail!(
+            "the manifest lists {} files; a backup of this format has one, the database",
+            manifest.files.len()
         );
     }
     if let Some(entry) = manifest
@@ -311,7 +322,8 @@ pub async fn restore(
         Location::Folder(folder) => restore_folder(database_url, db, folder, force).await,
         Location::S3 { bucket, prefix } => {
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
-            s3::Bucket::open(bucket, prefix)?
+            s3::Bucket::open(bucket, prefix)
+                .await?
                 .download(scratch.path())
                 .await?;
             restore_folder(database_url, db, scratch.path(), force).await

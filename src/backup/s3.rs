@@ -32,7 +32,9 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    pub fn open(name: &str, prefix: &str) -> anyhow::Result<Self> {
+    /// Opens the bucket and lists the prefix once, so that a wrong endpoint,
+    /// bucket or credentials is reported before a backup is made.
+    pub async fn open(name: &str, prefix: &str) -> anyhow::Result<Self> {
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(name);
         if builder
             .get_config_value(&AmazonS3ConfigKey::Endpoint)
@@ -42,12 +44,24 @@ impl Bucket {
         }
         let store = builder
             .build()
-            .context("s3:// needs AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION (and AWS_ENDPOINT_URL outside AWS)")?;
-        Ok(Self {
+            .with_context(|| format!("s3://{name}: the AWS_* settings"))?;
+        let bucket = Self {
             store: Arc::new(store),
             name: name.to_owned(),
             prefix: Key::from(prefix),
-        })
+        };
+        bucket
+            .store
+            .list_with_delimiter(Some(&bucket.prefix))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot list {}: check the bucket, AWS_ENDPOINT_URL (outside AWS) and the \
+                     credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the machine's role)",
+                    bucket.url(&bucket.prefix)
+                )
+            })?;
+        Ok(bucket)
     }
 
     fn url(&self, key: &Key) -> String {
@@ -68,22 +82,38 @@ impl Bucket {
             .to_string_lossy()
             .into_owned();
         let manifest = super::read_manifest(folder).await?;
+        // Names have one-second resolution: never mix two backups.
+        let finished = self.key(&[&backup, MANIFEST]);
+        if self.store.head(&finished).await.is_ok() {
+            anyhow::bail!(
+                "{} exists already: another backup was made in the same second",
+                self.url(&finished)
+            );
+        }
         let names = manifest.files.iter().map(|f| f.path.as_str());
         for name in names.chain([MANIFEST]) {
             let key = self.key(&[&backup, name]);
-            let mut file = tokio::fs::File::open(folder.join(name)).await?;
-            // Large files go up in parts, so a database of any size fits.
-            let mut upload =
-                object_store::buffered::BufWriter::new(self.store.clone(), key.clone());
-            tokio::io::copy(&mut file, &mut upload)
-                .await
-                .with_context(|| format!("uploading {}", self.url(&key)))?;
-            upload
-                .shutdown()
+            self.put_file(&folder.join(name), &key)
                 .await
                 .with_context(|| format!("uploading {}", self.url(&key)))?;
         }
         Ok(self.url(&self.key(&[&backup])))
+    }
+
+    /// Uploads a file, in parts when it is large, so a database of any size
+    /// fits; a failed upload's parts are discarded rather than left billed.
+    async fn put_file(&self, path: &Path, key: &Key) -> anyhow::Result<()> {
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut upload = object_store::buffered::BufWriter::new(self.store.clone(), key.clone());
+        let sent = match tokio::io::copy(&mut file, &mut upload).await {
+            Ok(_) => upload.shutdown().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
+            let _ = upload.abort().await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// Downloads the backup at the prefix into `folder`: its manifest, then
@@ -138,6 +168,13 @@ impl Bucket {
         backups.sort();
         let excess = backups.len().saturating_sub(keep);
         for old in &backups[..excess] {
+            // The manifest first: if pruning stops half-way, what is left is
+            // an unfinished backup, never a "finished" one with files missing.
+            let manifest = old.clone().join(MANIFEST);
+            self.store
+                .delete(&manifest)
+                .await
+                .with_context(|| format!("deleting {}", self.url(&manifest)))?;
             let mut objects = self.store.list(Some(old));
             while let Some(object) = objects.next().await {
                 let object = object?;

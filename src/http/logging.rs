@@ -88,7 +88,7 @@ impl<B> OnResponse<B> for LogResponse {
     fn on_response(self, response: &Response<B>, latency: Duration, span: &Span) {
         let status = response.status().as_u16();
         span.set_attribute("http.response.status_code", i64::from(status));
-        if status >= 500 {
+        if status >= 500 && status != 503 {
             span.set_status(opentelemetry::trace::Status::error(""));
         }
         let latency_ms = latency.as_secs_f64() * 1000.0;
@@ -97,9 +97,10 @@ impl<B> OnResponse<B> for LogResponse {
         // straight to the trace, and back.
         let context = span.context();
         let trace = context.span().span_context().clone();
-        let trace_id = trace.is_valid().then(|| trace.trace_id().to_string());
+        let trace_id = trace.is_sampled().then(|| trace.trace_id().to_string());
         match status {
-            // Only sent on purpose (maintenance), so not an error.
+            // Only sent on purpose (maintenance), so not an error (nor an
+            // error in its trace, above).
             503 => tracing::warn!(status, latency_ms, user_id, trace_id, "request"),
             500.. => tracing::error!(status, latency_ms, user_id, trace_id, "request"),
             _ => tracing::info!(status, latency_ms, user_id, trace_id, "request"),

@@ -276,15 +276,16 @@ fn check_deploy_fails_on_what_is_unsafe_and_passes_a_sound_setup() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_request_is_one_json_log_line_without_secrets() {
-    // Traced, so that the line names its trace.
-    let Some(receiver) = crate::otlp_sink::OtlpSink::start() else {
-        return;
-    };
     let dir = tempfile::tempdir().unwrap();
     let bind = format!("127.0.0.1:{}", free_port());
     let mut server = quire_command()
         .args(["serve"])
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        // Traced, so that the line names its trace; nothing listens there,
+        // which must not disturb the site.
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://127.0.0.1:{}", free_port()),
+        )
         .env("QUIRE_DATA_DIR", dir.path())
         .env("QUIRE_BIND", &bind)
         .env("QUIRE_LOG_FORMAT", "json")
@@ -705,6 +706,9 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
                 // The SDK's own variable: send every 100 ms, not every 5 s.
                 ("OTEL_BSP_SCHEDULE_DELAY", "100"),
                 ("QUIRE_SHUTDOWN_DRAIN", "0s"),
+                // Shows tower-sessions' spans too, between a page's span
+                // and its queries.
+                ("RUST_LOG", "info"),
             ],
         );
         server.wait_until_up().await;
@@ -814,6 +818,21 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
             .unwrap();
         assert_eq!(tags.parent_span_id, "");
         assert_ne!(tags.trace_id, trace_id);
+
+        // A page: its queries find the request's span past tower-sessions'
+        // span, on SQLite's worker thread as well.
+        let response = reqwest::get(format!("{}/", server.base)).await.unwrap();
+        assert!(response.status().is_success());
+        let spans = receiver
+            .wait_until(|spans| spans.iter().any(|s| ours(s) && s.name == "GET /"))
+            .await;
+        let home = spans.iter().find(|s| ours(s) && s.name == "GET /").unwrap();
+        assert!(
+            spans
+                .iter()
+                .any(|s| s.parent_span_id == home.span_id && s.name == "SELECT posts"),
+            "the page's queries are under it: {spans:#?}"
+        );
         drop(server);
     }
 }
@@ -830,6 +849,13 @@ async fn a_panicking_handler_answers_500_and_reaches_sentry() {
     // Sentry's panic hook is process-wide: while this test runs, panics in
     // other tests of this binary are reported to this sink as well.
     let _sentry = quire::telemetry::init_sentry(&config).expect("a DSN is set");
+    // And the process's own layers, on this thread, so that what they send
+    // to Sentry counts too.
+    let (layers, _) = quire::telemetry::layers(&config).unwrap();
+    let _layers = tracing::subscriber::set_default(tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        layers,
+    ));
     let state = quire::cli::app_state(config, app.db.clone()).await.unwrap();
     // No route of the site panics (on purpose); this one goes through the
     // same stack every route does.

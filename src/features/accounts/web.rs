@@ -29,12 +29,19 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/invites", get(invites_page).post(create_invite))
         .route("/settings/notifications", post(update_notifications))
         .route("/password/forgot", get(forgot_page).post(forgot))
-        .route("/password/reset/{token}", get(reset_page).post(reset))
+        .route(RESET_ROUTE, get(reset_page).post(reset))
         .route(
-            "/unsubscribe/{user_id}/{token}",
+            UNSUBSCRIBE_ROUTE,
             get(unsubscribe).post(change_subscription),
         )
 }
+
+const RESET_ROUTE: &str = "/password/reset/{token}";
+const UNSUBSCRIBE_ROUTE: &str = "/unsubscribe/{user_id}/{token}";
+
+/// Routes whose paths carry a secret: logs name the route instead, and
+/// error reports get the template in place of the path.
+pub const SECRET_ROUTES: [&str; 2] = [RESET_ROUTE, UNSUBSCRIBE_ROUTE];
 
 #[derive(Deserialize, Default)]
 struct NextQuery {
