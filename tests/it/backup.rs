@@ -289,7 +289,25 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
         "{said}"
     );
 
-    // Periodic backups to S3 keep the newest two.
+    // Periodic backups to S3 keep the newest two. Older finished backups
+    // are there already, and an unfinished one (no manifest), which is not
+    // pruning's business.
+    for (name, files) in [
+        ("quire-20000101T000000Z", &["database.sqlite"][..]),
+        (
+            "quire-20000101T000001Z",
+            &["database.sqlite", "manifest.json"][..],
+        ),
+        (
+            "quire-20000101T000002Z",
+            &["database.sqlite", "manifest.json"][..],
+        ),
+    ] {
+        for file in files {
+            let key = object_store::path::Path::from(format!("periodic/{name}/{file}"));
+            bucket.put(&key, "old".into()).await.unwrap();
+        }
+    }
     let mut backup_env = vec![
         ("QUIRE_BACKUP_SCHEDULE", "* * * * * *".to_owned()),
         ("QUIRE_BACKUP_DEST", format!("s3://{}/periodic", s3.bucket)),
@@ -314,11 +332,22 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
         .list_with_delimiter(Some(&object_store::path::Path::from("periodic")))
         .await
         .unwrap();
+    let mut kept: Vec<String> = periodic
+        .common_prefixes
+        .iter()
+        .map(|p| p.filename().unwrap().to_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept.len(), 3, "{kept:?}");
     assert_eq!(
-        periodic.common_prefixes.len(),
-        2,
-        "the two newest are kept: {:?}",
-        periodic.common_prefixes
+        kept[0], "quire-20000101T000000Z",
+        "the unfinished one stays"
+    );
+    assert!(
+        kept[1..]
+            .iter()
+            .all(|k| k.starts_with("quire-20") && k.as_str() > "quire-20000101T000002Z"),
+        "the two newest are kept: {kept:?}"
     );
     let done: i64 = with_pool!(&app.db, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM jobs WHERE kind = 'backup' AND state = 'done'")

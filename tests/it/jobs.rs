@@ -458,6 +458,19 @@ async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
 backend_test!(periodic_backups_keep_the_newest_and_verify, |app| {
     let dest = tempfile::tempdir().unwrap();
     let dest_path = dest.path().display().to_string();
+    // Older finished backups are there already, and an unfinished one (no
+    // manifest), which is not pruning's business.
+    for (name, finished) in [
+        ("quire-20000101T000000Z", false),
+        ("quire-20000101T000001Z", true),
+    ] {
+        let folder = dest.path().join(name);
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("database.sqlite"), "old").unwrap();
+        if finished {
+            std::fs::write(folder.join("manifest.json"), "{}").unwrap();
+        }
+    }
     let worker = app.start_worker(&[
         "--backup-schedule",
         "* * * * * *",
@@ -478,9 +491,13 @@ backend_test!(periodic_backups_keep_the_newest_and_verify, |app| {
         .map(|e| e.unwrap().path())
         .collect();
     kept.sort();
-    assert_eq!(kept.len(), 2, "the two newest are kept: {kept:?}");
-    for backup in kept {
-        let manifest = quire::backup::verify(&backup).await.unwrap();
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(
+        kept[0].ends_with("quire-20000101T000000Z"),
+        "the unfinished one stays"
+    );
+    for backup in &kept[1..] {
+        let manifest = quire::backup::verify(backup).await.unwrap();
         assert_eq!(manifest.backend, app.db.backend());
     }
 });
