@@ -9,39 +9,35 @@ use crate::helpers::{Backend, fresh_database_url};
 
 use crate::helpers::quire_command as quire;
 
-#[test]
-fn a_bad_value_names_its_variable() {
+/// Runs `quire check` in an empty folder with `env`, which must make it
+/// fail; returns what it said.
+fn check_refuses(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
     let out = quire()
-        .env("QUIRE_BIND", "not-an-address")
+        .current_dir(dir.path())
+        .env("QUIRE_DATA_DIR", dir.path().join("data"))
+        .envs(env.iter().copied())
         .arg("check")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{env:?}: {stderr}");
+    stderr
+}
+
+#[test]
+fn a_bad_value_names_its_variable() {
+    let stderr = check_refuses(&[("QUIRE_BIND", "not-an-address")]);
     assert!(stderr.contains("QUIRE_BIND"), "{stderr}");
     assert!(stderr.contains("not-an-address"), "{stderr}");
 
-    let out = quire()
-        .env("QUIRE_REGISTRATION", "sometimes")
-        .arg("check")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = check_refuses(&[("QUIRE_REGISTRATION", "sometimes")]);
     assert!(
         stderr.contains("QUIRE_REGISTRATION") && stderr.contains("open"),
         "{stderr}"
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let out = quire()
-        .current_dir(dir.path())
-        .env("QUIRE_SECRET_KEY", "short")
-        .arg("check")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = check_refuses(&[("QUIRE_SECRET_KEY", "short")]);
     assert!(
         stderr.contains("QUIRE_SECRET_KEY") && stderr.contains("at least 32"),
         "{stderr}"
@@ -54,13 +50,7 @@ fn a_bad_value_names_its_variable() {
 
 #[test]
 fn postgres_requires_a_secret_key() {
-    let out = quire()
-        .env("QUIRE_DATABASE_URL", "postgres://127.0.0.1:1/none")
-        .arg("check")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = check_refuses(&[("QUIRE_DATABASE_URL", "postgres://127.0.0.1:1/none")]);
     assert!(stderr.contains("QUIRE_SECRET_KEY is required"), "{stderr}");
 }
 
@@ -71,15 +61,7 @@ fn a_bad_smtp_url_stops_start_up_naming_it_without_its_password() {
         ("smtp://mail:hunter2@/", "is not a URL"),
         ("smtp://mail:hunter2@example.com?tls=maybe", "?tls=none"),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let out = quire()
-            .env("QUIRE_DATA_DIR", dir.path())
-            .env("QUIRE_SMTP_URL", url)
-            .arg("check")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{url}");
+        let stderr = check_refuses(&[("QUIRE_SMTP_URL", url)]);
         assert!(
             stderr.contains("QUIRE_SMTP_URL") && stderr.contains(says),
             "{stderr}"
@@ -295,15 +277,7 @@ async fn serve_with_no_configuration_creates_and_migrates_data() {
 
 #[test]
 fn a_backup_schedule_needs_a_destination() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = quire()
-        .env("QUIRE_DATA_DIR", dir.path())
-        .env("QUIRE_BACKUP_SCHEDULE", "0 30 3 * * *")
-        .arg("check")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stderr = check_refuses(&[("QUIRE_BACKUP_SCHEDULE", "0 30 3 * * *")]);
     assert!(
         stderr.contains("QUIRE_BACKUP_DEST is required when QUIRE_BACKUP_SCHEDULE is set"),
         "{stderr}"
