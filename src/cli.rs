@@ -280,7 +280,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { dest } => {
             let db = connect(&config).await?;
             ensure_migrated(&db).await?;
-            let folder = crate::backup::backup(&db, &config.database_url(), &dest).await?;
+            let folder = dest
+                .open()
+                .await?
+                .backup(&db, &config.database_url())
+                .await?;
             db.close().await;
             println!("backed up to {folder}");
             Ok(())

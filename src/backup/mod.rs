@@ -99,8 +99,7 @@ async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
         let mut hasher = Sha256::new();
         let bytes = std::io::copy(&mut file, &mut hasher)
             .with_context(|| format!("reading {}", path.display()))?;
-        let digest = hasher.finalize();
-        Ok((bytes, digest.iter().map(|b| format!("{b:02x}")).collect()))
+        Ok((bytes, format!("{:x}", hasher.finalize())))
     })
     .await?
 }
@@ -150,18 +149,45 @@ async fn newest_migration(db: &Db) -> anyhow::Result<Option<i64>> {
         .max())
 }
 
-/// Writes a backup into a new `quire-TIMESTAMP` folder (or prefix) under
-/// `dest` and says where it is.
-pub async fn backup(db: &Db, database_url: &str, dest: &Location) -> anyhow::Result<String> {
-    match dest {
-        Location::Folder(dir) => Ok(write(db, database_url, dir).await?.display().to_string()),
-        Location::S3 { bucket, prefix } => {
-            let bucket = s3::Bucket::open(bucket, prefix).await?;
-            // The dump is made locally first (pg_dump writes a file); it
-            // needs room for one backup in TMPDIR.
-            let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
-            let folder = write(db, database_url, scratch.path()).await?;
-            bucket.upload(&folder).await
+/// A [`Location`] made ready: for S3, the bucket has been reached once,
+/// and a backup and its pruning share it.
+pub enum Opened {
+    Folder(PathBuf),
+    S3(s3::Bucket),
+}
+
+impl Location {
+    pub async fn open(&self) -> anyhow::Result<Opened> {
+        Ok(match self {
+            Location::Folder(dir) => Opened::Folder(dir.clone()),
+            Location::S3 { bucket, prefix } => Opened::S3(s3::Bucket::open(bucket, prefix).await?),
+        })
+    }
+}
+
+impl Opened {
+    /// Writes a backup into a new `quire-TIMESTAMP` folder (or prefix) and
+    /// says where it is.
+    pub async fn backup(&self, db: &Db, database_url: &str) -> anyhow::Result<String> {
+        match self {
+            Opened::Folder(dir) => Ok(write(db, database_url, dir).await?.display().to_string()),
+            Opened::S3(bucket) => {
+                // The dump is made locally first (pg_dump writes a file); it
+                // needs room for one backup in TMPDIR.
+                let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
+                let folder = write(db, database_url, scratch.path()).await?;
+                bucket.upload(&folder).await
+            }
+        }
+    }
+
+    /// Deletes the oldest finished backups beyond the newest `keep`;
+    /// returns how many it deleted. Folders without a manifest (unfinished,
+    /// or not ours) are left alone.
+    pub async fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+        match self {
+            Opened::Folder(dir) => prune_folder(dir, keep).await,
+            Opened::S3(bucket) => bucket.prune(keep).await,
         }
     }
 }
@@ -222,16 +248,7 @@ async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathB
     Ok(folder)
 }
 
-/// Deletes the oldest finished backups in `dest` beyond the newest `keep`;
-/// returns how many it deleted. Folders without a manifest (unfinished, or
-/// not ours) are left alone.
-pub async fn prune(dest: &Location, keep: usize) -> anyhow::Result<usize> {
-    let dest = match dest {
-        Location::Folder(dir) => dir,
-        Location::S3 { bucket, prefix } => {
-            return s3::Bucket::open(bucket, prefix).await?.prune(keep).await;
-        }
-    };
+async fn prune_folder(dest: &Path, keep: usize) -> anyhow::Result<usize> {
     let mut backups = Vec::new();
     let mut entries = tokio::fs::read_dir(dest).await?;
     while let Some(entry) = entries.next_entry().await? {
@@ -318,14 +335,11 @@ pub async fn restore(
     src: &Location,
     force: bool,
 ) -> anyhow::Result<Manifest> {
-    match src {
-        Location::Folder(folder) => restore_folder(database_url, db, folder, force).await,
-        Location::S3 { bucket, prefix } => {
+    match src.open().await? {
+        Opened::Folder(folder) => restore_folder(database_url, db, &folder, force).await,
+        Opened::S3(bucket) => {
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
-            s3::Bucket::open(bucket, prefix)
-                .await?
-                .download(scratch.path())
-                .await?;
+            bucket.download(scratch.path()).await?;
             restore_folder(database_url, db, scratch.path(), force).await
         }
     }

@@ -21,6 +21,15 @@ use sqlx::sqlite::{
 pub use migrate::{MigrationState, MigrationStatus};
 pub use timestamp::Timestamp;
 
+/// `$first, $first+1, …` for `count` values bound one by one (an `IN` list
+/// that both backends read the same way).
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// sqlx logs how long each acquire waited at this level; the metrics layer
 /// listens for it (`metrics::PoolWaits`). At `trace` nothing else shows it,
 /// and while nothing listens the event costs nothing.

@@ -84,7 +84,14 @@ pub fn with_operations(routes: Router<AppState>, state: AppState) -> Router {
         // dropping the connection; innermost, so that answer is counted,
         // logged and carries the request id like any other.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(axum::middleware::from_fn(crate::metrics::track))
+        // Counted only where metrics are served: no work per request otherwise.
+        .layer(tower::util::option_layer(
+            state
+                .config
+                .metrics_bind
+                .is_some()
+                .then(|| axum::middleware::from_fn(crate::metrics::track)),
+        ))
         .layer(axum::middleware::from_fn(logging::user_slot))
         .layer(logging::trace_layer())
         .layer(tower_http::request_id::PropagateRequestIdLayer::new(

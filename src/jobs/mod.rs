@@ -19,7 +19,7 @@ use time::Duration;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::with_pool;
-pub use worker::{JobContext, WorkerSettings, run_worker};
+pub use worker::{JobContext, run_worker};
 
 /// Every kind of job, with what it needs. Stored as its `kind` and the JSON
 /// of its fields, so a job queued by one version can be read by the next.
@@ -55,8 +55,8 @@ impl Job {
         "backup",
     ];
 
-    /// The `kind` and `payload` columns.
-    fn encode(&self) -> (String, String) {
+    /// The `kind` and `payload` columns (for [`enqueue_job!`]).
+    pub fn encode(&self) -> (String, String) {
         let value = serde_json::to_value(self).expect("jobs serialise to JSON");
         let kind = value["kind"].as_str().unwrap_or_default().to_owned();
         let payload = value.get("payload").cloned().unwrap_or_default();
@@ -93,11 +93,6 @@ pub struct NewJob {
 }
 
 impl NewJob {
-    /// The `kind` and `payload` columns (for [`enqueue_job!`]).
-    pub fn columns(&self) -> (String, String) {
-        self.job.encode()
-    }
-
     pub fn at(mut self, run_at: Timestamp) -> Self {
         self.run_at = run_at;
         self
@@ -119,7 +114,7 @@ impl NewJob {
 macro_rules! enqueue_job {
     ($executor:expr, $new_job:expr) => {{
         let new_job: &$crate::jobs::NewJob = $new_job;
-        let (kind, payload) = new_job.columns();
+        let (kind, payload) = new_job.job.encode();
         sqlx::query(
             "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
@@ -191,12 +186,6 @@ pub async fn failed(db: &Db, limit: i64) -> AppResult<Vec<JobRow>> {
     Ok(
         with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(pool).await)?,
     )
-}
-
-pub async fn find(db: &Db, id: i64) -> AppResult<JobRow> {
-    let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
-    with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?
-        .ok_or(AppError::NotFound)
 }
 
 /// Queues a failed job again, as if new: its attempts start over.

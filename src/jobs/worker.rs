@@ -18,7 +18,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Job, NewJob};
-use crate::config::{Config, Schedule, SecretKey};
+use crate::config::{Config, JobConfig, Schedule, SecretKey};
 use crate::db::{Db, Timestamp};
 use crate::features::{accounts, comments};
 use crate::mail::Mailer;
@@ -51,9 +51,6 @@ impl JobContext {
         })
     }
 }
-
-/// The worker's settings, from `Config`.
-pub type WorkerSettings = crate::config::JobConfig;
 
 /// How long to wait after a job ends for others to end too.
 const LINGER: Duration = Duration::from_millis(1);
@@ -352,8 +349,9 @@ async fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
             let dest = ctx.config.jobs.backup_dest.as_ref().ok_or_else(|| {
                 anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
             })?;
-            let written = crate::backup::backup(&ctx.db, &ctx.config.database_url(), dest).await?;
-            let removed = crate::backup::prune(dest, ctx.config.jobs.backup_keep as usize).await?;
+            let dest = dest.open().await?;
+            let written = dest.backup(&ctx.db, &ctx.config.database_url()).await?;
+            let removed = dest.prune(ctx.config.jobs.backup_keep as usize).await?;
             tracing::info!(%written, removed, "backup written");
             Ok(())
         }
@@ -386,7 +384,7 @@ pub fn backoff(base: Duration, attempts: i32) -> Duration {
 async fn settle(
     db: &Db,
     me: &str,
-    settings: &WorkerSettings,
+    settings: &JobConfig,
     claims: &[String; 2],
     results: &[Ended],
     limit: usize,
@@ -405,13 +403,10 @@ async fn settle(
     } in results
     {
         let label = match outcome {
-            Outcome::Done => "done",
-            Outcome::Retry(_) if *attempts < settings.job_max_attempts as i32 => "retried",
-            _ => "failed",
-        };
-        outcomes.push((kind.clone(), label));
-        match outcome {
-            Outcome::Done => done.push(*id),
+            Outcome::Done => {
+                done.push(*id);
+                "done"
+            }
             Outcome::Retry(error) if *attempts < settings.job_max_attempts as i32 => {
                 tracing::warn!(job = id, attempts, %error, "job failed; will retry");
                 requeue.push((
@@ -419,19 +414,21 @@ async fn settle(
                     now + backoff(settings.job_retry_base, *attempts),
                     error,
                 ));
+                "retried"
             }
             Outcome::Retry(error) | Outcome::Fail(error) => {
                 tracing::error!(job = id, attempts, %error, "job failed for good");
                 failed.push((*id, error));
+                "failed"
             }
-        }
+        };
+        outcomes.push((kind.clone(), label));
     }
     let done_sql = (!done.is_empty()).then(|| {
-        let ids: Vec<String> = (0..done.len()).map(|i| format!("${}", i + 3)).collect();
         format!(
             "UPDATE jobs SET state = 'done', finished_at = $1, locked_until = NULL, last_error = NULL
              WHERE locked_by = $2 AND id IN ({})",
-            ids.join(", ")
+            crate::db::placeholders(3, done.len())
         )
     });
     // Nothing to write and nothing due: no write transaction, which on
@@ -505,10 +502,9 @@ async fn extend_leases(
     if ids.is_empty() {
         return Ok(0);
     }
-    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 3)).collect();
     let sql = format!(
         "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running' AND id IN ({})",
-        placeholders.join(", ")
+        crate::db::placeholders(3, ids.len())
     );
     with_pool!(db, pool => {
         let mut query = sqlx::query(AssertSqlSafe(sql)).bind(Timestamp::now() + lease).bind(me);

@@ -82,6 +82,15 @@ impl User {
     }
 }
 
+/// [`USER_COLUMNS`] of the `users` table aliased as `u`, for joins.
+fn user_columns_of_u() -> String {
+    USER_COLUMNS
+        .split(", ")
+        .map(|c| format!("u.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 const USER_COLUMNS: &str =
     "id, username, email, bio, image, role, created_at, deleted_at, notify_replies";
 

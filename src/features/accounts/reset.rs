@@ -39,11 +39,7 @@ pub async fn request(db: &Db, email: &str) -> AppResult<()> {
 }
 
 fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
 /// The job: if an account has this address, makes a link and emails it.
@@ -83,19 +79,11 @@ pub async fn check(db: &Db, token: &str) -> AppResult<User> {
     let sql = format!(
         "SELECT {} FROM users u JOIN password_resets r ON r.user_id = u.id
          WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND u.deleted_at IS NULL",
-        prefixed_columns()
+        super::user_columns_of_u()
     );
     with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
         .bind(token_hash(token)).bind(Timestamp::now()).fetch_optional(pool).await)?
     .ok_or(AppError::NotFound)
-}
-
-fn prefixed_columns() -> String {
-    USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Sets a new password through a link, which is used up by it, along with

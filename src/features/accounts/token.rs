@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use serde::{Deserialize, Serialize};
 use time::Duration;
 
-use super::{USER_COLUMNS, User};
+use super::User;
 use crate::config::SecretKey;
 use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult};
@@ -71,11 +71,7 @@ pub async fn authenticate(db: &Db, secret: &SecretKey, jwt: &str) -> AppResult<(
     let sql = format!(
         "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.id = $1 AND s.expires_at > $2 AND u.deleted_at IS NULL",
-        USER_COLUMNS
-            .split(", ")
-            .map(|c| format!("u.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        super::user_columns_of_u()
     );
     let user: Option<User> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
         .bind(&claims.sid).bind(Timestamp::now()).fetch_optional(pool).await)?;

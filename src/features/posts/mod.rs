@@ -328,11 +328,10 @@ async fn attach_tags(db: &Db, posts: &mut [Post]) -> AppResult<()> {
     if posts.is_empty() {
         return Ok(());
     }
-    let placeholders: Vec<String> = (1..=posts.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id
          WHERE pt.post_id IN ({}) ORDER BY pt.post_id, pt.position",
-        placeholders.join(", ")
+        crate::db::placeholders(1, posts.len())
     );
     let rows: Vec<(i64, String)> = with_pool!(db, pool => {
         let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
