@@ -11,9 +11,8 @@
 
 use std::time::{Duration, Instant};
 
-use quire::db::{Db, PoolSize, Timestamp};
+use quire::db::{Db, PoolSize, Timestamp, query};
 use quire::jobs::{Job, NewJob};
-use quire::with_pool;
 
 #[path = "common.rs"]
 mod common;
@@ -30,9 +29,8 @@ use common::env_number;
 /// and the largest number of attempts any job needed.
 async fn drain(db: &Db, started: Instant) -> (f64, i64) {
     loop {
-        let (left, attempts): (i64, Option<i64>) = with_pool!(db, pool => sqlx::query_as(
-            "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'running')), CAST(MAX(attempts) AS BIGINT) FROM jobs")
-            .fetch_one(pool).await)
+        let (left, attempts): (i64, Option<i64>) = query(
+            "SELECT COUNT(*) FILTER (WHERE state IN ('queued', 'running')), CAST(MAX(attempts) AS BIGINT) FROM jobs").fetch_one(db).await
         .unwrap();
         if left == 0 {
             return (started.elapsed().as_secs_f64(), attempts.unwrap_or(0));
@@ -46,13 +44,14 @@ async fn drain(db: &Db, started: Instant) -> (f64, i64) {
 }
 
 async fn failed(db: &Db) -> i64 {
-    with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
-        .fetch_one(pool).await)
-    .unwrap()
+    query("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+        .scalar(db)
+        .await
+        .unwrap()
 }
 
 async fn clear(db: &Db) {
-    with_pool!(db, pool => sqlx::query("DELETE FROM jobs").execute(pool).await.map(|r| r.rows_affected())).unwrap();
+    query("DELETE FROM jobs").execute(db).await.unwrap();
 }
 
 async fn bench(

@@ -195,13 +195,15 @@ async fn seed_list(database_url: &str) {
     let db = quire::db::Db::connect(database_url, quire::db::PoolSize(2), None)
         .await
         .unwrap();
-    quire::with_pool!(&db, pool => async {
-        for sql in statements {
-            let query = sqlx::query(sql);
-            let query = if sql.contains("$1") { query.bind(now) } else { query };
-            query.execute(pool).await.unwrap();
-        }
-    }.await);
+    for sql in statements {
+        let query = quire::db::query(sql);
+        let query = if sql.contains("$1") {
+            query.bind(now)
+        } else {
+            query
+        };
+        query.execute(&db).await.unwrap();
+    }
     db.close().await;
 }
 

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Timestamp, query};
 use crate::error::AppResult;
-use crate::with_pool;
 
 const KEY: &str = "maintenance";
 
@@ -30,9 +29,10 @@ pub struct Maintenance {
 pub const DEFAULT_MESSAGE: &str = "The site is down for maintenance and will be back shortly.";
 
 pub async fn status(db: &Db) -> AppResult<Option<Maintenance>> {
-    let value: Option<String> = with_pool!(db, pool => sqlx::query_scalar(
-        "SELECT value FROM settings WHERE key = $1")
-        .bind(KEY).fetch_optional(pool).await)?;
+    let value: Option<String> = query("SELECT value FROM settings WHERE key = $1")
+        .bind(KEY)
+        .scalar_optional(db)
+        .await?;
     Ok(value.and_then(|v| serde_json::from_str(&v).ok()))
 }
 
@@ -46,16 +46,22 @@ pub async fn turn_on(db: &Db, message: Option<&str>) -> AppResult<Maintenance> {
         since: Timestamp::now().rfc3339(),
     };
     let value = serde_json::to_string(&maintenance).expect("serialises");
-    with_pool!(db, pool => sqlx::query(
+    query(
         "INSERT INTO settings (key, value) VALUES ($1, $2)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(KEY).bind(value).execute(pool).await.map(|r| r.rows_affected()))?;
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(KEY)
+    .bind(value)
+    .execute(db)
+    .await?;
     Ok(maintenance)
 }
 
 pub async fn turn_off(db: &Db) -> AppResult<()> {
-    with_pool!(db, pool => sqlx::query("DELETE FROM settings WHERE key = $1")
-        .bind(KEY).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("DELETE FROM settings WHERE key = $1")
+        .bind(KEY)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

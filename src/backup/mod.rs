@@ -3,10 +3,8 @@
 //! the SHA-256 of every file, checked before anything is restored. DEST and
 //! SRC are folders or `s3://` URLs (see [`s3`]).
 //!
-//! - SQLite: `VACUUM INTO`, a transactionally consistent copy made while the
-//!   site keeps running; restoring puts the file in place of the database.
-//! - PostgreSQL: `pg_dump --format=custom` (which must be installed: it is in
-//!   Debian's `postgresql-client`), restored with `pg_restore`.
+//! The snapshot itself is the database's own tool (`VACUUM INTO`,
+//! `pg_dump`): see `db::snapshot`.
 //!
 //! Uploaded media are not part of Quire yet; when they are, they belong in
 //! the same folder and manifest.
@@ -21,8 +19,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::db::{Db, MigrationState, Timestamp};
-use crate::with_pool;
+use crate::db::{Db, MigrationState, Timestamp, query};
 
 const MANIFEST: &str = "manifest.json";
 const FORMAT: u32 = 1;
@@ -104,41 +101,6 @@ async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
     .await?
 }
 
-/// The connection settings pg_dump and pg_restore get: the URL without its
-/// password (which would show in the process list) and the password in
-/// `PGPASSWORD`.
-fn pg_command(program: &str, database_url: &str) -> anyhow::Result<tokio::process::Command> {
-    let mut url = url::Url::parse(database_url).context("QUIRE_DATABASE_URL")?;
-    let password = url.password().map(str::to_owned);
-    let _ = url.set_password(None);
-    let mut command = tokio::process::Command::new(program);
-    command.arg("--dbname").arg(url.as_str());
-    if let Some(password) = password {
-        let password = percent_encoding::percent_decode_str(&password)
-            .decode_utf8_lossy()
-            .into_owned();
-        command.env("PGPASSWORD", password);
-    }
-    Ok(command)
-}
-
-async fn run(mut command: tokio::process::Command, what: &str) -> anyhow::Result<()> {
-    let output = command.output().await.map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::anyhow!("{what} is not installed (Debian: apt-get install postgresql-client)")
-        } else {
-            anyhow::anyhow!("running {what}: {e}")
-        }
-    })?;
-    if !output.status.success() {
-        bail!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 async fn newest_migration(db: &Db) -> anyhow::Result<Option<i64>> {
     Ok(db
         .migration_status()
@@ -205,33 +167,15 @@ async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathB
     tokio::fs::create_dir(&folder)
         .await
         .with_context(|| format!("creating {}", folder.display()))?;
-    let (file, database_format) = match db {
-        Db::Sqlite(pool) => {
-            let file = folder.join("database.sqlite");
-            sqlx::query("VACUUM INTO $1")
-                .bind(file.display().to_string())
-                .execute(pool)
-                .await
-                .context("VACUUM INTO")?;
-            (file, "sqlite-vacuum-into")
-        }
-        Db::Postgres(_) => {
-            let file = folder.join("database.pgdump");
-            let mut command = pg_command("pg_dump", database_url)?;
-            command
-                .args(["--format=custom", "--no-owner", "--no-privileges", "--file"])
-                .arg(&file);
-            run(command, "pg_dump").await?;
-            (file, "pg_dump-custom")
-        }
-    };
+    let snapshot = db.snapshot_into(database_url, &folder).await?;
+    let file = snapshot.file;
     let (bytes, sha256) = sha256_of(&file).await?;
     let manifest = Manifest {
         format: FORMAT,
         quire_version: env!("CARGO_PKG_VERSION").into(),
         created_at: Timestamp::now().rfc3339(),
         backend: db.backend().into(),
-        database_format: database_format.into(),
+        database_format: snapshot.format.into(),
         migration: newest_migration(db).await?,
         files: vec![FileEntry {
             path: file
@@ -321,9 +265,11 @@ async fn holds_data(db: &Db) -> anyhow::Result<bool> {
     if !db.has_table("users").await? {
         return Ok(false);
     }
-    let rows: i64 = with_pool!(db, pool => sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM visitors)")
-        .fetch_one(pool).await)?;
+    let rows: i64 = query(
+        "SELECT (SELECT COUNT(*) FROM users) + (SELECT COUNT(*) FROM posts) + (SELECT COUNT(*) FROM visitors)",
+    )
+    .scalar(db)
+    .await?;
     Ok(rows > 0)
 }
 
@@ -363,35 +309,7 @@ async fn restore_folder(
         bail!("the database is not empty; restoring would replace it (add --force to do so)");
     }
     let file = src.join(&manifest.files[0].path);
-    match &db {
-        Db::Sqlite(pool) => {
-            let target = pool.connect_options().get_filename().to_owned();
-            db.close().await;
-            for suffix in ["-wal", "-shm"] {
-                let side = PathBuf::from(format!("{}{suffix}", target.display()));
-                if side.exists() {
-                    tokio::fs::remove_file(&side).await?;
-                }
-            }
-            let partial = target.with_extension("restoring");
-            tokio::fs::copy(&file, &partial).await?;
-            tokio::fs::rename(&partial, &target).await?;
-        }
-        Db::Postgres(_) => {
-            db.close().await;
-            let mut command = pg_command("pg_restore", database_url)?;
-            command
-                .args([
-                    "--no-owner",
-                    "--no-privileges",
-                    "--clean",
-                    "--if-exists",
-                    "--single-transaction",
-                ])
-                .arg(&file);
-            run(command, "pg_restore").await?;
-        }
-    }
+    db.replace_with(database_url, &file).await?;
     Ok(manifest)
 }
 

@@ -2,9 +2,7 @@
 
 use sqlx::migrate::{MigrateError, Migrator};
 
-use crate::with_pool;
-
-use super::Db;
+use super::{Db, Pool, query};
 
 static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
@@ -28,22 +26,28 @@ pub struct MigrationStatus {
 
 impl Db {
     fn migrator(&self) -> &'static Migrator {
-        match self {
-            Db::Sqlite(_) => &SQLITE,
-            Db::Postgres(_) => &POSTGRES,
+        match self.0 {
+            Pool::Sqlite(_) => &SQLITE,
+            Pool::Postgres(_) => &POSTGRES,
         }
     }
 
     /// Applies every pending migration; returns how many ran.
     pub async fn migrate_up(&self) -> Result<usize, MigrateError> {
         let before = self.pending_count().await?;
-        with_pool!(self, pool => self.migrator().run(pool).await)?;
+        match &self.0 {
+            Pool::Sqlite(pool) => self.migrator().run(pool).await?,
+            Pool::Postgres(pool) => self.migrator().run(pool).await?,
+        }
         Ok(before)
     }
 
     /// Applies migrations up to and including `version`.
     pub async fn migrate_to(&self, version: i64) -> Result<(), MigrateError> {
-        with_pool!(self, pool => self.migrator().run_to(version, pool).await)
+        match &self.0 {
+            Pool::Sqlite(pool) => self.migrator().run_to(version, pool).await,
+            Pool::Postgres(pool) => self.migrator().run_to(version, pool).await,
+        }
     }
 
     /// Reverts the last `steps` applied migrations; returns how many it reverted.
@@ -65,7 +69,10 @@ impl Db {
         } else {
             applied[applied.len() - steps - 1]
         };
-        with_pool!(self, pool => self.migrator().undo(pool, target).await)?;
+        match &self.0 {
+            Pool::Sqlite(pool) => self.migrator().undo(pool, target).await?,
+            Pool::Postgres(pool) => self.migrator().undo(pool, target).await?,
+        }
         Ok(steps)
     }
 
@@ -108,9 +115,9 @@ impl Db {
         if !self.has_table("_sqlx_migrations").await? {
             return Ok(Vec::new());
         }
-        with_pool!(self, pool => sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
-            .fetch_all(pool)
-            .await)
+        query("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .scalars(self)
+            .await
     }
 
     async fn pending_count(&self) -> Result<usize, MigrateError> {

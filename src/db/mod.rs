@@ -2,12 +2,15 @@
 //! runtime by the URL scheme.
 //!
 //! Queries are written once, in the dialect both backends accept (`$1`
-//! placeholders, `RETURNING`, `ON CONFLICT`), and run on whichever pool we
-//! have through [`with_pool!`]: the macro expands the same code once per
-//! backend, so each copy is type-checked against its own driver. Where the
-//! dialects truly differ, code matches on [`Db`] itself.
+//! placeholders, `RETURNING`, `ON CONFLICT`), as a [`Query`] that runs on a
+//! [`Db`] or inside a [`Tx`] that several features share. Only this module
+//! looks at which backend it has; where the dialects truly differ (job
+//! claiming, locking, notifications, snapshots), [`Dialect`] and the methods
+//! here say so, and the callers never match on a backend.
 
 mod migrate;
+mod query;
+mod snapshot;
 mod timestamp;
 
 use std::str::FromStr;
@@ -19,7 +22,10 @@ use sqlx::sqlite::{
 };
 
 pub use migrate::{MigrationState, MigrationStatus};
+pub use query::{Column, Conn, Param, Query, Record, query};
 pub use timestamp::Timestamp;
+
+use query::Target;
 
 /// `$first, $first+1, …` for `count` values bound one by one (an `IN` list
 /// that both backends read the same way).
@@ -35,22 +41,98 @@ pub fn placeholders(first: usize, count: usize) -> String {
 /// and while nothing listens the event costs nothing.
 const ACQUIRE_EVENTS: log::LevelFilter = log::LevelFilter::Trace;
 
+/// The database: a pool of either backend. Cheap to clone. Which backend
+/// it is stays private to this module.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db(Pool);
+
+#[derive(Clone, Debug)]
+enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
-/// Runs `$body` with `$pool` bound to the backend's pool (or anything else
-/// matched out of a [`Db`]-shaped enum, such as a transaction).
-#[macro_export]
-macro_rules! with_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+/// A transaction of either backend. Dropped without [`Tx::commit`], it
+/// rolls back.
+pub struct Tx(TxInner);
+
+enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl<'c> From<&'c Db> for Conn<'c> {
+    fn from(db: &'c Db) -> Self {
+        Conn(match &db.0 {
+            Pool::Sqlite(pool) => Target::SqlitePool(pool),
+            Pool::Postgres(pool) => Target::PgPool(pool),
+        })
+    }
+}
+
+impl<'c> From<&'c mut Tx> for Conn<'c> {
+    fn from(tx: &'c mut Tx) -> Self {
+        Conn(match &mut tx.0 {
+            TxInner::Sqlite(tx) => Target::Sqlite(&mut *tx),
+            TxInner::Postgres(tx) => Target::Postgres(&mut *tx),
+        })
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self.0 {
+            TxInner::Sqlite(tx) => tx.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await,
         }
-    };
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.0 {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Keeps other writers of these tables waiting until this transaction
+    /// ends. SQLite has one writer at a time, so there the transaction
+    /// holds that lock from its first write and nothing is needed.
+    pub async fn lock_exclusive(&mut self, tables: &[&str]) -> Result<(), sqlx::Error> {
+        if self.dialect() == Dialect::Postgres {
+            Query::assembled(format!(
+                "LOCK TABLE {} IN EXCLUSIVE MODE",
+                tables.join(", ")
+            ))
+            .execute(self)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// What differs between the backends, for the few queries where it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// Appended to a `SELECT` that picks rows to claim: other transactions
+    /// skip the rows this one is claiming instead of queueing behind it.
+    /// SQLite has one writer at a time, which is the same guarantee.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        }
+    }
+
+    /// Whether a transaction can wake listeners in other processes
+    /// (PostgreSQL's `NOTIFY`): see [`Db::listen`].
+    pub fn notifies(self) -> bool {
+        self == Dialect::Postgres
+    }
 }
 
 /// How many connections each process may hold. PostgreSQL's default limit is
@@ -125,7 +207,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .map_err(ConnectError::Connect)?;
-            Ok(Db::Sqlite(pool))
+            Ok(Db(Pool::Sqlite(pool)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(ConnectError::Url)?;
             // One direct connection first: the pool would retry a refused
@@ -150,7 +232,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .acquire_time_level(ACQUIRE_EVENTS)
                 .connect_lazy_with(options);
-            Ok(Db::Postgres(pool))
+            Ok(Db(Pool::Postgres(pool)))
         } else {
             // Only the scheme: the rest may hold a password.
             let scheme = url.split(':').next().unwrap_or_default();
@@ -158,46 +240,91 @@ impl Db {
         }
     }
 
+    /// Starts a transaction, for changes that must happen together.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(Tx(match &self.0 {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+        }))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.0 {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     /// Connections open, and how many of them are idle.
     pub fn pool_state(&self) -> (u32, u32) {
-        with_pool!(self, pool => (pool.size(), pool.num_idle() as u32))
+        match &self.0 {
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle() as u32),
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
+        }
     }
 
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match self.dialect() {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
         }
     }
 
     /// Whether a table exists (in PostgreSQL's current schema).
     pub async fn has_table(&self, name: &str) -> Result<bool, sqlx::Error> {
-        match self {
-            Db::Sqlite(pool) => sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)",
-            )
-            .bind(name)
-            .fetch_one(pool)
-            .await,
-            Db::Postgres(pool) => {
-                sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM information_schema.tables
-                     WHERE table_schema = current_schema() AND table_name = $1)",
-                )
-                .bind(name)
-                .fetch_one(pool)
-                .await
+        let sql = match self.dialect() {
+            Dialect::Sqlite => {
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1)"
             }
-        }
+            Dialect::Postgres => {
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables
+                 WHERE table_schema = current_schema() AND table_name = $1)"
+            }
+        };
+        query(sql).bind(name).scalar(self).await
     }
 
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        query("SELECT 1").execute(self).await.map(|_| ())
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        match &self.0 {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// On PostgreSQL, a task that calls `wake` for every `NOTIFY` on
+    /// `channel` (reconnecting when the connection drops); `None` on
+    /// SQLite, whose callers poll instead.
+    pub fn listen(
+        &self,
+        channel: &'static str,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let Pool::Postgres(pool) = &self.0 else {
+            return None;
+        };
+        let pool = pool.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                let listening = async {
+                    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+                    listener.listen(channel).await?;
+                    loop {
+                        listener.recv().await?;
+                        wake.notify_one();
+                    }
+                };
+                let result: Result<(), sqlx::Error> = listening.await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, channel, "listening for notifications failed; polling until it works again");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }))
     }
 }
 

@@ -13,12 +13,11 @@ pub mod web;
 mod worker;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::FromRow;
 use time::Duration;
 
-use crate::db::{Db, Timestamp};
+use crate::db::{Conn, Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult};
-use crate::with_pool;
 pub use worker::{JobContext, run_worker};
 
 /// Every kind of job, with what it needs. Stored as its `kind` and the JSON
@@ -55,7 +54,7 @@ impl Job {
         "backup",
     ];
 
-    /// The `kind` and `payload` columns (for [`enqueue_job!`]).
+    /// The `kind` and `payload` columns.
     pub fn encode(&self) -> (String, String) {
         let value = serde_json::to_value(self).expect("jobs serialise to JSON");
         let kind = value["kind"].as_str().unwrap_or_default().to_owned();
@@ -105,46 +104,34 @@ impl NewJob {
     }
 }
 
-/// Queues a job inside a transaction (or on a pool) of either backend, so
-/// that the job exists exactly when the change that called for it does.
-/// The job remembers the trace it was queued in, for its own span to link to.
-/// Evaluates to whether it was queued (false: its dedup key was taken).
-/// A macro because the executor's type differs per backend.
-#[macro_export]
-macro_rules! enqueue_job {
-    ($executor:expr, $new_job:expr) => {{
-        let new_job: &$crate::jobs::NewJob = $new_job;
-        let (kind, payload) = new_job.job.encode();
-        sqlx::query(
-            "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
-        )
-        .bind(kind)
-        .bind(payload)
-        .bind(new_job.run_at)
-        .bind(new_job.dedup_key.as_deref())
-        .bind($crate::db::Timestamp::now())
-        .bind($crate::telemetry::current_traceparent())
-        .execute($executor)
-        .await
-        .map(|r| r.rows_affected() > 0)
-    }};
-}
-
-/// Queues one job on its own. Returns whether it was queued.
-pub async fn enqueue(db: &Db, job: &NewJob) -> AppResult<bool> {
-    Ok(with_pool!(db, pool => crate::enqueue_job!(pool, job))?)
+/// Queues a job, in a transaction ([`Tx`]) so that the job exists exactly
+/// when the change that called for it does, or on its own (on a [`Db`]).
+/// The job remembers the trace it was queued in, for its own span to link
+/// to. Returns whether it was queued (false: its dedup key was taken).
+pub async fn enqueue<'c>(on: impl Into<Conn<'c>>, new_job: &NewJob) -> Result<bool, sqlx::Error> {
+    let (kind, payload) = new_job.job.encode();
+    let queued = query(
+        "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    .bind(kind)
+    .bind(payload)
+    .bind(new_job.run_at)
+    .bind(new_job.dedup_key.as_deref())
+    .bind(Timestamp::now())
+    .bind(crate::telemetry::current_traceparent())
+    .execute(on)
+    .await?;
+    Ok(queued > 0)
 }
 
 /// Queues many jobs in one transaction (imports, benchmarks).
 pub async fn enqueue_many(db: &Db, jobs: &[NewJob]) -> AppResult<()> {
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        for job in jobs {
-            crate::enqueue_job!(&mut *tx, job)?;
-        }
-        tx.commit().await
-    }.await)?;
+    let mut tx = db.begin().await?;
+    for job in jobs {
+        enqueue(&mut tx, job).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -157,9 +144,11 @@ pub struct Count {
 }
 
 pub async fn counts(db: &Db) -> AppResult<Vec<Count>> {
-    Ok(with_pool!(db, pool => sqlx::query_as(
-        "SELECT kind, state, COUNT(*) AS jobs FROM jobs GROUP BY kind, state ORDER BY kind, state")
-        .fetch_all(pool).await)?)
+    Ok(query(
+        "SELECT kind, state, COUNT(*) AS jobs FROM jobs GROUP BY kind, state ORDER BY kind, state",
+    )
+    .fetch_all(db)
+    .await?)
 }
 
 /// A job as the admin page shows it.
@@ -183,17 +172,19 @@ pub async fn failed(db: &Db, limit: i64) -> AppResult<Vec<JobRow>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'failed' ORDER BY finished_at DESC, id DESC LIMIT $1"
     );
-    Ok(
-        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(limit).fetch_all(pool).await)?,
-    )
+    Ok(Query::assembled(sql).bind(limit).fetch_all(db).await?)
 }
 
 /// Queues a failed job again, as if new: its attempts start over.
 pub async fn retry(db: &Db, id: i64) -> AppResult<()> {
-    let changed = with_pool!(db, pool => sqlx::query(
+    let changed = query(
         "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $1, finished_at = NULL
-         WHERE id = $2 AND state = 'failed'")
-        .bind(Timestamp::now()).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+         WHERE id = $2 AND state = 'failed'",
+    )
+    .bind(Timestamp::now())
+    .bind(id)
+    .execute(db)
+    .await?;
     if changed == 0 {
         return Err(AppError::NotFound);
     }
@@ -202,8 +193,10 @@ pub async fn retry(db: &Db, id: i64) -> AppResult<()> {
 
 /// Deletes a failed job.
 pub async fn discard(db: &Db, id: i64) -> AppResult<()> {
-    let changed = with_pool!(db, pool => sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'failed'")
-        .bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+    let changed = query("DELETE FROM jobs WHERE id = $1 AND state = 'failed'")
+        .bind(id)
+        .execute(db)
+        .await?;
     if changed == 0 {
         return Err(AppError::NotFound);
     }
@@ -217,9 +210,13 @@ const KEEP_FAILED: Duration = Duration::days(30);
 
 /// Deletes old finished jobs; returns how many.
 pub async fn purge_finished(db: &Db, now: Timestamp) -> AppResult<u64> {
-    Ok(with_pool!(db, pool => sqlx::query(
-        "DELETE FROM jobs WHERE (state = 'done' AND finished_at < $1) OR (state = 'failed' AND finished_at < $2)")
-        .bind(now - KEEP_DONE).bind(now - KEEP_FAILED).execute(pool).await.map(|r| r.rows_affected()))?)
+    Ok(query(
+        "DELETE FROM jobs WHERE (state = 'done' AND finished_at < $1) OR (state = 'failed' AND finished_at < $2)",
+    )
+    .bind(now - KEEP_DONE)
+    .bind(now - KEEP_FAILED)
+    .execute(db)
+    .await?)
 }
 
 #[cfg(test)]

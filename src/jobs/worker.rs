@@ -10,7 +10,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, FromRow};
+use sqlx::FromRow;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -19,11 +19,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::{Job, NewJob};
 use crate::config::{Config, JobConfig, Schedule, SecretKey};
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Query, Timestamp, query};
 use crate::features::{accounts, comments};
 use crate::mail::Mailer;
 use crate::templates::Templates;
-use crate::with_pool;
 
 /// What jobs can reach.
 pub struct JobContext {
@@ -62,9 +61,10 @@ const JOB_TIMEOUT: Duration = Duration::from_secs(300);
 /// on every new job (LISTEN/NOTIFY), so there polling only catches jobs
 /// scheduled for later and leases that ran out.
 fn poll_interval(db: &Db) -> Duration {
-    match db {
-        Db::Sqlite(_) => Duration::from_millis(250),
-        Db::Postgres(_) => Duration::from_secs(5),
+    if db.dialect().notifies() {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(250)
     }
 }
 
@@ -106,7 +106,9 @@ pub async fn run_worker(
     let settings = ctx.config.jobs.clone();
     let me = worker_id();
     let wake = Arc::new(Notify::new());
-    let listener = listen(&ctx.db, wake.clone());
+    // PostgreSQL: a trigger on jobs sends `NOTIFY quire_jobs` at the
+    // commit of every insert, which wakes this worker.
+    let listener = ctx.db.listen("quire_jobs", wake.clone());
     let poll = poll_interval(&ctx.db);
     let mut schedules = vec![(
         "housekeeping",
@@ -241,42 +243,19 @@ fn worker_id() -> String {
     )
 }
 
-/// On PostgreSQL, a task that turns `NOTIFY quire_jobs` (sent by a trigger on
-/// every insert into jobs) into a wake-up of this worker.
-fn listen(db: &Db, wake: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
-    let Db::Postgres(pool) = db else {
-        return None;
-    };
-    let pool = pool.clone();
-    Some(tokio::spawn(async move {
-        loop {
-            let listening = async {
-                let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-                listener.listen("quire_jobs").await?;
-                loop {
-                    listener.recv().await?;
-                    wake.notify_one();
-                }
-            };
-            let result: Result<(), sqlx::Error> = listening.await;
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "listening for new jobs failed; polling until it works again");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    }))
-}
-
 /// When the next job comes due: queued for later, or held by another worker
 /// whose lease may run out.
 async fn next_due(db: &Db, me: &str) -> Result<Option<Timestamp>, sqlx::Error> {
-    with_pool!(db, pool => sqlx::query_scalar(
+    query(
         "SELECT MIN(t) FROM (
              SELECT MIN(run_at) AS t FROM jobs WHERE state = 'queued'
              UNION ALL
              SELECT MIN(locked_until) AS t FROM jobs WHERE state = 'running' AND locked_by <> $1
-         ) AS due")
-        .bind(me).fetch_one(pool).await)
+         ) AS due",
+    )
+    .bind(me)
+    .scalar(db)
+    .await
 }
 
 /// The claims: a lease on up to `$4` due jobs. Two statements, each served
@@ -284,12 +263,7 @@ async fn next_due(db: &Db, me: &str) -> Result<Option<Timestamp>, sqlx::Error> {
 /// million jobs waiting as with ten: first running jobs whose worker stopped
 /// renewing its lease, then queued jobs whose time has come.
 fn claim_sql(db: &Db) -> [String; 2] {
-    // Other workers skip the rows this one is claiming instead of queueing
-    // behind it. SQLite has one writer at a time, which is the same guarantee.
-    let skip_locked = match db {
-        Db::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "",
-    };
+    let skip_locked = db.dialect().skip_locked();
     let claim = |due: &str, order: &str| {
         format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = $1, locked_until = $2
@@ -437,27 +411,40 @@ async fn settle(
     if results.is_empty() && !anything_due(db, now).await? {
         return Ok(Vec::new());
     }
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        if let Some(sql) = &done_sql {
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(now).bind(me);
-            for id in &done {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *tx).await?;
+    async {
+        let mut tx = db.begin().await?;
+        if let Some(sql) = done_sql {
+            Query::assembled(sql)
+                .bind(now)
+                .bind(me)
+                .bind_all(done.iter().copied())
+                .execute(&mut tx)
+                .await?;
         }
         for (id, run_at, error) in &requeue {
-            sqlx::query(
+            query(
                 "UPDATE jobs SET state = 'queued', run_at = $1, last_error = $2, locked_by = NULL,
                      locked_until = NULL
-                 WHERE id = $3 AND locked_by = $4")
-                .bind(*run_at).bind(*error).bind(*id).bind(me).execute(&mut *tx).await?;
+                 WHERE id = $3 AND locked_by = $4",
+            )
+            .bind(*run_at)
+            .bind(*error)
+            .bind(*id)
+            .bind(me)
+            .execute(&mut tx)
+            .await?;
         }
         for (id, error) in &failed {
-            sqlx::query(
+            query(
                 "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2, locked_until = NULL
-                 WHERE id = $3 AND locked_by = $4")
-                .bind(now).bind(*error).bind(*id).bind(me).execute(&mut *tx).await?;
+                 WHERE id = $3 AND locked_by = $4",
+            )
+            .bind(now)
+            .bind(*error)
+            .bind(*id)
+            .bind(me)
+            .execute(&mut tx)
+            .await?;
         }
         let mut claimed: Vec<Claimed> = Vec::new();
         for sql in claims {
@@ -465,16 +452,21 @@ async fn settle(
             if wanted == 0 {
                 break;
             }
-            let mut more: Vec<Claimed> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(me).bind(now + settings.job_lease).bind(now).bind(wanted as i64)
-                .fetch_all(&mut *tx).await?;
+            let mut more: Vec<Claimed> = Query::assembled(sql.clone())
+                .bind(me)
+                .bind(now + settings.job_lease)
+                .bind(now)
+                .bind(wanted as i64)
+                .fetch_all(&mut tx)
+                .await?;
             // RETURNING gives no order; run the oldest first.
             more.sort_by_key(|job| job.id);
             claimed.append(&mut more);
         }
         tx.commit().await?;
         Ok(claimed)
-    }.await)
+    }
+    .await
     .inspect(|claimed| {
         for (kind, outcome) in outcomes {
             metrics::counter!(crate::metrics::JOBS_FINISHED, "kind" => kind, "outcome" => outcome)
@@ -485,10 +477,13 @@ async fn settle(
 }
 
 async fn anything_due(db: &Db, now: Timestamp) -> Result<bool, sqlx::Error> {
-    with_pool!(db, pool => sqlx::query_scalar(
+    query(
         "SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_at <= $1)
-             OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND locked_until < $1)")
-        .bind(now).fetch_one(pool).await)
+             OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND locked_until < $1)",
+    )
+    .bind(now)
+    .scalar(db)
+    .await
 }
 
 /// Renews the leases of the jobs this worker holds: running, or finished
@@ -506,23 +501,26 @@ async fn extend_leases(
         "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running' AND id IN ({})",
         crate::db::placeholders(3, ids.len())
     );
-    with_pool!(db, pool => {
-        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(Timestamp::now() + lease).bind(me);
-        for id in ids {
-            query = query.bind(*id);
-        }
-        query.execute(pool).await.map(|r| r.rows_affected())
-    })
+    Query::assembled(sql)
+        .bind(Timestamp::now() + lease)
+        .bind(me)
+        .bind_all(ids.iter().copied())
+        .execute(db)
+        .await
 }
 
 /// Hands this worker's unfinished jobs back to the queue, to run again at
 /// once elsewhere. The interrupted attempt does not count.
 async fn release(db: &Db, me: &str) -> Result<u64, sqlx::Error> {
-    with_pool!(db, pool => sqlx::query(
+    query(
         "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL,
              attempts = attempts - 1, run_at = $1
-         WHERE locked_by = $2 AND state = 'running'")
-        .bind(Timestamp::now()).bind(me).execute(pool).await.map(|r| r.rows_affected()))
+         WHERE locked_by = $2 AND state = 'running'",
+    )
+    .bind(Timestamp::now())
+    .bind(me)
+    .execute(db)
+    .await
 }
 
 /// Periodic jobs. Every worker computes the same fire times from the same

@@ -1,3 +1,5 @@
+use quire::db::query;
+
 use crate::backend_test;
 
 backend_test!(first_account_becomes_owner_and_admin, |app| {
@@ -138,9 +140,10 @@ backend_test!(racing_first_registrations_make_exactly_one_owner, |app| {
     for page in futures_util::future::join_all(attempts).await {
         page.assert_redirect("/");
     }
-    let owners: i64 = quire::with_pool!(&app.db, pool =>
-        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'owner'").fetch_one(pool).await)
-    .unwrap();
+    let owners: i64 = query("SELECT COUNT(*) FROM users WHERE role = 'owner'")
+        .scalar(&app.db)
+        .await
+        .unwrap();
     assert_eq!(owners, 1);
 });
 

@@ -2,8 +2,7 @@
 //! backups and non-empty databases are refused.
 
 use object_store::{ObjectStore, ObjectStoreExt};
-use quire::db::{Db, PoolSize};
-use quire::with_pool;
+use quire::db::query;
 
 use crate::backend_test;
 use crate::helpers::{QuireProcess, TEST_SECRET, TestApp, fresh_database_url, run_quire};
@@ -21,68 +20,86 @@ fn quire_with(database_url: &str, args: &[&str], env: &[(&str, String)]) -> (boo
     run_quire(args, &all)
 }
 
-/// Every row of every table, each value as text, in a stable order.
-async fn contents(db: &Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {
-    let tables: Vec<String> = match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(
+/// Every row of every table, each value as text, in a stable order. Read
+/// through sqlx directly, on a pool of its own: the rows have any shape.
+async fn contents(database_url: &str) -> Vec<(String, Vec<Vec<Option<String>>>)> {
+    use sqlx::Row;
+    if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        let tables: Vec<String> = sqlx::query_scalar(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
         )
-        .fetch_all(pool)
+        .fetch_all(&pool)
         .await
-        .unwrap(),
-        Db::Postgres(pool) => sqlx::query_scalar(
+        .unwrap();
+        let mut out = Vec::new();
+        for table in tables {
+            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            // Each value as text: SQLite's quote() also spells out blobs.
+            let sql = select_all(&table, &columns, |c| format!("quote({c})"));
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| {
+                    (0..columns.len())
+                        .map(|i| row.try_get(i).unwrap())
+                        .collect()
+                })
+                .collect();
+            out.push((table, rows));
+        }
+        pool.close().await;
+        out
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        let tables: Vec<String> = sqlx::query_scalar(
             "SELECT table_name::text FROM information_schema.tables
              WHERE table_schema = current_schema() ORDER BY table_name",
         )
-        .fetch_all(pool)
+        .fetch_all(&pool)
         .await
-        .unwrap(),
-    };
-    let mut out = Vec::new();
-    for table in tables {
-        let columns: Vec<String> = match db {
-            Db::Sqlite(pool) => sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap(),
-            Db::Postgres(pool) => sqlx::query_scalar(
+        .unwrap();
+        let mut out = Vec::new();
+        for table in tables {
+            let columns: Vec<String> = sqlx::query_scalar(
                 "SELECT column_name::text FROM information_schema.columns
                  WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
             )
             .bind(&table)
-            .fetch_all(pool)
+            .fetch_all(&pool)
             .await
-            .unwrap(),
-        };
-        // Each value as text: SQLite's quote() also spells out blobs.
-        let select: Vec<String> = columns
-            .iter()
-            .map(|c| match db {
-                Db::Sqlite(_) => format!("quote({c})"),
-                Db::Postgres(_) => format!("CAST({c} AS TEXT)"),
-            })
-            .collect();
-        let sql = format!("SELECT {} FROM {table} ORDER BY 1, 2", select.join(", "));
-        let sql = if columns.len() == 1 {
-            sql.replace(", 2", "")
-        } else {
-            sql
-        };
-        let rows: Vec<Vec<Option<String>>> = with_pool!(db, pool => {
-            use sqlx::Row;
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .fetch_all(pool)
+            .unwrap();
+            let sql = select_all(&table, &columns, |c| format!("CAST({c} AS TEXT)"));
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&pool)
                 .await
                 .unwrap()
                 .iter()
-                .map(|row| (0..columns.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
-                .collect()
-        });
-        out.push((table, rows));
+                .map(|row| {
+                    (0..columns.len())
+                        .map(|i| row.try_get(i).unwrap())
+                        .collect()
+                })
+                .collect();
+            out.push((table, rows));
+        }
+        pool.close().await;
+        out
     }
-    out
+}
+
+/// Every row of a table, each column as text, in a stable order.
+fn select_all(table: &str, columns: &[String], as_text: impl Fn(&str) -> String) -> String {
+    let select: Vec<String> = columns.iter().map(|c| as_text(c)).collect();
+    let order = if columns.len() == 1 { "1" } else { "1, 2" };
+    format!("SELECT {} FROM {table} ORDER BY {order}", select.join(", "))
 }
 
 /// A site with a bit of everything; returns all its rows.
@@ -123,7 +140,7 @@ async fn populate(app: &TestApp) -> Vec<(String, Vec<Vec<Option<String>>>)> {
         .await;
     assert_eq!(status, reqwest::StatusCode::OK);
     app.state_flush().await;
-    let before = contents(&app.db).await;
+    let before = contents(&app.database_url).await;
     let count = |table: &str| {
         before
             .iter()
@@ -175,8 +192,7 @@ backend_test!(
             .unwrap();
         let (ok, said) = quire(&target, &["restore", &folder]);
         assert!(ok, "{said}");
-        let restored = Db::connect(&target, PoolSize(2), None).await.unwrap();
-        assert_eq!(contents(&restored).await, before);
+        assert_eq!(contents(&target).await, before);
 
         // Not again over data, unless forced.
         let (ok, said) = quire(&target, &["restore", &folder]);
@@ -184,12 +200,9 @@ backend_test!(
             !ok && said.contains("not empty") && said.contains("--force"),
             "{said}"
         );
-        restored.close().await;
         let (ok, said) = quire(&target, &["restore", "--force", &folder]);
         assert!(ok, "{said}");
-        let restored = Db::connect(&target, PoolSize(2), None).await.unwrap();
-        assert_eq!(contents(&restored).await, before);
-        restored.close().await;
+        assert_eq!(contents(&target).await, before);
 
         // A damaged backup is refused before anything is touched.
         let file = format!(
@@ -259,9 +272,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
         .unwrap();
     let (ok, said) = quire_with(&target, &["restore", &backup], &env);
     assert!(ok, "{said}");
-    let restored = Db::connect(&target, PoolSize(2), None).await.unwrap();
-    assert_eq!(contents(&restored).await, before);
-    restored.close().await;
+    assert_eq!(contents(&target).await, before);
 
     // Damaged in the bucket: refused before anything is touched.
     let mut bytes = bucket
@@ -349,9 +360,9 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
             .all(|k| k.starts_with("quire-20") && k.as_str() > "quire-20000101T000002Z"),
         "the two newest are kept: {kept:?}"
     );
-    let done: i64 = with_pool!(&app.db, pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'backup' AND state = 'done'")
-            .fetch_one(pool).await)
-    .unwrap();
+    let done: i64 = query("SELECT COUNT(*) FROM jobs WHERE kind = 'backup' AND state = 'done'")
+        .scalar(&app.db)
+        .await
+        .unwrap();
     assert!(done >= 3, "{done} periodic backups ran");
 });

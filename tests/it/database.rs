@@ -8,14 +8,11 @@ backend_test!(the_pool_recovers_from_dropped_connections, |app| {
     if app.backend == Backend::Postgres {
         // What a server restart or an idle-killing proxy does to a pool:
         // every connection the app holds is closed under it.
-        let quire::db::Db::Postgres(pool) = &app.db else {
-            unreachable!()
-        };
         let admin = sqlx::PgPool::connect(&crate::helpers::postgres_admin_url().unwrap())
             .await
             .unwrap();
-        let name: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(pool)
+        let name: String = quire::db::query("SELECT current_database()")
+            .scalar(&app.db)
             .await
             .unwrap();
         let killed: Vec<bool> = sqlx::query_scalar(

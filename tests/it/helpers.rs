@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use quire::cli::Cli;
-use quire::db::Db;
+use quire::db::{Db, query};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Client, StatusCode, Url};
 use tokio::sync::oneshot;
@@ -220,9 +220,8 @@ impl TestApp {
     pub async fn jobs_settled(&self) {
         for _ in 0..600 {
             let now = quire::db::Timestamp::now();
-            let busy: i64 = quire::with_pool!(&self.db, pool => sqlx::query_scalar(
-                "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= $1)")
-                .bind(now).fetch_one(pool).await)
+            let busy: i64 = query(
+                "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= $1)").bind(now).scalar(&self.db).await
             .unwrap();
             if busy == 0 {
                 return;

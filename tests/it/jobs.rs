@@ -4,9 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use quire::db::{Db, Timestamp};
+use quire::db::{Db, Timestamp, query};
 use quire::jobs::{Job, NewJob};
-use quire::with_pool;
 
 use crate::backend_test;
 use crate::helpers::{Backend, QuireProcess, SmtpSink, backends, free_port, fresh_database_url};
@@ -24,9 +23,8 @@ struct Row {
 }
 
 async fn jobs(db: &Db) -> Vec<Row> {
-    with_pool!(db, pool => sqlx::query_as(
-        "SELECT id, kind, state, attempts, run_at, last_error, locked_by, created_at FROM jobs ORDER BY id")
-        .fetch_all(pool).await)
+    query(
+        "SELECT id, kind, state, attempts, run_at, last_error, locked_by, created_at FROM jobs ORDER BY id").fetch_all(db).await
     .unwrap()
 }
 
@@ -182,12 +180,19 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
 backend_test!(
     unreadable_jobs_fail_with_a_clear_error_and_the_worker_goes_on,
     |app| {
-        with_pool!(&app.db, pool => async {
-        for (kind, payload) in [("launch_rockets", "null"), ("welcome_email", "{not json"), ("welcome_email", "{}")] {
-            sqlx::query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $3)")
-                .bind(kind).bind(payload).bind(Timestamp::now()).execute(pool).await.unwrap();
+        for (kind, payload) in [
+            ("launch_rockets", "null"),
+            ("welcome_email", "{not json"),
+            ("welcome_email", "{}"),
+        ] {
+            query("INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $3)")
+                .bind(kind)
+                .bind(payload)
+                .bind(Timestamp::now())
+                .execute(&app.db)
+                .await
+                .unwrap();
         }
-    }.await);
         quire::jobs::enqueue(&app.db, &Job::Noop.now())
             .await
             .unwrap();

@@ -1,20 +1,17 @@
 //! Every migration is reversible: up, down and up again leave the schema
 //! exactly as it was at each step (Lemmy's check).
 
-use quire::db::{Db, MigrationState};
+use quire::db::{Db, Dialect, MigrationState, query};
 
 use crate::backend_test;
 
 async fn schema(db: &Db) -> Vec<String> {
-    match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(
+    let sql = match db.dialect() {
+        Dialect::Sqlite => {
             "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') FROM sqlite_master
-             WHERE name NOT LIKE '_sqlx_migrations%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap(),
-        Db::Postgres(pool) => sqlx::query_scalar(
+             WHERE name NOT LIKE '_sqlx_migrations%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
+        }
+        Dialect::Postgres => {
             "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || COALESCE(column_default, '')
              FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'
              UNION ALL
@@ -23,12 +20,10 @@ async fn schema(db: &Db) -> Vec<String> {
              UNION ALL
              SELECT 'constraint ' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint
              WHERE connamespace = 'public'::regnamespace AND conrelid <> '_sqlx_migrations'::regclass
-             ORDER BY 1",
-        )
-        .fetch_all(pool)
-        .await
-        .unwrap(),
-    }
+             ORDER BY 1"
+        }
+    };
+    query(sql).scalars(db).await.unwrap()
 }
 
 backend_test!(every_migration_reverts_to_the_schema_before_it, |app| {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use quire::db::query;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -123,7 +124,10 @@ backend_test!(concurrent_visits_are_all_counted_exactly_once, |app| {
         counts.sort();
         assert_eq!(counts, (1..=320).collect::<Vec<_>>(), "{name}");
     }
-    let events: i64 = quire::with_pool!(&app.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM visits").fetch_one(pool).await).unwrap();
+    let events: i64 = query("SELECT COUNT(*) FROM visits")
+        .scalar(&app.db)
+        .await
+        .unwrap();
     assert_eq!(events, 1600);
 });
 
@@ -172,8 +176,10 @@ backend_test!(post_views_are_counted_for_people_not_robots, |app| {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(shown, "6 views");
-    let viewers: i64 = quire::with_pool!(&app.db, pool => sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT viewer) FROM visits WHERE post_id IS NOT NULL").fetch_one(pool).await).unwrap();
+    let viewers: i64 = query("SELECT COUNT(DISTINCT viewer) FROM visits WHERE post_id IS NOT NULL")
+        .scalar(&app.db)
+        .await
+        .unwrap();
     assert_eq!(
         viewers, 3,
         "each anonymous reader is one visitor, by cookie"
@@ -205,10 +211,9 @@ backend_test!(totals_are_rebuilt_from_the_events, |app| {
         .await
         .unwrap();
     app.state_flush().await;
-    quire::with_pool!(&app.db, pool => async {
-        sqlx::query("UPDATE visitors SET visits = 999").execute(pool).await.unwrap();
-        sqlx::query("DELETE FROM post_views").execute(pool).await.unwrap();
-    }.await);
+    for sql in ["UPDATE visitors SET visits = 999", "DELETE FROM post_views"] {
+        quire::db::query(sql).execute(&app.db).await.unwrap();
+    }
     let rebuilt = quire::features::visits::rebuild_totals(&app.db)
         .await
         .unwrap();

@@ -10,7 +10,6 @@ pub mod session_store;
 pub mod token;
 pub mod web;
 
-use sqlx::AssertSqlSafe;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -18,10 +17,9 @@ use sqlx::FromRow;
 use time::Duration;
 
 use crate::config::{Registration, SecretKey};
-use crate::db::{self, Db, Timestamp};
+use crate::db::{self, Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::jobs::Job;
-use crate::with_pool;
 use domain::{BLANK, Email, Password, Username, parse_bio, parse_image_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,18 +94,17 @@ const USER_COLUMNS: &str =
 
 pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-    Ok(
-        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)?,
-    )
+    Ok(Query::assembled(sql).bind(id).fetch_optional(db).await?)
 }
 
 /// An account that still exists, by its username.
 pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Option<User>> {
     let sql =
         format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1 AND deleted_at IS NULL");
-    Ok(
-        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(pool).await)?,
-    )
+    Ok(Query::assembled(sql)
+        .bind(username)
+        .fetch_optional(db)
+        .await?)
 }
 
 /// What a registration form or API call submits, unparsed.
@@ -178,35 +175,14 @@ async fn insert_user(
         None => Role::Member,
     };
     loop {
-        let result: Result<User, sqlx::Error> = with_pool!(db, pool => async {
-            let mut tx = pool.begin().await?;
-            let user: User = sqlx::query_as(AssertSqlSafe(insert.as_str()))
-                .bind(username.as_str())
-                .bind(email.as_str())
-                .bind(hash)
-                .bind(role.as_str())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            let welcome = Job::WelcomeEmail { user_id: user.id }.now().dedup(format!("welcome:{}", user.id));
-            crate::enqueue_job!(&mut *tx, &welcome)?;
-            if let Some(code) = invite {
-                let used = sqlx::query(
-                    "UPDATE invites SET used_by = $1, used_at = $2
-                     WHERE code = $3 AND used_by IS NULL AND expires_at > $2",
-                )
-                .bind(user.id)
-                .bind(now)
-                .bind(code)
-                .execute(&mut *tx)
-                .await?;
-                if used.rows_affected() == 0 {
-                    return Err(sqlx::Error::RowNotFound);
-                }
-            }
-            tx.commit().await?;
-            Ok(user)
-        }.await);
+        let account = NewRow {
+            username,
+            email,
+            hash,
+            role,
+            now,
+        };
+        let result = insert_row(db, &insert, &account, invite).await;
         return match result {
             Ok(user) => Ok(user),
             Err(sqlx::Error::RowNotFound) => Err(FieldErrors::single(
@@ -231,10 +207,64 @@ async fn insert_user(
     }
 }
 
+/// The columns of a new account.
+struct NewRow<'a> {
+    username: &'a Username,
+    email: &'a Email,
+    hash: &'a str,
+    role: Role,
+    now: Timestamp,
+}
+
+/// The account, its welcome email and the invite it used, in one
+/// transaction. An invite that is no longer valid is `RowNotFound`.
+async fn insert_row(
+    db: &Db,
+    insert: &str,
+    account: &NewRow<'_>,
+    invite: Option<&str>,
+) -> Result<User, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let user: User = Query::assembled(insert.to_owned())
+        .bind(account.username.as_str())
+        .bind(account.email.as_str())
+        .bind(account.hash)
+        .bind(account.role.as_str())
+        .bind(account.now)
+        .fetch_one(&mut tx)
+        .await?;
+    let welcome = Job::WelcomeEmail { user_id: user.id }
+        .now()
+        .dedup(format!("welcome:{}", user.id));
+    crate::jobs::enqueue(&mut tx, &welcome).await?;
+    if let Some(code) = invite {
+        let used = query(
+            "UPDATE invites SET used_by = $1, used_at = $2
+             WHERE code = $3 AND used_by IS NULL AND expires_at > $2",
+        )
+        .bind(user.id)
+        .bind(account.now)
+        .bind(code)
+        .execute(&mut tx)
+        .await?;
+        if used == 0 {
+            return Err(sqlx::Error::RowNotFound);
+        }
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// A user and their password hash, for signing in.
+#[derive(FromRow)]
+struct WithHash {
+    #[sqlx(flatten)]
+    user: User,
+    password_hash: Option<String>,
+}
+
 async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(
-        with_pool!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await)?,
-    )
+    Ok(query("SELECT COUNT(*) FROM users").scalar(db).await?)
 }
 
 /// Creates an account from the command line, bypassing the registration mode.
@@ -279,18 +309,13 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
         "SELECT {USER_COLUMNS}, password_hash FROM users
          WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
     );
-    let found: Option<(User, Option<String>)> = with_pool!(db, pool => {
-        use sqlx::Row;
-        sqlx::query(AssertSqlSafe(sql.as_str()))
-            .bind(login)
-            .bind(login.to_lowercase())
-            .fetch_optional(pool)
-            .await?
-            .map(|row| Ok::<_, sqlx::Error>((User::from_row(&row)?, row.try_get("password_hash")?)))
-            .transpose()
-    })?;
+    let found: Option<WithHash> = Query::assembled(sql)
+        .bind(login)
+        .bind(login.to_lowercase())
+        .fetch_optional(db)
+        .await?;
     let (user, stored) = match found {
-        Some((user, stored)) => (Some(user), stored),
+        Some(found) => (Some(found.user), found.password_hash),
         None => (None, None),
     };
 
@@ -305,20 +330,28 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     let address_key = format!("address:{client}");
     let now = Timestamp::now();
     let since = now - LOGIN_WINDOW;
-    let (account_failures, address_failures): (i64, i64) = with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        for key in [&account_key, &address_key] {
-            sqlx::query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
-                .bind(key).bind(since).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
-                .bind(key).bind(now).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        let count = |key: &String| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
-            .bind(key.clone()).bind(since).fetch_one(pool);
-        Ok::<_, sqlx::Error>((count(&account_key).await?, count(&address_key).await?))
-    }.await)?;
+    let mut tx = db.begin().await?;
+    for key in [&account_key, &address_key] {
+        query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
+            .bind(key)
+            .bind(since)
+            .execute(&mut tx)
+            .await?;
+        query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
+            .bind(key)
+            .bind(now)
+            .execute(&mut tx)
+            .await?;
+    }
+    tx.commit().await?;
+    let failures = |key: &String| {
+        query("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
+            .bind(key.clone())
+            .bind(since)
+            .scalar::<i64>(db)
+    };
+    let account_failures = failures(&account_key).await?;
+    let address_failures = failures(&address_key).await?;
     if account_failures > FAILURES_PER_ACCOUNT || address_failures > FAILURES_PER_ADDRESS {
         return Err(AppError::RateLimited {
             retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
@@ -327,10 +360,12 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     if password::verify(password.to_owned(), stored).await?
         && let Some(user) = user
     {
-        with_pool!(db, pool => sqlx::query(
-            "DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempted_at = $3)")
-            .bind(&account_key).bind(&address_key).bind(now)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+        query("DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempted_at = $3)")
+            .bind(&account_key)
+            .bind(&address_key)
+            .bind(now)
+            .execute(db)
+            .await?;
         return Ok(user);
     }
     Err(FieldErrors::single("credentials", "invalid").into())
@@ -372,9 +407,15 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6
          WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
     );
-    let result: Result<User, sqlx::Error> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(&email).bind(&bio).bind(&image).bind(Timestamp::now()).bind(user.id).bind(&username)
-        .fetch_one(pool).await);
+    let result: Result<User, sqlx::Error> = Query::assembled(sql)
+        .bind(&email)
+        .bind(&bio)
+        .bind(&image)
+        .bind(Timestamp::now())
+        .bind(user.id)
+        .bind(&username)
+        .fetch_one(db)
+        .await;
     match result {
         Ok(user) => Ok(user),
         Err(e) => match db::unique_violation(&e) {
@@ -419,22 +460,29 @@ pub async fn set_password(
 ) -> AppResult<()> {
     let new = Password::parse(new).map_err(|message| FieldErrors::single(field, message))?;
     let hash = password::hash(&new).await?;
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(&hash).bind(Timestamp::now()).bind(user.id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
-            .bind(user.id).bind(keep_session.unwrap_or("")).execute(&mut *tx).await?;
-        tx.commit().await
-    }.await)?;
+    let mut tx = db.begin().await?;
+    query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(&hash)
+        .bind(Timestamp::now())
+        .bind(user.id)
+        .execute(&mut tx)
+        .await?;
+    query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+        .bind(user.id)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 async fn verify_current_password(db: &Db, user: &User, password: &str) -> AppResult<bool> {
-    let stored: Option<String> = with_pool!(db, pool => sqlx::query_scalar(
-        "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
-        .bind(user.id).fetch_optional(pool).await)?
-    .flatten();
+    let stored: Option<String> =
+        query("SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL")
+            .bind(user.id)
+            .scalar_optional(db)
+            .await?
+            .flatten();
     Ok(password::verify(password.to_owned(), stored).await?)
 }
 
@@ -446,26 +494,35 @@ pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<(
         return Err(FieldErrors::single("password", "is not your current password").into());
     }
     let now = Timestamp::now();
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "UPDATE users SET deleted_at = $1, updated_at = $1, email = NULL,
-                 password_hash = NULL, bio = NULL, image = NULL
-             WHERE id = $2",
-        )
-        .bind(now).bind(user.id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1")
-            .bind(user.id).execute(&mut *tx).await?;
-        tx.commit().await
-    }.await)?;
+    let mut tx = db.begin().await?;
+    query(
+        "UPDATE users SET deleted_at = $1, updated_at = $1, email = NULL,
+             password_hash = NULL, bio = NULL, image = NULL
+         WHERE id = $2",
+    )
+    .bind(now)
+    .bind(user.id)
+    .execute(&mut tx)
+    .await?;
+    query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user.id)
+        .execute(&mut tx)
+        .await?;
+    query("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1")
+        .bind(user.id)
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// Turns reply emails on or off.
 pub async fn set_notify_replies(db: &Db, user_id: i64, on: bool) -> AppResult<()> {
-    with_pool!(db, pool => sqlx::query("UPDATE users SET notify_replies = $1 WHERE id = $2")
-        .bind(on).bind(user_id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("UPDATE users SET notify_replies = $1 WHERE id = $2")
+        .bind(on)
+        .bind(user_id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -509,17 +566,22 @@ pub struct Purged {
 /// Deletes what has expired: sessions, reset links, unused invites, and
 /// failed sign-ins older than the rate-limit window.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
-    let (sessions, reset_links, invites, login_failures) = with_pool!(db, pool => async {
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1")
-            .bind(now).execute(pool).await?.rows_affected();
-        let resets = sqlx::query("DELETE FROM password_resets WHERE expires_at < $1")
-            .bind(now).execute(pool).await?.rows_affected();
-        let invites = sqlx::query("DELETE FROM invites WHERE expires_at < $1 AND used_by IS NULL")
-            .bind(now).execute(pool).await?.rows_affected();
-        let failures = sqlx::query("DELETE FROM login_failures WHERE attempted_at < $1")
-            .bind(now - LOGIN_WINDOW).execute(pool).await?.rows_affected();
-        Ok::<_, sqlx::Error>((sessions, resets, invites, failures))
-    }.await)?;
+    let sessions = query("DELETE FROM sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(db)
+        .await?;
+    let reset_links = query("DELETE FROM password_resets WHERE expires_at < $1")
+        .bind(now)
+        .execute(db)
+        .await?;
+    let invites = query("DELETE FROM invites WHERE expires_at < $1 AND used_by IS NULL")
+        .bind(now)
+        .execute(db)
+        .await?;
+    let login_failures = query("DELETE FROM login_failures WHERE attempted_at < $1")
+        .bind(now - LOGIN_WINDOW)
+        .execute(db)
+        .await?;
     Ok(Purged {
         sessions,
         reset_links,
@@ -544,9 +606,13 @@ pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
     }
     let code = crate::http::random_token(16);
     let now = Timestamp::now();
-    with_pool!(db, pool => sqlx::query(
-        "INSERT INTO invites (code, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(&code).bind(admin.id).bind(now).bind(now + INVITE_LIFETIME).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("INSERT INTO invites (code, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&code)
+        .bind(admin.id)
+        .bind(now)
+        .bind(now + INVITE_LIFETIME)
+        .execute(db)
+        .await?;
     Ok(code)
 }
 
@@ -554,11 +620,13 @@ pub async fn list_invites(db: &Db, admin: &User) -> AppResult<Vec<Invite>> {
     if !admin.is_admin() {
         return Err(AppError::Forbidden);
     }
-    Ok(with_pool!(db, pool => sqlx::query_as(
+    Ok(query(
         "SELECT i.code, i.created_at, i.expires_at, u.username AS used_by_username
          FROM invites i LEFT JOIN users u ON u.id = i.used_by
-         ORDER BY i.created_at DESC LIMIT 100")
-        .fetch_all(pool).await)?)
+         ORDER BY i.created_at DESC LIMIT 100",
+    )
+    .fetch_all(db)
+    .await?)
 }
 
 /// A user as others see them, with whether the viewer follows them.
@@ -571,12 +639,16 @@ pub struct Profile {
 }
 
 pub async fn profile(db: &Db, username: &str, viewer: Option<i64>) -> AppResult<Profile> {
-    let profile: Option<Profile> = with_pool!(db, pool => sqlx::query_as(
+    let profile: Option<Profile> = query(
         "SELECT u.username, u.bio, u.image,
                 EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $2 AND f.followee_id = u.id)
                     AS following
-         FROM users u WHERE u.username = $1 AND u.deleted_at IS NULL")
-        .bind(username).bind(viewer.unwrap_or(0)).fetch_optional(pool).await)?;
+         FROM users u WHERE u.username = $1 AND u.deleted_at IS NULL",
+    )
+    .bind(username)
+    .bind(viewer.unwrap_or(0))
+    .fetch_optional(db)
+    .await?;
     profile.ok_or(AppError::NotFound)
 }
 
@@ -592,14 +664,21 @@ pub async fn set_following(
         .await?
         .ok_or(AppError::NotFound)?;
     if follow {
-        with_pool!(db, pool => sqlx::query(
+        query(
             "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT DO NOTHING")
-            .bind(user.id).bind(target.id).bind(Timestamp::now()).execute(pool).await.map(|r| r.rows_affected()))?;
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(user.id)
+        .bind(target.id)
+        .bind(Timestamp::now())
+        .execute(db)
+        .await?;
     } else {
-        with_pool!(db, pool => sqlx::query(
-            "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
-            .bind(user.id).bind(target.id).execute(pool).await.map(|r| r.rows_affected()))?;
+        query("DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2")
+            .bind(user.id)
+            .bind(target.id)
+            .execute(db)
+            .await?;
     }
     profile(db, username, Some(user.id)).await
 }

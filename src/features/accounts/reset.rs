@@ -11,12 +11,10 @@ use time::Duration;
 
 use super::domain::{Email, Password};
 use super::{USER_COLUMNS, User};
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::jobs::{Job, JobContext};
 use crate::mail;
-use crate::with_pool;
-use sqlx::AssertSqlSafe;
 
 /// How long a link works.
 pub const LINK_LIFETIME: Duration = Duration::hours(1);
@@ -45,18 +43,19 @@ fn token_hash(token: &str) -> String {
 /// The job: if an account has this address, makes a link and emails it.
 pub async fn send_link(ctx: &JobContext, email: &str) -> anyhow::Result<()> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
-    let user: Option<User> = with_pool!(&ctx.db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(email).fetch_optional(pool).await)?;
+    let user: Option<User> = Query::assembled(sql)
+        .bind(email)
+        .fetch_optional(&ctx.db)
+        .await?;
     let Some(user) = user else {
         tracing::info!("password reset asked for an address without an account; nothing sent");
         return Ok(());
     };
     let token = crate::http::random_token(32);
     let now = Timestamp::now();
-    with_pool!(&ctx.db, pool => sqlx::query(
-        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+    query(
+        "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)
+        .execute(&ctx.db).await?;
     let link = ctx
         .config
         .public_url()
@@ -81,9 +80,12 @@ pub async fn check(db: &Db, token: &str) -> AppResult<User> {
          WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND u.deleted_at IS NULL",
         super::user_columns_of_u()
     );
-    with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(token_hash(token)).bind(Timestamp::now()).fetch_optional(pool).await)?
-    .ok_or(AppError::NotFound)
+    Query::assembled(sql)
+        .bind(token_hash(token))
+        .bind(Timestamp::now())
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 /// Sets a new password through a link, which is used up by it, along with
@@ -92,10 +94,14 @@ pub async fn check(db: &Db, token: &str) -> AppResult<User> {
 pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> AppResult<User> {
     Password::parse(new_password).map_err(|m| FieldErrors::single("password", m))?;
     let now = Timestamp::now();
-    let user_id: Option<i64> = with_pool!(db, pool => sqlx::query_scalar(
+    let user_id: Option<i64> = query(
         "UPDATE password_resets SET used_at = $1
-         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id")
-        .bind(now).bind(token_hash(token)).fetch_optional(pool).await)?;
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(token_hash(token))
+    .scalar_optional(db)
+    .await?;
     let user = match user_id {
         Some(id) => super::find(db, id).await?,
         None => None,
@@ -104,7 +110,9 @@ pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> AppResu
         return Err(AppError::NotFound);
     };
     super::set_password(db, &user, new_password, "password", None).await?;
-    with_pool!(db, pool => sqlx::query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
-        .bind(user.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user.id)
+        .execute(db)
+        .await?;
     Ok(user)
 }

@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-use crate::db::{Db, Timestamp};
-use crate::with_pool;
+use crate::db::{Db, Timestamp, query};
 
 /// The session key under which the signed-in user's id is kept.
 pub const USER_ID_KEY: &str = "user_id";
@@ -53,11 +52,16 @@ impl SessionStore for DbSessionStore {
         // Ids are 128 random bits; a collision is astronomically unlikely,
         // but if one happens we draw again rather than overwrite a session.
         loop {
-            let inserted = with_pool!(&self.db, pool => sqlx::query(
+            let inserted = query(
                 "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO NOTHING")
-                .bind(record.id.to_string()).bind(row.user_id).bind(&row.data).bind(row.expires_at)
-                .execute(pool).await.map(|r| r.rows_affected()))
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(row.user_id)
+            .bind(&row.data)
+            .bind(row.expires_at)
+            .execute(&self.db)
+            .await
             .map_err(backend)?;
             if inserted == 1 {
                 return Ok(());
@@ -68,21 +72,29 @@ impl SessionStore for DbSessionStore {
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let row = Row::from_record(record)?;
-        with_pool!(&self.db, pool => sqlx::query(
+        query(
             "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data,
-                 expires_at = excluded.expires_at")
-            .bind(record.id.to_string()).bind(row.user_id).bind(&row.data).bind(row.expires_at)
-            .execute(pool).await.map(|r| r.rows_affected()))
+                 expires_at = excluded.expires_at",
+        )
+        .bind(record.id.to_string())
+        .bind(row.user_id)
+        .bind(&row.data)
+        .bind(row.expires_at)
+        .execute(&self.db)
+        .await
         .map_err(backend)?;
         Ok(())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(String, Timestamp)> = with_pool!(&self.db, pool => sqlx::query_as(
-            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-            .bind(id.to_string()).bind(Timestamp::now()).fetch_optional(pool).await)
-        .map_err(backend)?;
+        let row: Option<(String, Timestamp)> =
+            query("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id.to_string())
+                .bind(Timestamp::now())
+                .fetch_optional(&self.db)
+                .await
+                .map_err(backend)?;
         row.map(|(data, expires_at)| {
             Ok(Record {
                 id: *id,
@@ -95,9 +107,11 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        with_pool!(&self.db, pool => sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string()).execute(pool).await.map(|r| r.rows_affected()))
-        .map_err(backend)?;
+        query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&self.db)
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 }

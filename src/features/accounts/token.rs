@@ -10,10 +10,8 @@ use time::Duration;
 
 use super::User;
 use crate::config::SecretKey;
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult};
-use crate::with_pool;
-use sqlx::AssertSqlSafe;
 
 /// How long a token works.
 pub const LIFETIME: Duration = Duration::days(30);
@@ -41,10 +39,13 @@ pub async fn issue(db: &Db, secret: &SecretKey, user: &User) -> AppResult<Token>
     let expires = now + LIFETIME;
     let session_id = format!("api-{}", crate::http::random_token(24));
     let data = serde_json::json!({ super::session_store::USER_ID_KEY: user.id }).to_string();
-    with_pool!(db, pool => sqlx::query(
-        "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(&session_id).bind(user.id).bind(&data).bind(expires)
-        .execute(pool).await.map(|r| r.rows_affected()))?;
+    query("INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&session_id)
+        .bind(user.id)
+        .bind(&data)
+        .bind(expires)
+        .execute(db)
+        .await?;
     let claims = Claims {
         sid: session_id.clone(),
         sub: user.id.to_string(),
@@ -73,8 +74,11 @@ pub async fn authenticate(db: &Db, secret: &SecretKey, jwt: &str) -> AppResult<(
          WHERE s.id = $1 AND s.expires_at > $2 AND u.deleted_at IS NULL",
         super::user_columns_of_u()
     );
-    let user: Option<User> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(&claims.sid).bind(Timestamp::now()).fetch_optional(pool).await)?;
+    let user: Option<User> = Query::assembled(sql)
+        .bind(&claims.sid)
+        .bind(Timestamp::now())
+        .fetch_optional(db)
+        .await?;
     let user = user.ok_or(AppError::Unauthorized)?;
     Ok((
         user,

@@ -3,10 +3,10 @@
 
 use sqlx::FromRow;
 
+use crate::db::query;
 use crate::features::accounts;
 use crate::jobs::JobContext;
 use crate::mail;
-use crate::with_pool;
 
 #[derive(FromRow)]
 struct Reply {
@@ -33,11 +33,14 @@ pub async fn reply(ctx: &JobContext, comment_id: i64, recipient_id: i64) -> anyh
     else {
         return Ok(());
     };
-    let reply: Option<Reply> = with_pool!(&ctx.db, pool => sqlx::query_as(
+    let reply: Option<Reply> = query(
         "SELECT c.body, u.username AS commenter, p.slug, p.title, p.author_id AS post_author_id
          FROM comments c JOIN posts p ON p.id = c.post_id JOIN users u ON u.id = c.author_id
-         WHERE c.id = $1")
-        .bind(comment_id).fetch_optional(pool).await)?;
+         WHERE c.id = $1",
+    )
+    .bind(comment_id)
+    .fetch_optional(&ctx.db)
+    .await?;
     // Deleted before the email went: nothing to tell.
     let Some(reply) = reply else {
         return Ok(());

@@ -5,16 +5,14 @@ pub mod emails;
 pub mod web;
 
 use serde::Serialize;
-use sqlx::AssertSqlSafe;
 use sqlx::FromRow;
 
-use crate::db::{Db, Timestamp};
+use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::features::accounts::User;
 use crate::features::accounts::domain::BLANK;
 use crate::features::posts::Post;
 use crate::jobs::Job;
-use crate::with_pool;
 
 pub const MAX_BODY: usize = 20_000;
 
@@ -63,16 +61,18 @@ pub fn parse_body(body: &str) -> Result<String, FieldErrors> {
 /// A post's comments, oldest first.
 pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.post_id = $1 ORDER BY c.created_at, c.id");
-    Ok(
-        with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(post.id).fetch_all(pool).await)?,
-    )
+    Ok(Query::assembled(sql).bind(post.id).fetch_all(db).await?)
 }
 
 /// A comment of this post: an id that belongs to another post is not found
 /// here, whatever the URL says.
 pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.id = $1 AND c.post_id = $2");
-    let comment: Option<Comment> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).bind(post.id).fetch_optional(pool).await)?;
+    let comment: Option<Comment> = Query::assembled(sql)
+        .bind(id)
+        .bind(post.id)
+        .fetch_optional(db)
+        .await?;
     comment.ok_or(AppError::NotFound)
 }
 
@@ -96,29 +96,39 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     let now = Timestamp::now();
     // The comment and the emails it calls for are one transaction: neither
     // exists without the other.
-    let id: i64 = with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4) RETURNING id")
-            .bind(post.id).bind(author.id).bind(&body).bind(now).fetch_one(&mut *tx).await?;
-        // The post's author and everyone who commented before, except the
-        // one replying, if they want to hear about replies.
-        let recipients: Vec<i64> = sqlx::query_scalar(
-            "SELECT u.id FROM users u
-             WHERE u.id <> $2 AND u.deleted_at IS NULL AND u.notify_replies
-               AND (u.id = (SELECT author_id FROM posts WHERE id = $1)
-                    OR u.id IN (SELECT author_id FROM comments WHERE post_id = $1))")
-            .bind(post.id).bind(author.id).fetch_all(&mut *tx).await?;
-        for recipient_id in recipients {
-            let job = Job::ReplyEmail { comment_id: id, recipient_id }
-                .now()
-                .dedup(format!("reply:{id}:{recipient_id}"));
-            crate::enqueue_job!(&mut *tx, &job)?;
+    let mut tx = db.begin().await?;
+    let id: i64 = query(
+        "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    )
+    .bind(post.id)
+    .bind(author.id)
+    .bind(&body)
+    .bind(now)
+    .scalar(&mut tx)
+    .await?;
+    // The post's author and everyone who commented before, except the
+    // one replying, if they want to hear about replies.
+    let recipients: Vec<i64> = query(
+        "SELECT u.id FROM users u
+         WHERE u.id <> $2 AND u.deleted_at IS NULL AND u.notify_replies
+           AND (u.id = (SELECT author_id FROM posts WHERE id = $1)
+                OR u.id IN (SELECT author_id FROM comments WHERE post_id = $1))",
+    )
+    .bind(post.id)
+    .bind(author.id)
+    .scalars(&mut tx)
+    .await?;
+    for recipient_id in recipients {
+        let job = Job::ReplyEmail {
+            comment_id: id,
+            recipient_id,
         }
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(id)
-    }.await)?;
+        .now()
+        .dedup(format!("reply:{id}:{recipient_id}"));
+        crate::jobs::enqueue(&mut tx, &job).await?;
+    }
+    tx.commit().await?;
     find(db, post, id).await
 }
 
@@ -133,8 +143,12 @@ pub async fn update(
         return Err(AppError::Forbidden);
     }
     let body = parse_body(body)?;
-    with_pool!(db, pool => sqlx::query("UPDATE comments SET body = $1, updated_at = $2 WHERE id = $3")
-        .bind(&body).bind(Timestamp::now()).bind(comment.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("UPDATE comments SET body = $1, updated_at = $2 WHERE id = $3")
+        .bind(&body)
+        .bind(Timestamp::now())
+        .bind(comment.id)
+        .execute(db)
+        .await?;
     find(db, post, comment.id).await
 }
 
@@ -142,16 +156,22 @@ pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden);
     }
-    with_pool!(db, pool => sqlx::query("DELETE FROM comments WHERE id = $1")
-        .bind(comment.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("DELETE FROM comments WHERE id = $1")
+        .bind(comment.id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
 /// The ids of this post's commenters whom `viewer` follows.
 pub async fn followed_authors(db: &Db, post: &Post, viewer: i64) -> AppResult<Vec<i64>> {
-    Ok(with_pool!(db, pool => sqlx::query_scalar(
+    Ok(query(
         "SELECT DISTINCT c.author_id FROM comments c
          JOIN follows f ON f.followee_id = c.author_id AND f.follower_id = $2
-         WHERE c.post_id = $1")
-        .bind(post.id).bind(viewer).fetch_all(pool).await)?)
+         WHERE c.post_id = $1",
+    )
+    .bind(post.id)
+    .bind(viewer)
+    .scalars(db)
+    .await?)
 }

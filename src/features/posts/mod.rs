@@ -5,17 +5,15 @@ pub mod api;
 pub mod slug;
 pub mod web;
 
-use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::db::{self, Db, Timestamp};
+use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::features::accounts::User;
 use crate::features::accounts::domain::BLANK;
-use crate::with_pool;
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 500;
@@ -216,10 +214,21 @@ pub struct Listing {
     pub unpublished_of: Option<i64>,
 }
 
+/// A value of a listing's `WHERE` clause.
 enum Arg {
     Int(i64),
     Text(String),
     Time(Timestamp),
+}
+
+impl Arg {
+    fn bind_to<'q>(&self, query: Query<'q>) -> Query<'q> {
+        match self {
+            Arg::Int(i) => query.bind(*i),
+            Arg::Text(t) => query.bind(t.clone()),
+            Arg::Time(t) => query.bind(*t),
+        }
+    }
 }
 
 impl Listing {
@@ -275,21 +284,6 @@ impl Listing {
     }
 }
 
-/// Binds listing arguments to a query of either backend.
-macro_rules! bind_args {
-    ($query:expr, $args:expr) => {{
-        let mut query = $query;
-        for arg in $args {
-            query = match arg {
-                Arg::Int(i) => query.bind(*i),
-                Arg::Text(t) => query.bind(t.clone()),
-                Arg::Time(t) => query.bind(*t),
-            };
-        }
-        query
-    }};
-}
-
 /// One page of a listing, newest first (a stable order: ties broken by
 /// id), and how many posts the listing holds in all.
 pub async fn list(
@@ -314,12 +308,13 @@ pub async fn list(
     let count_sql = format!(
         "SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.author_id WHERE {count_clause}"
     );
-    let (mut posts, total): (Vec<Post>, i64) = with_pool!(db, pool => {
-        let list = bind_args!(sqlx::query_as(AssertSqlSafe(list_sql.as_str())).bind(viewer.unwrap_or(0)), &args);
-        let posts = list.bind(limit).bind(offset).fetch_all(pool).await?;
-        let count = bind_args!(sqlx::query_scalar(AssertSqlSafe(count_sql.as_str())), &count_args);
-        (posts, count.fetch_one(pool).await?)
-    });
+    let list = Query::assembled(list_sql).bind(viewer.unwrap_or(0));
+    let list = args.iter().fold(list, |q, arg| arg.bind_to(q));
+    let mut posts: Vec<Post> = list.bind(limit).bind(offset).fetch_all(db).await?;
+    let count = count_args
+        .iter()
+        .fold(Query::assembled(count_sql), |q, arg| arg.bind_to(q));
+    let total: i64 = count.scalar(db).await?;
     attach_tags(db, &mut posts).await?;
     Ok((posts, total))
 }
@@ -333,13 +328,10 @@ async fn attach_tags(db: &Db, posts: &mut [Post]) -> AppResult<()> {
          WHERE pt.post_id IN ({}) ORDER BY pt.post_id, pt.position",
         crate::db::placeholders(1, posts.len())
     );
-    let rows: Vec<(i64, String)> = with_pool!(db, pool => {
-        let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-        for post in posts.iter() {
-            query = query.bind(post.id);
-        }
-        query.fetch_all(pool).await
-    })?;
+    let rows: Vec<(i64, String)> = Query::assembled(sql)
+        .bind_all(posts.iter().map(|post| post.id))
+        .fetch_all(db)
+        .await?;
     let mut by_post: HashMap<i64, Vec<String>> = HashMap::new();
     for (post_id, name) in rows {
         by_post.entry(post_id).or_default().push(name);
@@ -354,8 +346,11 @@ async fn attach_tags(db: &Db, posts: &mut [Post]) -> AppResult<()> {
 /// published, only its author while it is a draft or scheduled.
 pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
     let sql = format!("{SELECT_POSTS} WHERE p.slug = $2");
-    let post: Option<Post> = with_pool!(db, pool => sqlx::query_as(AssertSqlSafe(sql.as_str()))
-        .bind(viewer.unwrap_or(0)).bind(slug).fetch_optional(pool).await)?;
+    let post: Option<Post> = Query::assembled(sql)
+        .bind(viewer.unwrap_or(0))
+        .bind(slug)
+        .fetch_optional(db)
+        .await?;
     let mut post = post.ok_or(AppError::NotFound)?;
     if post.state() != PostState::Published && Some(post.author_id) != viewer {
         return Err(AppError::NotFound);
@@ -397,26 +392,24 @@ fn publication_columns(
     }
 }
 
-/// Attaches tags, in order, to a post inside a transaction of either backend
-/// (a macro because the transaction's type differs per backend).
-macro_rules! insert_tags {
-    ($tx:ident, $post_id:expr, $tags:expr) => {
-        for (position, tag) in $tags.iter().enumerate() {
-            sqlx::query("INSERT INTO tags (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-                .bind(tag)
-                .execute(&mut *$tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO post_tags (post_id, tag_id, position)
-                 SELECT $1, id, $2 FROM tags WHERE name = $3",
-            )
-            .bind($post_id)
-            .bind(position as i64)
+/// Attaches tags, in order, to a post.
+async fn insert_tags(tx: &mut Tx, post_id: i64, tags: &[String]) -> Result<(), sqlx::Error> {
+    for (position, tag) in tags.iter().enumerate() {
+        query("INSERT INTO tags (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
             .bind(tag)
-            .execute(&mut *$tx)
+            .execute(&mut *tx)
             .await?;
-        }
-    };
+        query(
+            "INSERT INTO post_tags (post_id, tag_id, position)
+             SELECT $1, id, $2 FROM tags WHERE name = $3",
+        )
+        .bind(post_id)
+        .bind(position as i64)
+        .bind(tag)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
 }
 
 pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post> {
@@ -427,19 +420,7 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
     // A taken slug aborts the transaction (PostgreSQL requires it), so each
     // try is a transaction of its own.
     for _ in 0..5 {
-        let result: Result<i64, sqlx::Error> = with_pool!(db, pool => async {
-            let mut tx = pool.begin().await?;
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO posts (author_id, slug, title, description, body, status, published_at,
-                                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id")
-                .bind(author.id).bind(&candidate).bind(&input.title).bind(&input.description)
-                .bind(&input.body).bind(status).bind(published_at).bind(now)
-                .fetch_one(&mut *tx).await?;
-            insert_tags!(tx, id, &input.tags);
-            tx.commit().await?;
-            Ok(id)
-        }.await);
+        let result = insert_post(db, author, input, &candidate, (status, published_at), now).await;
         match result {
             Ok(_) => return find(db, &candidate, Some(author.id)).await,
             Err(e) if db::unique_violation(&e).is_some_and(|w| w.contains("slug")) => {
@@ -451,6 +432,36 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
     Err(AppError::Internal(anyhow::anyhow!(
         "no free slug for {base:?} after 5 tries"
     )))
+}
+
+/// The post and its tags, in one transaction.
+async fn insert_post(
+    db: &Db,
+    author: &User,
+    input: &PostInput,
+    slug: &str,
+    (status, published_at): (&str, Option<Timestamp>),
+    now: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let id: i64 = query(
+        "INSERT INTO posts (author_id, slug, title, description, body, status, published_at,
+                            created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+    )
+    .bind(author.id)
+    .bind(slug)
+    .bind(&input.title)
+    .bind(&input.description)
+    .bind(&input.body)
+    .bind(status)
+    .bind(published_at)
+    .bind(now)
+    .scalar(&mut tx)
+    .await?;
+    insert_tags(&mut tx, id, &input.tags).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 /// Replaces a post's content. The slug never changes, so links keep working.
@@ -468,19 +479,28 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     } else {
         post.edited_at
     };
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        sqlx::query(
-            "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
-                 published_at = $5, updated_at = $6, edited_at = $7
-             WHERE id = $8")
-            .bind(&input.title).bind(&input.description).bind(&input.body).bind(status)
-            .bind(published_at).bind(now).bind(edited_at).bind(post.id)
-            .execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM post_tags WHERE post_id = $1").bind(post.id).execute(&mut *tx).await?;
-        insert_tags!(tx, post.id, &input.tags);
-        tx.commit().await
-    }.await)?;
+    let mut tx = db.begin().await?;
+    query(
+        "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
+             published_at = $5, updated_at = $6, edited_at = $7
+         WHERE id = $8",
+    )
+    .bind(&input.title)
+    .bind(&input.description)
+    .bind(&input.body)
+    .bind(status)
+    .bind(published_at)
+    .bind(now)
+    .bind(edited_at)
+    .bind(post.id)
+    .execute(&mut tx)
+    .await?;
+    query("DELETE FROM post_tags WHERE post_id = $1")
+        .bind(post.id)
+        .execute(&mut tx)
+        .await?;
+    insert_tags(&mut tx, post.id, &input.tags).await?;
+    tx.commit().await?;
     // Read back as the editor sees it (an admin's likes, follows), but an
     // admin cannot read another's draft, so fall back to the author's view.
     match find(db, &post.slug, Some(user.id)).await {
@@ -493,7 +513,10 @@ pub async fn delete(db: &Db, user: &User, post: &Post) -> AppResult<()> {
     if !user.can_modify(post.author_id) {
         return Err(AppError::Forbidden);
     }
-    with_pool!(db, pool => sqlx::query("DELETE FROM posts WHERE id = $1").bind(post.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("DELETE FROM posts WHERE id = $1")
+        .bind(post.id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -518,18 +541,25 @@ pub async fn react(db: &Db, user: &User, post: &Post, own: SelfReaction) -> AppR
     if !own.permits(user, post) {
         return Err(FieldErrors::single("reaction", "is not possible on your own post").into());
     }
-    with_pool!(db, pool => sqlx::query(
+    query(
         "INSERT INTO reactions (post_id, user_id, kind, created_at) VALUES ($1, $2, 'like', $3)
-         ON CONFLICT DO NOTHING")
-        .bind(post.id).bind(user.id).bind(Timestamp::now()).execute(pool).await.map(|r| r.rows_affected()))?;
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(post.id)
+    .bind(user.id)
+    .bind(Timestamp::now())
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// Takes back the caller's own like, and only theirs.
 pub async fn unreact(db: &Db, user: &User, post: &Post) -> AppResult<()> {
-    with_pool!(db, pool => sqlx::query(
-        "DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = 'like'")
-        .bind(post.id).bind(user.id).execute(pool).await.map(|r| r.rows_affected()))?;
+    query("DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND kind = 'like'")
+        .bind(post.id)
+        .bind(user.id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -540,7 +570,9 @@ pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
          WHERE {} GROUP BY t.name ORDER BY COUNT(*) DESC, t.name LIMIT $2",
         VISIBLE.replace("{now}", "$1")
     );
-    Ok(
-        with_pool!(db, pool => sqlx::query_scalar(AssertSqlSafe(sql.as_str())).bind(Timestamp::now()).bind(limit).fetch_all(pool).await)?,
-    )
+    Ok(Query::assembled(sql)
+        .bind(Timestamp::now())
+        .bind(limit)
+        .scalars(db)
+        .await?)
 }

@@ -14,9 +14,8 @@ pub mod web;
 use serde::Serialize;
 use sqlx::FromRow;
 
-use crate::db::Db;
+use crate::db::{Db, query};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::with_pool;
 pub use recorder::{Recorder, VisitorCount};
 
 /// A visitor's name in the visitor API: 1–80 letters, digits, `-`, `_`, `.`.
@@ -79,8 +78,9 @@ pub struct Visitor {
 /// Every visitor with their total, from the read model: O(visitors).
 pub async fn list_visitors(db: &Db) -> AppResult<Vec<Visitor>> {
     Ok(
-        with_pool!(db, pool => sqlx::query_as("SELECT id, username, visits FROM visitors ORDER BY id")
-        .fetch_all(pool).await)?,
+        query("SELECT id, username, visits FROM visitors ORDER BY id")
+            .fetch_all(db)
+            .await?,
     )
 }
 
@@ -146,13 +146,16 @@ pub struct PostStats {
 }
 
 pub async fn stats_for_author(db: &Db, author_id: i64) -> AppResult<Vec<PostStats>> {
-    Ok(with_pool!(db, pool => sqlx::query_as(
+    Ok(query(
         "SELECT p.slug, p.title, p.status, COALESCE(v.views, 0) AS views,
                 (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
                 (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) AS comments
          FROM posts p LEFT JOIN post_views v ON v.post_id = p.id
-         WHERE p.author_id = $1 ORDER BY views DESC, p.id DESC")
-        .bind(author_id).fetch_all(pool).await)?)
+         WHERE p.author_id = $1 ORDER BY views DESC, p.id DESC",
+    )
+    .bind(author_id)
+    .fetch_all(db)
+    .await?)
 }
 
 /// What a rebuild found and wrote.
@@ -169,21 +172,15 @@ pub async fn rebuild_totals(db: &Db) -> AppResult<Rebuilt> {
     let clear = "DELETE FROM post_views";
     let refill = "INSERT INTO post_views (post_id, views)
                   SELECT post_id, COUNT(*) FROM visits WHERE post_id IS NOT NULL GROUP BY post_id";
-    let (visitors, posts) = with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        // On PostgreSQL, recorders in other processes wait at the lock
-        // rather than write between the steps. SQLite has one writer at a
-        // time: the transaction holds the write lock from its first write.
-        if matches!(db, Db::Postgres(_)) {
-            sqlx::query("LOCK TABLE visits, visitors, post_views IN EXCLUSIVE MODE")
-                .execute(&mut *tx).await?;
-        }
-        let v = sqlx::query(rebuild).execute(&mut *tx).await?.rows_affected();
-        sqlx::query(clear).execute(&mut *tx).await?;
-        let p = sqlx::query(refill).execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>((v, p))
-    }.await)?;
+    let mut tx = db.begin().await?;
+    // Recorders in other processes wait at the lock rather than write
+    // between the steps.
+    tx.lock_exclusive(&["visits", "visitors", "post_views"])
+        .await?;
+    let visitors = query(rebuild).execute(&mut tx).await?;
+    query(clear).execute(&mut tx).await?;
+    let posts = query(refill).execute(&mut tx).await?;
+    tx.commit().await?;
     Ok(Rebuilt { visitors, posts })
 }
 

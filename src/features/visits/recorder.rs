@@ -8,13 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sqlx::AssertSqlSafe;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Visitor, VisitorName};
-use crate::db::{Db, Timestamp};
+use crate::db::{self, Db, Query, Timestamp, Tx};
 use crate::error::{AppError, AppResult};
-use crate::with_pool;
 
 /// The most visits written by one transaction.
 const MAX_BATCH: usize = 2048;
@@ -206,56 +204,77 @@ async fn commit(
     for (post_id, _) in views {
         *view_totals.entry(*post_id).or_default() += 1;
     }
-    with_pool!(db, pool => async {
-        let mut tx = pool.begin().await?;
-        let mut totals: Vec<Visitor> = Vec::new();
-        if let Some(sql) = &upsert {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-            for (name, k) in counts {
-                query = query.bind(name.as_str()).bind(*k).bind(now);
-            }
-            totals = query.fetch_all(&mut *tx).await?;
-            // One event per visit.
-            let events: Vec<i64> = totals
-                .iter()
-                .flat_map(|v| {
-                    let k = counts.iter().find(|(n, _)| n.as_str() == v.username).map_or(0, |(_, k)| *k);
-                    std::iter::repeat_n(v.id, k as usize)
-                })
-                .collect();
-            for chunk in events.chunks(ROWS_PER_INSERT) {
-                let sql = format!("INSERT INTO visits (visitor_id, at) {}", values_rows(chunk.len(), 2));
-                let mut query = sqlx::query(AssertSqlSafe(sql));
-                for id in chunk {
-                    query = query.bind(*id).bind(now);
-                }
-                query.execute(&mut *tx).await?;
-            }
+    let mut tx = db.begin().await?;
+    let totals = record(&mut tx, now, upsert, counts, views, &view_totals).await?;
+    tx.commit().await?;
+    Ok(totals)
+}
+
+/// The statements of one batch, inside its transaction.
+async fn record(
+    tx: &mut Tx,
+    now: Timestamp,
+    upsert: Option<String>,
+    counts: &[(&VisitorName, i64)],
+    views: &[(i64, String)],
+    view_totals: &std::collections::BTreeMap<i64, i64>,
+) -> Result<Vec<Visitor>, sqlx::Error> {
+    let mut totals: Vec<Visitor> = Vec::new();
+    if let Some(sql) = upsert {
+        let mut query = Query::assembled(sql);
+        for (name, k) in counts {
+            query = query.bind(name.as_str()).bind(*k).bind(now);
         }
-        // Posts deleted since their view was queued are skipped.
-        for chunk in views.chunks(ROWS_PER_INSERT) {
+        totals = query.fetch_all(&mut *tx).await?;
+        // One event per visit.
+        let events: Vec<i64> = totals
+            .iter()
+            .flat_map(|v| {
+                let k = counts
+                    .iter()
+                    .find(|(n, _)| n.as_str() == v.username)
+                    .map_or(0, |(_, k)| *k);
+                std::iter::repeat_n(v.id, k as usize)
+            })
+            .collect();
+        for chunk in events.chunks(ROWS_PER_INSERT) {
             let sql = format!(
-                // VALUES names its columns column1, column2… on both backends.
-                "INSERT INTO visits (post_id, viewer, at)
-                 SELECT v.column1, v.column2, v.column3 FROM ({}) AS v
-                 WHERE EXISTS (SELECT 1 FROM posts p WHERE p.id = v.column1)",
-                values_rows(chunk.len(), 3)
+                "INSERT INTO visits (visitor_id, at) {}",
+                values_rows(chunk.len(), 2)
             );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for (post_id, viewer) in chunk {
-                query = query.bind(*post_id).bind(viewer.as_str()).bind(now);
+            let mut query = Query::assembled(sql);
+            for id in chunk {
+                query = query.bind(*id).bind(now);
             }
             query.execute(&mut *tx).await?;
         }
-        for (post_id, n) in &view_totals {
-            sqlx::query(
-                "INSERT INTO post_views (post_id, views) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM posts WHERE id = $1)
-                 ON CONFLICT (post_id) DO UPDATE SET views = post_views.views + excluded.views")
-                .bind(*post_id).bind(*n).execute(&mut *tx).await?;
+    }
+    // Posts deleted since their view was queued are skipped.
+    for chunk in views.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            // VALUES names its columns column1, column2… on both backends.
+            "INSERT INTO visits (post_id, viewer, at)
+             SELECT v.column1, v.column2, v.column3 FROM ({}) AS v
+             WHERE EXISTS (SELECT 1 FROM posts p WHERE p.id = v.column1)",
+            values_rows(chunk.len(), 3)
+        );
+        let mut query = Query::assembled(sql);
+        for (post_id, viewer) in chunk {
+            query = query.bind(*post_id).bind(viewer.as_str()).bind(now);
         }
-        tx.commit().await?;
-        Ok(totals)
-    }.await)
+        query.execute(&mut *tx).await?;
+    }
+    for (post_id, n) in view_totals {
+        db::query(
+            "INSERT INTO post_views (post_id, views) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM posts WHERE id = $1)
+             ON CONFLICT (post_id) DO UPDATE SET views = post_views.views + excluded.views",
+        )
+        .bind(*post_id)
+        .bind(*n)
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(totals)
 }
 
 /// `VALUES ($1, $2), ($3, $4)` for `rows` rows of `columns` placeholders.
