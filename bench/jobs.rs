@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use quire::db::{Db, PoolSize, Timestamp, query};
-use quire::jobs::{Job, NewJob};
+use quire::jobs::{Job, NewJob, Noop};
 
 #[path = "common.rs"]
 mod common;
@@ -75,7 +75,7 @@ async fn bench(
     clear(&db).await;
 
     let noop = env_number("QUIRE_BENCH_NOOP_JOBS", 20_000);
-    let jobs: Vec<NewJob> = (0..noop).map(|_| Job::Noop.now()).collect();
+    let jobs: Vec<NewJob> = (0..noop).map(|_| Noop.now()).collect();
     for chunk in jobs.chunks(5_000) {
         quire::jobs::enqueue_many(&db, chunk).await.unwrap();
     }
@@ -103,7 +103,7 @@ async fn bench(
         let before = sink.received().len();
         let jobs: Vec<NewJob> = (0..emails)
             .map(|_| {
-                Job::PasswordResetEmail {
+                quire::features::accounts::reset::PasswordResetEmail {
                     email: "reader@example.com".into(),
                 }
                 .now()

@@ -2,17 +2,17 @@
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::app::App;
 use crate::config::{Config, Switch};
 use crate::db::{Db, MigrationState};
 use crate::features::accounts;
-use crate::http::{AppState, Server};
-use crate::jobs::{JobContext, run_worker};
+use crate::http::Server;
+use crate::jobs::run_worker;
 use crate::mail::Mailer;
 use crate::maintenance;
 
@@ -172,7 +172,7 @@ pub fn main() -> ExitCode {
         }
     };
     // Before the runtime starts, so its threads report too.
-    let _telemetry = match crate::telemetry::init(&cli.config) {
+    let _telemetry = match crate::telemetry::init(&cli.config, crate::assembly::SECRET_ROUTES) {
         Ok(telemetry) => telemetry,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -393,21 +393,6 @@ fn read_password() -> anyhow::Result<String> {
     Ok(password)
 }
 
-/// Builds the state every web process shares.
-pub async fn app_state(config: Config, db: Db) -> anyhow::Result<AppState> {
-    let secret = config.resolve_secret_key()?;
-    Ok(AppState {
-        visits: crate::features::visits::Recorder::start(db.clone()),
-        visitor_list: Default::default(),
-        lifecycle: Default::default(),
-        maintenance: Default::default(),
-        templates: Arc::new(crate::templates::Templates::new(config.theme_dir.clone())),
-        config: Arc::new(config),
-        secret: Arc::new(secret),
-        db,
-    })
-}
-
 /// Connects, and migrates where this role may: always with embedded
 /// SQLite, with PostgreSQL only when asked (a deploy runs `quire migrate`
 /// once, not every replica at once). Then refuses pending or unknown
@@ -435,18 +420,11 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     let run_jobs = !no_worker && config.jobs.in_process == Switch::On;
     let bind = config.bind;
     let public_url = config.public_url();
-    let state = app_state(config, db.clone()).await?;
-    let state_config = state.config.clone();
-    let lifecycle = state.lifecycle.clone();
-    // The worker shares the web state's parts.
-    let jobs = Arc::new(JobContext::new(
-        state.db.clone(),
-        state.config.clone(),
-        state.secret.clone(),
-        state.templates.clone(),
-    )?);
-    let visits = state.visits.clone();
-    let server = Server::bind(bind, state)
+    // The web server and the worker share one App.
+    let app = App::build(config, db.clone())?;
+    let state_config = app.config.clone();
+    let lifecycle = app.lifecycle.clone();
+    let server = Server::bind(bind, crate::assembly::router(app.clone()))
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
     tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), jobs = run_jobs, "serving");
@@ -469,11 +447,13 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let worker = run_jobs.then(|| tokio::spawn(run_worker(jobs, until_stopped(stopped.clone()))));
+    let worker =
+        run_jobs.then(|| tokio::spawn(run_worker(app.clone(), until_stopped(stopped.clone()))));
     let metrics = state_config.metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
             bind,
             db.clone(),
+            app.jobs.kinds().collect(),
             until_stopped(stopped.clone()),
         ))
     });
@@ -494,7 +474,7 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     }
     signal.abort();
     // Views queued by the last requests are written before the pool closes.
-    visits.flush().await;
+    app.flush().await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -502,24 +482,18 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
 
 async fn worker(config: Config) -> anyhow::Result<()> {
     let db = connect_migrated(&config, false).await?;
-    let secret = Arc::new(config.resolve_secret_key()?);
-    let templates = Arc::new(crate::templates::Templates::new(config.theme_dir.clone()));
     let metrics_bind = config.metrics_bind;
-    let jobs = Arc::new(JobContext::new(
-        db.clone(),
-        Arc::new(config),
-        secret,
-        templates,
-    )?);
+    let app = App::build(config, db.clone())?;
     // The worker's job outcomes, on its own metrics address.
     let metrics = metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
             bind,
             db.clone(),
+            app.jobs.kinds().collect(),
             std::future::pending(),
         ))
     });
-    run_worker(jobs, shutdown_signal()).await?;
+    run_worker(app, shutdown_signal()).await?;
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -1,8 +1,11 @@
 //! Quire: a self-hosted blogging platform, one binary with several roles.
 
+pub mod app;
+pub mod assembly;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod features;

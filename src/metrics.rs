@@ -6,6 +6,7 @@
 //! describe state (the pool, the queue) are read when Prometheus scrapes.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -95,6 +96,7 @@ impl Drop for InFlight {
 pub async fn serve(
     bind: SocketAddr,
     db: Db,
+    job_kinds: Vec<&'static str>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     handle();
@@ -108,14 +110,16 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("QUIRE_METRICS_BIND: cannot listen on {bind}: {e}"))?;
     tracing::info!(address = %bind, "serving metrics");
-    let app = Router::new().route("/metrics", get(scrape)).with_state(db);
+    let app = Router::new()
+        .route("/metrics", get(scrape))
+        .with_state((db, Arc::new(job_kinds)));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }
 
-async fn scrape(State(db): State<Db>) -> Response {
+async fn scrape(State((db, job_kinds)): State<(Db, Arc<Vec<&'static str>>)>) -> Response {
     let (size, idle) = db.pool_state();
     metrics::gauge!("quire_db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("quire_db_pool_connections", "state" => "in_use")
@@ -124,10 +128,7 @@ async fn scrape(State(db): State<Db>) -> Response {
         Ok(counts) => {
             // Every kind in every state, zeros included: a gauge that is not
             // set keeps its last value.
-            let mut kinds: Vec<String> = crate::jobs::Job::KINDS
-                .iter()
-                .map(|k| (*k).to_owned())
-                .collect();
+            let mut kinds: Vec<String> = job_kinds.iter().map(|k| (*k).to_owned()).collect();
             kinds.extend(counts.iter().map(|c| c.kind.clone()));
             kinds.sort();
             kinds.dedup();

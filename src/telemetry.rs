@@ -47,9 +47,11 @@ impl Drop for Telemetry {
 pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Starts logging, tracing and error reporting; call before the async
-/// runtime starts, so that its threads report too.
-pub fn init(config: &Config) -> anyhow::Result<Telemetry> {
-    let sentry = init_sentry(config);
+/// runtime starts, so that its threads report too. `secret_routes` are the
+/// route templates whose paths hold a secret (a reset link), which reach
+/// Sentry as their template only.
+pub fn init(config: &Config, secret_routes: &'static [&'static str]) -> anyhow::Result<Telemetry> {
+    let sentry = init_sentry(config, secret_routes);
     let (layers, traces) = layers(config)?;
     // A second initialisation (as in tests) is not an error worth failing for.
     if tracing_subscriber::registry()
@@ -134,7 +136,10 @@ fn log_lines(format: LogFormat) -> BoxedLayer {
 /// Starts the Sentry client when `SENTRY_DSN` is set, reporting panics as
 /// well as what the tracing layer sends. Keep the guard until exit: it
 /// flushes what is queued. Personal data (cookies, addresses) is not sent.
-pub fn init_sentry(config: &Config) -> Option<sentry::ClientInitGuard> {
+pub fn init_sentry(
+    config: &Config,
+    secret_routes: &'static [&'static str],
+) -> Option<sentry::ClientInitGuard> {
     let mut options = sentry::ClientOptions::default();
     options.dsn = Some(config.sentry_dsn.clone()?);
     options.send_default_pii = false;
@@ -148,14 +153,12 @@ pub fn init_sentry(config: &Config) -> Option<sentry::ClientInitGuard> {
     );
     // Paths with a secret in them (a reset link, an unsubscribe link) are
     // never logged; nor are they sent with an error.
-    options.before_send = Some(std::sync::Arc::new(|mut event| {
+    options.before_send = Some(std::sync::Arc::new(move |mut event| {
         if let Some(url) = event.request.as_mut().and_then(|r| r.url.as_mut()) {
-            let secret = crate::features::accounts::web::SECRET_ROUTES
-                .into_iter()
-                .find(|route| {
-                    url.path()
-                        .starts_with(route.split('{').next().unwrap_or(route))
-                });
+            let secret = secret_routes.iter().copied().find(|route| {
+                url.path()
+                    .starts_with(route.split('{').next().unwrap_or(route))
+            });
             if let Some(route) = secret {
                 url.set_path(route);
             }

@@ -19,7 +19,30 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::app::App;
 use crate::db::{Db, MigrationState, Timestamp, query};
+use crate::jobs::Job;
+
+/// The periodic backup: writes one to `QUIRE_BACKUP_DEST` and deletes the
+/// oldest beyond `QUIRE_BACKUP_KEEP`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Backup;
+
+impl Job for Backup {
+    const KIND: &'static str = "backup";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        let jobs = &app.config.jobs;
+        let dest = jobs.backup_dest.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
+        })?;
+        let dest = dest.open().await?;
+        let written = dest.backup(&app.db, &app.config.database_url()).await?;
+        let removed = dest.prune(jobs.backup_keep as usize).await?;
+        tracing::info!(%written, removed, "backup written");
+        Ok(())
+    }
+}
 
 const MANIFEST: &str = "manifest.json";
 const FORMAT: u32 = 1;

@@ -1,6 +1,7 @@
 //! The features of the site, each with its types, rules, SQL and handlers.
 
 pub mod accounts;
+pub mod admin;
 pub mod comments;
 pub mod posts;
 pub mod visits;

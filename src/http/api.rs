@@ -1,5 +1,6 @@
-//! What the JSON API shares: its error shape, its JSON body extractor, token
-//! authentication, CORS, and the OpenAPI document built from the handlers.
+//! What the JSON API shares: its error shape, its JSON body extractor, CORS,
+//! and the OpenAPI document built from the features' handlers. Tokens are
+//! the accounts feature's business (`accounts::extract`).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,12 +14,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::AppState;
+use crate::app::App;
 use crate::error::{AppError, FieldErrors};
-use crate::features::accounts::{User, token};
-use crate::features::{accounts, comments, posts, visits};
 
 /// An error in the RealWorld shape: `{"errors": {"field": ["message"]}}`.
 #[derive(Debug)]
@@ -181,65 +179,6 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// The signed-in caller of an API route: `Authorization: Token <jwt>`.
-#[derive(Debug, Clone)]
-pub struct ApiUser {
-    pub user: User,
-    pub token: token::Token,
-}
-
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
-        .then_some(token.trim())
-}
-
-impl FromRequestParts<AppState> for ApiUser {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match MaybeApiUser::from_request_parts(parts, state).await? {
-            MaybeApiUser(Some(user)) => Ok(user),
-            MaybeApiUser(None) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token",
-                "is missing",
-            )),
-        }
-    }
-}
-
-/// The caller, if a token was sent. A token that was sent but does not work
-/// is refused rather than ignored, so clients learn it has expired.
-pub struct MaybeApiUser(pub Option<ApiUser>);
-
-impl MaybeApiUser {
-    pub fn id(&self) -> Option<i64> {
-        self.0.as_ref().map(|u| u.user.id)
-    }
-}
-
-impl FromRequestParts<AppState> for MaybeApiUser {
-    type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Some(jwt) = bearer(parts) else {
-            return Ok(MaybeApiUser(None));
-        };
-        match token::authenticate(&state.db, &state.secret, jwt).await {
-            Ok((user, token)) => {
-                super::logging::note_user(&parts.extensions, user.id);
-                Ok(MaybeApiUser(Some(ApiUser { user, token })))
-            }
-            Err(AppError::Unauthorized) => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "token",
-                "is invalid or expired",
-            )),
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
 /// A query string: 422 in the error shape when it does not parse.
 pub struct ApiQuery<T>(pub T);
 
@@ -351,31 +290,13 @@ impl Modify for ErrorResponses {
     }
 }
 
-/// Every API route, with the OpenAPI document generated from the same
-/// registrations, so the two cannot drift apart.
-pub fn router(state: &AppState) -> axum::Router<AppState> {
+/// The features' API routes, with the OpenAPI document generated from the
+/// same registrations, so the two cannot drift apart.
+/// The assembly adds, around it, the layer that finds the caller from
+/// their token (the gate lets administrators through) and [`cors`].
+pub fn router(state: &App, routes: OpenApiRouter<App>) -> axum::Router<App> {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(accounts::api::login))
-        .routes(routes!(accounts::api::register))
-        .routes(routes!(
-            accounts::api::current_user,
-            accounts::api::update_user
-        ))
-        .routes(routes!(accounts::api::profile))
-        .routes(routes!(accounts::api::follow, accounts::api::unfollow))
-        .routes(routes!(posts::api::feed))
-        .routes(routes!(posts::api::list, posts::api::create))
-        .routes(routes!(
-            posts::api::get,
-            posts::api::update,
-            posts::api::delete
-        ))
-        .routes(routes!(posts::api::favorite, posts::api::unfavorite))
-        .routes(routes!(posts::api::tags))
-        .routes(routes!(comments::api::list, comments::api::create))
-        .routes(routes!(comments::api::delete))
-        .routes(routes!(visits::api::list))
-        .routes(routes!(visits::api::visit))
+        .merge(routes)
         .split_for_parts();
     let mut openapi = openapi;
     // After the routes are in: `with_openapi` ran the derive's modifiers
@@ -400,43 +321,14 @@ pub fn router(state: &AppState) -> axum::Router<AppState> {
             )
         })
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            maintenance_guard,
+            (state.clone(), crate::maintenance::Renderer::Json),
+            crate::maintenance::gate,
         ))
-        .layer(cors(&state.config.cors_origins))
-}
-
-/// During maintenance the API answers 503 with `Retry-After`, except to
-/// administrators' tokens.
-async fn maintenance_guard(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let Some(down) = state.maintenance.current(&state.db).await else {
-        return next.run(request).await;
-    };
-    let (mut parts, body) = request.into_parts();
-    match MaybeApiUser::from_request_parts(&mut parts, &state).await {
-        Ok(MaybeApiUser(Some(caller))) if caller.user.is_admin() => {
-            next.run(axum::extract::Request::from_parts(parts, body))
-                .await
-        }
-        _ => {
-            let mut error = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "maintenance",
-                &down.message,
-            );
-            error.retry_after = Some(crate::maintenance::RETRY_AFTER_SECS);
-            error.into_response()
-        }
-    }
 }
 
 /// Cross-origin access for the configured origins only (none by default),
 /// so a RealWorld frontend served elsewhere can call the API.
-fn cors(origins: &[HeaderValue]) -> CorsLayer {
+pub fn cors(origins: &[HeaderValue]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])

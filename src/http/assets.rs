@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::AppState;
+use crate::app::App;
 use crate::error::AppError;
 
 const FILES: &[(&str, &str, &str)] = &[
@@ -23,14 +23,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new().route("/static/{name}", get(serve))
 }
 
-async fn serve(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, AppError> {
+async fn serve(State(state): State<App>, Path(name): Path<String>) -> Result<Response, AppError> {
     let (_, content_type, built_in) = FILES
         .iter()
         .find(|(n, _, _)| *n == name)

@@ -1,4 +1,5 @@
-//! Request extractors shared by the site's handlers.
+//! Request extractors shared by the site's handlers. Who is signed in is
+//! the accounts feature's business (`accounts::extract`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -8,64 +9,6 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
-use crate::features::accounts::User;
-
-/// Who is asking: the signed-in user, if any. Loaded once per request by
-/// [`super::pages::page_context`].
-#[derive(Clone, Debug, Default)]
-pub struct Viewer(pub Option<User>);
-
-impl Viewer {
-    pub fn user(&self) -> Option<&User> {
-        self.0.as_ref()
-    }
-
-    pub fn id(&self) -> Option<i64> {
-        self.0.as_ref().map(|u| u.id)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Viewer {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
-        Ok(parts
-            .extensions
-            .get::<Viewer>()
-            .cloned()
-            .unwrap_or_default())
-    }
-}
-
-/// A signed-in user; anyone else is sent to the sign-in page.
-#[derive(Clone, Debug)]
-pub struct SignedIn(pub User);
-
-impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        Viewer::from_request_parts(parts, state)
-            .await?
-            .0
-            .map(SignedIn)
-            .ok_or(AppError::Unauthorized)
-    }
-}
-
-/// A signed-in administrator (or the owner), for the admin pages; anyone
-/// else signed in gets 403.
-#[derive(Clone, Debug)]
-pub struct Admin(pub User);
-
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
-    type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        if !user.is_admin() {
-            return Err(AppError::Forbidden);
-        }
-        Ok(Admin(user))
-    }
-}
 
 /// The visitor's anti-forgery token, as set in their `quire_csrf` cookie.
 #[derive(Clone, Debug)]

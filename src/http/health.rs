@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::AppState;
+use crate::app::App;
 use crate::db::MigrationState;
 
 /// Where the process is in its life, as readiness reports it.
@@ -36,7 +36,7 @@ impl Lifecycle {
 /// How long readiness waits for the database before calling it unavailable.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -57,7 +57,7 @@ fn not_ready(status: &str, reason: String) -> Response {
 
 /// Readiness: not draining, the database answers, and its migrations are
 /// exactly the ones this version knows.
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<App>) -> Response {
     if state.lifecycle.is_draining() {
         return not_ready("draining", "the process is shutting down".into());
     }

@@ -33,7 +33,7 @@ pub async fn request_id(mut request: Request) -> Request {
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
         });
     if !valid {
-        let id = HeaderValue::from_str(&super::random_token(12))
+        let id = HeaderValue::from_str(&crate::crypto::random_token(12))
             .expect("URL-safe base64 is a header value");
         request.headers_mut().insert(REQUEST_ID, id);
     }

@@ -1,84 +1,26 @@
-//! The HTTP server: state, router, middleware and start-up.
+//! The HTTP toolkit: the layers every request goes through, extractors,
+//! page rendering, the API's error shape, and the server itself. The
+//! routes are put together in `assembly`.
 
 pub mod api;
-mod assets;
+pub mod assets;
+pub mod caller;
 pub mod extract;
 pub mod health;
 pub mod logging;
 pub mod pages;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use base64::Engine;
 use tokio::net::TcpListener;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
 
-use crate::config::{Config, SecretKey};
-use crate::db::Db;
-use crate::features;
-use crate::features::accounts::session_store::DbSessionStore;
-use crate::templates::Templates;
-
-/// What every handler can reach. Cheap to clone: everything is shared.
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub templates: Arc<Templates>,
-    pub secret: Arc<SecretKey>,
-    pub visits: features::visits::Recorder,
-    pub visitor_list: Arc<features::visits::ListCache>,
-    pub lifecycle: Arc<health::Lifecycle>,
-    pub maintenance: Arc<crate::maintenance::Switch>,
-}
-
-/// The whole application as a router, ready to serve.
-pub fn router(state: AppState) -> Router {
-    let routes = routes(&state);
-    with_operations(routes, state)
-}
-
-/// Every page and API route, with what they share (sessions, the page
-/// context, the body limit).
-fn routes(state: &AppState) -> Router<AppState> {
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name("quire_session")
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_secure(state.config.secure_cookies())
-        // Records are saved when they change (sign-in), not on every
-        // request, so a session lasts 30 days from sign-in: no database
-        // write per page view.
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
-
-    let site = Router::new()
-        .merge(features::accounts::web::routes())
-        .merge(features::posts::web::routes())
-        .merge(features::comments::web::routes())
-        .merge(features::visits::web::routes())
-        .merge(crate::jobs::web::routes())
-        .fallback(pages::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            pages::page_context,
-        ))
-        .layer(sessions);
-
-    Router::new()
-        .merge(assets::routes())
-        .nest("/api", api::router(state))
-        .merge(site)
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-}
+use crate::app::App;
 
 /// What every request goes through, whatever it asks for: metrics, the log
 /// line and trace span, the request id, panics turned into 500s, Sentry;
 /// and the health routes beside them, outside the request log.
-pub fn with_operations(routes: Router<AppState>, state: AppState) -> Router {
+pub fn with_operations(routes: Router<App>, state: App) -> Router {
     routes
         // A panicking handler answers 500 (and is reported) instead of
         // dropping the connection; innermost, so that answer is counted,
@@ -116,12 +58,9 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn bind(addr: SocketAddr, state: AppState) -> std::io::Result<Self> {
+    pub async fn bind(addr: SocketAddr, router: Router) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self {
-            listener,
-            router: router(state),
-        })
+        Ok(Self { listener, router })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -141,12 +80,4 @@ impl Server {
         .with_graceful_shutdown(shutdown)
         .await
     }
-}
-
-/// A random URL-safe token of `bytes` bytes of entropy.
-pub fn random_token(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill_bytes(&mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }

@@ -1,5 +1,5 @@
-//! What every HTML page shares: the context middleware (who is signed in,
-//! the anti-forgery cookie, error pages in the site's look) and rendering.
+//! What every HTML page shares: the context middleware (the anti-forgery
+//! cookie, error pages in the site's look) and rendering.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -9,30 +9,24 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::Serialize;
-use tower_sessions::Session;
 
-use super::AppState;
-use super::extract::{CsrfToken, Viewer};
+use super::caller::Caller;
+use super::extract::CsrfToken;
+use crate::app::App;
 use crate::error::{AppError, ErrorPage};
-use crate::features::accounts::{self, session_store::USER_ID_KEY};
 
 const CSRF_COOKIE: &str = "quire_csrf";
 
-/// Loads the signed-in user and the anti-forgery token into the request, and
-/// turns error responses into pages.
-pub async fn page_context(
-    State(state): State<AppState>,
-    session: Session,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Puts the anti-forgery token into the request, and turns error responses
+/// into pages. Who is signed in was found by the layer before this one
+/// ([`Caller`]).
+pub async fn page_context(State(state): State<App>, mut request: Request, next: Next) -> Response {
     let existing =
         cookie(request.headers(), CSRF_COOKIE).filter(|t| t.len() >= 20 && t.len() <= 64);
-    let token = existing.clone().unwrap_or_else(|| super::random_token(24));
-    let viewer = match load_viewer(&state, &session).await {
-        Ok(viewer) => viewer,
-        Err(e) => return e.into_response(),
-    };
+    let token = existing
+        .clone()
+        .unwrap_or_else(|| crate::crypto::random_token(24));
+    let caller = Caller::of(request.extensions()).cloned();
     let path = request
         .uri()
         .path_and_query()
@@ -52,34 +46,7 @@ pub async fn page_context(
             .map(|r| safe_next(Some(&r[url::Position::BeforePath..])))
             .unwrap_or_else(|| "/".into())
     };
-    if let Some(user) = viewer.user() {
-        super::logging::note_user(request.extensions(), user.id);
-    }
-    // During maintenance only administrators get past this point, and
-    // anyone may reach the sign-in page (to sign in as one).
-    if let Some(down) = state.maintenance.current(&state.db).await
-        && !viewer.user().is_some_and(|u| u.is_admin())
-        && !["/login", "/logout"].contains(&request.uri().path())
-    {
-        let ctx = PageCtx {
-            viewer,
-            csrf: CsrfToken(token),
-            path,
-        };
-        let mut page = ctx.render_status(
-            &state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "maintenance.html",
-            context! { message => down.message.clone() },
-        );
-        page.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(crate::maintenance::RETRY_AFTER_SECS),
-        );
-        return page;
-    }
     request.extensions_mut().insert(CsrfToken(token.clone()));
-    request.extensions_mut().insert(viewer.clone());
 
     let mut response = next.run(request).await;
 
@@ -98,7 +65,7 @@ pub async fn page_context(
     }
     // A signed-in page must not come back from the browser's cache (the
     // Back button after signing out would show it again).
-    if viewer.0.is_some() && !response.headers().contains_key(header::CACHE_CONTROL) {
+    if caller.is_some() && !response.headers().contains_key(header::CACHE_CONTROL) {
         response.headers_mut().insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
@@ -119,7 +86,7 @@ pub async fn page_context(
                 None => AppError::from_status(status).public_message(),
             };
             let ctx = PageCtx {
-                viewer,
+                caller,
                 csrf: CsrfToken(token),
                 path,
             };
@@ -158,18 +125,6 @@ fn same_host(url: &url::Url, request: &Request) -> bool {
     authority.eq_ignore_ascii_case(host)
 }
 
-async fn load_viewer(state: &AppState, session: &Session) -> Result<Viewer, AppError> {
-    let user_id: Option<i64> = session
-        .get(USER_ID_KEY)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the session: {e}")))?;
-    let Some(user_id) = user_id else {
-        return Ok(Viewer(None));
-    };
-    let user = accounts::find(&state.db, user_id).await?;
-    Ok(Viewer(user.filter(|u| u.deleted_at.is_none())))
-}
-
 /// The value of a request cookie.
 pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers
@@ -195,7 +150,7 @@ pub async fn not_found() -> AppError {
 /// its forms, and where they are (for "sign in and come back").
 #[derive(Clone)]
 pub struct PageCtx {
-    pub viewer: Viewer,
+    pub caller: Option<Caller>,
     pub csrf: CsrfToken,
     pub path: String,
 }
@@ -204,7 +159,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         Ok(Self {
-            viewer: Viewer::from_request_parts(parts, state).await?,
+            caller: Caller::of(&parts.extensions).cloned(),
             csrf: CsrfToken::from_request_parts(parts, state).await?,
             path: parts
                 .uri
@@ -218,7 +173,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
 #[derive(Serialize)]
 struct Common<'a> {
     site_title: &'a str,
-    user: Option<&'a accounts::User>,
+    user: Option<&'a Value>,
     csrf_token: &'a str,
     path: &'a str,
     registration: crate::config::Registration,
@@ -226,20 +181,20 @@ struct Common<'a> {
 }
 
 impl PageCtx {
-    pub fn render(&self, state: &AppState, template: &str, extra: Value) -> Response {
+    pub fn render(&self, state: &App, template: &str, extra: Value) -> Response {
         self.render_status(state, StatusCode::OK, template, extra)
     }
 
     pub fn render_status(
         &self,
-        state: &AppState,
+        state: &App,
         status: StatusCode,
         template: &str,
         extra: Value,
     ) -> Response {
         let common = Common {
             site_title: &state.config.site_title,
-            user: self.viewer.user(),
+            user: self.caller.as_ref().map(|c| &c.shown),
             csrf_token: &self.csrf.0,
             path: &self.path,
             registration: state.config.registration,

@@ -9,84 +9,139 @@
 //! writer serialises them, so a job is never held by two workers at once.
 //! Why this is our own queue rather than apalis: docs/decisions.md.
 
-pub mod web;
 mod worker;
 
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use futures_util::future::BoxFuture;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use time::Duration;
 
+use crate::app::App;
+use crate::config::Schedule;
 use crate::db::{Conn, Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult};
-pub use worker::{JobContext, run_worker};
+pub use worker::run_worker;
 
-/// Every kind of job, with what it needs. Stored as its `kind` and the JSON
-/// of its fields, so a job queued by one version can be read by the next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
-pub enum Job {
-    /// Does nothing: measures the queue itself and shows a worker is alive.
-    Noop,
-    /// Welcomes a new account.
-    WelcomeEmail { user_id: i64 },
-    /// Tells someone that a comment answered their post or comment.
-    ReplyEmail { comment_id: i64, recipient_id: i64 },
-    /// Sends a password reset link, if an account has this address.
-    PasswordResetEmail { email: String },
-    /// Removes expired sessions, reset links, invites and old finished jobs.
-    Housekeeping,
-    /// Writes a backup to QUIRE_BACKUP_DEST and deletes the oldest beyond
-    /// QUIRE_BACKUP_KEEP.
-    Backup,
-}
+/// A kind of background job. The value is the job's payload, stored as
+/// JSON beside its `KIND`, so a job queued by one version is read by the
+/// next; the feature that defines a job says what it does, and the
+/// assembly registers it ([`Registry::register`]).
+pub trait Job: Serialize + DeserializeOwned + Send + 'static {
+    /// The name stored in the `kind` column: never change it.
+    const KIND: &'static str;
 
-/// The states a job goes through.
-pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
-
-impl Job {
-    /// Every kind's name, as stored.
-    pub const KINDS: [&'static str; 6] = [
-        "noop",
-        "welcome_email",
-        "reply_email",
-        "password_reset_email",
-        "housekeeping",
-        "backup",
-    ];
-
-    /// The `kind` and `payload` columns.
-    pub fn encode(&self) -> (String, String) {
-        let value = serde_json::to_value(self).expect("jobs serialise to JSON");
-        let kind = value["kind"].as_str().unwrap_or_default().to_owned();
-        let payload = value.get("payload").cloned().unwrap_or_default();
-        (kind, payload.to_string())
-    }
-
-    /// Reads a stored job back; the error says what is wrong with it.
-    fn decode(kind: &str, payload: &str) -> Result<Self, String> {
-        let payload: serde_json::Value = serde_json::from_str(payload)
-            .map_err(|e| format!("the payload of this {kind:?} job is not JSON: {e}"))?;
-        let mut value = serde_json::json!({ "kind": kind });
-        if !payload.is_null() {
-            value["payload"] = payload;
-        }
-        serde_json::from_value(value).map_err(|e| format!("cannot read a {kind:?} job: {e}"))
-    }
+    fn run(self, app: &App) -> impl Future<Output = anyhow::Result<()>> + Send;
 
     /// To run as soon as a worker is free.
-    pub fn now(self) -> NewJob {
+    fn now(&self) -> NewJob {
         NewJob {
-            job: self,
+            kind: Self::KIND,
+            payload: serde_json::to_string(self).expect("jobs serialise to JSON"),
             run_at: Timestamp::now(),
             dedup_key: None,
         }
     }
 }
 
+/// Does nothing: measures the queue itself and shows a worker is alive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Noop;
+
+impl Job for Noop {
+    const KIND: &'static str = "noop";
+
+    async fn run(self, _: &App) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// The states a job goes through.
+pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
+
+type Runner =
+    Box<dyn Fn(App, &str) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> + Send + Sync>;
+
+/// Every kind of job this build runs, and the periodic ones, collected by
+/// the assembly from the features.
+pub struct Registry {
+    runners: BTreeMap<&'static str, Runner>,
+    periodic: Vec<(String, Schedule, NewJob)>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        let mut registry = Self {
+            runners: BTreeMap::new(),
+            periodic: Vec::new(),
+        };
+        registry.register::<Noop>();
+        registry
+    }
+}
+
+impl Registry {
+    pub fn register<J: Job>(&mut self) -> &mut Self {
+        let runner: Runner = Box::new(|app: App, payload: &str| {
+            let job: J = decode(J::KIND, payload)?;
+            Ok(Box::pin(async move { job.run(&app).await }))
+        });
+        let previous = self.runners.insert(J::KIND, runner);
+        assert!(
+            previous.is_none(),
+            "job kind {:?} registered twice",
+            J::KIND
+        );
+        self
+    }
+
+    /// Queues `job` at every time of `schedule`, once across all workers.
+    pub fn every<J: Job>(&mut self, schedule: Schedule, job: J) -> &mut Self {
+        assert!(
+            self.runners.contains_key(J::KIND),
+            "register {} first",
+            J::KIND
+        );
+        self.periodic
+            .push((J::KIND.to_owned(), schedule, job.now()));
+        self
+    }
+
+    /// Every kind's name, as stored.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.runners.keys().copied()
+    }
+
+    /// The work of a stored job; the error says what is wrong with it.
+    fn start(
+        &self,
+        app: App,
+        kind: &str,
+        payload: &str,
+    ) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> {
+        let runner = self
+            .runners
+            .get(kind)
+            .ok_or_else(|| format!("no job of kind {kind:?} is known to this version"))?;
+        runner(app, payload)
+    }
+}
+
+/// Reads a stored payload back.
+fn decode<J: DeserializeOwned>(kind: &str, payload: &str) -> Result<J, String> {
+    let value: serde_json::Value = serde_json::from_str(payload)
+        .map_err(|e| format!("the payload of this {kind:?} job is not JSON: {e}"))?;
+    serde_json::from_value(value).map_err(|e| format!("cannot read a {kind:?} job: {e}"))
+}
+
 /// A job about to be queued.
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    pub job: Job,
+    kind: &'static str,
+    payload: String,
     pub run_at: Timestamp,
     pub dedup_key: Option<String>,
 }
@@ -109,13 +164,12 @@ impl NewJob {
 /// The job remembers the trace it was queued in, for its own span to link
 /// to. Returns whether it was queued (false: its dedup key was taken).
 pub async fn enqueue<'c>(on: impl Into<Conn<'c>>, new_job: &NewJob) -> Result<bool, sqlx::Error> {
-    let (kind, payload) = new_job.job.encode();
     let queued = query(
         "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
     )
-    .bind(kind)
-    .bind(payload)
+    .bind(new_job.kind)
+    .bind(&new_job.payload)
     .bind(new_job.run_at)
     .bind(new_job.dedup_key.as_deref())
     .bind(Timestamp::now())
@@ -223,35 +277,40 @@ pub async fn purge_finished(db: &Db, now: Timestamp) -> AppResult<u64> {
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Greet {
+        user_id: i64,
+    }
+
+    impl Job for Greet {
+        const KIND: &'static str = "greet";
+        async fn run(self, _: &App) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn jobs_round_trip_through_their_columns() {
-        for job in [
-            Job::Noop,
-            Job::Housekeeping,
-            Job::Backup,
-            Job::WelcomeEmail { user_id: 7 },
-            Job::ReplyEmail {
-                comment_id: 1,
-                recipient_id: 2,
-            },
-            Job::PasswordResetEmail {
-                email: "a@example.com".into(),
-            },
-        ] {
-            let (kind, payload) = job.encode();
-            assert!(Job::KINDS.contains(&kind.as_str()), "{kind} is in KINDS");
-            assert_eq!(Job::decode(&kind, &payload), Ok(job));
-        }
-        assert_eq!(Job::Noop.encode(), ("noop".into(), "null".into()));
+        let new = Greet { user_id: 7 }.now();
+        assert_eq!(
+            (new.kind, new.payload.as_str()),
+            ("greet", r#"{"user_id":7}"#)
+        );
+        assert_eq!(
+            decode::<Greet>("greet", &new.payload),
+            Ok(Greet { user_id: 7 })
+        );
+        // Payloads written before jobs were types read the same way.
+        assert_eq!(Noop.now().payload, "null");
     }
 
     #[test]
     fn bad_jobs_say_what_is_wrong() {
-        let unknown = Job::decode("launch_rockets", "null").unwrap_err();
-        assert!(unknown.contains("launch_rockets"), "{unknown}");
-        let garbled = Job::decode("welcome_email", "{not json").unwrap_err();
+        let registry = Registry::default();
+        assert_eq!(registry.kinds().collect::<Vec<_>>(), ["noop"]);
+        let garbled = decode::<Greet>("greet", "{not json").unwrap_err();
         assert!(garbled.contains("not JSON"), "{garbled}");
-        let missing = Job::decode("welcome_email", "{}").unwrap_err();
+        let missing = decode::<Greet>("greet", "{}").unwrap_err();
         assert!(missing.contains("user_id"), "{missing}");
     }
 }

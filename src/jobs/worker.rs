@@ -17,39 +17,10 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use super::{Job, NewJob};
-use crate::config::{Config, JobConfig, Schedule, SecretKey};
+use super::{NewJob, Registry};
+use crate::app::App;
+use crate::config::{JobConfig, Schedule};
 use crate::db::{Db, Query, Timestamp, query};
-use crate::features::{accounts, comments};
-use crate::mail::Mailer;
-use crate::templates::Templates;
-
-/// What jobs can reach.
-pub struct JobContext {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub secret: Arc<SecretKey>,
-    pub templates: Arc<Templates>,
-    pub mailer: Mailer,
-}
-
-impl JobContext {
-    pub fn new(
-        db: Db,
-        config: Arc<Config>,
-        secret: Arc<SecretKey>,
-        templates: Arc<Templates>,
-    ) -> Result<Self, crate::config::ConfigError> {
-        config.jobs.check()?;
-        Ok(Self {
-            mailer: Mailer::from_config(&config)?,
-            db,
-            config,
-            secret,
-            templates,
-        })
-    }
-}
 
 /// How long to wait after a job ends for others to end too.
 const LINGER: Duration = Duration::from_millis(1);
@@ -99,27 +70,17 @@ enum Outcome {
 /// Runs jobs until `shutdown` resolves, then takes no new ones, lets the
 /// running ones finish for up to `QUIRE_WORKER_SHUTDOWN_TIMEOUT`, and hands
 /// back those still running, to be taken up by another worker.
-pub async fn run_worker(
-    ctx: Arc<JobContext>,
-    shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<()> {
-    let settings = ctx.config.jobs.clone();
+pub async fn run_worker(app: App, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let registry = app.jobs.clone();
+    let settings = app.config.jobs.clone();
     let me = worker_id();
     let wake = Arc::new(Notify::new());
     // PostgreSQL: a trigger on jobs sends `NOTIFY quire_jobs` at the
     // commit of every insert, which wakes this worker.
-    let listener = ctx.db.listen("quire_jobs", wake.clone());
-    let poll = poll_interval(&ctx.db);
-    let mut schedules = vec![(
-        "housekeeping",
-        settings.housekeeping_schedule.clone(),
-        Job::Housekeeping,
-    )];
-    if let Some(schedule) = &settings.backup_schedule {
-        schedules.push(("backup", schedule.clone(), Job::Backup));
-    }
-    let mut periodic = Periodic::new(schedules);
-    let claims = claim_sql(&ctx.db);
+    let listener = app.db.listen("quire_jobs", wake.clone());
+    let poll = poll_interval(&app.db);
+    let mut periodic = Periodic::new(registry.periodic.clone());
+    let claims = claim_sql(&app.db);
     let mut heartbeat = tokio::time::interval(settings.job_lease / 3);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut running: JoinSet<Outcome> = JoinSet::new();
@@ -139,16 +100,16 @@ pub async fn run_worker(
             Some(_) => 0,
         };
         if stop_at.is_none() {
-            periodic.enqueue_due(&ctx.db).await;
+            periodic.enqueue_due(&app.db).await;
             idle_for = idle_for.min(periodic.until_next());
         }
         if free > 0 || !finished.is_empty() {
-            match settle(&ctx.db, &me, &settings, &claims, &finished, free).await {
+            match settle(&app.db, &me, &settings, &claims, &finished, free).await {
                 Ok(claimed) => {
                     finished.clear();
                     // Fewer than asked for: nothing else is due now.
                     if claimed.len() < free
-                        && let Ok(Some(due)) = next_due(&ctx.db, &me).await
+                        && let Ok(Some(due)) = next_due(&app.db, &me).await
                     {
                         let wait = (due.as_datetime() - Timestamp::now().as_datetime())
                             .try_into()
@@ -159,7 +120,8 @@ pub async fn run_worker(
                     for job in claimed {
                         let (id, attempts, kind) = (job.id, job.attempts, job.kind.clone());
                         let handle = running.spawn(perform(
-                            ctx.clone(),
+                            app.clone(),
+                            registry.clone(),
                             job,
                             settings.job_max_attempts as i32,
                         ));
@@ -207,7 +169,7 @@ pub async fn run_worker(
             _ = heartbeat.tick() => {
                 let ids: Vec<i64> = held.values().map(|(id, ..)| *id)
                     .chain(finished.iter().map(|e| e.id)).collect();
-                if let Err(e) = extend_leases(&ctx.db, &me, &ids, settings.job_lease).await {
+                if let Err(e) = extend_leases(&app.db, &me, &ids, settings.job_lease).await {
                     tracing::warn!(error = %e, "extending job leases failed");
                 }
             }
@@ -219,7 +181,7 @@ pub async fn run_worker(
                 while running.join_next().await.is_some() {}
                 held.clear();
                 if !finished.is_empty() {
-                    settle(&ctx.db, &me, &settings, &claims, &finished, 0).await?;
+                    settle(&app.db, &me, &settings, &claims, &finished, 0).await?;
                 }
                 break;
             }
@@ -228,7 +190,7 @@ pub async fn run_worker(
     if let Some(listener) = listener {
         listener.abort();
     }
-    let released = release(&ctx.db, &me).await?;
+    let released = release(&app.db, &me).await?;
     tracing::info!(released, "worker stopped");
     Ok(())
 }
@@ -239,7 +201,7 @@ fn worker_id() -> String {
     format!(
         "{host}:{}:{}",
         std::process::id(),
-        crate::http::random_token(4)
+        crate::crypto::random_token(4)
     )
 }
 
@@ -277,7 +239,12 @@ fn claim_sql(db: &Db) -> [String; 2] {
     ]
 }
 
-async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> Outcome {
+async fn perform(
+    app: App,
+    registry: Arc<Registry>,
+    claimed: Claimed,
+    max_attempts: i32,
+) -> Outcome {
     if claimed.attempts > max_attempts {
         // Claimed again after its lease ran out, every time: its worker
         // keeps dying on it.
@@ -285,8 +252,8 @@ async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> O
             "gave up after {max_attempts} attempts whose workers stopped before finishing"
         ));
     }
-    let job = match Job::decode(&claimed.kind, &claimed.payload) {
-        Ok(job) => job,
+    let work = match registry.start(app, &claimed.kind, &claimed.payload) {
+        Ok(work) => work,
         Err(message) => return Outcome::Fail(message),
     };
     let span = tracing::info_span!(
@@ -302,40 +269,10 @@ async fn perform(ctx: Arc<JobContext>, claimed: Claimed, max_attempts: i32) -> O
     if let Some(queued_by) = &claimed.trace_parent {
         span.add_link(crate::telemetry::span_context(queued_by));
     }
-    match tokio::time::timeout(JOB_TIMEOUT, run(&ctx, job).instrument(span)).await {
+    match tokio::time::timeout(JOB_TIMEOUT, work.instrument(span)).await {
         Ok(Ok(())) => Outcome::Done,
         Ok(Err(e)) => Outcome::Retry(format!("{e:#}")),
         Err(_) => Outcome::Retry(format!("timed out after {} s", JOB_TIMEOUT.as_secs())),
-    }
-}
-
-/// What each kind of job does.
-async fn run(ctx: &JobContext, job: Job) -> anyhow::Result<()> {
-    match job {
-        Job::Noop => Ok(()),
-        Job::WelcomeEmail { user_id } => accounts::emails::welcome(ctx, user_id).await,
-        Job::ReplyEmail {
-            comment_id,
-            recipient_id,
-        } => comments::emails::reply(ctx, comment_id, recipient_id).await,
-        Job::PasswordResetEmail { email } => accounts::reset::send_link(ctx, &email).await,
-        Job::Backup => {
-            let dest = ctx.config.jobs.backup_dest.as_ref().ok_or_else(|| {
-                anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
-            })?;
-            let dest = dest.open().await?;
-            let written = dest.backup(&ctx.db, &ctx.config.database_url()).await?;
-            let removed = dest.prune(ctx.config.jobs.backup_keep as usize).await?;
-            tracing::info!(%written, removed, "backup written");
-            Ok(())
-        }
-        Job::Housekeeping => {
-            let now = Timestamp::now();
-            let accounts = accounts::purge_expired(&ctx.db, now).await?;
-            let jobs = super::purge_finished(&ctx.db, now).await?;
-            tracing::info!(?accounts, jobs, "housekeeping done");
-            Ok(())
-        }
     }
 }
 
@@ -527,11 +464,11 @@ async fn release(db: &Db, me: &str) -> Result<u64, sqlx::Error> {
 /// schedule and queues the job with a dedup key naming the fire time, so
 /// however many workers run, each period's job is queued once.
 struct Periodic {
-    entries: Vec<(&'static str, Schedule, Job, Timestamp)>,
+    entries: Vec<(String, Schedule, NewJob, Timestamp)>,
 }
 
 impl Periodic {
-    fn new(entries: Vec<(&'static str, Schedule, Job)>) -> Self {
+    fn new(entries: Vec<(String, Schedule, NewJob)>) -> Self {
         let now = Timestamp::now();
         Self {
             entries: entries
@@ -551,10 +488,12 @@ impl Periodic {
                 continue;
             }
             let key = format!("periodic:{name}:{}", next.rfc3339());
-            let new_job: NewJob = job.clone().now().at(*next).dedup(key);
+            let new_job: NewJob = job.clone().at(*next).dedup(key);
             match super::enqueue(db, &new_job).await {
                 Ok(_) => *next = schedule.next_after(now),
-                Err(e) => tracing::warn!(error = %e, job = name, "queueing a periodic job failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, job = %name, "queueing a periodic job failed")
+                }
             }
         }
     }

@@ -1,8 +1,6 @@
 //! `TestApp`: the real server on port 0 over a fresh database of either
 //! backend, and `Browser`s that drive it over HTTP with their own cookies.
 
-use std::str::FromStr;
-
 pub use crate::smtp_sink::{SmtpSink, free_port};
 use std::sync::Arc;
 
@@ -62,7 +60,8 @@ pub struct TestApp {
     pub browser: Browser,
     shutdown: Option<oneshot::Sender<()>>,
     pg_database: Option<(String, String)>,
-    visits: quire::features::visits::Recorder,
+    /// The app the server runs, for what tests do beside the HTTP requests.
+    app: quire::app::App,
     /// Where the app stores its data, for workers to share.
     pub database_url: String,
     data_dir_path: std::path::PathBuf,
@@ -144,13 +143,13 @@ impl TestApp {
             .await
             .expect("connect");
         db.migrate_up().await.expect("migrate");
-        let state = quire::cli::app_state(config, db.clone())
-            .await
-            .expect("state");
-        let visits = state.visits.clone();
-        let server = quire::http::Server::bind("127.0.0.1:0".parse().unwrap(), state)
-            .await
-            .expect("bind");
+        let app = quire::app::App::build(config, db.clone()).expect("settings are valid");
+        let server = quire::http::Server::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            quire::assembly::router(app.clone()),
+        )
+        .await
+        .expect("bind");
         let addr = server.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(server.run(async {
@@ -166,7 +165,7 @@ impl TestApp {
             _data_dir: data_dir,
             shutdown: Some(tx),
             pg_database,
-            visits,
+            app,
             database_url,
             data_dir_path,
         })
@@ -199,15 +198,10 @@ impl TestApp {
     /// is stopped or dropped.
     pub fn start_worker(&self, args: &[&str]) -> Worker {
         let config = self.config(args);
-        let context = quire::jobs::JobContext::new(
-            self.db.clone(),
-            Arc::new(config),
-            Arc::new(quire::config::SecretKey::from_str(TEST_SECRET).unwrap()),
-            Arc::new(quire::templates::Templates::new(None)),
-        )
-        .expect("worker settings are valid");
+        let app =
+            quire::app::App::build(config, self.db.clone()).expect("worker settings are valid");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(quire::jobs::run_worker(Arc::new(context), async {
+        let task = tokio::spawn(quire::jobs::run_worker(app, async {
             let _ = stopped.await;
         }));
         Worker {
@@ -233,7 +227,7 @@ impl TestApp {
 
     /// Waits until every visit recorded so far is written.
     pub async fn state_flush(&self) {
-        self.visits.flush().await;
+        self.app.flush().await;
     }
 
     /// Another person, with their own cookies.
@@ -424,7 +418,7 @@ fn init_logs(config: &quire::config::Config) {
     // Logs only when asked, as in zero2prod: TEST_LOG=1 cargo test.
     if std::env::var_os("TEST_LOG").is_some() {
         // Only the first call takes effect; the tests trace nothing.
-        let _ = quire::telemetry::init(config);
+        let _ = quire::telemetry::init(config, quire::assembly::SECRET_ROUTES);
     }
 }
 

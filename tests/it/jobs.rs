@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use quire::db::{Db, Timestamp, query};
-use quire::jobs::{Job, NewJob};
+use quire::jobs::{Job, NewJob, Noop};
 
 use crate::backend_test;
 use crate::helpers::{Backend, QuireProcess, SmtpSink, backends, free_port, fresh_database_url};
@@ -193,9 +193,7 @@ backend_test!(
                 .await
                 .unwrap();
         }
-        quire::jobs::enqueue(&app.db, &Job::Noop.now())
-            .await
-            .unwrap();
+        quire::jobs::enqueue(&app.db, &Noop.now()).await.unwrap();
         let _worker = app.start_worker(&[]);
         app.jobs_settled().await;
         let rows = jobs(&app.db).await;
@@ -434,7 +432,7 @@ async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (url, db) = migrated(Backend::Postgres, dir.path()).await;
-    let batch: Vec<NewJob> = (0..1000).map(|_| Job::Noop.now()).collect();
+    let batch: Vec<NewJob> = (0..1000).map(|_| Noop.now()).collect();
     quire::jobs::enqueue_many(&db, &batch).await.unwrap();
     let env = [("QUIRE_WORKER_CONCURRENCY", "4")];
     let _first = worker(&url, dir.path(), &env);

@@ -19,6 +19,7 @@ mod cli;
 mod comments;
 mod database;
 mod jobs;
+mod layering;
 mod migrations;
 mod operations;
 mod posts;

@@ -848,7 +848,8 @@ async fn a_panicking_handler_answers_500_and_reaches_sentry() {
     let config = app.config(&["--sentry-dsn", &sentry.dsn]);
     // Sentry's panic hook is process-wide: while this test runs, panics in
     // other tests of this binary are reported to this sink as well.
-    let _sentry = quire::telemetry::init_sentry(&config).expect("a DSN is set");
+    let _sentry = quire::telemetry::init_sentry(&config, quire::assembly::SECRET_ROUTES)
+        .expect("a DSN is set");
     // And the process's own layers, on this thread, so that what they send
     // to Sentry counts too.
     let (layers, _) = quire::telemetry::layers(&config).unwrap();
@@ -856,7 +857,7 @@ async fn a_panicking_handler_answers_500_and_reaches_sentry() {
         tracing_subscriber::registry(),
         layers,
     ));
-    let state = quire::cli::app_state(config, app.db.clone()).await.unwrap();
+    let state = quire::app::App::build(config, app.db.clone()).unwrap();
     // No route of the site panics (on purpose); this one goes through the
     // same stack every route does.
     async fn boom() -> &'static str {

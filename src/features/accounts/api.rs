@@ -7,10 +7,22 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{NewAccount, Profile, ProfileChanges, User, token};
+use crate::app::App;
 use crate::error::FieldErrors;
 use crate::features::accounts::domain::BLANK;
-use crate::http::AppState;
-use crate::http::api::{About, ApiError, ApiJson, ApiUser, MaybeApiUser};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(register))
+        .routes(routes!(current_user, update_user))
+        .routes(routes!(profile))
+        .routes(routes!(follow, unfollow))
+}
+use super::extract::{ApiUser, MaybeApiUser};
+use crate::http::api::{About, ApiError, ApiJson};
 use crate::http::extract::ClientIp;
 
 #[derive(Deserialize, ToSchema)]
@@ -131,7 +143,7 @@ fn required(errors: &mut FieldErrors, field: &'static str, value: &Option<String
     request_body = LoginRequest,
     responses((status = 200, body = UserResponse), (status = 401, description = "Wrong credentials"), (status = 422, description = "Missing fields")))]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
@@ -153,7 +165,7 @@ pub async fn login(
     request_body = RegisterRequest,
     responses((status = 201, body = UserResponse), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields")))]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
     let account = NewAccount {
@@ -180,7 +192,7 @@ pub async fn current_user(caller: ApiUser) -> Json<UserResponse> {
     security(("Token" = [])), request_body = UpdateUserRequest,
     responses((status = 200, body = UserResponse), (status = 401, description = "No or bad token"), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields")))]
 pub async fn update_user(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     ApiJson(request): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
@@ -222,7 +234,7 @@ pub async fn update_user(
     params(("username" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 404, description = "No such user")))]
 pub async fn profile(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: MaybeApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {
@@ -239,7 +251,7 @@ pub async fn profile(
     security(("Token" = [])), params(("username" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such user")))]
 pub async fn follow(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {
@@ -256,7 +268,7 @@ pub async fn follow(
     security(("Token" = [])), params(("username" = String, Path)),
     responses((status = 200, body = ProfileResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such user")))]
 pub async fn unfollow(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {

@@ -1,10 +1,26 @@
 //! The emails about an account itself.
 
-use crate::jobs::JobContext;
+use serde::{Deserialize, Serialize};
+
+use crate::app::App;
+use crate::jobs::Job;
 use crate::mail;
 
-/// The job: welcomes a new account (unless it is already gone).
-pub async fn welcome(ctx: &JobContext, user_id: i64) -> anyhow::Result<()> {
+/// Welcomes a new account (unless it is already gone).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WelcomeEmail {
+    pub user_id: i64,
+}
+
+impl Job for WelcomeEmail {
+    const KIND: &'static str = "welcome_email";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        welcome(app, self.user_id).await
+    }
+}
+
+async fn welcome(ctx: &App, user_id: i64) -> anyhow::Result<()> {
     let Some(user) = super::find(&ctx.db, user_id).await? else {
         return Ok(());
     };

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod domain;
 pub mod emails;
+pub mod extract;
 mod password;
 pub mod reset;
 pub mod session_store;
@@ -233,7 +234,7 @@ async fn insert_row(
         .bind(account.now)
         .fetch_one(&mut tx)
         .await?;
-    let welcome = Job::WelcomeEmail { user_id: user.id }
+    let welcome = emails::WelcomeEmail { user_id: user.id }
         .now()
         .dedup(format!("welcome:{}", user.id));
     crate::jobs::enqueue(&mut tx, &welcome).await?;
@@ -529,29 +530,11 @@ pub async fn set_notify_replies(db: &Db, user_id: i64, on: bool) -> AppResult<()
 /// The secret part of a user's unsubscribe link: it proves the link came
 /// from an email we sent them, so it works without signing in.
 pub fn unsubscribe_token(secret: &SecretKey, user_id: i64) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mac = unsubscribe_mac(secret, user_id);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    crate::crypto::sign(secret, &format!("unsubscribe-replies:{user_id}"))
 }
 
 pub fn check_unsubscribe_token(secret: &SecretKey, user_id: i64, token: &str) -> bool {
-    use base64::Engine;
-    use hmac::Mac;
-    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
-        return false;
-    };
-    unsubscribe_mac(secret, user_id)
-        .verify_slice(&given)
-        .is_ok()
-}
-
-fn unsubscribe_mac(secret: &SecretKey, user_id: i64) -> hmac::Hmac<sha2::Sha256> {
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.expose())
-        .expect("HMAC takes keys of any length");
-    mac.update(format!("unsubscribe-replies:{user_id}").as_bytes());
-    mac
+    crate::crypto::verify(secret, &format!("unsubscribe-replies:{user_id}"), token)
 }
 
 /// What housekeeping removed from the accounts' tables.
@@ -604,7 +587,7 @@ pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
     if !admin.is_admin() {
         return Err(AppError::Forbidden);
     }
-    let code = crate::http::random_token(16);
+    let code = crate::crypto::random_token(16);
     let now = Timestamp::now();
     query("INSERT INTO invites (code, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(&code)

@@ -11,10 +11,12 @@ use time::Duration;
 
 use super::domain::{Email, Password};
 use super::{USER_COLUMNS, User};
+use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::jobs::{Job, JobContext};
+use crate::jobs::Job;
 use crate::mail;
+use serde::{Deserialize, Serialize};
 
 /// How long a link works.
 pub const LINK_LIFETIME: Duration = Duration::hours(1);
@@ -27,7 +29,7 @@ const REQUEST_WINDOW_SECS: i64 = 300;
 pub async fn request(db: &Db, email: &str) -> AppResult<()> {
     let email = Email::parse(email).map_err(|m| FieldErrors::single("email", m))?;
     let window = Timestamp::now().unix_timestamp() / REQUEST_WINDOW_SECS;
-    let job = Job::PasswordResetEmail {
+    let job = PasswordResetEmail {
         email: email.as_str().to_owned(),
     }
     .now()
@@ -40,8 +42,22 @@ fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
-/// The job: if an account has this address, makes a link and emails it.
-pub async fn send_link(ctx: &JobContext, email: &str) -> anyhow::Result<()> {
+/// Sends a password reset link, if an account has this address.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PasswordResetEmail {
+    pub email: String,
+}
+
+impl Job for PasswordResetEmail {
+    const KIND: &'static str = "password_reset_email";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        send_link(app, &self.email).await
+    }
+}
+
+/// If an account has this address, makes a link and emails it.
+async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
     let user: Option<User> = Query::assembled(sql)
         .bind(email)
@@ -51,7 +67,7 @@ pub async fn send_link(ctx: &JobContext, email: &str) -> anyhow::Result<()> {
         tracing::info!("password reset asked for an address without an account; nothing sent");
         return Ok(());
     };
-    let token = crate::http::random_token(32);
+    let token = crate::crypto::random_token(32);
     let now = Timestamp::now();
     query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)

@@ -37,7 +37,7 @@ pub struct Token {
 pub async fn issue(db: &Db, secret: &SecretKey, user: &User) -> AppResult<Token> {
     let now = Timestamp::now();
     let expires = now + LIFETIME;
-    let session_id = format!("api-{}", crate::http::random_token(24));
+    let session_id = format!("api-{}", crate::crypto::random_token(24));
     let data = serde_json::json!({ super::session_store::USER_ID_KEY: user.id }).to_string();
     query("INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(&session_id)

@@ -11,14 +11,15 @@ use minijinja::value::Serde;
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use super::extract::{Admin, SignedIn};
 use super::session_store::USER_ID_KEY;
 use super::{NewAccount, ProfileChanges, User};
+use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
-use crate::http::extract::{Admin, ClientIp, CsrfForm, NoFields, SignedIn};
+use crate::http::extract::{ClientIp, CsrfForm, NoFields};
 use crate::http::pages::{PageCtx, safe_next, see_other};
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/register", get(register_page).post(register))
@@ -58,11 +59,11 @@ struct LoginForm {
 }
 
 async fn login_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    if ctx.viewer.user().is_some() {
+    if ctx.caller.is_some() {
         return see_other("/");
     }
     ctx.render(
@@ -73,7 +74,7 @@ async fn login_page(
 }
 
 async fn login(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     session: Session,
     ClientIp(client): ClientIp,
@@ -105,15 +106,15 @@ async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
     Ok(())
 }
 
-async fn register_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
-    if ctx.viewer.user().is_some() {
+async fn register_page(State(state): State<App>, ctx: PageCtx) -> Response {
+    if ctx.caller.is_some() {
         return see_other("/");
     }
     ctx.render(&state, "register.html", context! {})
 }
 
 async fn register(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     session: Session,
     CsrfForm(form): CsrfForm<NewAccount>,
@@ -142,7 +143,7 @@ async fn logout(session: Session, CsrfForm(_): CsrfForm<NoFields>) -> AppResult<
 }
 
 async fn settings_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
 ) -> Response {
@@ -154,7 +155,7 @@ async fn settings_page(
 }
 
 async fn update_settings(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<ProfileChanges>,
@@ -184,7 +185,7 @@ struct PasswordForm {
 }
 
 async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
@@ -215,11 +216,7 @@ async fn change_password(
     }
 }
 
-async fn delete_page(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    SignedIn(_): SignedIn,
-) -> Response {
+async fn delete_page(State(state): State<App>, ctx: PageCtx, SignedIn(_): SignedIn) -> Response {
     ctx.render(&state, "delete_account.html", context! {})
 }
 
@@ -230,7 +227,7 @@ struct DeleteForm {
 }
 
 async fn delete_account(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
@@ -255,7 +252,7 @@ async fn delete_account(
 }
 
 async fn invites_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Admin(user): Admin,
 ) -> AppResult<Response> {
@@ -268,7 +265,7 @@ async fn invites_page(
 }
 
 async fn create_invite(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
     CsrfForm(_): CsrfForm<NoFields>,
@@ -289,7 +286,7 @@ struct NotificationsForm {
 }
 
 async fn update_notifications(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<NotificationsForm>,
@@ -309,13 +306,13 @@ struct ForgotForm {
     email: String,
 }
 
-async fn forgot_page(State(state): State<AppState>, ctx: PageCtx) -> Response {
+async fn forgot_page(State(state): State<App>, ctx: PageCtx) -> Response {
     ctx.render(&state, "forgot_password.html", context! {})
 }
 
 /// The same answer whether or not an account has the address.
 async fn forgot(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> AppResult<Response> {
@@ -336,7 +333,7 @@ async fn forgot(
     }
 }
 
-fn invalid_reset_link(state: &AppState, ctx: &PageCtx) -> Response {
+fn invalid_reset_link(state: &App, ctx: &PageCtx) -> Response {
     ctx.render_status(
         state,
         StatusCode::NOT_FOUND,
@@ -346,7 +343,7 @@ fn invalid_reset_link(state: &AppState, ctx: &PageCtx) -> Response {
 }
 
 async fn reset_page(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Path(token): Path<String>,
 ) -> AppResult<Response> {
@@ -368,7 +365,7 @@ struct ResetForm {
 }
 
 async fn reset(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
@@ -400,7 +397,7 @@ async fn reset(
 /// The link in reply emails: one click turns them off, no sign-in needed
 /// (the link is signed with the site key). The page offers the way back.
 async fn unsubscribe(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Path((user_id, token)): Path<(i64, String)>,
 ) -> AppResult<Response> {
@@ -416,7 +413,7 @@ struct SubscriptionForm {
 /// or the page's button. No CSRF token: the signed link is the authority,
 /// and all it can do is change this one preference.
 async fn change_subscription(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Path((user_id, token)): Path<(i64, String)>,
     axum::Form(form): axum::Form<SubscriptionForm>,
@@ -425,7 +422,7 @@ async fn change_subscription(
 }
 
 async fn set_subscription(
-    state: &AppState,
+    state: &App,
     ctx: &PageCtx,
     user_id: i64,
     token: &str,

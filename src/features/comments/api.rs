@@ -7,10 +7,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Comment;
+use crate::app::App;
 use crate::features::accounts::api::ProfileJson;
 use crate::features::posts;
-use crate::http::AppState;
-use crate::http::api::{About, ApiError, ApiJson, ApiUser, MaybeApiUser};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(delete))
+}
+use crate::features::accounts::extract::{ApiUser, MaybeApiUser};
+use crate::http::api::{About, ApiError, ApiJson};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -65,7 +74,7 @@ struct NewComment {
 #[utoipa::path(get, path = "/articles/{slug}/comments", tag = "Comments", params(("slug" = String, Path)),
     responses((status = 200, body = CommentsResponse), (status = 404, description = "No such article")))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<CommentsResponse>, ApiError> {
@@ -93,7 +102,7 @@ pub async fn list(
     request_body = NewCommentRequest, security(("Token" = [])),
     responses((status = 201, body = CommentResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such article"), (status = 422, description = "Blank body")))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<NewCommentRequest>,
@@ -116,7 +125,7 @@ pub async fn create(
     params(("slug" = String, Path), ("id" = i64, Path)), security(("Token" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, description = "No or bad token"), (status = 403, description = "Not the author"), (status = 404, description = "No such article or comment")))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -1,12 +1,29 @@
 //! "Someone replied": the email to the author of a post or of an earlier
 //! comment when a new comment arrives.
 
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
+use crate::app::App;
 use crate::db::query;
 use crate::features::accounts;
-use crate::jobs::JobContext;
+use crate::jobs::Job;
 use crate::mail;
+
+/// Tells someone that a comment answered their post or comment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReplyEmail {
+    pub comment_id: i64,
+    pub recipient_id: i64,
+}
+
+impl Job for ReplyEmail {
+    const KIND: &'static str = "reply_email";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        reply(app, self.comment_id, self.recipient_id).await
+    }
+}
 
 #[derive(FromRow)]
 struct Reply {
@@ -20,9 +37,9 @@ struct Reply {
 /// How much of the comment the email quotes.
 const EXCERPT_CHARS: usize = 400;
 
-/// The job. The recipient's wishes are read now, not when it was queued, so
+/// The recipient's wishes are read now, not when the job was queued, so
 /// unsubscribing stops emails already on their way.
-pub async fn reply(ctx: &JobContext, comment_id: i64, recipient_id: i64) -> anyhow::Result<()> {
+async fn reply(ctx: &App, comment_id: i64, recipient_id: i64) -> anyhow::Result<()> {
     let Some(recipient) = accounts::find(&ctx.db, recipient_id).await? else {
         return Ok(());
     };

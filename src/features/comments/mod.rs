@@ -120,7 +120,7 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     .scalars(&mut tx)
     .await?;
     for recipient_id in recipients {
-        let job = Job::ReplyEmail {
+        let job = emails::ReplyEmail {
             comment_id: id,
             recipient_id,
         }

@@ -1,8 +1,9 @@
-//! Comment forms on post pages.
+//! The post page and its discussion: the post, its likes and its
+//! comments, with the forms that add to them.
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::value::Serde;
@@ -10,16 +11,20 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::Comment;
+use crate::app::App;
 use crate::error::{AppError, AppResult};
 use crate::features::accounts::User;
-use crate::features::posts;
-use crate::http::AppState;
-use crate::http::extract::{CsrfForm, NoFields, SignedIn};
-use crate::http::pages::{PageCtx, see_other};
+use crate::features::accounts::extract::{Page, SignedIn};
+use crate::features::{posts, visits};
+use crate::http::extract::{CsrfForm, NoFields};
+use crate::http::pages::see_other;
 use crate::markdown;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new()
+        .route("/posts/{slug}", get(show))
+        .route("/posts/{slug}/like", post(like))
+        .route("/posts/{slug}/unlike", post(unlike))
         .route("/posts/{slug}/comments", post(create))
         .route("/posts/{slug}/comments/{id}/edit", get(edit).post(update))
         .route("/posts/{slug}/comments/{id}/delete", post(delete))
@@ -64,8 +69,8 @@ struct CommentForm {
 }
 
 async fn create(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<CommentForm>,
@@ -73,7 +78,7 @@ async fn create(
     let post = posts::find(&state.db, &slug, Some(user.id)).await?;
     if form.action == "preview" {
         let comment_preview = Value::from_safe_string(markdown::render(&form.body));
-        return posts::web::render_post(
+        return render_post(
             &state,
             &ctx,
             post,
@@ -85,7 +90,7 @@ async fn create(
     match super::create(&state.db, &user, &post, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
         Err(AppError::Validation(comment_errors)) => {
-            posts::web::render_post(
+            render_post(
                 &state,
                 &ctx,
                 post,
@@ -100,7 +105,7 @@ async fn create(
 
 /// The post and one of its comments that the user may change.
 async fn find_for_edit(
-    state: &AppState,
+    state: &App,
     user: &User,
     slug: &str,
     id: &str,
@@ -113,8 +118,8 @@ async fn find_for_edit(
 }
 
 async fn edit(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path((slug, id)): Path<(String, String)>,
 ) -> AppResult<Response> {
@@ -131,8 +136,8 @@ async fn edit(
 }
 
 async fn update(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path((slug, id)): Path<(String, String)>,
     CsrfForm(form): CsrfForm<CommentForm>,
@@ -155,7 +160,7 @@ async fn update(
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     SignedIn(user): SignedIn,
     Path((slug, id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<NoFields>,
@@ -163,4 +168,81 @@ async fn delete(
     let (_, comment) = find_for_edit(&state, &user, &slug, &id).await?;
     super::delete(&state.db, &user, &comment).await?;
     Ok(see_other(&format!("/posts/{slug}#comments")))
+}
+
+async fn show(
+    State(state): State<App>,
+    ctx: Page,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+) -> AppResult<Response> {
+    let post = posts::find(&state.db, &slug, ctx.viewer.id()).await?;
+    // Only published posts count views; drafts are their author's business.
+    let cookie = (post.state() == posts::PostState::Published)
+        .then(|| visits::web::record_view(&state, &headers, &ctx.viewer, post.id))
+        .flatten();
+    let mut response = render_post(&state, &ctx, post, StatusCode::OK, context! {}).await?;
+    if let Some(cookie) = cookie {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// The post page, also used to re-render it with a comment form's errors or preview.
+pub async fn render_post(
+    state: &App,
+    ctx: &Page,
+    post: posts::Post,
+    status: StatusCode,
+    extra: Value,
+) -> AppResult<Response> {
+    let comments = super::list(&state.db, &post).await?;
+    let comments: Vec<_> = comments
+        .into_iter()
+        .map(|c| CommentView::new(c, ctx.viewer.user()))
+        .collect();
+    let post = posts::web::PostView::new(post, ctx.viewer.user(), true);
+    Ok(ctx.render_status(
+        state,
+        status,
+        "post.html",
+        context! { post => Serde(post), comments => Serde(comments), ..extra },
+    ))
+}
+
+async fn like(
+    State(state): State<App>,
+    ctx: Page,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let post = posts::find(&state.db, &slug, Some(user.id)).await?;
+    match posts::react(&state.db, &user, &post, posts::SelfReaction::Refuse).await {
+        Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
+        Err(AppError::Validation(errors)) => {
+            render_post(
+                &state,
+                &ctx,
+                post,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context! { reaction_errors => Serde(errors) },
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn unlike(
+    State(state): State<App>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    let post = posts::find(&state.db, &slug, Some(user.id)).await?;
+    posts::unreact(&state.db, &user, &post).await?;
+    Ok(see_other(&format!("/posts/{slug}#reactions")))
 }

@@ -8,11 +8,23 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{Listing, Post, PostFields, PostInput, Publication, SelfReaction};
+use crate::app::App;
 use crate::error::FieldErrors;
 use crate::features::accounts::api::ProfileJson;
 use crate::features::accounts::domain::BLANK;
-use crate::http::AppState;
-use crate::http::api::{About, ApiError, ApiJson, ApiQuery, ApiUser, MaybeApiUser};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(feed))
+        .routes(routes!(list, create))
+        .routes(routes!(get, update, delete))
+        .routes(routes!(favorite, unfavorite))
+        .routes(routes!(tags))
+}
+use crate::features::accounts::extract::{ApiUser, MaybeApiUser};
+use crate::http::api::{About, ApiError, ApiJson, ApiQuery};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -111,7 +123,7 @@ fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError>
 }
 
 async fn list_articles(
-    state: &AppState,
+    state: &App,
     viewer: Option<i64>,
     listing: Listing,
     (limit, offset): (i64, i64),
@@ -134,7 +146,7 @@ async fn list_articles(
 #[utoipa::path(get, path = "/articles", tag = "Articles", params(ListParams),
     responses((status = 200, body = ArticlesResponse), (status = 422, description = "Bad limit or offset")))]
 pub async fn list(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: MaybeApiUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
@@ -153,7 +165,7 @@ pub async fn list(
     security(("Token" = [])),
     responses((status = 200, body = ArticlesResponse), (status = 401, description = "No or bad token")))]
 pub async fn feed(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     ApiQuery(params): ApiQuery<PageParams>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
@@ -212,7 +224,7 @@ struct UpdateArticle {
     security(("Token" = [])),
     responses((status = 201, body = ArticleResponse), (status = 401, description = "No or bad token"), (status = 422, description = "Invalid fields")))]
 pub async fn create(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     ApiJson(request): ApiJson<NewArticleRequest>,
 ) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
@@ -234,7 +246,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/articles/{slug}", tag = "Articles", params(("slug" = String, Path)),
     responses((status = 200, body = ArticleResponse), (status = 404, description = "No such article")))]
 pub async fn get(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
@@ -250,7 +262,7 @@ pub async fn get(
     request_body = UpdateArticleRequest, security(("Token" = [])),
     responses((status = 200, body = ArticleResponse), (status = 401, description = "No or bad token"), (status = 403, description = "Not the author"), (status = 404, description = "No such article"), (status = 422, description = "Invalid fields")))]
 pub async fn update(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<UpdateArticleRequest>,
@@ -304,7 +316,7 @@ pub async fn update(
     security(("Token" = [])),
     responses((status = 204, description = "Deleted"), (status = 401, description = "No or bad token"), (status = 403, description = "Not the author"), (status = 404, description = "No such article")))]
 pub async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -322,7 +334,7 @@ pub async fn delete(
     security(("Token" = [])),
     responses((status = 200, body = ArticleResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such article")))]
 pub async fn favorite(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
@@ -344,7 +356,7 @@ pub async fn favorite(
     security(("Token" = [])),
     responses((status = 200, body = ArticleResponse), (status = 401, description = "No or bad token"), (status = 404, description = "No such article")))]
 pub async fn unfavorite(
-    State(state): State<AppState>,
+    State(state): State<App>,
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
@@ -368,7 +380,7 @@ pub struct TagsResponse {
 
 /// Tags in use on published articles, most used first.
 #[utoipa::path(get, path = "/tags", tag = "Tags", responses((status = 200, body = TagsResponse)))]
-pub async fn tags(State(state): State<AppState>) -> Result<Json<TagsResponse>, ApiError> {
+pub async fn tags(State(state): State<App>) -> Result<Json<TagsResponse>, ApiError> {
     Ok(Json(TagsResponse {
         tags: super::popular_tags(&state.db, 1000).await?,
     }))

@@ -1,9 +1,10 @@
-//! The reading and writing pages: home (blog mode), post pages, the editor,
-//! author and tag pages, drafts, likes.
+//! The listing and writing pages: home (blog mode), the editor, author and
+//! tag pages, drafts. The post page itself, with its discussion, is the
+//! comments feature's.
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use minijinja::value::Serde;
@@ -11,26 +12,23 @@ use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
 use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
+use crate::app::App;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::features::accounts::extract::{Page, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
-use crate::features::{comments, visits};
-use crate::http::AppState;
-use crate::http::extract::{CsrfForm, NoFields, SignedIn, Viewer};
-use crate::http::pages::{PageCtx, see_other};
+use crate::http::extract::{CsrfForm, NoFields};
+use crate::http::pages::see_other;
 use crate::markdown;
 
 pub const PER_PAGE: i64 = 10;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(home))
-        .route("/posts/{slug}", get(show))
         .route("/editor", get(new_post).post(create))
         .route("/posts/{slug}/edit", get(edit).post(update))
         .route("/posts/{slug}/delete", get(confirm_delete).post(delete))
-        .route("/posts/{slug}/like", post(like))
-        .route("/posts/{slug}/unlike", post(unlike))
         .route("/preview", post(preview))
         .route("/users/{username}", get(author))
         .route("/tags/{tag}", get(tag))
@@ -96,7 +94,7 @@ struct Pagination {
 }
 
 async fn list_page(
-    state: &AppState,
+    state: &App,
     viewer: &Viewer,
     listing: &Listing,
     query: &ListQuery,
@@ -127,8 +125,8 @@ async fn list_page(
 
 /// Blog mode: visitors see the owner's posts; members may switch to everyone's.
 async fn home(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
     let everyone = ctx.viewer.user().is_some() && q.view.as_deref() == Some("everyone");
@@ -146,8 +144,8 @@ async fn home(
 }
 
 async fn author(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     Path(username): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
@@ -172,8 +170,8 @@ async fn author(
 }
 
 async fn tag(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
@@ -198,8 +196,8 @@ async fn tag(
 }
 
 async fn drafts(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Query(q): Query<ListQuery>,
 ) -> AppResult<Response> {
@@ -217,48 +215,6 @@ async fn drafts(
         &state,
         "drafts.html",
         context! { posts => Serde(posts), pagination => Serde(pagination) },
-    ))
-}
-
-async fn show(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    headers: HeaderMap,
-    Path(slug): Path<String>,
-) -> AppResult<Response> {
-    let post = super::find(&state.db, &slug, ctx.viewer.id()).await?;
-    // Only published posts count views; drafts are their author's business.
-    let cookie = (post.state() == PostState::Published)
-        .then(|| visits::web::record_view(&state, &headers, &ctx.viewer, &post))
-        .flatten();
-    let mut response = render_post(&state, &ctx, post, StatusCode::OK, context! {}).await?;
-    if let Some(cookie) = cookie {
-        response
-            .headers_mut()
-            .append(axum::http::header::SET_COOKIE, cookie);
-    }
-    Ok(response)
-}
-
-/// The post page, also used to re-render it with a comment form's errors or preview.
-pub async fn render_post(
-    state: &AppState,
-    ctx: &PageCtx,
-    post: Post,
-    status: StatusCode,
-    extra: Value,
-) -> AppResult<Response> {
-    let comments = comments::list(&state.db, &post).await?;
-    let comments: Vec<_> = comments
-        .into_iter()
-        .map(|c| comments::web::CommentView::new(c, ctx.viewer.user()))
-        .collect();
-    let post = PostView::new(post, ctx.viewer.user(), true);
-    Ok(ctx.render_status(
-        state,
-        status,
-        "post.html",
-        context! { post => Serde(post), comments => Serde(comments), ..extra },
     ))
 }
 
@@ -344,8 +300,8 @@ fn datetime_local(at: Timestamp) -> String {
 }
 
 async fn render_editor(
-    state: &AppState,
-    ctx: &PageCtx,
+    state: &App,
+    ctx: &Page,
     status: StatusCode,
     form: &EditorForm,
     post: Option<&Post>,
@@ -364,8 +320,8 @@ async fn render_editor(
 }
 
 async fn new_post(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(_): SignedIn,
 ) -> AppResult<Response> {
     render_editor(
@@ -380,8 +336,8 @@ async fn new_post(
 }
 
 async fn create(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> AppResult<Response> {
@@ -407,8 +363,8 @@ async fn create(
 }
 
 async fn edit(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
@@ -425,8 +381,8 @@ async fn edit(
 }
 
 async fn update(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
     CsrfForm(form): CsrfForm<EditorForm>,
@@ -454,8 +410,8 @@ async fn update(
 }
 
 async fn confirm_delete(
-    State(state): State<AppState>,
-    ctx: PageCtx,
+    State(state): State<App>,
+    ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
@@ -469,7 +425,7 @@ async fn confirm_delete(
 }
 
 async fn delete(
-    State(state): State<AppState>,
+    State(state): State<App>,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<NoFields>,
@@ -477,41 +433,6 @@ async fn delete(
     let post = super::find_for_edit(&state.db, &slug, &user).await?;
     super::delete(&state.db, &user, &post).await?;
     Ok(see_other("/"))
-}
-
-async fn like(
-    State(state): State<AppState>,
-    ctx: PageCtx,
-    SignedIn(user): SignedIn,
-    Path(slug): Path<String>,
-    CsrfForm(_): CsrfForm<NoFields>,
-) -> AppResult<Response> {
-    let post = super::find(&state.db, &slug, Some(user.id)).await?;
-    match super::react(&state.db, &user, &post, super::SelfReaction::Refuse).await {
-        Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
-        Err(AppError::Validation(errors)) => {
-            render_post(
-                &state,
-                &ctx,
-                post,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                context! { reaction_errors => Serde(errors) },
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    }
-}
-
-async fn unlike(
-    State(state): State<AppState>,
-    SignedIn(user): SignedIn,
-    Path(slug): Path<String>,
-    CsrfForm(_): CsrfForm<NoFields>,
-) -> AppResult<Response> {
-    let post = super::find(&state.db, &slug, Some(user.id)).await?;
-    super::unreact(&state.db, &user, &post).await?;
-    Ok(see_other(&format!("/posts/{slug}#reactions")))
 }
 
 #[derive(Deserialize)]

@@ -6,15 +6,24 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{Visitor, VisitorName, VisitorsResponse};
+use crate::app::App;
 use crate::error::AppError;
-use crate::http::AppState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(visit))
+}
 use crate::http::api::ApiError;
 
 /// Every visitor with their number of visits, oldest visitor first.
 #[utoipa::path(get, path = "/visitors", tag = "Visitors",
     responses((status = 200, body = VisitorsResponse)))]
-pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let body = state.visitor_list.get(&state.db, &state.visits).await?;
+pub async fn list(State(state): State<App>) -> Result<Response, ApiError> {
+    let visits = state.part::<super::Visits>();
+    let body = visits.list.get(&state.db, &visits.recorder).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -24,9 +33,11 @@ pub async fn list(State(state): State<AppState>) -> Result<Response, ApiError> {
     params(("username" = String, Path, description = "1 to 80 letters, digits, '-', '_' or '.'")),
     responses((status = 200, body = Visitor), (status = 422, description = "Invalid username")))]
 pub async fn visit(
-    State(state): State<AppState>,
+    State(state): State<App>,
     Path(username): Path<String>,
 ) -> Result<Json<Visitor>, ApiError> {
     let name = VisitorName::parse(&username).map_err(AppError::Validation)?;
-    Ok(Json(state.visits.visit(name).await?))
+    Ok(Json(
+        state.part::<super::Visits>().recorder.visit(name).await?,
+    ))
 }

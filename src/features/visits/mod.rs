@@ -18,6 +18,23 @@ use crate::db::{Db, query};
 use crate::error::{AppError, AppResult, FieldErrors};
 pub use recorder::{Recorder, VisitorCount};
 
+/// What the feature keeps for the life of a process, in the `App`: the one
+/// task that writes visits, and the encoded visitor list.
+#[derive(Clone)]
+pub struct Visits {
+    pub recorder: Recorder,
+    pub list: std::sync::Arc<ListCache>,
+}
+
+impl Visits {
+    pub fn start(db: Db) -> Self {
+        Self {
+            recorder: Recorder::start(db),
+            list: Default::default(),
+        }
+    }
+}
+
 /// A visitor's name in the visitor API: 1–80 letters, digits, `-`, `_`, `.`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VisitorName(String);

@@ -8,26 +8,26 @@ use axum::routing::get;
 use minijinja::context;
 use minijinja::value::Serde;
 
+use crate::app::App;
 use crate::error::AppResult;
-use crate::features::posts::Post;
-use crate::http::AppState;
-use crate::http::extract::{SignedIn, Viewer};
+use crate::features::accounts::extract::{SignedIn, Viewer};
 use crate::http::pages::PageCtx;
 
 pub const VISITOR_COOKIE: &str = "quire_visitor";
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new().route("/stats", get(stats))
 }
 
-/// Records a view of a published post by this reader, unless they are a
-/// robot. Anonymous readers get a first-party cookie that tells their views
-/// apart; the cookie is returned for the response to set, when new.
+/// Records a view of a published post (by its id) by this reader, unless
+/// they are a robot. Anonymous readers get a first-party cookie that tells
+/// their views apart; the cookie is returned for the response to set, when
+/// new.
 pub fn record_view(
-    state: &AppState,
+    state: &App,
     headers: &HeaderMap,
     viewer: &Viewer,
-    post: &Post,
+    post_id: i64,
 ) -> Option<HeaderValue> {
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -39,7 +39,7 @@ pub fn record_view(
         (Some(id), _) => (format!("user:{id}"), None),
         (None, Some(cookie)) => (format!("anon:{cookie}"), None),
         (None, None) => {
-            let id = crate::http::random_token(16);
+            let id = crate::crypto::random_token(16);
             let secure = if state.config.secure_cookies() {
                 "; Secure"
             } else {
@@ -51,7 +51,7 @@ pub fn record_view(
             (format!("anon:{id}"), HeaderValue::from_str(&cookie).ok())
         }
     };
-    state.visits.view(post.id, key);
+    state.part::<super::Visits>().recorder.view(post_id, key);
     new_cookie
 }
 
@@ -60,7 +60,7 @@ fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
 }
 
 async fn stats(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
 ) -> AppResult<Response> {

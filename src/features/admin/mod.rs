@@ -10,25 +10,26 @@ use axum::routing::{get, post};
 use minijinja::context;
 use minijinja::value::Serde;
 
+use crate::app::App;
 use crate::error::{AppError, AppResult};
-use crate::http::AppState;
-use crate::http::extract::{Admin, CsrfForm, NoFields};
+use crate::features::accounts::extract::Admin;
+use crate::http::extract::{CsrfForm, NoFields};
 use crate::http::pages::PageCtx;
 
-use super::STATES;
+use crate::jobs::{self, STATES};
 /// Failed jobs listed at most; older ones wait behind these.
 const FAILED_SHOWN: i64 = 100;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<App> {
     Router::new()
         .route("/admin/jobs", get(page))
         .route("/admin/jobs/{id}/{action}", post(act))
 }
 
-async fn render(state: &AppState, ctx: &PageCtx, done: Option<String>) -> AppResult<Response> {
+async fn render(state: &App, ctx: &PageCtx, done: Option<String>) -> AppResult<Response> {
     // One row per kind, one column per state.
     let mut by_kind: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
-    for count in super::counts(&state.db).await? {
+    for count in jobs::counts(&state.db).await? {
         by_kind
             .entry(count.kind)
             .or_default()
@@ -38,7 +39,7 @@ async fn render(state: &AppState, ctx: &PageCtx, done: Option<String>) -> AppRes
         .into_iter()
         .map(|(kind, states)| context! { kind, ..minijinja::Value::from(states) })
         .collect();
-    let failed = super::failed(&state.db, FAILED_SHOWN).await?;
+    let failed = jobs::failed(&state.db, FAILED_SHOWN).await?;
     Ok(ctx.render(
         state,
         "admin_jobs.html",
@@ -46,13 +47,13 @@ async fn render(state: &AppState, ctx: &PageCtx, done: Option<String>) -> AppRes
     ))
 }
 
-async fn page(State(state): State<AppState>, ctx: PageCtx, Admin(_): Admin) -> AppResult<Response> {
+async fn page(State(state): State<App>, ctx: PageCtx, Admin(_): Admin) -> AppResult<Response> {
     render(&state, &ctx, None).await
 }
 
 /// Retry or discard a failed job.
 async fn act(
-    State(state): State<AppState>,
+    State(state): State<App>,
     ctx: PageCtx,
     Admin(_): Admin,
     Path((id, action)): Path<(i64, String)>,
@@ -60,11 +61,11 @@ async fn act(
 ) -> AppResult<Response> {
     let done = match action.as_str() {
         "retry" => {
-            super::retry(&state.db, id).await?;
+            jobs::retry(&state.db, id).await?;
             format!("Job {id} is queued again.")
         }
         "discard" => {
-            super::discard(&state.db, id).await?;
+            jobs::discard(&state.db, id).await?;
             format!("Job {id} was discarded.")
         }
         _ => return Err(AppError::NotFound),

@@ -1,0 +1,77 @@
+//! The application as every handler and job sees it: built once
+//! (`App::build`, in `assembly`), cheap to clone, shared by the web server
+//! and the job worker of a process.
+//!
+//! `App` holds the platform's parts by name. A feature that keeps state of
+//! its own for the life of the process (the visit recorder) puts it in
+//! [`App::part`] when the app is assembled, so this module names no feature.
+
+use std::sync::Arc;
+
+use axum::http::Extensions;
+
+use crate::config::{Config, SecretKey};
+use crate::db::Db;
+use crate::http::health::Lifecycle;
+use crate::jobs::Registry;
+use crate::mail::Mailer;
+use crate::maintenance;
+use crate::templates::Templates;
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub secret: Arc<SecretKey>,
+    pub templates: Arc<Templates>,
+    pub mailer: Arc<Mailer>,
+    /// The kinds of job this build runs, and the periodic ones.
+    pub jobs: Arc<Registry>,
+    pub lifecycle: Arc<Lifecycle>,
+    pub maintenance: Arc<maintenance::Switch>,
+    parts: Arc<Extensions>,
+}
+
+/// The parts of an [`App`] that features own, collected before it is built.
+#[derive(Default)]
+pub struct Parts(Extensions);
+
+impl Parts {
+    pub fn insert<T: Clone + Send + Sync + 'static>(&mut self, part: T) {
+        self.0.insert(part);
+    }
+}
+
+impl App {
+    /// Puts the parts together; `App::build` decides what they are.
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        secret: Arc<SecretKey>,
+        templates: Arc<Templates>,
+        mailer: Mailer,
+        jobs: Registry,
+        parts: Parts,
+    ) -> Self {
+        Self {
+            db,
+            config,
+            secret,
+            templates,
+            mailer: Arc::new(mailer),
+            jobs: Arc::new(jobs),
+            lifecycle: Default::default(),
+            maintenance: Default::default(),
+            parts: Arc::new(parts.0),
+        }
+    }
+
+    /// A feature's own part. Every part is put in by `App::build`, so a
+    /// missing one is a bug in the assembly, found by any test of that
+    /// feature.
+    pub fn part<T: Send + Sync + 'static>(&self) -> &T {
+        self.parts
+            .get::<T>()
+            .unwrap_or_else(|| panic!("App::build did not install {}", std::any::type_name::<T>()))
+    }
+}

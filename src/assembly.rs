@@ -1,0 +1,148 @@
+//! Where the features are put together: the one place that names them all.
+//!
+//! `App::build` makes the application a process runs, [`router`] its web
+//! server (every feature's pages and API routes, with what they share) and
+//! [`jobs`] the kinds of background job its worker knows. A new feature
+//! adds its routes and jobs here and nowhere else.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::{App, Parts};
+use crate::config::Config;
+use crate::db::{Db, Timestamp};
+use crate::features::{accounts, admin, comments, posts, visits};
+use crate::http::{self, pages};
+use crate::jobs::{self, Job, Registry};
+use crate::mail::Mailer;
+use crate::maintenance;
+use crate::templates::Templates;
+
+impl App {
+    /// The application over a connected database: the configuration is
+    /// checked (secret key, mail, jobs) before anything starts.
+    pub fn build(config: Config, db: Db) -> anyhow::Result<Self> {
+        let secret = config.resolve_secret_key()?;
+        config.jobs.check()?;
+        let mailer = Mailer::from_config(&config)?;
+        let templates = Templates::new(config.theme_dir.clone());
+        let jobs = jobs(&config);
+        let mut parts = Parts::default();
+        parts.insert(visits::Visits::start(db.clone()));
+        Ok(App::new(
+            db,
+            Arc::new(config),
+            Arc::new(secret),
+            Arc::new(templates),
+            mailer,
+            jobs,
+            parts,
+        ))
+    }
+
+    /// Writes what the features still hold in memory (views queued by the
+    /// last requests), before the pool closes.
+    pub async fn flush(&self) {
+        self.part::<visits::Visits>().recorder.flush().await;
+    }
+}
+
+/// Route templates whose paths carry a secret (a reset or unsubscribe
+/// link): never logged or reported as they were requested.
+pub const SECRET_ROUTES: &[&str] = &accounts::web::SECRET_ROUTES;
+
+/// The whole application as a router, ready to serve.
+pub fn router(app: App) -> Router {
+    let sessions =
+        SessionManagerLayer::new(accounts::session_store::DbSessionStore::new(app.db.clone()))
+            .with_name("quire_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(app.config.secure_cookies())
+            // Records are saved when they change (sign-in), not on every request,
+            // so a session lasts 30 days from sign-in: no database write per page
+            // view.
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
+
+    // Outermost last: the session, who is signed in, the page context, then
+    // the maintenance gate, which lets administrators through.
+    let site = Router::new()
+        .merge(accounts::web::routes())
+        .merge(posts::web::routes())
+        .merge(comments::web::routes())
+        .merge(visits::web::routes())
+        .merge(admin::routes())
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            (app.clone(), maintenance::Renderer::Page),
+            maintenance::gate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            pages::page_context,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            accounts::extract::load_viewer,
+        ))
+        .layer(sessions);
+
+    let api = OpenApiRouter::new()
+        .merge(accounts::api::routes())
+        .merge(posts::api::routes())
+        .merge(comments::api::routes())
+        .merge(visits::api::routes());
+
+    let routes = Router::new()
+        .merge(http::assets::routes())
+        .nest(
+            "/api",
+            http::api::router(&app, api)
+                .layer(axum::middleware::from_fn_with_state(
+                    app.clone(),
+                    accounts::extract::load_api_user,
+                ))
+                .layer(http::api::cors(&app.config.cors_origins)),
+        )
+        .merge(site)
+        .layer(DefaultBodyLimit::max(app.config.max_body_bytes));
+    http::with_operations(routes, app)
+}
+
+/// Every kind of job, and the periodic ones this configuration asks for.
+pub fn jobs(config: &Config) -> Registry {
+    let mut registry = Registry::default();
+    registry
+        .register::<accounts::emails::WelcomeEmail>()
+        .register::<accounts::reset::PasswordResetEmail>()
+        .register::<comments::emails::ReplyEmail>()
+        .register::<crate::backup::Backup>()
+        .register::<Housekeeping>()
+        .every(config.jobs.housekeeping_schedule.clone(), Housekeeping);
+    if let Some(schedule) = &config.jobs.backup_schedule {
+        registry.every(schedule.clone(), crate::backup::Backup);
+    }
+    registry
+}
+
+/// Removes expired sessions, reset links, invites and old finished jobs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Housekeeping;
+
+impl Job for Housekeeping {
+    const KIND: &'static str = "housekeeping";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        let now = Timestamp::now();
+        let accounts = accounts::purge_expired(&app.db, now).await?;
+        let jobs = jobs::purge_finished(&app.db, now).await?;
+        tracing::info!(?accounts, jobs, "housekeeping done");
+        Ok(())
+    }
+}
