@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::http::Extensions;
 
-use crate::config::{Config, SecretKey};
+use crate::config::{SecretKey, Settings};
 use crate::db::Db;
 use crate::http::health::Lifecycle;
 use crate::jobs::Registry;
@@ -21,8 +21,7 @@ use crate::templates::Templates;
 #[derive(Clone)]
 pub struct App {
     pub db: Db,
-    pub config: Arc<Config>,
-    pub secret: Arc<SecretKey>,
+    pub settings: Arc<Settings>,
     pub templates: Arc<Templates>,
     pub mailer: Arc<Mailer>,
     /// The kinds of job this build runs, and the periodic ones.
@@ -46,8 +45,7 @@ impl App {
     /// Puts the parts together; `App::build` decides what they are.
     pub fn new(
         db: Db,
-        config: Arc<Config>,
-        secret: Arc<SecretKey>,
+        settings: Arc<Settings>,
         templates: Arc<Templates>,
         mailer: Mailer,
         jobs: Registry,
@@ -55,8 +53,7 @@ impl App {
     ) -> Self {
         Self {
             db,
-            config,
-            secret,
+            settings,
             templates,
             mailer: Arc::new(mailer),
             jobs: Arc::new(jobs),
@@ -64,6 +61,11 @@ impl App {
             maintenance: Default::default(),
             parts: Arc::new(parts.0),
         }
+    }
+
+    /// The site's secret key.
+    pub fn secret(&self) -> &SecretKey {
+        &self.settings.secret.key
     }
 
     /// A feature's own part. Every part is put in by `App::build`, so a

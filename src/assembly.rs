@@ -15,7 +15,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::{App, Parts};
-use crate::config::Config;
+use crate::config::Settings;
 use crate::db::{Db, Timestamp};
 use crate::features::{accounts, admin, comments, posts, visits};
 use crate::http::{self, pages};
@@ -25,20 +25,16 @@ use crate::maintenance;
 use crate::templates::Templates;
 
 impl App {
-    /// The application over a connected database: the configuration is
-    /// checked (secret key, mail, jobs) before anything starts.
-    pub fn build(config: Config, db: Db) -> anyhow::Result<Self> {
-        let secret = config.resolve_secret_key()?;
-        config.jobs.check()?;
-        let mailer = Mailer::from_config(&config)?;
-        let templates = Templates::new(config.theme_dir.clone());
-        let jobs = jobs(&config);
+    /// The application over a connected database, with its settings.
+    pub fn build(settings: Settings, db: Db) -> anyhow::Result<Self> {
+        let mailer = Mailer::new(&settings)?;
+        let templates = Templates::new(settings.site.theme_dir.clone());
+        let jobs = jobs(&settings);
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
         Ok(App::new(
             db,
-            Arc::new(config),
-            Arc::new(secret),
+            Arc::new(settings),
             Arc::new(templates),
             mailer,
             jobs,
@@ -64,7 +60,7 @@ pub fn router(app: App) -> Router {
             .with_name("quire_session")
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
-            .with_secure(app.config.secure_cookies())
+            .with_secure(app.settings.http.secure_cookies())
             // Records are saved when they change (sign-in), not on every request,
             // so a session lasts 30 days from sign-in: no database write per page
             // view.
@@ -108,15 +104,16 @@ pub fn router(app: App) -> Router {
                     app.clone(),
                     accounts::extract::load_api_user,
                 ))
-                .layer(http::api::cors(&app.config.cors_origins)),
+                .layer(http::api::cors(&app.settings.http.cors_origins)),
         )
         .merge(site)
-        .layer(DefaultBodyLimit::max(app.config.max_body_bytes));
+        .layer(DefaultBodyLimit::max(app.settings.http.max_body_bytes));
     http::with_operations(routes, app)
 }
 
-/// Every kind of job, and the periodic ones this configuration asks for.
-pub fn jobs(config: &Config) -> Registry {
+/// Every kind of job and event, each event's subscribers, and the periodic
+/// jobs this configuration asks for.
+pub fn jobs(settings: &Settings) -> Registry {
     let mut registry = Registry::default();
     registry
         .register::<accounts::emails::WelcomeEmail>()
@@ -124,14 +121,23 @@ pub fn jobs(config: &Config) -> Registry {
         .register::<comments::emails::ReplyEmail>()
         .register::<crate::backup::Backup>()
         .register::<Housekeeping>()
-        .every(config.jobs.housekeeping_schedule.clone(), Housekeeping);
-    if let Some(schedule) = &config.jobs.backup_schedule {
+        .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
+        .event::<accounts::AccountCreated>()
+        .event::<accounts::AccountDeleted>()
+        .event::<posts::PostPublished>()
+        .event::<posts::PostUpdated>()
+        .event::<posts::PostDeleted>()
+        .event::<comments::CommentCreated>()
+        .subscribe("welcome email", accounts::emails::welcome_new_account)
+        .subscribe("reply emails", comments::emails::email_replies);
+    if let Some(schedule) = &settings.jobs.backup_schedule {
         registry.every(schedule.clone(), crate::backup::Backup);
     }
     registry
 }
 
-/// Removes expired sessions, reset links, invites and old finished jobs.
+/// Removes expired sessions, reset links, invites, old finished jobs and old
+/// events.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Housekeeping;
 
@@ -142,7 +148,8 @@ impl Job for Housekeeping {
         let now = Timestamp::now();
         let accounts = accounts::purge_expired(&app.db, now).await?;
         let jobs = jobs::purge_finished(&app.db, now).await?;
-        tracing::info!(?accounts, jobs, "housekeeping done");
+        let events = jobs::events::purge(&app.db, now).await?;
+        tracing::info!(?accounts, jobs, events, "housekeeping done");
         Ok(())
     }
 }

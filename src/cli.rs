@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::app::App;
-use crate::config::{Config, Switch};
+use crate::config::{DatabaseSettings, Flags, Settings, Switch};
 use crate::db::{Db, MigrationState};
 use crate::features::accounts;
 use crate::http::Server;
@@ -20,7 +20,7 @@ use crate::maintenance;
 #[command(name = "quire", version, about = "A self-hosted blogging platform")]
 pub struct Cli {
     #[command(flatten)]
-    pub config: Config,
+    pub flags: Flags,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -172,13 +172,14 @@ pub fn main() -> ExitCode {
         }
     };
     // Before the runtime starts, so its threads report too.
-    let _telemetry = match crate::telemetry::init(&cli.config, crate::assembly::SECRET_ROUTES) {
-        Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::from(2);
-        }
-    };
+    let _telemetry =
+        match crate::telemetry::init(&cli.flags.telemetry(), crate::assembly::SECRET_ROUTES) {
+            Ok(telemetry) => telemetry,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(2);
+            }
+        };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -221,12 +222,12 @@ fn name_the_variable(error: &clap::Error) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = cli.config;
+    let flags = cli.flags;
     match cli.command {
-        Command::Serve { migrate, no_worker } => serve(config, migrate, no_worker).await,
-        Command::Worker => worker(config).await,
+        Command::Serve { migrate, no_worker } => serve(flags.settings()?, migrate, no_worker).await,
+        Command::Worker => worker(flags.settings()?).await,
         Command::Migrate { action } => {
-            let db = connect(&config).await?;
+            let db = connect(&flags.database()).await?;
             match action {
                 MigrateAction::Up => {
                     let applied = db.migrate_up().await?;
@@ -258,7 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
         } => {
             let password = read_password()?;
-            let db = connect(&config).await?;
+            let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             match accounts::create_from_cli(&db, &username, &email, &password, admin).await {
                 Ok(user) => {
@@ -275,23 +276,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => Err(anyhow::anyhow!(e)),
             }
         }
-        Command::Check { deploy } => check(config, deploy).await,
-        Command::Healthcheck { url } => healthcheck(&config, url).await,
+        Command::Check { deploy } => check(flags, deploy).await,
+        Command::Healthcheck { url } => healthcheck(flags.bind, url).await,
         Command::Backup { dest } => {
-            let db = connect(&config).await?;
+            let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             let folder = dest
                 .open()
                 .await?
-                .backup(&db, &config.database_url())
+                .backup(&db, &flags.database().url)
                 .await?;
             db.close().await;
             println!("backed up to {folder}");
             Ok(())
         }
         Command::Restore { src, force } => {
-            let db = connect(&config).await?;
-            let manifest = crate::backup::restore(&config.database_url(), db, &src, force).await?;
+            let db = connect(&flags.database()).await?;
+            let manifest = crate::backup::restore(&flags.database().url, db, &src, force).await?;
             println!(
                 "restored the {} backup of {} (made by Quire {}); `quire migrate up` applies any newer migrations",
                 manifest.backend, manifest.created_at, manifest.quire_version
@@ -299,7 +300,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Maintenance { action } => {
-            let db = connect(&config).await?;
+            let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             let fail = |e: crate::error::AppError| anyhow::anyhow!(e);
             match action {
@@ -327,7 +328,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Visits {
             action: VisitsAction::Rebuild,
         } => {
-            let db = connect(&config).await?;
+            let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             let rebuilt = crate::features::visits::rebuild_totals(&db)
                 .await
@@ -341,9 +342,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn connect(config: &Config) -> anyhow::Result<Db> {
-    let wait = config.wait_for_db.then_some(Duration::from_secs(60));
-    Db::connect(&config.database_url(), config.pool_size(), wait)
+async fn connect(database: &DatabaseSettings) -> anyhow::Result<Db> {
+    let wait = database.wait.then_some(Duration::from_secs(60));
+    Db::connect(&database.url, database.pool_size, wait)
         .await
         .context("QUIRE_DATABASE_URL")
 }
@@ -397,15 +398,9 @@ fn read_password() -> anyhow::Result<String> {
 /// SQLite, with PostgreSQL only when asked (a deploy runs `quire migrate`
 /// once, not every replica at once). Then refuses pending or unknown
 /// migrations.
-async fn connect_migrated(config: &Config, migrate: bool) -> anyhow::Result<Db> {
-    // Check the secret and the mail settings before touching the database:
-    // a misconfiguration should be the first thing reported.
-    config.resolve_secret_key()?;
-    if let Some(url) = &config.smtp_url {
-        url.settings()?;
-    }
-    let db = connect(config).await?;
-    if migrate || !config.is_postgres() {
+async fn connect_migrated(database: &DatabaseSettings, migrate: bool) -> anyhow::Result<Db> {
+    let db = connect(database).await?;
+    if migrate || !database.is_postgres() {
         let applied = db.migrate_up().await.context("applying migrations")?;
         if applied > 0 {
             tracing::info!(applied, "applied migrations");
@@ -415,14 +410,14 @@ async fn connect_migrated(config: &Config, migrate: bool) -> anyhow::Result<Db> 
     Ok(db)
 }
 
-async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result<()> {
-    let db = connect_migrated(&config, migrate).await?;
-    let run_jobs = !no_worker && config.jobs.in_process == Switch::On;
-    let bind = config.bind;
-    let public_url = config.public_url();
+async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Result<()> {
+    let db = connect_migrated(&settings.database, migrate).await?;
+    let run_jobs = !no_worker && settings.jobs.in_process == Switch::On;
+    let bind = settings.http.bind;
+    let public_url = settings.http.public_url();
     // The web server and the worker share one App.
-    let app = App::build(config, db.clone())?;
-    let state_config = app.config.clone();
+    let app = App::build(settings, db.clone())?;
+    let http = app.settings.http.clone();
     let lifecycle = app.lifecycle.clone();
     let server = Server::bind(bind, crate::assembly::router(app.clone()))
         .await
@@ -432,7 +427,7 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     // for QUIRE_SHUTDOWN_DRAIN (balancers notice and stop sending); then the
     // server takes no new connections and the worker no new jobs, and
     // in-flight requests get QUIRE_SHUTDOWN_TIMEOUT to finish.
-    let (drain, timeout) = (state_config.shutdown_drain, state_config.shutdown_timeout);
+    let (drain, timeout) = (http.shutdown_drain, http.shutdown_timeout);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let signal = tokio::spawn(async move {
         shutdown_signal().await;
@@ -449,7 +444,7 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     };
     let worker =
         run_jobs.then(|| tokio::spawn(run_worker(app.clone(), until_stopped(stopped.clone()))));
-    let metrics = state_config.metrics_bind.map(|bind| {
+    let metrics = http.metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
             bind,
             db.clone(),
@@ -480,10 +475,10 @@ async fn serve(config: Config, migrate: bool, no_worker: bool) -> anyhow::Result
     Ok(())
 }
 
-async fn worker(config: Config) -> anyhow::Result<()> {
-    let db = connect_migrated(&config, false).await?;
-    let metrics_bind = config.metrics_bind;
-    let app = App::build(config, db.clone())?;
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let db = connect_migrated(&settings.database, false).await?;
+    let metrics_bind = settings.http.metrics_bind;
+    let app = App::build(settings, db.clone())?;
     // The worker's job outcomes, on its own metrics address.
     let metrics = metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
@@ -523,11 +518,10 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn check(config: Config, deploy: bool) -> anyhow::Result<()> {
-    config.resolve_secret_key()?;
-    config.jobs.check()?;
-    Mailer::from_config(&config)?;
-    let db = connect(&config).await?;
+async fn check(flags: Flags, deploy: bool) -> anyhow::Result<()> {
+    let settings = flags.settings()?;
+    Mailer::new(&settings)?;
+    let db = connect(&settings.database).await?;
     db.ping()
         .await
         .context("QUIRE_DATABASE_URL: the database does not answer")?;
@@ -540,7 +534,7 @@ async fn check(config: Config, deploy: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let findings =
-        crate::config::deploy_findings(&config, std::env::var("RUST_LOG").ok().as_deref());
+        crate::config::deploy_findings(&settings, std::env::var("RUST_LOG").ok().as_deref());
     for finding in &findings {
         println!("{finding}");
     }
@@ -559,11 +553,11 @@ async fn check(config: Config, deploy: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn healthcheck(config: &Config, url: Option<url::Url>) -> anyhow::Result<()> {
+async fn healthcheck(bind: std::net::SocketAddr, url: Option<url::Url>) -> anyhow::Result<()> {
     let base = match url {
         Some(url) => url,
         None => {
-            let mut bind = config.bind;
+            let mut bind = bind;
             if bind.ip().is_unspecified() {
                 bind.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
             }

@@ -1,10 +1,14 @@
 //! The error type of the application layer, and what each case means over HTTP.
 //!
 //! Features return [`AppError`]; the HTML site turns it into an error page
-//! (see `http::pages`), the JSON API into its own error shape. Internal causes
-//! are logged with their whole chain and never shown to users.
+//! (see `http::pages`), the JSON API into its own error shape. Meanings are
+//! variants, never inferred from text: what was not found or not allowed is
+//! a [`Thing`], what is wrong with a field a [`Problem`], and both become
+//! words only when a page or a JSON body is written. Internal causes are
+//! logged with their whole chain and never shown to users.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,14 +16,46 @@ use serde::Serialize;
 
 pub type AppResult<T> = Result<T, AppError>;
 
+/// What a request named: the JSON API says which in its errors
+/// (`{"errors": {"article": ["not found"]}}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thing {
+    /// A page or route of the site.
+    Page,
+    Post,
+    Comment,
+    /// An author's public profile.
+    Profile,
+    /// A link sent by email (password reset), unknown, used or expired.
+    Link,
+    Job,
+}
+
+impl Thing {
+    /// Its name in the JSON API (RealWorld calls posts articles).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Thing::Page => "request",
+            Thing::Post => "article",
+            Thing::Comment => "comment",
+            Thing::Profile => "profile",
+            Thing::Link => "link",
+            Thing::Job => "job",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("not found")]
-    NotFound,
-    #[error("forbidden")]
-    Forbidden,
+    #[error("{0:?} not found")]
+    NotFound(Thing),
+    #[error("{0:?} forbidden")]
+    Forbidden(Thing),
     #[error("sign-in required")]
     Unauthorized,
+    /// A sign-in whose login or password is wrong (which, is not said).
+    #[error("bad credentials")]
+    BadCredentials,
     #[error("invalid input: {0:?}")]
     Validation(FieldErrors),
     #[error("the form has expired")]
@@ -43,9 +79,9 @@ impl From<sqlx::Error> for AppError {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Unauthorized | AppError::BadCredentials => StatusCode::UNAUTHORIZED,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -57,9 +93,9 @@ impl AppError {
     /// The error a bare status stands for (from the router or an extractor).
     pub fn from_status(status: StatusCode) -> Self {
         match status.as_u16() {
-            404 => AppError::NotFound,
+            404 => AppError::NotFound(Thing::Page),
             405 => AppError::BadRequest("this address does not accept that kind of request".into()),
-            403 => AppError::Forbidden,
+            403 => AppError::Forbidden(Thing::Page),
             413 => AppError::PayloadTooLarge,
             s if s < 500 => AppError::BadRequest(status.canonical_reason().unwrap_or("").into()),
             _ => AppError::Internal(anyhow::anyhow!("status {status}")),
@@ -69,9 +105,10 @@ impl AppError {
     /// What a user may be told.
     pub fn public_message(&self) -> String {
         match self {
-            AppError::NotFound => "We could not find that page.".into(),
-            AppError::Forbidden => "You are not allowed to do that.".into(),
+            AppError::NotFound(_) => "We could not find that page.".into(),
+            AppError::Forbidden(_) => "You are not allowed to do that.".into(),
             AppError::Unauthorized => "Please sign in first.".into(),
+            AppError::BadCredentials => "The login or the password is wrong.".into(),
             AppError::Validation(errors) => errors.summary(),
             AppError::Csrf => {
                 "This form has expired or did not come from this site. Go back, reload the page and try again."
@@ -119,41 +156,95 @@ impl IntoResponse for AppError {
     }
 }
 
-/// Messages by field name, for forms and for the API's error shape.
+/// What is wrong with the value of one field. The words for it are written
+/// by [`fmt::Display`], when a form or a JSON error is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// Empty, or only spaces.
+    Blank,
+    TooShort {
+        min: usize,
+    },
+    TooLong {
+        max: usize,
+    },
+    /// A list (tags) with more than `max` items.
+    TooMany {
+        max: usize,
+    },
+    /// A list whose items may each be at most `max` characters.
+    ItemTooLong {
+        max: usize,
+    },
+    /// Already used: by another account, for instance. The API answers 409.
+    Taken,
+    /// Not of the accepted form; says which form is.
+    Format(&'static str),
+    /// A rule of the site refuses it; says which.
+    Refused(&'static str),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Blank => f.write_str("can't be blank"),
+            Problem::TooShort { min } => write!(f, "is too short (at least {min} characters)"),
+            Problem::TooLong { max } => write!(f, "is too long (at most {max} characters)"),
+            Problem::TooMany { max } => write!(f, "are too many (at most {max})"),
+            Problem::ItemTooLong { max } => write!(f, "must each be at most {max} characters"),
+            Problem::Taken => f.write_str("has already been taken"),
+            Problem::Format(rule) | Problem::Refused(rule) => f.write_str(rule),
+        }
+    }
+}
+
+/// Written as its words: only the HTML and JSON layers serialise errors.
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Problems by field name, for forms and for the API's error shape.
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 #[serde(transparent)]
-pub struct FieldErrors(BTreeMap<&'static str, Vec<String>>);
+pub struct FieldErrors(BTreeMap<&'static str, Vec<Problem>>);
 
 impl FieldErrors {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn single(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn single(field: &'static str, problem: Problem) -> Self {
         let mut errors = Self::new();
-        errors.add(field, message);
+        errors.add(field, problem);
         errors
     }
 
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.entry(field).or_default().push(message.into());
+    pub fn add(&mut self, field: &'static str, problem: Problem) {
+        self.0.entry(field).or_default().push(problem);
     }
 
-    /// Records the error of a parse, keeping the value when it succeeded.
-    pub fn check<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.add(field, message)).ok()
+    /// Records the problem of a parse, keeping the value when it succeeded.
+    pub fn check<T>(&mut self, field: &'static str, result: Result<T, Problem>) -> Option<T> {
+        result.map_err(|problem| self.add(field, problem)).ok()
     }
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
-    pub fn get(&self, field: &str) -> Option<&Vec<String>> {
+    pub fn get(&self, field: &str) -> Option<&Vec<Problem>> {
         self.0.get(field)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Vec<String>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Vec<Problem>)> {
         self.0.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Whether any field's value is already taken (a conflict).
+    pub fn any_taken(&self) -> bool {
+        self.0.values().flatten().any(|p| *p == Problem::Taken)
     }
 
     pub fn into_result(self) -> AppResult<()> {
@@ -164,10 +255,11 @@ impl FieldErrors {
         }
     }
 
-    fn summary(&self) -> String {
+    /// One line: "field problem; field problem".
+    pub fn summary(&self) -> String {
         self.0
             .iter()
-            .flat_map(|(field, messages)| messages.iter().map(move |m| format!("{field} {m}")))
+            .flat_map(|(field, problems)| problems.iter().map(move |p| format!("{field} {p}")))
             .collect::<Vec<_>>()
             .join("; ")
     }

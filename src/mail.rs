@@ -13,7 +13,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Value;
 
-use crate::config::{Config, ConfigError, SmtpTls};
+use crate::config::{ConfigError, Settings, SmtpTls};
 use crate::templates::Templates;
 
 /// Sends email the configured way.
@@ -65,14 +65,13 @@ impl Email {
 }
 
 impl Mailer {
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        let from = match &config.mail_from {
+    pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
+        let from = match &settings.mail.from {
             Some(from) => from.clone(),
-            None => default_sender(config)?,
+            None => default_sender(settings)?,
         };
-        let transport = match &config.smtp_url {
-            Some(url) => {
-                let smtp = url.settings()?;
+        let transport = match settings.mail.smtp.clone() {
+            Some(smtp) => {
                 let error = |e: lettre::transport::smtp::Error| ConfigError {
                     variable: "QUIRE_SMTP_URL",
                     message: format!("cannot be used: {e}"),
@@ -97,7 +96,7 @@ impl Mailer {
                 Transport::Smtp(Box::new(builder.build()))
             }
             None => {
-                let dir = config.data_dir.join("outbox");
+                let dir = settings.site.data_dir.join("outbox");
                 std::fs::create_dir_all(&dir).map_err(|e| ConfigError {
                     variable: "QUIRE_DATA_DIR",
                     message: format!("cannot hold the email outbox {}: {e}", dir.display()),
@@ -151,8 +150,8 @@ impl Mailer {
 }
 
 /// "Site Title <noreply@host>", from the public URL.
-fn default_sender(config: &Config) -> Result<Mailbox, ConfigError> {
-    let url = config.public_url();
+fn default_sender(settings: &Settings) -> Result<Mailbox, ConfigError> {
+    let url = settings.http.public_url();
     let host = match url.host() {
         Some(url::Host::Domain(domain)) if domain.contains('.') => domain.to_owned(),
         // An address or a bare name (127.0.0.1, localhost): a local setup.
@@ -162,7 +161,7 @@ fn default_sender(config: &Config) -> Result<Mailbox, ConfigError> {
         variable: "QUIRE_MAIL_FROM",
         message: format!("is unset and noreply@{host} is not a usable address ({e}); set it"),
     })?;
-    Ok(Mailbox::new(Some(config.site_title.clone()), address))
+    Ok(Mailbox::new(Some(settings.site.title.clone()), address))
 }
 
 #[derive(Clone)]
@@ -197,9 +196,9 @@ impl Header for ListUnsubscribePost {
 }
 
 /// What every email template knows about the site.
-pub fn site(config: &Config) -> Value {
+pub fn site(settings: &Settings) -> Value {
     minijinja::context! {
-        title => config.site_title.clone(),
-        url => config.public_url().as_str(),
+        title => settings.site.title.clone(),
+        url => settings.http.public_url().as_str(),
     }
 }

@@ -26,7 +26,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::config::{Config, LogFormat, OtlpProtocol, TraceConfig};
+use crate::config::{LogFormat, OtlpProtocol, TelemetrySettings, TraceConfig};
 
 /// Keeps the exporters alive; dropping it sends what is still queued.
 pub struct Telemetry {
@@ -50,7 +50,10 @@ pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync>;
 /// runtime starts, so that its threads report too. `secret_routes` are the
 /// route templates whose paths hold a secret (a reset link), which reach
 /// Sentry as their template only.
-pub fn init(config: &Config, secret_routes: &'static [&'static str]) -> anyhow::Result<Telemetry> {
+pub fn init(
+    config: &TelemetrySettings,
+    secret_routes: &'static [&'static str],
+) -> anyhow::Result<Telemetry> {
     let sentry = init_sentry(config, secret_routes);
     let (layers, traces) = layers(config)?;
     // A second initialisation (as in tests) is not an error worth failing for.
@@ -71,9 +74,11 @@ pub fn init(config: &Config, secret_routes: &'static [&'static str]) -> anyhow::
 
 /// Every layer the process's subscriber is made of, and the trace exporter
 /// when traces are on (which must be shut down to send what it holds).
-pub fn layers(config: &Config) -> anyhow::Result<(Vec<BoxedLayer>, Option<SdkTracerProvider>)> {
+pub fn layers(
+    config: &TelemetrySettings,
+) -> anyhow::Result<(Vec<BoxedLayer>, Option<SdkTracerProvider>)> {
     let mut layers: Vec<BoxedLayer> = vec![log_lines(config.log_format), sentry_events()];
-    if config.metrics_bind.is_some() {
+    if config.pool_waits {
         layers.push(
             crate::metrics::PoolWaits
                 .with_filter(crate::metrics::pool_waits_filter())
@@ -83,7 +88,7 @@ pub fn layers(config: &Config) -> anyhow::Result<(Vec<BoxedLayer>, Option<SdkTra
     let traces = match config.traces.traces_url() {
         Some(url) => {
             let (provider, tracer) = tracer(&config.traces, &url)?;
-            layers.extend(trace_layers(tracer, config.is_postgres()));
+            layers.extend(trace_layers(tracer, config.postgres));
             Some(provider)
         }
         None => None,
@@ -137,7 +142,7 @@ fn log_lines(format: LogFormat) -> BoxedLayer {
 /// well as what the tracing layer sends. Keep the guard until exit: it
 /// flushes what is queued. Personal data (cookies, addresses) is not sent.
 pub fn init_sentry(
-    config: &Config,
+    config: &TelemetrySettings,
     secret_routes: &'static [&'static str],
 ) -> Option<sentry::ClientInitGuard> {
     let mut options = sentry::ClientOptions::default();

@@ -32,12 +32,12 @@ impl Job for Backup {
     const KIND: &'static str = "backup";
 
     async fn run(self, app: &App) -> anyhow::Result<()> {
-        let jobs = &app.config.jobs;
+        let jobs = &app.settings.jobs;
         let dest = jobs.backup_dest.as_ref().ok_or_else(|| {
             anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
         })?;
         let dest = dest.open().await?;
-        let written = dest.backup(&app.db, &app.config.database_url()).await?;
+        let written = dest.backup(&app.db, &app.settings.database.url).await?;
         let removed = dest.prune(jobs.backup_keep as usize).await?;
         tracing::info!(%written, removed, "backup written");
         Ok(())

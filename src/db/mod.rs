@@ -328,19 +328,41 @@ impl Db {
     }
 }
 
-/// Whether an error is the violation of a unique constraint or index, and
-/// which: callers turn these into field errors ("username is taken").
-pub fn unique_violation(error: &sqlx::Error) -> Option<String> {
+/// The unique constraints whose violation a feature turns into an answer
+/// ("username has already been taken"). Others are errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unique {
+    Username,
+    Email,
+    /// The partial index that allows one owner.
+    SingleOwner,
+    PostSlug,
+}
+
+/// Each constraint as each backend names it in a violation: PostgreSQL by
+/// the constraint's name, SQLite by its columns in the message
+/// ("UNIQUE constraint failed: users.username"). One table, checked by a
+/// test that makes each violation on both databases.
+const UNIQUES: [(Unique, &str, &str); 4] = [
+    (Unique::Username, "users.username", "users_username_key"),
+    (Unique::Email, "users.email", "users_email_key"),
+    (Unique::SingleOwner, "users.role", "users_single_owner"),
+    (Unique::PostSlug, "posts.slug", "posts_slug_key"),
+];
+
+/// Which known unique constraint an error violates, if it is one.
+pub fn unique_violation(error: &sqlx::Error) -> Option<Unique> {
     let db_error = error.as_database_error()?;
     if !db_error.is_unique_violation() {
         return None;
     }
-    // PostgreSQL names the constraint; SQLite names the columns in its
-    // message ("UNIQUE constraint failed: users.username").
-    Some(
-        db_error
-            .constraint()
-            .map(str::to_owned)
-            .unwrap_or_else(|| db_error.message().to_owned()),
-    )
+    let sqlite = db_error
+        .message()
+        .strip_prefix("UNIQUE constraint failed: ");
+    UNIQUES
+        .iter()
+        .find(|(_, columns, constraint)| {
+            db_error.constraint() == Some(*constraint) || sqlite == Some(*columns)
+        })
+        .map(|(unique, ..)| *unique)
 }

@@ -16,54 +16,62 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::App;
+use std::collections::BTreeMap;
+
 use crate::error::{AppError, FieldErrors};
 
 /// An error in the RealWorld shape: `{"errors": {"field": ["message"]}}`.
+/// This is where the JSON API puts meanings into words.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    errors: FieldErrors,
+    errors: BTreeMap<&'static str, Vec<String>>,
     retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, field: &'static str, message: &str) -> Self {
+    pub fn new(status: StatusCode, field: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            errors: FieldErrors::single(field, message),
+            errors: BTreeMap::from([(field, vec![message.into()])]),
             retry_after: None,
         }
     }
 
-    /// Maps an application error, naming `resource` in not-found and
-    /// forbidden answers (`{"errors":{"article":["not found"]}}`).
-    pub fn about(resource: &'static str, error: AppError) -> Self {
+    fn fields(status: StatusCode, errors: &FieldErrors) -> Self {
+        Self {
+            status,
+            errors: errors
+                .iter()
+                .map(|(field, problems)| (field, problems.iter().map(|p| p.to_string()).collect()))
+                .collect(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
         match error {
-            AppError::NotFound => Self::new(StatusCode::NOT_FOUND, resource, "not found"),
-            AppError::Forbidden | AppError::Csrf => {
-                Self::new(StatusCode::FORBIDDEN, resource, "forbidden")
+            AppError::NotFound(thing) => {
+                Self::new(StatusCode::NOT_FOUND, thing.api_name(), "not found")
             }
+            AppError::Forbidden(thing) => {
+                Self::new(StatusCode::FORBIDDEN, thing.api_name(), "forbidden")
+            }
+            AppError::Csrf => Self::new(StatusCode::FORBIDDEN, "request", "forbidden"),
             AppError::Unauthorized => Self::new(StatusCode::UNAUTHORIZED, "token", "is missing"),
-            AppError::Validation(errors) => {
-                let taken = errors
-                    .iter()
-                    .any(|(_, ms)| ms.iter().any(|m| m == "has already been taken"));
-                let credentials = errors.get("credentials").is_some();
-                let status = if credentials {
-                    StatusCode::UNAUTHORIZED
-                } else if taken {
-                    StatusCode::CONFLICT
-                } else {
-                    StatusCode::UNPROCESSABLE_ENTITY
-                };
-                Self {
-                    status,
-                    errors,
-                    retry_after: None,
-                }
+            AppError::BadCredentials => {
+                Self::new(StatusCode::UNAUTHORIZED, "credentials", "invalid")
             }
+            // A value someone else already has is a conflict; any other
+            // problem, unprocessable.
+            AppError::Validation(errors) if errors.any_taken() => {
+                Self::fields(StatusCode::CONFLICT, &errors)
+            }
+            AppError::Validation(errors) => Self::fields(StatusCode::UNPROCESSABLE_ENTITY, &errors),
             AppError::BadRequest(message) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "body", &message)
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "body", message)
             }
             AppError::PayloadTooLarge => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body", "is too large")
@@ -88,12 +96,6 @@ impl ApiError {
     }
 }
 
-impl From<AppError> for ApiError {
-    fn from(error: AppError) -> Self {
-        Self::about("request", error)
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
@@ -107,17 +109,6 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
-    }
-}
-
-/// Names the resource of a feature call's not-found and forbidden errors.
-pub trait About<T> {
-    fn about(self, resource: &'static str) -> Result<T, ApiError>;
-}
-
-impl<T> About<T> for Result<T, AppError> {
-    fn about(self, resource: &'static str) -> Result<T, ApiError> {
-        self.map_err(|e| ApiError::about(resource, e))
     }
 }
 
@@ -144,14 +135,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::from(AppError::PayloadTooLarge)
             } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "body", &rejection.body_text())
+                ApiError::new(StatusCode::BAD_REQUEST, "body", rejection.body_text())
             }
         })?;
         serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "body",
-                &format!("is invalid: {e}"),
+                format!("is invalid: {e}"),
             )
         })
     }
@@ -192,7 +183,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "query",
-                    &format!("is invalid: {e}"),
+                    format!("is invalid: {e}"),
                 )
             })
     }

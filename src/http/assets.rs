@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, Thing};
 
 const FILES: &[(&str, &str, &str)] = &[
     (
@@ -31,8 +31,8 @@ async fn serve(State(state): State<App>, Path(name): Path<String>) -> Result<Res
     let (_, content_type, built_in) = FILES
         .iter()
         .find(|(n, _, _)| *n == name)
-        .ok_or(AppError::NotFound)?;
-    let themed = match &state.config.theme_dir {
+        .ok_or(AppError::NotFound(Thing::Page))?;
+    let themed = match &state.settings.site.theme_dir {
         Some(dir) => tokio::fs::read_to_string(dir.join("static").join(&name))
             .await
             .ok(),

@@ -29,7 +29,8 @@ pub fn with_operations(routes: Router<App>, state: App) -> Router {
         // Counted only where metrics are served: no work per request otherwise.
         .layer(tower::util::option_layer(
             state
-                .config
+                .settings
+                .http
                 .metrics_bind
                 .is_some()
                 .then(|| axum::middleware::from_fn(crate::metrics::track)),

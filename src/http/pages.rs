@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::caller::Caller;
 use super::extract::CsrfToken;
 use crate::app::App;
-use crate::error::{AppError, ErrorPage};
+use crate::error::{AppError, AppResult, ErrorPage, FieldErrors, Thing};
 
 const CSRF_COOKIE: &str = "quire_csrf";
 
@@ -51,7 +51,7 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
     let mut response = next.run(request).await;
 
     if existing.is_none() {
-        let secure = if state.config.secure_cookies() {
+        let secure = if state.settings.http.secure_cookies() {
             "; Secure"
         } else {
             ""
@@ -143,7 +143,7 @@ pub fn urlencode(text: &str) -> String {
 
 /// The router's fallback: the 404 page.
 pub async fn not_found() -> AppError {
-    AppError::NotFound
+    AppError::NotFound(Thing::Page)
 }
 
 /// What a handler needs to render a page: who is looking, the token for
@@ -181,6 +181,27 @@ struct Common<'a> {
 }
 
 impl PageCtx {
+    /// What a form's handler answers when its action failed: field errors
+    /// show the form again (422), with the context `with` makes of them;
+    /// any other error goes on.
+    pub fn form_again(
+        &self,
+        state: &App,
+        template: &str,
+        error: AppError,
+        with: impl FnOnce(FieldErrors) -> Value,
+    ) -> AppResult<Response> {
+        match error {
+            AppError::Validation(errors) => Ok(self.render_status(
+                state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                template,
+                with(errors),
+            )),
+            other => Err(other),
+        }
+    }
+
     pub fn render(&self, state: &App, template: &str, extra: Value) -> Response {
         self.render_status(state, StatusCode::OK, template, extra)
     }
@@ -193,11 +214,11 @@ impl PageCtx {
         extra: Value,
     ) -> Response {
         let common = Common {
-            site_title: &state.config.site_title,
+            site_title: &state.settings.site.title,
             user: self.caller.as_ref().map(|c| &c.shown),
             csrf_token: &self.csrf.0,
             path: &self.path,
-            registration: state.config.registration,
+            registration: state.settings.site.registration,
             version: env!("CARGO_PKG_VERSION"),
         };
         match state

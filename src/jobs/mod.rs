@@ -9,6 +9,7 @@
 //! writer serialises them, so a job is never held by two workers at once.
 //! Why this is our own queue rather than apalis: docs/decisions.md.
 
+pub mod events;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,7 @@ use time::Duration;
 use crate::app::App;
 use crate::config::Schedule;
 use crate::db::{Conn, Db, Query, Timestamp, query};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Thing};
 pub use worker::run_worker;
 
 /// A kind of background job. The value is the job's payload, stored as
@@ -65,10 +66,27 @@ pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
 type Runner =
     Box<dyn Fn(App, &str) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> + Send + Sync>;
 
-/// Every kind of job this build runs, and the periodic ones, collected by
-/// the assembly from the features.
+/// Whether a recorded event still stands when its time comes.
+type Stands =
+    Box<dyn Fn(App, String, Timestamp) -> BoxFuture<'static, anyhow::Result<bool>> + Send + Sync>;
+
+/// One subscriber's work for a recorded event.
+type Subscriber = Box<
+    dyn Fn(App, String) -> anyhow::Result<BoxFuture<'static, anyhow::Result<()>>> + Send + Sync,
+>;
+
+/// A kind of event and who subscribes to it.
+struct EventKind {
+    stands: Stands,
+    subscribers: Vec<(&'static str, Subscriber)>,
+}
+
+/// Every kind of job and event this build knows, the subscribers of each
+/// event, and the periodic jobs: collected by the assembly from the
+/// features.
 pub struct Registry {
     runners: BTreeMap<&'static str, Runner>,
+    events: BTreeMap<&'static str, EventKind>,
     periodic: Vec<(String, Schedule, NewJob)>,
 }
 
@@ -76,9 +94,10 @@ impl Default for Registry {
     fn default() -> Self {
         let mut registry = Self {
             runners: BTreeMap::new(),
+            events: BTreeMap::new(),
             periodic: Vec::new(),
         };
-        registry.register::<Noop>();
+        registry.register::<Noop>().register::<events::Deliver>();
         registry
     }
 }
@@ -113,6 +132,12 @@ impl Registry {
     /// Every kind's name, as stored.
     pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.runners.keys().copied()
+    }
+
+    fn event_kind(&self, kind: &str) -> anyhow::Result<&EventKind> {
+        self.events
+            .get(kind)
+            .ok_or_else(|| anyhow::anyhow!("no event of kind {kind:?} is known to this version"))
     }
 
     /// The work of a stored job; the error says what is wrong with it.
@@ -159,11 +184,21 @@ impl NewJob {
     }
 }
 
-/// Queues a job, in a transaction ([`Tx`]) so that the job exists exactly
+tokio::task_local! {
+    /// The trace a chain of work started in (the request that recorded an
+    /// event), for jobs queued on its behalf to link to.
+    static ORIGIN: Option<String>;
+}
+
+/// Queues a job, in a transaction ([`Tx`](crate::db::Tx)) so that the job exists exactly
 /// when the change that called for it does, or on its own (on a [`Db`]).
-/// The job remembers the trace it was queued in, for its own span to link
-/// to. Returns whether it was queued (false: its dedup key was taken).
+/// The job remembers the trace it was queued in (or on whose behalf: see
+/// [`events`]), for its own span to link to. Returns whether it was queued
+/// (false: its dedup key was taken).
 pub async fn enqueue<'c>(on: impl Into<Conn<'c>>, new_job: &NewJob) -> Result<bool, sqlx::Error> {
+    let trace_parent = ORIGIN
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| crate::telemetry::current_traceparent());
     let queued = query(
         "INSERT INTO jobs (kind, payload, run_at, dedup_key, created_at, trace_parent)
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING",
@@ -173,7 +208,7 @@ pub async fn enqueue<'c>(on: impl Into<Conn<'c>>, new_job: &NewJob) -> Result<bo
     .bind(new_job.run_at)
     .bind(new_job.dedup_key.as_deref())
     .bind(Timestamp::now())
-    .bind(crate::telemetry::current_traceparent())
+    .bind(trace_parent)
     .execute(on)
     .await?;
     Ok(queued > 0)
@@ -240,7 +275,7 @@ pub async fn retry(db: &Db, id: i64) -> AppResult<()> {
     .execute(db)
     .await?;
     if changed == 0 {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound(Thing::Job));
     }
     Ok(())
 }
@@ -252,7 +287,7 @@ pub async fn discard(db: &Db, id: i64) -> AppResult<()> {
         .execute(db)
         .await?;
     if changed == 0 {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound(Thing::Job));
     }
     Ok(())
 }

@@ -72,7 +72,7 @@ enum Outcome {
 /// back those still running, to be taken up by another worker.
 pub async fn run_worker(app: App, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let registry = app.jobs.clone();
-    let settings = app.config.jobs.clone();
+    let settings = app.settings.jobs.clone();
     let me = worker_id();
     let wake = Arc::new(Notify::new());
     // PostgreSQL: a trigger on jobs sends `NOTIFY quire_jobs` at the

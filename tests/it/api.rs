@@ -381,13 +381,11 @@ backend_test!(timestamps_have_stable_millisecond_precision, |app| {
 });
 
 backend_test!(cors_allows_only_the_configured_origins, |app| {
-    let site = crate::helpers::TestApp::try_spawn_with(
-        app.backend,
-        &[
-            "--cors-origins",
-            "https://app.example.com,http://localhost:4200",
-        ],
-    )
+    let site = crate::helpers::TestApp::try_spawn_with(app.backend, |s| {
+        s.http.cors_origins = ["https://app.example.com", "http://localhost:4200"]
+            .map(axum::http::HeaderValue::from_static)
+            .to_vec()
+    })
     .await
     .unwrap();
     let preflight = |origin: &'static str| {

@@ -4,8 +4,7 @@
 pub use crate::smtp_sink::{SmtpSink, free_port};
 use std::sync::Arc;
 
-use clap::Parser;
-use quire::cli::Cli;
+use quire::config::Settings;
 use quire::db::{Db, query};
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Client, StatusCode, Url};
@@ -62,9 +61,8 @@ pub struct TestApp {
     pg_database: Option<(String, String)>,
     /// The app the server runs, for what tests do beside the HTTP requests.
     app: quire::app::App,
-    /// Where the app stores its data, for workers to share.
+    /// The app's database, for worker processes to share.
     pub database_url: String,
-    data_dir_path: std::path::PathBuf,
 }
 
 impl std::ops::Deref for TestApp {
@@ -115,31 +113,23 @@ impl TestApp {
     }
 
     pub async fn try_spawn(backend: Backend) -> Option<Self> {
-        Self::try_spawn_with(backend, &[]).await
+        Self::try_spawn_with(backend, |_| {}).await
     }
 
-    /// Spawns with extra command-line settings, e.g. `["--registration", "invite"]`.
-    pub async fn try_spawn_with(backend: Backend, args: &[&str]) -> Option<Self> {
+    /// Spawns with settings changed by `change`, e.g.
+    /// `|s| s.site.registration = Registration::Invite`.
+    pub async fn try_spawn_with(
+        backend: Backend,
+        change: impl FnOnce(&mut Settings),
+    ) -> Option<Self> {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database_url(backend, data_dir.path()).await?;
-        let mut argv = vec![
-            "quire".to_owned(),
-            "--database-url".into(),
-            database_url.clone(),
-            "--data-dir".into(),
-            data_dir.path().display().to_string(),
-            "--secret-key".into(),
-            TEST_SECRET.into(),
-            "--db-pool-size".into(),
-            "5".into(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        argv.push("serve".into());
-        let config = Cli::try_parse_from(argv)
-            .expect("test arguments parse")
-            .config;
+        let mut config = Settings::local(data_dir.path(), &database_url, TEST_SECRET)
+            .expect("test settings are valid");
+        config.database.pool_size = quire::db::PoolSize(5);
+        change(&mut config);
         init_logs(&config);
-        let db = Db::connect(&database_url, config.pool_size(), None)
+        let db = Db::connect(&database_url, config.database.pool_size, None)
             .await
             .expect("connect");
         db.migrate_up().await.expect("migrate");
@@ -156,7 +146,6 @@ impl TestApp {
             let _ = rx.await;
         }));
         let base = Url::parse(&format!("http://{addr}/")).unwrap();
-        let data_dir_path = data_dir.path().to_owned();
         Some(Self {
             browser: Browser::new(base.clone()),
             base,
@@ -167,37 +156,23 @@ impl TestApp {
             pg_database,
             app,
             database_url,
-            data_dir_path,
         })
     }
 
-    /// The settings a process of this app would have, plus `args`.
-    pub fn config(&self, args: &[&str]) -> quire::config::Config {
-        let mut argv = vec![
-            "quire".to_owned(),
-            "--database-url".into(),
-            self.database_url.clone(),
-            "--data-dir".into(),
-            self.data_dir_path.display().to_string(),
-            "--secret-key".into(),
-            TEST_SECRET.into(),
-            "--public-url".into(),
-            self.base.to_string(),
-            "--db-pool-size".into(),
-            "5".into(),
-        ];
-        argv.extend(args.iter().map(|a| (*a).to_owned()));
-        argv.push("worker".into());
-        Cli::try_parse_from(argv)
-            .expect("test arguments parse")
-            .config
+    /// The settings a process of this app would have, changed by `change`;
+    /// its public URL is this app's address, for the links in emails.
+    pub fn settings(&self, change: impl FnOnce(&mut Settings)) -> Settings {
+        let mut settings = (*self.app.settings).clone();
+        settings.http.configured_public_url = Some(self.base.clone());
+        change(&mut settings);
+        settings
     }
 
     /// Starts a job worker on this app's database, in this process, with
-    /// extra settings (e.g. `["--smtp-url", …]`). It stops when the handle
-    /// is stopped or dropped.
-    pub fn start_worker(&self, args: &[&str]) -> Worker {
-        let config = self.config(args);
+    /// settings changed by `change` (an SMTP server, say). It stops when
+    /// the handle is stopped or dropped.
+    pub fn start_worker(&self, change: impl FnOnce(&mut Settings)) -> Worker {
+        let config = self.settings(change);
         let app =
             quire::app::App::build(config, self.db.clone()).expect("worker settings are valid");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -414,11 +389,11 @@ impl Drop for QuireProcess {
     }
 }
 
-fn init_logs(config: &quire::config::Config) {
+fn init_logs(config: &Settings) {
     // Logs only when asked, as in zero2prod: TEST_LOG=1 cargo test.
     if std::env::var_os("TEST_LOG").is_some() {
         // Only the first call takes effect; the tests trace nothing.
-        let _ = quire::telemetry::init(config, quire::assembly::SECRET_ROUTES);
+        let _ = quire::telemetry::init(&config.telemetry, quire::assembly::SECRET_ROUTES);
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use quire::config::{Schedule, Settings, SmtpSettings, SmtpUrl};
 use quire::db::{Db, Timestamp, query};
 use quire::jobs::{Job, NewJob, Noop};
 
@@ -36,6 +37,23 @@ async fn jobs_of(db: &Db, kind: &str) -> Vec<Row> {
         .collect()
 }
 
+/// The first job of a kind, once there is one (at most 30 s): jobs that
+/// events call for are queued when their delivery runs, on a worker.
+async fn first_job_of(db: &Db, kind: &str) -> Row {
+    for _ in 0..3000 {
+        if let Some(job) = jobs_of(db, kind).await.into_iter().next() {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no {kind} job after 30 s");
+}
+
+/// The settings of an SMTP server's URL.
+fn smtp(url: &str) -> SmtpSettings {
+    url.parse::<SmtpUrl>().unwrap().settings().unwrap()
+}
+
 /// The link in an email's text that starts with `prefix`.
 fn link(text: &str, prefix: &str) -> String {
     text.split_whitespace()
@@ -48,7 +66,7 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
-    let _worker = app.start_worker(&["--smtp-url", &sink.url()]);
+    let _worker = app.start_worker(|s| s.mail.smtp = Some(smtp(&sink.url())));
     let base = app.base.to_string();
 
     // A welcome on sign-up.
@@ -194,7 +212,7 @@ backend_test!(
                 .unwrap();
         }
         quire::jobs::enqueue(&app.db, &Noop.now()).await.unwrap();
-        let _worker = app.start_worker(&[]);
+        let _worker = app.start_worker(|_| {});
         app.jobs_settled().await;
         let rows = jobs(&app.db).await;
         let errors: Vec<_> = rows
@@ -225,14 +243,11 @@ backend_test!(
         // An SMTP server that is down: nothing listens on the port yet.
         let port = free_port();
         let url = format!("smtp://127.0.0.1:{port}?tls=none");
-        let _worker = app.start_worker(&[
-            "--smtp-url",
-            &url,
-            "--job-retry-base",
-            "400ms",
-            "--job-max-attempts",
-            "3",
-        ]);
+        let _worker = app.start_worker(|s| {
+            s.mail.smtp = Some(smtp(&url));
+            s.jobs.job_retry_base = Duration::from_millis(400);
+            s.jobs.job_max_attempts = 3;
+        });
         app.register("owner").await.assert_status(303);
 
         // Watch the welcome job: after failure n it waits 400 ms × 2^(n-1), ±50%.
@@ -246,7 +261,7 @@ backend_test!(
                 started.elapsed() < Duration::from_secs(30),
                 "the job never failed for good"
             );
-            let job = jobs_of(&app.db, "welcome_email").await.remove(0);
+            let job = first_job_of(&app.db, "welcome_email").await;
             if due_times.is_empty() {
                 due_times.push(job.created_at);
             }
@@ -309,9 +324,11 @@ backend_test!(
 backend_test!(
     periodic_jobs_run_once_per_period_across_two_workers,
     |app| {
-        let every_second = ["--housekeeping-schedule", "* * * * * *"];
-        let first = app.start_worker(&every_second);
-        let second = app.start_worker(&every_second);
+        let every_second = |s: &mut Settings| {
+            s.jobs.housekeeping_schedule = Schedule::parse("* * * * * *").unwrap()
+        };
+        let first = app.start_worker(every_second);
+        let second = app.start_worker(every_second);
         let started = Instant::now();
         tokio::time::sleep(Duration::from_millis(3500)).await;
         first.stop().await;
@@ -377,7 +394,7 @@ async fn a_job_whose_worker_is_killed_runs_again_elsewhere_once() {
         // The SMTP server stalls the delivery; the worker dies in the middle.
         sink.set_delay(30.0);
         let first = worker(&url, dir.path(), &env);
-        let job = jobs_of(&db, "welcome_email").await.remove(0);
+        let job = first_job_of(&db, "welcome_email").await;
         let running = wait_for_state(&db, job.id, "running").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
         first.signal("KILL");
@@ -410,7 +427,7 @@ async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
     sink.set_delay(1.5);
     let smtp = sink.url();
     let worker = worker(&url, dir.path(), &[("QUIRE_SMTP_URL", smtp.as_str())]);
-    let job = jobs_of(&db, "welcome_email").await.remove(0);
+    let job = first_job_of(&db, "welcome_email").await;
     wait_for_state(&db, job.id, "running").await;
     worker.signal("TERM");
     let status = worker.exit_status().await;
@@ -474,14 +491,11 @@ backend_test!(periodic_backups_keep_the_newest_and_verify, |app| {
             std::fs::write(folder.join("manifest.json"), "{}").unwrap();
         }
     }
-    let worker = app.start_worker(&[
-        "--backup-schedule",
-        "* * * * * *",
-        "--backup-dest",
-        &dest_path,
-        "--backup-keep",
-        "2",
-    ]);
+    let worker = app.start_worker(|s| {
+        s.jobs.backup_schedule = Some(Schedule::parse("* * * * * *").unwrap());
+        s.jobs.backup_dest = Some(dest_path.parse().unwrap());
+        s.jobs.backup_keep = 2;
+    });
     tokio::time::sleep(Duration::from_millis(3500)).await;
     worker.stop().await;
     let runs = jobs_of(&app.db, "backup").await;

@@ -18,6 +18,7 @@ mod blog_mode;
 mod cli;
 mod comments;
 mod database;
+mod events;
 mod jobs;
 mod layering;
 mod migrations;

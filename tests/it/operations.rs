@@ -845,14 +845,14 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
 async fn a_panicking_handler_answers_500_and_reaches_sentry() {
     let sentry = SentrySink::start().await;
     let app = crate::helpers::TestApp::spawn(Backend::Sqlite).await;
-    let config = app.config(&["--sentry-dsn", &sentry.dsn]);
+    let config = app.settings(|s| s.telemetry.sentry_dsn = Some(sentry.dsn.parse().unwrap()));
     // Sentry's panic hook is process-wide: while this test runs, panics in
     // other tests of this binary are reported to this sink as well.
-    let _sentry = quire::telemetry::init_sentry(&config, quire::assembly::SECRET_ROUTES)
+    let _sentry = quire::telemetry::init_sentry(&config.telemetry, quire::assembly::SECRET_ROUTES)
         .expect("a DSN is set");
     // And the process's own layers, on this thread, so that what they send
     // to Sentry counts too.
-    let (layers, _) = quire::telemetry::layers(&config).unwrap();
+    let (layers, _) = quire::telemetry::layers(&config.telemetry).unwrap();
     let _layers = tracing::subscriber::set_default(tracing_subscriber::layer::SubscriberExt::with(
         tracing_subscriber::registry(),
         layers,

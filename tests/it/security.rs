@@ -1,5 +1,6 @@
 use crate::backend_test;
 use crate::helpers::TestApp;
+use quire::config::Registration;
 
 backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
     app.register("owner").await;
@@ -135,8 +136,8 @@ backend_test!(signed_out_visitors_are_sent_to_sign_in, |app| {
 });
 
 /// Spawns a second app on the same backend as `app`, in another registration mode.
-async fn app_in_mode(app: &TestApp, mode: &str) -> TestApp {
-    TestApp::try_spawn_with(app.backend, &["--registration", mode])
+async fn app_in_mode(app: &TestApp, mode: Registration) -> TestApp {
+    TestApp::try_spawn_with(app.backend, |s| s.site.registration = mode)
         .await
         .expect("backend available")
 }
@@ -144,7 +145,7 @@ async fn app_in_mode(app: &TestApp, mode: &str) -> TestApp {
 backend_test!(
     invite_only_registration_consumes_one_code_per_account,
     |app| {
-        let site = app_in_mode(&app, "invite").await;
+        let site = app_in_mode(&app, Registration::Invite).await;
         // The first account sets the site up, so it needs no code.
         site.register("owner").await.assert_redirect("/");
         let page = site.post("/admin/invites", &[]).await;
@@ -192,7 +193,7 @@ backend_test!(
 );
 
 backend_test!(closed_registration_refuses_everyone, |app| {
-    let site = app_in_mode(&app, "closed").await;
+    let site = app_in_mode(&app, Registration::Closed).await;
     let page = site.get("/register").await;
     assert!(page.contains("Registration is closed"));
     assert!(!site.get("/login").await.contains("href=\"/register\""));

@@ -8,8 +8,7 @@ use utoipa::ToSchema;
 
 use super::{NewAccount, Profile, ProfileChanges, User, token};
 use crate::app::App;
-use crate::error::FieldErrors;
-use crate::features::accounts::domain::BLANK;
+use crate::error::{FieldErrors, Problem};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -22,7 +21,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(follow, unfollow))
 }
 use super::extract::{ApiUser, MaybeApiUser};
-use crate::http::api::{About, ApiError, ApiJson};
+use crate::http::api::{ApiError, ApiJson};
 use crate::http::extract::ClientIp;
 
 #[derive(Deserialize, ToSchema)]
@@ -134,7 +133,7 @@ impl From<Profile> for ProfileJson {
 
 fn required(errors: &mut FieldErrors, field: &'static str, value: &Option<String>) {
     if value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-        errors.add(field, BLANK);
+        errors.add(field, Problem::Blank);
     }
 }
 
@@ -156,7 +155,7 @@ pub async fn login(
         request.user.password.unwrap_or_default(),
     );
     let user = super::authenticate(&state.db, &email, &password, client).await?;
-    let token = token::issue(&state.db, &state.secret, &user).await?;
+    let token = token::issue(&state.db, state.secret(), &user).await?;
     Ok(UserResponse::new(user, &token))
 }
 
@@ -174,8 +173,8 @@ pub async fn register(
         password: request.user.password.unwrap_or_default(),
         invite: None,
     };
-    let user = super::register(&state.db, state.config.registration, &account).await?;
-    let token = token::issue(&state.db, &state.secret, &user).await?;
+    let user = super::register(&state.db, state.settings.site.registration, &account).await?;
+    let token = token::issue(&state.db, state.secret(), &user).await?;
     Ok((StatusCode::CREATED, UserResponse::new(user, &token)))
 }
 
@@ -224,7 +223,9 @@ pub async fn update_user(
         .await?;
         user = super::find(&state.db, user.id)
             .await?
-            .ok_or(crate::error::AppError::NotFound)?;
+            .ok_or(crate::error::AppError::NotFound(
+                crate::error::Thing::Profile,
+            ))?;
     }
     Ok(UserResponse::new(user, &caller.token))
 }
@@ -238,9 +239,7 @@ pub async fn profile(
     caller: MaybeApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {
-    let profile = super::profile(&state.db, &username, caller.id())
-        .await
-        .about("profile")?;
+    let profile = super::profile(&state.db, &username, caller.id()).await?;
     Ok(Json(ProfileResponse {
         profile: profile.into(),
     }))
@@ -255,9 +254,7 @@ pub async fn follow(
     caller: ApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {
-    let profile = super::set_following(&state.db, &caller.user, &username, true)
-        .await
-        .about("profile")?;
+    let profile = super::set_following(&state.db, &caller.user, &username, true).await?;
     Ok(Json(ProfileResponse {
         profile: profile.into(),
     }))
@@ -272,9 +269,7 @@ pub async fn unfollow(
     caller: ApiUser,
     Path(username): Path<String>,
 ) -> Result<Json<ProfileResponse>, ApiError> {
-    let profile = super::set_following(&state.db, &caller.user, &username, false)
-        .await
-        .about("profile")?;
+    let profile = super::set_following(&state.db, &caller.user, &username, false).await?;
     Ok(Json(ProfileResponse {
         profile: profile.into(),
     }))

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-pub const BLANK: &str = "can't be blank";
+use crate::error::Problem;
 
 /// A username: 1–40 letters, digits, `_`, `-` or `.`. Compared exactly, as
 /// the URLs of author pages show them.
@@ -12,25 +12,24 @@ pub struct Username(String);
 impl Username {
     pub const MAX_LEN: usize = 40;
 
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, Problem> {
         let name = input.trim();
         if name.is_empty() {
-            return Err(BLANK.into());
+            return Err(Problem::Blank);
         }
         if name.chars().count() > Self::MAX_LEN {
-            return Err(format!(
-                "is too long (at most {} characters)",
-                Self::MAX_LEN
-            ));
+            return Err(Problem::TooLong { max: Self::MAX_LEN });
         }
         if !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         {
-            return Err("may only contain letters, digits, '_', '-' and '.'".into());
+            return Err(Problem::Format(
+                "may only contain letters, digits, '_', '-' and '.'",
+            ));
         }
         if name.starts_with('.') || name.ends_with('.') {
-            return Err("may not start or end with '.'".into());
+            return Err(Problem::Format("may not start or end with '.'"));
         }
         Ok(Self(name.to_owned()))
     }
@@ -47,13 +46,13 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, Problem> {
         let email = input.trim().to_lowercase();
         if email.is_empty() {
-            return Err(BLANK.into());
+            return Err(Problem::Blank);
         }
         if email.len() > Self::MAX_LEN {
-            return Err("is too long".into());
+            return Err(Problem::TooLong { max: Self::MAX_LEN });
         }
         // Deliberately loose: one '@' with something on each side and a dot
         // in the domain. Whether it receives mail is for a mail to find out.
@@ -69,7 +68,7 @@ impl Email {
             None => false,
         };
         if !valid {
-            return Err("is not a valid email address".into());
+            return Err(Problem::Format("is not a valid email address"));
         }
         Ok(Self(email))
     }
@@ -93,22 +92,16 @@ impl Password {
     pub const MIN_LEN: usize = 8;
     pub const MAX_LEN: usize = 256;
 
-    pub fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, Problem> {
         if input.is_empty() {
-            return Err(BLANK.into());
+            return Err(Problem::Blank);
         }
         let len = input.chars().count();
         if len < Self::MIN_LEN {
-            return Err(format!(
-                "is too short (at least {} characters)",
-                Self::MIN_LEN
-            ));
+            return Err(Problem::TooShort { min: Self::MIN_LEN });
         }
         if len > Self::MAX_LEN {
-            return Err(format!(
-                "is too long (at most {} characters)",
-                Self::MAX_LEN
-            ));
+            return Err(Problem::TooLong { max: Self::MAX_LEN });
         }
         Ok(Self(input.to_owned()))
     }
@@ -119,7 +112,7 @@ impl Password {
 }
 
 /// An optional link to an avatar image: absent, or an http(s) URL.
-pub fn parse_image_url(input: &str) -> Result<Option<String>, String> {
+pub fn parse_image_url(input: &str) -> Result<Option<String>, Problem> {
     let input = input.trim();
     if input.is_empty() {
         return Ok(None);
@@ -128,14 +121,15 @@ pub fn parse_image_url(input: &str) -> Result<Option<String>, String> {
         Ok(url) if matches!(url.scheme(), "http" | "https") && input.len() <= 2048 => {
             Ok(Some(url.to_string()))
         }
-        _ => Err("must be an http:// or https:// address".into()),
+        _ => Err(Problem::Format("must be an http:// or https:// address")),
     }
 }
 
-pub fn parse_bio(input: &str) -> Result<Option<String>, String> {
+pub fn parse_bio(input: &str) -> Result<Option<String>, Problem> {
+    const MAX_BIO: usize = 2000;
     let bio = input.trim();
-    if bio.chars().count() > 2000 {
-        return Err("is too long (at most 2000 characters)".into());
+    if bio.chars().count() > MAX_BIO {
+        return Err(Problem::TooLong { max: MAX_BIO });
     }
     Ok((!bio.is_empty()).then(|| bio.to_owned()))
 }
@@ -147,7 +141,7 @@ mod tests {
     #[test]
     fn usernames() {
         assert_eq!(Username::parse("  alice_1 ").unwrap().as_str(), "alice_1");
-        assert_eq!(Username::parse("").unwrap_err(), BLANK);
+        assert_eq!(Username::parse("").unwrap_err(), Problem::Blank);
         assert!(Username::parse("a b").is_err());
         assert!(Username::parse("<script>").is_err());
         assert!(Username::parse(".hidden").is_err());
@@ -161,7 +155,7 @@ mod tests {
             Email::parse(" Bob@Example.COM ").unwrap().as_str(),
             "bob@example.com"
         );
-        assert_eq!(Email::parse("").unwrap_err(), BLANK);
+        assert_eq!(Email::parse("").unwrap_err(), Problem::Blank);
         for bad in [
             "bob",
             "bob@",
@@ -176,7 +170,7 @@ mod tests {
 
     #[test]
     fn passwords() {
-        assert_eq!(Password::parse("").unwrap_err(), BLANK);
+        assert_eq!(Password::parse("").unwrap_err(), Problem::Blank);
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough").is_ok());
         assert_eq!(

@@ -20,6 +20,18 @@ impl Job for WelcomeEmail {
     }
 }
 
+/// The subscriber to [`AccountCreated`](super::AccountCreated): queues the
+/// welcome, once per account.
+pub async fn welcome_new_account(app: App, event: super::AccountCreated) -> anyhow::Result<()> {
+    let welcome = WelcomeEmail {
+        user_id: event.user_id,
+    }
+    .now()
+    .dedup(format!("welcome:{}", event.user_id));
+    crate::jobs::enqueue(&app.db, &welcome).await?;
+    Ok(())
+}
+
 async fn welcome(ctx: &App, user_id: i64) -> anyhow::Result<()> {
     let Some(user) = super::find(&ctx.db, user_id).await? else {
         return Ok(());
@@ -27,7 +39,7 @@ async fn welcome(ctx: &App, user_id: i64) -> anyhow::Result<()> {
     let Some(address) = user.email.as_deref().filter(|_| user.deleted_at.is_none()) else {
         return Ok(());
     };
-    let public = ctx.config.public_url();
+    let public = ctx.settings.http.public_url();
     let message = mail::Email::render(
         &ctx.templates,
         "welcome",
@@ -35,7 +47,7 @@ async fn welcome(ctx: &App, user_id: i64) -> anyhow::Result<()> {
             username => user.username,
             write_link => public.join("editor")?.as_str(),
             settings_link => public.join("settings")?.as_str(),
-            site => mail::site(&ctx.config),
+            site => mail::site(&ctx.settings),
         },
     )?;
     ctx.mailer.send(address, message).await

@@ -16,7 +16,7 @@ use tower_sessions::Session;
 use super::session_store::USER_ID_KEY;
 use super::{User, token};
 use crate::app::App;
-use crate::error::AppError;
+use crate::error::{AppError, Thing};
 use crate::http::api::ApiError;
 use crate::http::caller::Caller;
 use crate::http::pages::PageCtx;
@@ -109,7 +109,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
         if !user.is_admin() {
-            return Err(AppError::Forbidden);
+            return Err(AppError::Forbidden(Thing::Page));
         }
         Ok(Admin(user))
     }
@@ -147,7 +147,7 @@ fn bearer(request: &Request) -> Option<&str> {
 pub async fn load_api_user(State(app): State<App>, mut request: Request, next: Next) -> Response {
     let auth = match bearer(&request) {
         None => TokenAuth::None,
-        Some(jwt) => match token::authenticate(&app.db, &app.secret, jwt).await {
+        Some(jwt) => match token::authenticate(&app.db, app.secret(), jwt).await {
             Ok((user, token)) => TokenAuth::Valid(ApiUser { user, token }),
             Err(AppError::Unauthorized) => TokenAuth::Invalid,
             Err(e) => return ApiError::from(e).into_response(),

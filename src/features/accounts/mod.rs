@@ -18,10 +18,10 @@ use sqlx::FromRow;
 use time::Duration;
 
 use crate::config::{Registration, SecretKey};
-use crate::db::{self, Db, Query, Timestamp, query};
-use crate::error::{AppError, AppResult, FieldErrors};
-use crate::jobs::Job;
-use domain::{BLANK, Email, Password, Username, parse_bio, parse_image_url};
+use crate::db::{self, Db, Query, Timestamp, Unique, query};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
+use crate::jobs::events::{self, Event};
+use domain::{Email, Password, Username, parse_bio, parse_image_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -132,7 +132,7 @@ pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppRes
     let invite = match mode {
         Registration::Open => None,
         Registration::Closed => {
-            errors.add("registration", "is closed on this site");
+            errors.add("registration", Problem::Refused("is closed on this site"));
             None
         }
         // The first account sets the site up: nobody could have invited it.
@@ -140,7 +140,10 @@ pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppRes
         Registration::Invite => match input.invite.as_deref().map(str::trim) {
             Some(code) if !code.is_empty() => Some(code.to_owned()),
             _ => {
-                errors.add("invite", "is required: registration is by invitation");
+                errors.add(
+                    "invite",
+                    Problem::Refused("is required: registration is by invitation"),
+                );
                 None
             }
         },
@@ -188,21 +191,16 @@ async fn insert_user(
             Ok(user) => Ok(user),
             Err(sqlx::Error::RowNotFound) => Err(FieldErrors::single(
                 "invite",
-                "is not valid: it may have been used or have expired",
+                Problem::Refused("is not valid: it may have been used or have expired"),
             )
             .into()),
             Err(e) => match db::unique_violation(&e) {
-                Some(what) if what.contains("owner") || what.contains("role") => {
+                Some(Unique::SingleOwner) => {
                     role = Role::Member;
                     continue;
                 }
-                Some(what) if what.contains("username") => {
-                    Err(FieldErrors::single("username", "has already been taken").into())
-                }
-                Some(what) if what.contains("email") => {
-                    Err(FieldErrors::single("email", "has already been taken").into())
-                }
-                _ => Err(e.into()),
+                Some(unique) => Err(taken(unique, e)),
+                None => Err(e.into()),
             },
         };
     }
@@ -234,10 +232,7 @@ async fn insert_row(
         .bind(account.now)
         .fetch_one(&mut tx)
         .await?;
-    let welcome = emails::WelcomeEmail { user_id: user.id }
-        .now()
-        .dedup(format!("welcome:{}", user.id));
-    crate::jobs::enqueue(&mut tx, &welcome).await?;
+    events::record(&mut tx, &AccountCreated { user_id: user.id }, account.now).await?;
     if let Some(code) = invite {
         let used = query(
             "UPDATE invites SET used_by = $1, used_at = $2
@@ -255,6 +250,87 @@ async fn insert_row(
     tx.commit().await?;
     Ok(user)
 }
+
+/// An account was made (registration, an invite used, `quire user create`).
+#[derive(Debug, serde::Deserialize, Serialize)]
+pub struct AccountCreated {
+    pub user_id: i64,
+}
+
+impl Event for AccountCreated {
+    const KIND: &'static str = "account_created";
+}
+
+/// An account was deleted (its row stays, emptied: see [`delete_account`]).
+#[derive(Debug, serde::Deserialize, Serialize)]
+pub struct AccountDeleted {
+    pub user_id: i64,
+}
+
+impl Event for AccountDeleted {
+    const KIND: &'static str = "account_deleted";
+}
+
+/// Who wrote a post or a comment, as readers see them: read from the
+/// `author_*` columns of the query that loaded the writing.
+#[derive(Debug, Clone, FromRow)]
+pub struct Author {
+    #[sqlx(rename = "author_username")]
+    username: String,
+    #[sqlx(rename = "author_image")]
+    pub image: Option<String>,
+    #[sqlx(rename = "author_deleted_at")]
+    deleted_at: Option<Timestamp>,
+}
+
+impl Author {
+    /// How a deleted account's name is shown on what it wrote.
+    pub const DELETED: &str = "[deleted]";
+
+    /// The name shown: "[deleted]" once the account is gone.
+    pub fn name(&self) -> &str {
+        if self.is_deleted() {
+            Self::DELETED
+        } else {
+            &self.username
+        }
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// Their page's name (`/users/NAME`), while the account exists.
+    pub fn username(&self) -> Option<&str> {
+        (!self.is_deleted()).then_some(self.username.as_str())
+    }
+}
+
+/// For templates: `name`, `username` (absent once deleted), `image`,
+/// `deleted`.
+impl Serialize for Author {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut author = serializer.serialize_struct("Author", 4)?;
+        author.serialize_field("name", self.name())?;
+        author.serialize_field("username", &self.username())?;
+        author.serialize_field("image", &self.image)?;
+        author.serialize_field("deleted", &self.is_deleted())?;
+        author.end()
+    }
+}
+
+/// Who already has a value that must be unique, as a field error.
+fn taken(unique: Unique, error: sqlx::Error) -> AppError {
+    match unique {
+        Unique::Username => FieldErrors::single("username", Problem::Taken).into(),
+        Unique::Email => FieldErrors::single("email", Problem::Taken).into(),
+        // Not a field: the callers handle it (or it is a bug).
+        Unique::SingleOwner | Unique::PostSlug => error.into(),
+    }
+}
+
+const NOT_CURRENT_PASSWORD: Problem = Problem::Refused("is not your current password");
 
 /// A user and their password hash, for signing in.
 #[derive(FromRow)]
@@ -299,10 +375,10 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     let mut errors = FieldErrors::new();
     let login = login.trim();
     if login.is_empty() {
-        errors.add("login", BLANK);
+        errors.add("login", Problem::Blank);
     }
     if password.is_empty() {
-        errors.add("password", BLANK);
+        errors.add("password", Problem::Blank);
     }
     errors.into_result()?;
 
@@ -369,7 +445,7 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
             .await?;
         return Ok(user);
     }
-    Err(FieldErrors::single("credentials", "invalid").into())
+    Err(AppError::BadCredentials)
 }
 
 #[derive(Debug, Default, Clone, serde::Deserialize, Serialize)]
@@ -420,11 +496,10 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
     match result {
         Ok(user) => Ok(user),
         Err(e) => match db::unique_violation(&e) {
-            Some(what) if what.contains("username") => {
-                Err(FieldErrors::single("username", "has already been taken").into())
+            Some(unique) => Err(taken(unique, e)),
+            None if matches!(e, sqlx::Error::RowNotFound) => {
+                Err(AppError::NotFound(Thing::Profile))
             }
-            Some(_) => Err(FieldErrors::single("email", "has already been taken").into()),
-            None if matches!(e, sqlx::Error::RowNotFound) => Err(AppError::NotFound),
             None => Err(e.into()),
         },
     }
@@ -440,9 +515,9 @@ pub async fn change_password(
     keep_session: Option<&str>,
 ) -> AppResult<()> {
     if !verify_current_password(db, user, current).await? {
-        let mut errors = FieldErrors::single("current_password", "is not your current password");
-        if let Err(message) = Password::parse(new) {
-            errors.add("new_password", message);
+        let mut errors = FieldErrors::single("current_password", NOT_CURRENT_PASSWORD);
+        if let Err(problem) = Password::parse(new) {
+            errors.add("new_password", problem);
         }
         return Err(errors.into());
     }
@@ -492,7 +567,7 @@ async fn verify_current_password(db: &Db, user: &User, password: &str) -> AppRes
 /// "[deleted]"), personal data is cleared, sessions and follows end.
 pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<()> {
     if !verify_current_password(db, user, password).await? {
-        return Err(FieldErrors::single("password", "is not your current password").into());
+        return Err(FieldErrors::single("password", NOT_CURRENT_PASSWORD).into());
     }
     let now = Timestamp::now();
     let mut tx = db.begin().await?;
@@ -513,6 +588,7 @@ pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<(
         .bind(user.id)
         .execute(&mut tx)
         .await?;
+    events::record(&mut tx, &AccountDeleted { user_id: user.id }, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -585,7 +661,7 @@ const INVITE_LIFETIME: Duration = Duration::days(14);
 
 pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
     if !admin.is_admin() {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Page));
     }
     let code = crate::crypto::random_token(16);
     let now = Timestamp::now();
@@ -601,7 +677,7 @@ pub async fn create_invite(db: &Db, admin: &User) -> AppResult<String> {
 
 pub async fn list_invites(db: &Db, admin: &User) -> AppResult<Vec<Invite>> {
     if !admin.is_admin() {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Page));
     }
     Ok(query(
         "SELECT i.code, i.created_at, i.expires_at, u.username AS used_by_username
@@ -632,7 +708,7 @@ pub async fn profile(db: &Db, username: &str, viewer: Option<i64>) -> AppResult<
     .bind(viewer.unwrap_or(0))
     .fetch_optional(db)
     .await?;
-    profile.ok_or(AppError::NotFound)
+    profile.ok_or(AppError::NotFound(Thing::Profile))
 }
 
 /// Follows (or with `follow = false`, unfollows) an account; either is
@@ -645,7 +721,7 @@ pub async fn set_following(
 ) -> AppResult<Profile> {
     let target = find_active_by_username(db, username)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound(Thing::Profile))?;
     if follow {
         query(
             "INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)

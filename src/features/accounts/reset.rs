@@ -13,7 +13,7 @@ use super::domain::{Email, Password};
 use super::{USER_COLUMNS, User};
 use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Thing};
 use crate::jobs::Job;
 use crate::mail;
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,8 @@ async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)
         .execute(&ctx.db).await?;
     let link = ctx
-        .config
+        .settings
+        .http
         .public_url()
         .join(&format!("password/reset/{token}"))?;
     let message = mail::Email::render(
@@ -83,7 +84,7 @@ async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
             username => user.username,
             link => link.as_str(),
             minutes => LINK_LIFETIME.whole_minutes(),
-            site => mail::site(&ctx.config),
+            site => mail::site(&ctx.settings),
         },
     )?;
     ctx.mailer.send(email, message).await
@@ -101,12 +102,12 @@ pub async fn check(db: &Db, token: &str) -> AppResult<User> {
         .bind(Timestamp::now())
         .fetch_optional(db)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(AppError::NotFound(Thing::Link))
 }
 
 /// Sets a new password through a link, which is used up by it, along with
 /// every other link of the account. Every session of the account ends.
-/// `AppError::NotFound` when the link is unknown, used or expired.
+/// `AppError::NotFound(Thing::Link)` when the link is unknown, used or expired.
 pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> AppResult<User> {
     Password::parse(new_password).map_err(|m| FieldErrors::single("password", m))?;
     let now = Timestamp::now();
@@ -123,7 +124,7 @@ pub async fn reset_password(db: &Db, token: &str, new_password: &str) -> AppResu
         None => None,
     };
     let Some(user) = user.filter(|u| u.deleted_at.is_none()) else {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound(Thing::Link));
     };
     super::set_password(db, &user, new_password, "password", None).await?;
     query("DELETE FROM password_resets WHERE user_id = $1 AND used_at IS NULL")

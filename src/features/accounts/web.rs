@@ -15,7 +15,7 @@ use super::extract::{Admin, SignedIn};
 use super::session_store::USER_ID_KEY;
 use super::{NewAccount, ProfileChanges, User};
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Thing};
 use crate::http::extract::{ClientIp, CsrfForm, NoFields};
 use crate::http::pages::{PageCtx, safe_next, see_other};
 
@@ -86,13 +86,15 @@ async fn login(
             sign_in(&session, &user).await?;
             Ok(see_other(&next))
         }
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+        Err(AppError::BadCredentials) => Ok(ctx.render_status(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
             "login.html",
-            context! { next, login => form.login, errors => Serde(errors) },
+            context! { next, login => form.login, bad_credentials => true },
         )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "login.html", e, |errors| {
+            context! { next, login => form.login, errors => Serde(errors) }
+        }),
     }
 }
 
@@ -119,18 +121,14 @@ async fn register(
     session: Session,
     CsrfForm(form): CsrfForm<NewAccount>,
 ) -> AppResult<Response> {
-    match super::register(&state.db, state.config.registration, &form).await {
+    match super::register(&state.db, state.settings.site.registration, &form).await {
         Ok(user) => {
             sign_in(&session, &user).await?;
             Ok(see_other("/"))
         }
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "register.html",
-            context! { form => context! { username => form.username, email => form.email, invite => form.invite }, errors => Serde(errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "register.html", e, |errors| {
+            context! { form => context! { username => form.username, email => form.email, invite => form.invite }, errors => Serde(errors) }
+        }),
     }
 }
 
@@ -166,13 +164,9 @@ async fn update_settings(
             "settings.html",
             context! { form => Serde(updated), saved => true },
         )),
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "settings.html",
-            context! { form => Serde(form), errors => Serde(errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "settings.html", e, |errors| {
+            context! { form => Serde(form), errors => Serde(errors) }
+        }),
     }
 }
 
@@ -206,13 +200,9 @@ async fn change_password(
             "settings.html",
             context! { form => Serde(user), password_changed => true },
         )),
-        Err(AppError::Validation(password_errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "settings.html",
-            context! { form => Serde(user), password_errors => Serde(password_errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "settings.html", e, |password_errors| {
+            context! { form => Serde(user), password_errors => Serde(password_errors) }
+        }),
     }
 }
 
@@ -241,13 +231,9 @@ async fn delete_account(
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
             Ok(see_other("/"))
         }
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "delete_account.html",
-            context! { errors => Serde(errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "delete_account.html", e, |errors| {
+            context! { errors => Serde(errors) }
+        }),
     }
 }
 
@@ -323,13 +309,9 @@ async fn forgot(
             "forgot_password.html",
             context! { sent => true, email => form.email.trim(), minutes },
         )),
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "forgot_password.html",
-            context! { email => form.email, errors => Serde(errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "forgot_password.html", e, |errors| {
+            context! { email => form.email, errors => Serde(errors) }
+        }),
     }
 }
 
@@ -353,7 +335,7 @@ async fn reset_page(
             "reset_password.html",
             context! { token, username => user.username },
         )),
-        Err(AppError::NotFound) => Ok(invalid_reset_link(&state, &ctx)),
+        Err(AppError::NotFound(_)) => Ok(invalid_reset_link(&state, &ctx)),
         Err(e) => Err(e),
     }
 }
@@ -389,7 +371,7 @@ async fn reset(
                 context! { token, username => user.username, errors => Serde(errors) },
             ))
         }
-        Err(AppError::NotFound) => Ok(invalid_reset_link(&state, &ctx)),
+        Err(AppError::NotFound(_)) => Ok(invalid_reset_link(&state, &ctx)),
         Err(e) => Err(e),
     }
 }
@@ -428,8 +410,8 @@ async fn set_subscription(
     token: &str,
     on: bool,
 ) -> AppResult<Response> {
-    if !super::check_unsubscribe_token(&state.secret, user_id, token) {
-        return Err(AppError::NotFound);
+    if !super::check_unsubscribe_token(state.secret(), user_id, token) {
+        return Err(AppError::NotFound(Thing::Link));
     }
     super::set_notify_replies(&state.db, user_id, on).await?;
     Ok(ctx.render(

@@ -11,7 +11,7 @@ use minijinja::context;
 use minijinja::value::Serde;
 
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Thing};
 use crate::features::accounts::extract::Admin;
 use crate::http::extract::{CsrfForm, NoFields};
 use crate::http::pages::PageCtx;
@@ -68,7 +68,7 @@ async fn act(
             jobs::discard(&state.db, id).await?;
             format!("Job {id} was discarded.")
         }
-        _ => return Err(AppError::NotFound),
+        _ => return Err(AppError::NotFound(Thing::Page)),
     };
     render(&state, &ctx, Some(done)).await
 }

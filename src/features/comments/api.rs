@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::Comment;
 use crate::app::App;
+use crate::error::{AppError, Thing};
 use crate::features::accounts::api::ProfileJson;
 use crate::features::posts;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +20,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(delete))
 }
 use crate::features::accounts::extract::{ApiUser, MaybeApiUser};
-use crate::http::api::{About, ApiError, ApiJson};
+use crate::http::api::{ApiError, ApiJson};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -33,7 +34,7 @@ pub struct CommentJson {
 
 impl CommentJson {
     fn new(comment: Comment, following: bool) -> Self {
-        let author = comment.author_name().to_owned();
+        let author = comment.author.name().to_owned();
         Self {
             id: comment.id,
             created_at: comment.created_at.iso_millis(),
@@ -42,7 +43,7 @@ impl CommentJson {
             author: ProfileJson {
                 username: author,
                 bio: None,
-                image: comment.author_image,
+                image: comment.author.image,
                 following,
             },
         }
@@ -78,9 +79,7 @@ pub async fn list(
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<CommentsResponse>, ApiError> {
-    let post = posts::find(&state.db, &slug, caller.id())
-        .await
-        .about("article")?;
+    let post = posts::find(&state.db, &slug, caller.id()).await?;
     let followed = match caller.id() {
         Some(viewer) => super::followed_authors(&state.db, &post, viewer).await?,
         None => Vec::new(),
@@ -107,9 +106,7 @@ pub async fn create(
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<NewCommentRequest>,
 ) -> Result<(StatusCode, Json<CommentResponse>), ApiError> {
-    let post = posts::find(&state.db, &slug, Some(caller.user.id))
-        .await
-        .about("article")?;
+    let post = posts::find(&state.db, &slug, Some(caller.user.id)).await?;
     let body = request.comment.body.unwrap_or_default();
     let comment = super::create(&state.db, &caller.user, &post, &body).await?;
     Ok((
@@ -129,15 +126,9 @@ pub async fn delete(
     caller: ApiUser,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let post = posts::find(&state.db, &slug, Some(caller.user.id))
-        .await
-        .about("article")?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::about("comment", crate::error::AppError::NotFound))?;
-    let comment = super::find(&state.db, &post, id).await.about("comment")?;
-    super::delete(&state.db, &caller.user, &comment)
-        .await
-        .about("comment")?;
+    let post = posts::find(&state.db, &slug, Some(caller.user.id)).await?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(Thing::Comment))?;
+    let comment = super::find(&state.db, &post, id).await?;
+    super::delete(&state.db, &caller.user, &comment).await?;
     Ok(StatusCode::NO_CONTENT)
 }

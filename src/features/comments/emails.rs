@@ -37,6 +37,34 @@ struct Reply {
 /// How much of the comment the email quotes.
 const EXCERPT_CHARS: usize = 400;
 
+/// The subscriber to [`CommentCreated`](super::CommentCreated): queues a
+/// reply email for the post's author and everyone who commented before,
+/// except the one replying, if they want to hear about replies. Once per
+/// recipient, however often it runs.
+pub async fn email_replies(app: App, event: super::CommentCreated) -> anyhow::Result<()> {
+    let id = event.comment_id;
+    let recipients: Vec<i64> = query(
+        "SELECT u.id FROM users u JOIN comments c ON c.id = $1
+         WHERE u.id <> c.author_id AND u.deleted_at IS NULL AND u.notify_replies
+           AND (u.id = (SELECT author_id FROM posts WHERE id = c.post_id)
+                OR u.id IN (SELECT author_id FROM comments
+                            WHERE post_id = c.post_id AND id < c.id))",
+    )
+    .bind(id)
+    .scalars(&app.db)
+    .await?;
+    for recipient_id in recipients {
+        let job = ReplyEmail {
+            comment_id: id,
+            recipient_id,
+        }
+        .now()
+        .dedup(format!("reply:{id}:{recipient_id}"));
+        crate::jobs::enqueue(&app.db, &job).await?;
+    }
+    Ok(())
+}
+
 /// The recipient's wishes are read now, not when the job was queued, so
 /// unsubscribing stops emails already on their way.
 async fn reply(ctx: &App, comment_id: i64, recipient_id: i64) -> anyhow::Result<()> {
@@ -62,12 +90,12 @@ async fn reply(ctx: &App, comment_id: i64, recipient_id: i64) -> anyhow::Result<
     let Some(reply) = reply else {
         return Ok(());
     };
-    let public = ctx.config.public_url();
+    let public = ctx.settings.http.public_url();
     let mut link = public.join(&format!("posts/{}", reply.slug))?;
     link.set_fragment(Some(&format!("comment-{comment_id}")));
     let unsubscribe = public.join(&format!(
         "unsubscribe/{recipient_id}/{}",
-        accounts::unsubscribe_token(&ctx.secret, recipient_id)
+        accounts::unsubscribe_token(ctx.secret(), recipient_id)
     ))?;
     let mut excerpt: String = reply.body.chars().take(EXCERPT_CHARS).collect();
     if reply.body.chars().count() > EXCERPT_CHARS {
@@ -85,7 +113,7 @@ async fn reply(ctx: &App, comment_id: i64, recipient_id: i64) -> anyhow::Result<
             link => link.as_str(),
             unsubscribe_link => unsubscribe.as_str(),
             settings_link => public.join("settings")?.as_str(),
-            site => mail::site(&ctx.config),
+            site => mail::site(&ctx.settings),
         },
     )?;
     message.unsubscribe = Some(unsubscribe.to_string());

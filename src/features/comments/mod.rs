@@ -8,36 +8,33 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::db::{Db, Query, Timestamp, query};
-use crate::error::{AppError, AppResult, FieldErrors};
-use crate::features::accounts::User;
-use crate::features::accounts::domain::BLANK;
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
+use crate::features::accounts::{Author, User};
 use crate::features::posts::Post;
-use crate::jobs::Job;
+use crate::jobs::events::{self, Event};
 
 pub const MAX_BODY: usize = 20_000;
+
+/// A comment was posted.
+#[derive(Debug, serde::Deserialize, Serialize)]
+pub struct CommentCreated {
+    pub comment_id: i64,
+}
+
+impl Event for CommentCreated {
+    const KIND: &'static str = "comment_created";
+}
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct Comment {
     pub id: i64,
     pub post_id: i64,
     pub author_id: i64,
-    pub author_username: String,
-    pub author_image: Option<String>,
-    pub author_deleted_at: Option<Timestamp>,
+    #[sqlx(flatten)]
+    pub author: Author,
     pub body: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-impl Comment {
-    /// The author as readers see them: "[deleted]" once the account is gone.
-    pub fn author_name(&self) -> &str {
-        if self.author_deleted_at.is_some() {
-            crate::features::posts::DELETED_AUTHOR
-        } else {
-            &self.author_username
-        }
-    }
 }
 
 const SELECT_COMMENTS: &str = "
@@ -47,12 +44,12 @@ const SELECT_COMMENTS: &str = "
 
 pub fn parse_body(body: &str) -> Result<String, FieldErrors> {
     if body.trim().is_empty() {
-        return Err(FieldErrors::single("body", BLANK));
+        return Err(FieldErrors::single("body", Problem::Blank));
     }
     if body.chars().count() > MAX_BODY {
         return Err(FieldErrors::single(
             "body",
-            format!("is too long (at most {MAX_BODY} characters)"),
+            Problem::TooLong { max: MAX_BODY },
         ));
     }
     Ok(body.to_owned())
@@ -73,7 +70,7 @@ pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
         .bind(post.id)
         .fetch_optional(db)
         .await?;
-    comment.ok_or(AppError::NotFound)
+    comment.ok_or(AppError::NotFound(Thing::Comment))
 }
 
 /// A comment by the post's slug and the comment's id as they appear in a
@@ -85,7 +82,7 @@ pub async fn find_by_path(
     id: &str,
     viewer: Option<i64>,
 ) -> AppResult<(Post, Comment)> {
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound(Thing::Comment))?;
     let post = crate::features::posts::find(db, slug, viewer).await?;
     let comment = find(db, &post, id).await?;
     Ok((post, comment))
@@ -94,8 +91,8 @@ pub async fn find_by_path(
 pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
     let body = parse_body(body)?;
     let now = Timestamp::now();
-    // The comment and the emails it calls for are one transaction: neither
-    // exists without the other.
+    // The comment and its event are one transaction: what others do about
+    // it (reply emails) cannot be lost.
     let mut tx = db.begin().await?;
     let id: i64 = query(
         "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
@@ -107,27 +104,7 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     .bind(now)
     .scalar(&mut tx)
     .await?;
-    // The post's author and everyone who commented before, except the
-    // one replying, if they want to hear about replies.
-    let recipients: Vec<i64> = query(
-        "SELECT u.id FROM users u
-         WHERE u.id <> $2 AND u.deleted_at IS NULL AND u.notify_replies
-           AND (u.id = (SELECT author_id FROM posts WHERE id = $1)
-                OR u.id IN (SELECT author_id FROM comments WHERE post_id = $1))",
-    )
-    .bind(post.id)
-    .bind(author.id)
-    .scalars(&mut tx)
-    .await?;
-    for recipient_id in recipients {
-        let job = emails::ReplyEmail {
-            comment_id: id,
-            recipient_id,
-        }
-        .now()
-        .dedup(format!("reply:{id}:{recipient_id}"));
-        crate::jobs::enqueue(&mut tx, &job).await?;
-    }
+    events::record(&mut tx, &CommentCreated { comment_id: id }, now).await?;
     tx.commit().await?;
     find(db, post, id).await
 }
@@ -140,7 +117,7 @@ pub async fn update(
     body: &str,
 ) -> AppResult<Comment> {
     if !user.can_modify(comment.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Comment));
     }
     let body = parse_body(body)?;
     query("UPDATE comments SET body = $1, updated_at = $2 WHERE id = $3")
@@ -154,7 +131,7 @@ pub async fn update(
 
 pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
     if !user.can_modify(comment.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Comment));
     }
     query("DELETE FROM comments WHERE id = $1")
         .bind(comment.id)

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Comment;
 use crate::app::App;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Thing};
 use crate::features::accounts::User;
 use crate::features::accounts::extract::{Page, SignedIn};
 use crate::features::{posts, visits};
@@ -34,8 +34,6 @@ pub fn routes() -> Router<App> {
 pub struct CommentView {
     #[serde(flatten)]
     comment: Comment,
-    author_name: String,
-    author_deleted: bool,
     edited: bool,
     can_modify: bool,
     html: Value,
@@ -43,14 +41,7 @@ pub struct CommentView {
 
 impl CommentView {
     pub fn new(comment: Comment, viewer: Option<&User>) -> Self {
-        let author_deleted = comment.author_deleted_at.is_some();
         Self {
-            author_name: if author_deleted {
-                "[deleted]".into()
-            } else {
-                comment.author_username.clone()
-            },
-            author_deleted,
             edited: comment.updated_at > comment.created_at,
             can_modify: viewer.is_some_and(|u| u.can_modify(comment.author_id)),
             html: Value::from_safe_string(markdown::render(&comment.body)),
@@ -112,7 +103,7 @@ async fn find_for_edit(
 ) -> AppResult<(posts::Post, Comment)> {
     let (post, comment) = super::find_by_path(&state.db, slug, id, Some(user.id)).await?;
     if !user.can_modify(comment.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Comment));
     }
     Ok((post, comment))
 }
@@ -149,13 +140,9 @@ async fn update(
     }
     match super::update(&state.db, &user, &post, &comment, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
-        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
-            &state,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "comment_edit.html",
-            context! { post => Serde(post), comment => Serde(comment), form => Serde(form), errors => Serde(errors) },
-        )),
-        Err(e) => Err(e),
+        Err(e) => ctx.form_again(&state, "comment_edit.html", e, |errors| {
+            context! { post => Serde(post), comment => Serde(comment), form => Serde(form), errors => Serde(errors) }
+        }),
     }
 }
 

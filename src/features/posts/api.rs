@@ -9,9 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Listing, Post, PostFields, PostInput, Publication, SelfReaction};
 use crate::app::App;
-use crate::error::FieldErrors;
+use crate::error::{FieldErrors, Problem};
 use crate::features::accounts::api::ProfileJson;
-use crate::features::accounts::domain::BLANK;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,7 +23,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(tags))
 }
 use crate::features::accounts::extract::{ApiUser, MaybeApiUser};
-use crate::http::api::{About, ApiError, ApiJson, ApiQuery};
+use crate::http::api::{ApiError, ApiJson, ApiQuery};
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -46,7 +45,7 @@ pub struct ArticleJson {
 
 impl ArticleJson {
     fn new(post: Post, with_body: bool) -> Self {
-        let author = post.author_name().to_owned();
+        let author = post.author.name().to_owned();
         Self {
             body: with_body.then_some(post.body),
             slug: post.slug,
@@ -60,7 +59,7 @@ impl ArticleJson {
             author: ProfileJson {
                 username: author,
                 bio: None,
-                image: post.author_image,
+                image: post.author.image,
                 following: post.following_author,
             },
         }
@@ -113,10 +112,10 @@ fn page(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64), ApiError>
     let offset = offset.unwrap_or(0);
     let mut errors = FieldErrors::new();
     if !(1..=100).contains(&limit) {
-        errors.add("limit", "must be between 1 and 100");
+        errors.add("limit", Problem::Format("must be between 1 and 100"));
     }
     if offset < 0 {
-        errors.add("offset", "must not be negative");
+        errors.add("offset", Problem::Format("must not be negative"));
     }
     errors.into_result()?;
     Ok((limit, offset))
@@ -250,11 +249,7 @@ pub async fn get(
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    Ok(article(
-        super::find(&state.db, &slug, caller.id())
-            .await
-            .about("article")?,
-    ))
+    Ok(article(super::find(&state.db, &slug, caller.id()).await?))
 }
 
 /// Change an article's title, description, body or tags; the slug stays.
@@ -267,16 +262,14 @@ pub async fn update(
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<UpdateArticleRequest>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = super::find_for_edit(&state.db, &slug, &caller.user)
-        .await
-        .about("article")?;
+    let post = super::find_for_edit(&state.db, &slug, &caller.user).await?;
     let a = request.article;
     let mut errors = FieldErrors::new();
     // `Some(None)`: sent as null, which no field accepts.
     let mut keep = |field: &'static str, sent: Option<Option<String>>, current: &str| match sent {
         Some(Some(value)) => value,
         Some(None) => {
-            errors.add(field, BLANK);
+            errors.add(field, Problem::Blank);
             String::new()
         }
         None => current.to_owned(),
@@ -287,7 +280,10 @@ pub async fn update(
     let tags = match a.tag_list {
         Some(Some(tags)) => tags,
         Some(None) => {
-            errors.add("tagList", "must be a list; send [] to remove every tag");
+            errors.add(
+                "tagList",
+                Problem::Format("must be a list; send [] to remove every tag"),
+            );
             Vec::new()
         }
         None => post.tags.clone(),
@@ -305,9 +301,7 @@ pub async fn update(
     })
     .map_err(crate::error::AppError::Validation)?;
     Ok(article(
-        super::update(&state.db, &caller.user, &post, &input)
-            .await
-            .about("article")?,
+        super::update(&state.db, &caller.user, &post, &input).await?,
     ))
 }
 
@@ -320,12 +314,8 @@ pub async fn delete(
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let post = super::find_for_edit(&state.db, &slug, &caller.user)
-        .await
-        .about("article")?;
-    super::delete(&state.db, &caller.user, &post)
-        .await
-        .about("article")?;
+    let post = super::find_for_edit(&state.db, &slug, &caller.user).await?;
+    super::delete(&state.db, &caller.user, &post).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -338,17 +328,7 @@ pub async fn favorite(
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = super::find(&state.db, &slug, Some(caller.user.id))
-        .await
-        .about("article")?;
-    super::react(&state.db, &caller.user, &post, SelfReaction::Allow)
-        .await
-        .about("article")?;
-    Ok(article(
-        super::find(&state.db, &slug, Some(caller.user.id))
-            .await
-            .about("article")?,
-    ))
+    set_favorite(&state, &caller, &slug, true).await
 }
 
 /// Take a favorite back.
@@ -360,16 +340,26 @@ pub async fn unfavorite(
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = super::find(&state.db, &slug, Some(caller.user.id))
-        .await
-        .about("article")?;
-    super::unreact(&state.db, &caller.user, &post)
-        .await
-        .about("article")?;
+    set_favorite(&state, &caller, &slug, false).await
+}
+
+/// Favorites an article or takes the favorite back, then answers with the
+/// article as the caller now sees it. The API lets authors favorite their
+/// own articles.
+async fn set_favorite(
+    state: &App,
+    caller: &ApiUser,
+    slug: &str,
+    favorite: bool,
+) -> Result<Json<ArticleResponse>, ApiError> {
+    let post = super::find(&state.db, slug, Some(caller.user.id)).await?;
+    if favorite {
+        super::react(&state.db, &caller.user, &post, SelfReaction::Allow).await?;
+    } else {
+        super::unreact(&state.db, &caller.user, &post).await?;
+    }
     Ok(article(
-        super::find(&state.db, &slug, Some(caller.user.id))
-            .await
-            .about("article")?,
+        super::find(&state.db, slug, Some(caller.user.id)).await?,
     ))
 }
 

@@ -7,22 +7,21 @@ pub mod web;
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
+use crate::app::App;
+use crate::jobs::events::{self, Event};
+
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
-use crate::error::{AppError, AppResult, FieldErrors};
-use crate::features::accounts::User;
-use crate::features::accounts::domain::BLANK;
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
+use crate::features::accounts::{Author, User};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 500;
 pub const MAX_BODY: usize = 200_000;
 pub const MAX_TAGS: usize = 10;
 pub const MAX_TAG_LEN: usize = 40;
-
-/// How a deleted account's name is shown on what it wrote.
-pub const DELETED_AUTHOR: &str = "[deleted]";
 
 /// Whether a post is public. A published post with a future `published_at`
 /// is scheduled: it becomes visible by the passing of time alone, so there
@@ -33,14 +32,13 @@ const VISIBLE: &str = "(p.status = 'published' AND p.published_at <= {now})";
 pub struct Post {
     pub id: i64,
     pub author_id: i64,
-    pub author_username: String,
-    pub author_image: Option<String>,
-    pub author_deleted_at: Option<Timestamp>,
+    #[sqlx(flatten)]
+    pub author: Author,
     pub slug: String,
     pub title: String,
     pub description: String,
     pub body: String,
-    pub status: String,
+    pub status: PostStatus,
     pub published_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -55,6 +53,59 @@ pub struct Post {
     pub tags: Vec<String>,
 }
 
+/// What the author decided, as stored. Whether a published post is visible
+/// yet depends on its time as well: see [`PostState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum PostStatus {
+    Draft,
+    Published,
+}
+
+/// A post went live: delivered at its publication time, so a scheduled
+/// post's subscribers hear of it when readers can see it, and not at all if
+/// it was unpublished or moved to another time before then.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct PostPublished {
+    pub post_id: i64,
+}
+
+impl Event for PostPublished {
+    const KIND: &'static str = "post_published";
+
+    async fn still_stands(&self, app: &App, occurs_at: Timestamp) -> anyhow::Result<bool> {
+        let published_at: Option<Option<Timestamp>> =
+            query("SELECT published_at FROM posts WHERE id = $1 AND status = $2")
+                .bind(self.post_id)
+                .bind(PostStatus::Published)
+                .scalar_optional(&app.db)
+                .await?;
+        Ok(published_at.flatten() == Some(occurs_at))
+    }
+}
+
+/// A post's content or publication changed.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct PostUpdated {
+    pub post_id: i64,
+}
+
+impl Event for PostUpdated {
+    const KIND: &'static str = "post_updated";
+}
+
+/// A post was deleted; its slug says which page is gone.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct PostDeleted {
+    pub post_id: i64,
+    pub slug: String,
+}
+
+impl Event for PostDeleted {
+    const KIND: &'static str = "post_deleted";
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PostState {
@@ -64,20 +115,11 @@ pub enum PostState {
 }
 
 impl Post {
-    /// The author as readers see them: "[deleted]" once the account is gone.
-    pub fn author_name(&self) -> &str {
-        if self.author_deleted_at.is_some() {
-            DELETED_AUTHOR
-        } else {
-            &self.author_username
-        }
-    }
-
     pub fn state(&self) -> PostState {
-        match (self.status.as_str(), self.published_at) {
-            ("published", Some(at)) if at <= Timestamp::now() => PostState::Published,
-            ("published", _) => PostState::Scheduled,
-            _ => PostState::Draft,
+        match (self.status, self.published_at) {
+            (PostStatus::Published, Some(at)) if at <= Timestamp::now() => PostState::Published,
+            (PostStatus::Published, _) => PostState::Scheduled,
+            (PostStatus::Draft, _) => PostState::Draft,
         }
     }
 }
@@ -133,29 +175,25 @@ impl PostInput {
         let mut errors = FieldErrors::new();
         let title = fields.title.trim();
         if title.is_empty() {
-            errors.add("title", BLANK);
+            errors.add("title", Problem::Blank);
         } else if title.chars().count() > MAX_TITLE {
-            errors.add(
-                "title",
-                format!("is too long (at most {MAX_TITLE} characters)"),
-            );
+            errors.add("title", Problem::TooLong { max: MAX_TITLE });
         }
         let description = fields.description.trim();
         if description.is_empty() && fields.description_required {
-            errors.add("description", BLANK);
+            errors.add("description", Problem::Blank);
         } else if description.chars().count() > MAX_DESCRIPTION {
             errors.add(
                 "description",
-                format!("is too long (at most {MAX_DESCRIPTION} characters)"),
+                Problem::TooLong {
+                    max: MAX_DESCRIPTION,
+                },
             );
         }
         if fields.body.trim().is_empty() {
-            errors.add("body", BLANK);
+            errors.add("body", Problem::Blank);
         } else if fields.body.chars().count() > MAX_BODY {
-            errors.add(
-                "body",
-                format!("is too long (at most {MAX_BODY} characters)"),
-            );
+            errors.add("body", Problem::TooLong { max: MAX_BODY });
         }
         let tags = errors
             .check("tags", normalize_tags(&fields.tags))
@@ -180,7 +218,7 @@ pub fn split_tags(text: &str) -> Vec<String> {
 
 /// Trims tags, drops empty ones and repeats (keeping the first place), and
 /// checks their number and length. Order is the author's.
-pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, Problem> {
     let mut out: Vec<String> = Vec::new();
     for tag in tags {
         let tag = tag.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -188,12 +226,12 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
             continue;
         }
         if tag.chars().count() > MAX_TAG_LEN {
-            return Err(format!("must each be at most {MAX_TAG_LEN} characters"));
+            return Err(Problem::ItemTooLong { max: MAX_TAG_LEN });
         }
         out.push(tag);
     }
     if out.len() > MAX_TAGS {
-        return Err(format!("are too many (at most {MAX_TAGS})"));
+        return Err(Problem::TooMany { max: MAX_TAGS });
     }
     Ok(out)
 }
@@ -351,9 +389,9 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
         .bind(slug)
         .fetch_optional(db)
         .await?;
-    let mut post = post.ok_or(AppError::NotFound)?;
+    let mut post = post.ok_or(AppError::NotFound(Thing::Post))?;
     if post.state() != PostState::Published && Some(post.author_id) != viewer {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound(Thing::Post));
     }
     attach_tags(db, std::slice::from_mut(&mut post)).await?;
     Ok(post)
@@ -364,7 +402,7 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
 pub async fn find_for_edit(db: &Db, slug: &str, user: &User) -> AppResult<Post> {
     let post = find(db, slug, Some(user.id)).await?;
     if !user.can_modify(post.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Post));
     }
     Ok(post)
 }
@@ -373,21 +411,21 @@ fn publication_columns(
     publication: Publication,
     previous: Option<&Post>,
     now: Timestamp,
-) -> (&'static str, Option<Timestamp>) {
+) -> (PostStatus, Option<Timestamp>) {
     match publication {
         Publication::Unchanged => match previous {
-            Some(p) if p.status == "published" => ("published", p.published_at),
-            Some(_) => ("draft", None),
-            None => ("published", Some(now)),
+            Some(p) if p.status == PostStatus::Published => (PostStatus::Published, p.published_at),
+            Some(_) => (PostStatus::Draft, None),
+            None => (PostStatus::Published, Some(now)),
         },
-        Publication::Draft => ("draft", None),
-        Publication::PublishAt(at) => ("published", Some(at)),
+        Publication::Draft => (PostStatus::Draft, None),
+        Publication::PublishAt(at) => (PostStatus::Published, Some(at)),
         Publication::Publish => {
             let kept = previous
-                .filter(|p| p.status == "published")
+                .filter(|p| p.status == PostStatus::Published)
                 .and_then(|p| p.published_at)
                 .filter(|at| *at <= now);
-            ("published", Some(kept.unwrap_or(now)))
+            (PostStatus::Published, Some(kept.unwrap_or(now)))
         }
     }
 }
@@ -423,7 +461,7 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
         let result = insert_post(db, author, input, &candidate, (status, published_at), now).await;
         match result {
             Ok(_) => return find(db, &candidate, Some(author.id)).await,
-            Err(e) if db::unique_violation(&e).is_some_and(|w| w.contains("slug")) => {
+            Err(e) if db::unique_violation(&e) == Some(db::Unique::PostSlug) => {
                 candidate = slug::with_suffix(&base);
             }
             Err(e) => return Err(e.into()),
@@ -440,7 +478,7 @@ async fn insert_post(
     author: &User,
     input: &PostInput,
     slug: &str,
-    (status, published_at): (&str, Option<Timestamp>),
+    (status, published_at): (PostStatus, Option<Timestamp>),
     now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin().await?;
@@ -460,6 +498,9 @@ async fn insert_post(
     .scalar(&mut tx)
     .await?;
     insert_tags(&mut tx, id, &input.tags).await?;
+    if let (PostStatus::Published, Some(at)) = (status, published_at) {
+        events::record(&mut tx, &PostPublished { post_id: id }, at).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }
@@ -467,7 +508,7 @@ async fn insert_post(
 /// Replaces a post's content. The slug never changes, so links keep working.
 pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> AppResult<Post> {
     if !user.can_modify(post.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Post));
     }
     // Strictly later than the last update, so every edit shows in updatedAt
     // even at the API's millisecond precision.
@@ -500,23 +541,38 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
         .execute(&mut tx)
         .await?;
     insert_tags(&mut tx, post.id, &input.tags).await?;
+    let post_id = post.id;
+    events::record(&mut tx, &PostUpdated { post_id }, now).await?;
+    // Going live, now or at a (new) time.
+    if let (PostStatus::Published, Some(at)) = (status, published_at)
+        && (post.status, post.published_at) != (status, published_at)
+    {
+        events::record(&mut tx, &PostPublished { post_id }, at).await?;
+    }
     tx.commit().await?;
     // Read back as the editor sees it (an admin's likes, follows), but an
     // admin cannot read another's draft, so fall back to the author's view.
     match find(db, &post.slug, Some(user.id)).await {
-        Err(AppError::NotFound) => find(db, &post.slug, Some(post.author_id)).await,
+        Err(AppError::NotFound(Thing::Post)) => find(db, &post.slug, Some(post.author_id)).await,
         found => found,
     }
 }
 
 pub async fn delete(db: &Db, user: &User, post: &Post) -> AppResult<()> {
     if !user.can_modify(post.author_id) {
-        return Err(AppError::Forbidden);
+        return Err(AppError::Forbidden(Thing::Post));
     }
+    let mut tx = db.begin().await?;
     query("DELETE FROM posts WHERE id = $1")
         .bind(post.id)
-        .execute(db)
+        .execute(&mut tx)
         .await?;
+    let event = PostDeleted {
+        post_id: post.id,
+        slug: post.slug.clone(),
+    };
+    events::record(&mut tx, &event, Timestamp::now()).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -539,7 +595,11 @@ impl SelfReaction {
 /// Likes a post; liking twice is one like.
 pub async fn react(db: &Db, user: &User, post: &Post, own: SelfReaction) -> AppResult<()> {
     if !own.permits(user, post) {
-        return Err(FieldErrors::single("reaction", "is not possible on your own post").into());
+        return Err(FieldErrors::single(
+            "reaction",
+            Problem::Refused("is not possible on your own post"),
+        )
+        .into());
     }
     query(
         "INSERT INTO reactions (post_id, user_id, kind, created_at) VALUES ($1, $2, 'like', $3)

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
 use crate::app::App;
 use crate::db::Timestamp;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::extract::{Page, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
 use crate::http::extract::{CsrfForm, NoFields};
@@ -40,8 +40,6 @@ pub fn routes() -> Router<App> {
 pub struct PostView {
     #[serde(flatten)]
     post: Post,
-    author_name: String,
-    author_deleted: bool,
     state: PostState,
     reading_minutes: u32,
     can_modify: bool,
@@ -51,14 +49,7 @@ pub struct PostView {
 
 impl PostView {
     pub fn new(post: Post, viewer: Option<&User>, with_html: bool) -> Self {
-        let author_deleted = post.author_deleted_at.is_some();
         Self {
-            author_name: if author_deleted {
-                "[deleted]".into()
-            } else {
-                post.author_username.clone()
-            },
-            author_deleted,
             state: post.state(),
             reading_minutes: markdown::reading_minutes(&post.body),
             can_modify: viewer.is_some_and(|u| u.can_modify(post.author_id)),
@@ -151,7 +142,7 @@ async fn author(
 ) -> AppResult<Response> {
     let author = accounts::find_active_by_username(&state.db, &username)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound(Thing::Profile))?;
     let (posts, pagination) = list_page(
         &state,
         &ctx.viewer,
@@ -186,7 +177,7 @@ async fn tag(
     )
     .await?;
     if pagination.total == 0 {
-        return Err(AppError::NotFound);
+        return Err(AppError::NotFound(Thing::Page));
     }
     Ok(ctx.render(
         &state,
@@ -261,7 +252,7 @@ impl EditorForm {
                 Publication::PublishAt(parse_datetime_local(&self.publish_at).ok_or_else(|| {
                     FieldErrors::single(
                         "publish_at",
-                        "must be a date and time like 2026-12-24T18:00",
+                        Problem::Format("must be a date and time like 2026-12-24T18:00"),
                     )
                 })?)
             }
@@ -341,24 +332,39 @@ async fn create(
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> AppResult<Response> {
+    save(&state, &ctx, &user, &form, None).await
+}
+
+/// The editor's buttons, for a new post or an edit: a preview, or a form
+/// with errors, is shown again; otherwise the post is saved and shown.
+async fn save(
+    state: &App,
+    ctx: &Page,
+    user: &User,
+    form: &EditorForm,
+    editing: Option<Post>,
+) -> AppResult<Response> {
     if form.action == "preview" {
-        return render_editor(&state, &ctx, StatusCode::OK, &form, None, None).await;
+        return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None).await;
     }
     let input = match form.input() {
         Ok(input) => input,
         Err(errors) => {
             return render_editor(
-                &state,
-                &ctx,
+                state,
+                ctx,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                None,
+                form,
+                editing.as_ref(),
                 Some(errors),
             )
             .await;
         }
     };
-    let post = super::create(&state.db, &user, &input).await?;
+    let post = match editing {
+        None => super::create(&state.db, user, &input).await?,
+        Some(post) => super::update(&state.db, user, &post, &input).await?,
+    };
     Ok(see_other(&format!("/posts/{}", post.slug)))
 }
 
@@ -388,25 +394,7 @@ async fn update(
     CsrfForm(form): CsrfForm<EditorForm>,
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state.db, &slug, &user).await?;
-    if form.action == "preview" {
-        return render_editor(&state, &ctx, StatusCode::OK, &form, Some(&post), None).await;
-    }
-    let input = match form.input() {
-        Ok(input) => input,
-        Err(errors) => {
-            return render_editor(
-                &state,
-                &ctx,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &form,
-                Some(&post),
-                Some(errors),
-            )
-            .await;
-        }
-    };
-    let post = super::update(&state.db, &user, &post, &input).await?;
-    Ok(see_other(&format!("/posts/{}", post.slug)))
+    save(&state, &ctx, &user, &form, Some(post)).await
 }
 
 async fn confirm_delete(

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::FromRow;
 
 use crate::db::{Db, query};
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult, FieldErrors, Problem};
 pub use recorder::{Recorder, VisitorCount};
 
 /// What the feature keeps for the life of a process, in the `App`: the one
@@ -50,7 +50,7 @@ impl VisitorName {
         } else {
             Err(FieldErrors::single(
                 "username",
-                "must be 1 to 80 letters, digits, '-', '_' or '.'",
+                Problem::Format("must be 1 to 80 letters, digits, '-', '_' or '.'"),
             ))
         }
     }
@@ -156,7 +156,7 @@ impl ListCache {
 pub struct PostStats {
     pub slug: String,
     pub title: String,
-    pub status: String,
+    pub status: crate::features::posts::PostStatus,
     pub views: i64,
     pub likes: i64,
     pub comments: i64,

@@ -40,7 +40,7 @@ pub fn record_view(
         (None, Some(cookie)) => (format!("anon:{cookie}"), None),
         (None, None) => {
             let id = crate::crypto::random_token(16);
-            let secure = if state.config.secure_cookies() {
+            let secure = if state.settings.http.secure_cookies() {
                 "; Secure"
             } else {
                 ""

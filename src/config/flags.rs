@@ -1,0 +1,504 @@
+//! The command line: every setting is a flag with a `QUIRE_*` environment
+//! variable (12-factor); a `.env` file is read first if present. clap parses
+//! each value; [`Flags::settings`] checks them together into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use url::Url;
+
+use super::{
+    ConfigError, DatabaseSettings, HttpSettings, MailSettings, Schedule, SecretKey, SecretSettings,
+    Settings, SiteSettings, SmtpUrl, TelemetrySettings, secret,
+};
+
+/// The defaults of the flags, also those of [`Settings::local`].
+pub mod defaults {
+    pub const POOL_SIZE: u32 = 10;
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const DATA_DIR: &str = "./data";
+    pub const SITE_TITLE: &str = "Quire";
+    pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    pub const SHUTDOWN_DRAIN: &str = "5s";
+    pub const SHUTDOWN_TIMEOUT: &str = "30s";
+    pub const WORKER_CONCURRENCY: u32 = 16;
+    pub const JOB_LEASE: &str = "60s";
+    pub const WORKER_SHUTDOWN_TIMEOUT: &str = "30s";
+    pub const JOB_MAX_ATTEMPTS: u32 = 12;
+    pub const JOB_RETRY_BASE: &str = "5s";
+    pub const BACKUP_KEEP: u32 = 14;
+    pub const HOUSEKEEPING_SCHEDULE: &str = "0 17 * * * *";
+
+    /// A default duration, written as the flags take it.
+    pub fn duration(text: &str) -> std::time::Duration {
+        humantime::parse_duration(text).expect("the defaults parse")
+    }
+}
+
+/// The settings every role shares.
+#[derive(Args, Debug, Clone)]
+pub struct Flags {
+    /// Database URL: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    /// Defaults to `sqlite://DATA_DIR/quire.db`.
+    #[arg(long, env = "QUIRE_DATABASE_URL", global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Connections each process keeps to the database at most.
+    #[arg(long, env = "QUIRE_DB_POOL_SIZE", global = true, default_value_t = defaults::POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+
+    /// Keep retrying (with backoff, up to 60 s) while the database is unreachable at start.
+    #[arg(long, env = "QUIRE_WAIT_FOR_DB", global = true)]
+    pub wait_for_db: bool,
+
+    /// Address the web server listens on.
+    #[arg(
+        long,
+        env = "QUIRE_BIND",
+        global = true,
+        default_value = defaults::BIND
+    )]
+    pub bind: SocketAddr,
+
+    /// Folder for local data: the SQLite database, the generated secret key.
+    #[arg(long, env = "QUIRE_DATA_DIR", global = true, default_value = defaults::DATA_DIR)]
+    pub data_dir: PathBuf,
+
+    /// The address readers use to reach the site (links, cookies' Secure flag).
+    /// Defaults to http://BIND.
+    #[arg(long, env = "QUIRE_PUBLIC_URL", global = true, value_parser = parse_public_url)]
+    pub public_url: Option<Url>,
+
+    /// Key that signs API tokens; at least 32 characters. Generated into
+    /// DATA_DIR/secret_key on first local start when unset; required with PostgreSQL.
+    #[arg(long, env = "QUIRE_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// Who may create an account: anyone, holders of an invite code, or nobody.
+    #[arg(long, env = "QUIRE_REGISTRATION", global = true, value_enum, default_value_t = Registration::Open)]
+    pub registration: Registration,
+
+    /// The site's name, shown in the header and page titles.
+    #[arg(long, env = "QUIRE_SITE_TITLE", global = true, default_value = defaults::SITE_TITLE)]
+    pub site_title: String,
+
+    /// Folder whose templates and static files replace the built-in ones of the same name.
+    #[arg(long, env = "QUIRE_THEME_DIR", global = true)]
+    pub theme_dir: Option<PathBuf>,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "QUIRE_MAX_BODY_BYTES", global = true, default_value_t = defaults::MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// Origins allowed to call the JSON API from a browser, comma-separated
+    /// (e.g. `https://app.example.com`); none by default.
+    #[arg(long, env = "QUIRE_CORS_ORIGINS", global = true, value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<axum::http::HeaderValue>,
+
+    /// Log lines as human-readable text or as JSON objects (levels come from RUST_LOG).
+    #[arg(long, env = "QUIRE_LOG_FORMAT", global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Where email goes: `smtp://USER:PASS@HOST:587` (STARTTLS), `smtps://…:465`
+    /// (TLS); add `?tls=none` only for a relay on a trusted network. Unset:
+    /// emails are written to DATA_DIR/outbox as .eml files.
+    #[arg(long, env = "QUIRE_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// The sender of emails, e.g. `Quire <blog@example.com>`. Defaults to
+    /// the site title at noreply@ the public URL's host.
+    #[arg(long, env = "QUIRE_MAIL_FROM", global = true, value_parser = parse_mailbox)]
+    pub mail_from: Option<lettre::message::Mailbox>,
+
+    /// On SIGTERM, how long to keep serving while /readyz answers 503, so
+    /// load balancers stop sending requests before the process stops taking them.
+    #[arg(long, env = "QUIRE_SHUTDOWN_DRAIN", global = true, default_value = defaults::SHUTDOWN_DRAIN,
+          value_parser = humantime::parse_duration)]
+    pub shutdown_drain: Duration,
+
+    /// After the drain, how long requests in flight may take before the process exits anyway.
+    #[arg(long, env = "QUIRE_SHUTDOWN_TIMEOUT", global = true, default_value = defaults::SHUTDOWN_TIMEOUT,
+          value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
+    /// Address for Prometheus metrics (`GET /metrics`), e.g. `127.0.0.1:9090`;
+    /// off when unset. Keep it private: it is not meant for the public.
+    #[arg(long, env = "QUIRE_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// How many `serve` replicas the deployment runs; only `check --deploy`
+    /// reads it (SQLite cannot be shared by several).
+    #[arg(long, env = "QUIRE_REPLICAS", global = true, default_value_t = 1)]
+    pub replicas: u32,
+
+    #[command(flatten)]
+    pub jobs: JobConfig,
+
+    #[command(flatten)]
+    pub traces: TraceConfig,
+
+    /// Report errors (5xx answers, failed jobs, panics) to this Sentry
+    /// project. SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by Sentry's
+    /// client itself.
+    #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true,
+          value_parser = parse_sentry_dsn)]
+    pub sentry_dsn: Option<sentry::types::Dsn>,
+}
+
+fn parse_sentry_dsn(s: &str) -> Result<sentry::types::Dsn, String> {
+    s.parse()
+        .map_err(|e| format!("{e}: expected the project's DSN, https://KEY@HOST/PROJECT"))
+}
+
+/// OpenTelemetry traces, configured by OpenTelemetry's standard variables so
+/// that a collector's usual setup works unchanged. The SDK reads the others
+/// itself: OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT, OTEL_TRACES_SAMPLER(_ARG),
+/// OTEL_RESOURCE_ATTRIBUTES, OTEL_BSP_*.
+#[derive(Args, Debug, Clone)]
+pub struct TraceConfig {
+    /// Base URL of an OTLP/HTTP receiver (a collector, Tempo, Jaeger), e.g.
+    /// `http://127.0.0.1:4318`; traces go to its /v1/traces. Off when unset.
+    #[arg(long = "otlp-endpoint", env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true,
+          value_parser = parse_http_url)]
+    pub endpoint: Option<Url>,
+
+    /// The full URL for traces, used as it is (overrides the base URL).
+    #[arg(long = "otlp-traces-endpoint", env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", global = true,
+          value_parser = parse_http_url)]
+    pub traces_endpoint: Option<Url>,
+
+    /// How spans are encoded: `http/protobuf` or `http/json`. gRPC is not
+    /// built in: point Quire at the receiver's HTTP port (4318) instead.
+    #[arg(long = "otlp-protocol", env = "OTEL_EXPORTER_OTLP_PROTOCOL", global = true,
+          default_value = "http/protobuf", value_parser = OtlpProtocol::parse)]
+    pub protocol: OtlpProtocol,
+
+    /// The `service.name` of every span; otherwise the one in
+    /// OTEL_RESOURCE_ATTRIBUTES, otherwise `quire`.
+    #[arg(long = "otel-service-name", env = "OTEL_SERVICE_NAME", global = true)]
+    pub service_name: Option<String>,
+
+    /// Turns tracing off even when an endpoint is set.
+    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", global = true,
+          value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1,
+          default_value = "false", default_missing_value = "true")]
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    HttpJson,
+}
+
+impl OtlpProtocol {
+    fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "http/protobuf" => Ok(Self::HttpProtobuf),
+            "http/json" => Ok(Self::HttpJson),
+            "grpc" => Err(
+                "gRPC is not built in: use http/protobuf, on the receiver's HTTP port (4318)"
+                    .into(),
+            ),
+            _ => Err("expected http/protobuf or http/json".into()),
+        }
+    }
+}
+
+impl TraceConfig {
+    /// Where spans are sent, when tracing is on.
+    pub fn traces_url(&self) -> Option<Url> {
+        if self.disabled {
+            return None;
+        }
+        if let Some(url) = &self.traces_endpoint {
+            return Some(url.clone());
+        }
+        let mut url = self.endpoint.clone()?;
+        let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        Some(url)
+    }
+}
+
+fn parse_http_url(s: &str) -> Result<Url, String> {
+    let url =
+        Url::parse(s).map_err(|e| format!("{e}: expected a URL such as http://127.0.0.1:4318"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "{other}:// is not spoken here; use http:// or https://"
+        )),
+    }
+}
+
+/// Background jobs and the worker that runs them.
+#[derive(Args, Debug, Clone)]
+pub struct JobConfig {
+    /// Whether `serve` runs jobs itself; `off` where separate `quire worker`
+    /// processes do (`serve --no-worker` does the same).
+    #[arg(long = "worker", env = "QUIRE_WORKER", global = true, value_enum, default_value_t = Switch::On)]
+    pub in_process: Switch,
+
+    /// Jobs one process runs at the same time.
+    #[arg(long, env = "QUIRE_WORKER_CONCURRENCY", global = true, default_value_t = defaults::WORKER_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub worker_concurrency: u32,
+
+    /// How long a claimed job stays reserved without news from its worker
+    /// (which renews it while the job runs); after that another worker takes it.
+    #[arg(long, env = "QUIRE_JOB_LEASE", global = true, default_value = defaults::JOB_LEASE, value_parser = parse_lease)]
+    pub job_lease: Duration,
+
+    /// On SIGTERM, how long running jobs may take to finish before they are
+    /// handed back to the queue.
+    #[arg(long, env = "QUIRE_WORKER_SHUTDOWN_TIMEOUT", global = true, default_value = defaults::WORKER_SHUTDOWN_TIMEOUT,
+          value_parser = humantime::parse_duration)]
+    pub worker_shutdown_timeout: Duration,
+
+    /// Attempts before a failing job is kept as failed.
+    #[arg(long, env = "QUIRE_JOB_MAX_ATTEMPTS", global = true, default_value_t = defaults::JOB_MAX_ATTEMPTS,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub job_max_attempts: u32,
+
+    /// The wait before the first retry; it doubles with each attempt (up to an hour).
+    #[arg(long, env = "QUIRE_JOB_RETRY_BASE", global = true, default_value = defaults::JOB_RETRY_BASE,
+          value_parser = humantime::parse_duration)]
+    pub job_retry_base: Duration,
+
+    /// When to back up (cron, with optional seconds, UTC), e.g. `0 30 3 * * *`;
+    /// no periodic backups when unset. Needs QUIRE_BACKUP_DEST.
+    #[arg(long, env = "QUIRE_BACKUP_SCHEDULE", global = true, value_parser = Schedule::parse)]
+    pub backup_schedule: Option<Schedule>,
+
+    /// Where periodic backups go: a folder, or `s3://BUCKET/PREFIX` (with
+    /// the AWS_* variables); one `quire-TIMESTAMP` folder or prefix each.
+    #[arg(long, env = "QUIRE_BACKUP_DEST", global = true)]
+    pub backup_dest: Option<crate::backup::Location>,
+
+    /// How many periodic backups to keep; older ones are deleted.
+    #[arg(long, env = "QUIRE_BACKUP_KEEP", global = true, default_value_t = defaults::BACKUP_KEEP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
+
+    /// When housekeeping runs (cron, with optional seconds): expired
+    /// sessions, reset links and invites, old finished jobs.
+    #[arg(long, env = "QUIRE_HOUSEKEEPING_SCHEDULE", global = true, default_value = defaults::HOUSEKEEPING_SCHEDULE,
+          value_parser = Schedule::parse)]
+    pub housekeeping_schedule: Schedule,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl JobConfig {
+    /// Periodic backups need a place to go.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.backup_schedule.is_some() && self.backup_dest.is_none() {
+            return Err(ConfigError {
+                variable: "QUIRE_BACKUP_DEST",
+                message: "is required when QUIRE_BACKUP_SCHEDULE is set".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_lease(s: &str) -> Result<Duration, String> {
+    let lease = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if lease < Duration::from_secs(1) {
+        return Err("must be at least 1s".into());
+    }
+    Ok(lease)
+}
+
+fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, String> {
+    s.parse()
+        .map_err(|e| format!("is not an address like `Blog <blog@example.com>`: {e}"))
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    Open,
+    Invite,
+    Closed,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_public_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http:// or https:// URL with a host".into());
+    }
+    Ok(url)
+}
+
+fn parse_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
+    let url = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not an origin: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
+        return Err(format!(
+            "{s:?} is not an origin like https://app.example.com"
+        ));
+    }
+    let origin = url.origin().ascii_serialization();
+    axum::http::HeaderValue::from_str(&origin).map_err(|e| e.to_string())
+}
+
+impl Flags {
+    /// The database settings alone, for the commands that need nothing
+    /// else (`migrate`, `backup`, `maintenance`…): they must work without
+    /// the secret key, which a deploy's migration step may not have.
+    pub fn database(&self) -> DatabaseSettings {
+        DatabaseSettings::new(
+            self.database_url.clone(),
+            &self.data_dir,
+            self.db_pool_size,
+            self.wait_for_db,
+        )
+    }
+
+    /// Logging, traces and error reporting, which start before anything.
+    pub fn telemetry(&self) -> TelemetrySettings {
+        TelemetrySettings {
+            log_format: self.log_format,
+            traces: self.traces.clone(),
+            sentry_dsn: self.sentry_dsn.clone(),
+            pool_waits: self.metrics_bind.is_some(),
+            postgres: self.database().is_postgres(),
+        }
+    }
+
+    /// Every setting, checked: the secret key resolved (and, for a local
+    /// site, generated once), the SMTP URL parsed, the jobs' settings
+    /// consistent. The error names the variable to fix.
+    pub fn settings(self) -> Result<Settings, ConfigError> {
+        let database = self.database();
+        let telemetry = self.telemetry();
+        let (key, origin) =
+            secret::resolve(self.secret_key, database.is_postgres(), &self.data_dir)?;
+        let smtp = self.smtp_url.as_ref().map(SmtpUrl::settings).transpose()?;
+        self.jobs.check()?;
+        Ok(Settings {
+            database,
+            site: SiteSettings {
+                title: self.site_title,
+                registration: self.registration,
+                theme_dir: self.theme_dir,
+                data_dir: self.data_dir,
+            },
+            http: HttpSettings {
+                bind: self.bind,
+                configured_public_url: self.public_url,
+                max_body_bytes: self.max_body_bytes,
+                cors_origins: self.cors_origins,
+                shutdown_drain: self.shutdown_drain,
+                shutdown_timeout: self.shutdown_timeout,
+                metrics_bind: self.metrics_bind,
+                replicas: self.replicas,
+            },
+            secret: SecretSettings { key, origin },
+            mail: MailSettings {
+                smtp,
+                from: self.mail_from,
+            },
+            jobs: self.jobs,
+            telemetry,
+        })
+    }
+}
+
+impl Default for JobConfig {
+    fn default() -> Self {
+        Self {
+            in_process: Switch::On,
+            worker_concurrency: defaults::WORKER_CONCURRENCY,
+            job_lease: defaults::duration(defaults::JOB_LEASE),
+            worker_shutdown_timeout: defaults::duration(defaults::WORKER_SHUTDOWN_TIMEOUT),
+            job_max_attempts: defaults::JOB_MAX_ATTEMPTS,
+            job_retry_base: defaults::duration(defaults::JOB_RETRY_BASE),
+            backup_schedule: None,
+            backup_dest: None,
+            backup_keep: defaults::BACKUP_KEEP,
+            housekeeping_schedule: Schedule::parse(defaults::HOUSEKEEPING_SCHEDULE)
+                .expect("the default schedule parses"),
+        }
+    }
+}
+
+impl Default for TraceConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            traces_endpoint: None,
+            protocol: OtlpProtocol::HttpProtobuf,
+            service_name: None,
+            disabled: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Flags {
+        #[derive(clap::Parser)]
+        struct Test {
+            #[command(flatten)]
+            flags: Flags,
+        }
+        let mut argv = vec!["quire"];
+        argv.extend_from_slice(args);
+        <Test as clap::Parser>::parse_from(argv).flags
+    }
+
+    #[test]
+    fn traces_go_to_the_standard_path_unless_given_in_full() {
+        let url = |args: &[&str]| parse(args).traces.traces_url().map(|u| u.to_string());
+        assert_eq!(url(&[]), None);
+        assert_eq!(
+            url(&["--otlp-endpoint", "http://127.0.0.1:4318"]).as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        assert_eq!(
+            url(&["--otlp-endpoint", "https://otel.example/base/"]).as_deref(),
+            Some("https://otel.example/base/v1/traces")
+        );
+        assert_eq!(
+            url(&[
+                "--otlp-endpoint",
+                "http://a:4318",
+                "--otlp-traces-endpoint",
+                "http://b/t"
+            ])
+            .as_deref(),
+            Some("http://b/t")
+        );
+        assert_eq!(
+            url(&["--otlp-endpoint", "http://a:4318", "--otel-sdk-disabled"]),
+            None
+        );
+        let disabled = |value: &str| {
+            url(&[
+                "--otlp-endpoint",
+                "http://a:4318",
+                "--otel-sdk-disabled",
+                value,
+            ])
+            .is_none()
+        };
+        assert!(disabled("TRUE") && disabled("1") && !disabled("false"));
+    }
+}
