@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::http::Extensions;
+use object_store::ObjectStore;
 
 use crate::config::{SecretKey, Settings};
 use crate::db::Db;
@@ -24,6 +25,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     pub templates: Arc<Templates>,
     pub mailer: Arc<Mailer>,
+    /// The site's files (`settings.storage`).
+    pub storage: Arc<dyn ObjectStore>,
     /// The kinds of job this build runs, and the periodic ones.
     pub jobs: Arc<Registry>,
     pub lifecycle: Arc<Lifecycle>,
@@ -48,6 +51,7 @@ impl App {
         settings: Arc<Settings>,
         templates: Arc<Templates>,
         mailer: Mailer,
+        storage: Arc<dyn ObjectStore>,
         jobs: Registry,
         parts: Parts,
     ) -> Self {
@@ -56,6 +60,7 @@ impl App {
             settings,
             templates,
             mailer: Arc::new(mailer),
+            storage,
             jobs: Arc::new(jobs),
             lifecycle: Default::default(),
             maintenance: Default::default(),

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,7 @@ impl App {
     /// The application over a connected database, with its settings.
     pub fn build(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let mailer = Mailer::new(&settings)?;
+        let storage = crate::storage::open(&settings.storage).context("QUIRE_STORAGE_URL")?;
         let templates = Templates::new(settings.site.theme_dir.clone());
         let jobs = jobs(&settings);
         let mut parts = Parts::default();
@@ -37,6 +40,7 @@ impl App {
             Arc::new(settings),
             Arc::new(templates),
             mailer,
+            storage,
             jobs,
             parts,
         ))

@@ -13,7 +13,6 @@ use crate::db::{Db, MigrationState};
 use crate::features::accounts;
 use crate::http::Server;
 use crate::jobs::run_worker;
-use crate::mail::Mailer;
 use crate::maintenance;
 
 #[derive(Parser, Debug)]
@@ -520,21 +519,26 @@ async fn shutdown_signal() {
 
 async fn check(flags: Flags, deploy: bool) -> anyhow::Result<()> {
     let settings = flags.settings()?;
-    Mailer::new(&settings)?;
     let db = connect(&settings.database).await?;
     db.ping()
         .await
         .context("QUIRE_DATABASE_URL: the database does not answer")?;
     ensure_migrated(&db).await?;
+    let app = App::build(settings, db.clone())?;
+    crate::storage::check(app.storage.as_ref(), &app.settings.storage)
+        .await
+        .context("QUIRE_STORAGE_URL")?;
     println!(
-        "ok: configuration valid, {} database reachable and migrated",
-        db.backend()
+        "ok: configuration valid, {} database reachable and migrated, storage at {} reachable",
+        db.backend(),
+        app.settings.storage
     );
+    let settings = &app.settings;
     if !deploy {
         return Ok(());
     }
     let findings =
-        crate::config::deploy_findings(&settings, std::env::var("RUST_LOG").ok().as_deref());
+        crate::config::deploy_findings(settings, std::env::var("RUST_LOG").ok().as_deref());
     for finding in &findings {
         println!("{finding}");
     }

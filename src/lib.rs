@@ -15,5 +15,6 @@ pub mod mail;
 pub mod maintenance;
 pub mod markdown;
 pub mod metrics;
+pub mod storage;
 pub mod telemetry;
 pub mod templates;

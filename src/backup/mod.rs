@@ -11,9 +11,7 @@
 
 mod s3;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -69,45 +67,7 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
-/// Where backups go, or where one is restored from: a folder, or a bucket
-/// and prefix in S3-compatible storage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    Folder(PathBuf),
-    S3 { bucket: String, prefix: String },
-}
-
-impl FromStr for Location {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let Some((scheme, rest)) = s.split_once("://") else {
-            return Ok(Self::Folder(PathBuf::from(s)));
-        };
-        if scheme != "s3" {
-            return Err(format!(
-                "{scheme}:// is not a place for backups: give a folder or s3://BUCKET/PREFIX"
-            ));
-        }
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err("s3:// needs a bucket: s3://BUCKET/PREFIX".into());
-        }
-        Ok(Self::S3 {
-            bucket: bucket.to_owned(),
-            prefix: prefix.trim_matches('/').to_owned(),
-        })
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Folder(path) => write!(f, "{}", path.display()),
-            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
-        }
-    }
-}
+pub use crate::storage::Location;
 
 /// The size and SHA-256 of a file, read in a stream: a dump can be larger
 /// than memory.
@@ -334,38 +294,4 @@ async fn restore_folder(
     let file = src.join(&manifest.files[0].path);
     db.replace_with(database_url, &file).await?;
     Ok(manifest)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Location;
-
-    #[test]
-    fn locations_are_folders_or_s3_urls() {
-        let parse = |s: &str| s.parse::<Location>();
-        assert_eq!(
-            parse("/var/backups"),
-            Ok(Location::Folder("/var/backups".into()))
-        );
-        assert_eq!(
-            parse("s3://acme/blog/daily/"),
-            Ok(Location::S3 {
-                bucket: "acme".into(),
-                prefix: "blog/daily".into()
-            })
-        );
-        assert_eq!(
-            parse("s3://acme"),
-            Ok(Location::S3 {
-                bucket: "acme".into(),
-                prefix: String::new()
-            })
-        );
-        assert!(parse("s3:///blog").unwrap_err().contains("needs a bucket"));
-        assert!(
-            parse("gs://acme")
-                .unwrap_err()
-                .contains("s3://BUCKET/PREFIX")
-        );
-    }
 }

@@ -6,18 +6,14 @@
 //! Restoring downloads a backup into a scratch folder and checks it there,
 //! before anything is touched.
 //!
-//! The endpoint and credentials are the standard AWS variables, read by
-//! `object_store`: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//! `AWS_REGION`, `AWS_ENDPOINT_URL` for a service other than AWS (an
-//! `http://` endpoint is allowed because it was asked for), and the rest
-//! (session tokens, web identity, instance metadata).
+//! The bucket is reached as `crate::storage` reaches any (the AWS_*
+//! variables).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use futures_util::StreamExt;
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
@@ -35,18 +31,8 @@ impl Bucket {
     /// Opens the bucket and lists the prefix once, so that a wrong endpoint,
     /// bucket or credentials is reported before a backup is made.
     pub async fn open(name: &str, prefix: &str) -> anyhow::Result<Self> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(name);
-        if builder
-            .get_config_value(&AmazonS3ConfigKey::Endpoint)
-            .is_some_and(|endpoint| endpoint.starts_with("http://"))
-        {
-            builder = builder.with_allow_http(true);
-        }
-        let store = builder
-            .build()
-            .with_context(|| format!("s3://{name}: the AWS_* settings"))?;
         let bucket = Self {
-            store: Arc::new(store),
+            store: crate::storage::s3_bucket(name)?,
             name: name.to_owned(),
             prefix: Key::from(prefix),
         };

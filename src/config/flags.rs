@@ -134,6 +134,11 @@ pub struct Flags {
     #[arg(long, env = "QUIRE_REPLICAS", global = true, default_value_t = 1)]
     pub replicas: u32,
 
+    /// Where the site keeps its files: a folder, or `s3://BUCKET/PREFIX`
+    /// (with the AWS_* variables). Defaults to DATA_DIR/media.
+    #[arg(long, env = "QUIRE_STORAGE_URL", global = true, value_name = "URL")]
+    pub storage_url: Option<crate::storage::Location>,
+
     #[command(flatten)]
     pub jobs: JobConfig,
 
@@ -390,6 +395,9 @@ impl Flags {
             secret::resolve(self.secret_key, database.is_postgres(), &self.data_dir)?;
         let smtp = self.smtp_url.as_ref().map(SmtpUrl::settings).transpose()?;
         self.jobs.check()?;
+        let storage = self
+            .storage_url
+            .unwrap_or_else(|| crate::storage::Location::Folder(self.data_dir.join("media")));
         Ok(Settings {
             database,
             site: SiteSettings {
@@ -413,6 +421,7 @@ impl Flags {
                 smtp,
                 from: self.mail_from,
             },
+            storage,
             jobs: self.jobs,
             telemetry,
         })

@@ -40,6 +40,9 @@ pub struct Settings {
     pub http: HttpSettings,
     pub secret: SecretSettings,
     pub mail: MailSettings,
+    /// Where the site keeps its files: `DATA_DIR/media` unless
+    /// `QUIRE_STORAGE_URL` says otherwise.
+    pub storage: crate::storage::Location,
     pub jobs: JobConfig,
     pub telemetry: TelemetrySettings,
 }
@@ -171,6 +174,7 @@ impl Settings {
                 smtp: None,
                 from: None,
             },
+            storage: crate::storage::Location::Folder(data_dir.join("media")),
             jobs: JobConfig::default(),
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Text,
