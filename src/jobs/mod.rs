@@ -342,7 +342,10 @@ mod tests {
     #[test]
     fn bad_jobs_say_what_is_wrong() {
         let registry = Registry::default();
-        assert_eq!(registry.kinds().collect::<Vec<_>>(), ["deliver_event", "noop"]);
+        assert_eq!(
+            registry.kinds().collect::<Vec<_>>(),
+            ["deliver_event", "noop"]
+        );
         let garbled = decode::<Greet>("greet", "{not json").unwrap_err();
         assert!(garbled.contains("not JSON"), "{garbled}");
         let missing = decode::<Greet>("greet", "{}").unwrap_err();

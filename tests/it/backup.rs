@@ -2,7 +2,7 @@
 //! backups and non-empty databases are refused.
 
 use object_store::{ObjectStore, ObjectStoreExt};
-use quire::db::query;
+use quire::db::{Db, Dialect, PoolSize, Query, query};
 
 use crate::backend_test;
 use crate::helpers::{QuireProcess, TEST_SECRET, TestApp, fresh_database_url, run_quire};
@@ -20,90 +20,48 @@ fn quire_with(database_url: &str, args: &[&str], env: &[(&str, String)]) -> (boo
     run_quire(args, &all)
 }
 
-/// Every row of every table, each value as text, in a stable order. Read
-/// through sqlx directly, on a pool of its own: the rows have any shape.
-async fn contents(database_url: &str) -> Vec<(String, Vec<Vec<Option<String>>>)> {
-    use sqlx::Row;
-    if database_url.starts_with("sqlite:") {
-        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
-        let tables: Vec<String> = sqlx::query_scalar(
+/// Every row of every table (each row as a JSON array of its values as
+/// text), in a stable order.
+async fn contents(database_url: &str) -> Vec<(String, Vec<String>)> {
+    let db = Db::connect(database_url, PoolSize(2), None).await.unwrap();
+    // SQLite's quote() also spells out blobs.
+    let (tables, columns, as_text, row) = match db.dialect() {
+        Dialect::Sqlite => (
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let mut out = Vec::new();
-        for table in tables {
-            let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-            )))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-            // Each value as text: SQLite's quote() also spells out blobs.
-            let sql = select_all(&table, &columns, |c| format!("quote({c})"));
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| {
-                    (0..columns.len())
-                        .map(|i| row.try_get(i).unwrap())
-                        .collect()
-                })
-                .collect();
-            out.push((table, rows));
-        }
-        pool.close().await;
-        out
-    } else {
-        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
-        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM pragma_table_info($1) ORDER BY cid",
+            "quote({})",
+            "json_array({})",
+        ),
+        Dialect::Postgres => (
             "SELECT table_name::text FROM information_schema.tables
              WHERE table_schema = current_schema() ORDER BY table_name",
-        )
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let mut out = Vec::new();
-        for table in tables {
-            let columns: Vec<String> = sqlx::query_scalar(
-                "SELECT column_name::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-            )
-            .bind(&table)
-            .fetch_all(&pool)
+            "SELECT column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+            "CAST({} AS TEXT)",
+            "json_build_array({})::text",
+        ),
+    };
+    let mut out = Vec::new();
+    for table in query(tables).scalars::<String>(&db).await.unwrap() {
+        let columns: Vec<String> = query(columns)
+            .bind(table.clone())
+            .scalars(&db)
             .await
             .unwrap();
-            let sql = select_all(&table, &columns, |c| format!("CAST({c} AS TEXT)"));
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| {
-                    (0..columns.len())
-                        .map(|i| row.try_get(i).unwrap())
-                        .collect()
-                })
-                .collect();
-            out.push((table, rows));
-        }
-        pool.close().await;
-        out
+        let values: Vec<String> = columns.iter().map(|c| as_text.replace("{}", c)).collect();
+        let sql = format!(
+            "SELECT {} AS r FROM {table} ORDER BY r",
+            row.replace("{}", &values.join(", "))
+        );
+        let rows = Query::assembled(sql).scalars(&db).await.unwrap();
+        out.push((table, rows));
     }
-}
-
-/// Every row of a table, each column as text, in a stable order.
-fn select_all(table: &str, columns: &[String], as_text: impl Fn(&str) -> String) -> String {
-    let select: Vec<String> = columns.iter().map(|c| as_text(c)).collect();
-    let order = if columns.len() == 1 { "1" } else { "1, 2" };
-    format!("SELECT {} FROM {table} ORDER BY {order}", select.join(", "))
+    db.close().await;
+    out
 }
 
 /// A site with a bit of everything; returns all its rows.
-async fn populate(app: &TestApp) -> Vec<(String, Vec<Vec<Option<String>>>)> {
+async fn populate(app: &TestApp) -> Vec<(String, Vec<String>)> {
     app.register("owner").await.assert_status(303);
     let slug = app
         .publish("Kept", "Every *word* of it.", "backups, care")
