@@ -140,6 +140,15 @@ pub enum UserAction {
     },
 }
 
+/// The settings that hold a secret, each of which may instead be read from
+/// a file named by the same variable with `_FILE` appended.
+const SECRET_VARIABLES: [&str; 4] = [
+    "QUIRE_DATABASE_URL",
+    "QUIRE_SECRET_KEY",
+    "QUIRE_SMTP_URL",
+    "SENTRY_DSN",
+];
+
 pub fn main() -> ExitCode {
     // A missing .env is normal; a malformed one is worth saying.
     if let Err(e) = dotenvy::dotenv()
@@ -161,6 +170,26 @@ pub fn main() -> ExitCode {
         if std::env::var_os(standard).is_some_and(|v| v.is_empty()) {
             // SAFETY: no other thread exists yet; the runtime starts below.
             unsafe { std::env::remove_var(standard) };
+        }
+    }
+    // Secrets mounted as files (Docker and Kubernetes secrets, systemd
+    // credentials): VAR_FILE names a file whose content is VAR.
+    for secret in SECRET_VARIABLES {
+        let file = format!("{secret}_FILE");
+        let Some(path) = std::env::var_os(&file).filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        if std::env::var_os(secret).is_some() {
+            eprintln!("error: {secret} and {file} are both set; set one of them");
+            return ExitCode::from(2);
+        }
+        match std::fs::read_to_string(&path) {
+            // SAFETY: no other thread exists yet; the runtime starts below.
+            Ok(value) => unsafe { std::env::set_var(secret, value.trim_end_matches(['\r', '\n'])) },
+            Err(e) => {
+                eprintln!("error: {file}: cannot read {}: {e}", path.to_string_lossy());
+                return ExitCode::from(2);
+            }
         }
     }
     let cli = match Cli::try_parse() {

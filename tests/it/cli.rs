@@ -283,3 +283,52 @@ fn a_backup_schedule_needs_a_destination() {
         "{stderr}"
     );
 }
+
+#[test]
+fn secrets_can_be_read_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("secret_key_file");
+    std::fs::write(&key_file, "0123456789abcdef0123456789abcdef0123\n").unwrap();
+    let key_path = key_file.to_str().unwrap();
+    let data = dir.path().join("data");
+    let out = quire()
+        .current_dir(dir.path())
+        .env("QUIRE_DATA_DIR", &data)
+        .env("QUIRE_SECRET_KEY_FILE", key_path)
+        .args(["migrate", "up"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = quire()
+        .current_dir(dir.path())
+        .env("QUIRE_DATA_DIR", &data)
+        .env("QUIRE_SECRET_KEY_FILE", key_path)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !data.join("secret_key").exists(),
+        "the key came from the file, so none was generated"
+    );
+
+    std::fs::write(&key_file, "short\n").unwrap();
+    let stderr = check_refuses(&[("QUIRE_SECRET_KEY_FILE", key_path)]);
+    assert!(
+        stderr.contains("QUIRE_SECRET_KEY") && stderr.contains("at least 32"),
+        "{stderr}"
+    );
+    let stderr = check_refuses(&[
+        ("QUIRE_SECRET_KEY_FILE", key_path),
+        ("QUIRE_SECRET_KEY", "0123456789abcdef0123456789abcdef0123"),
+    ]);
+    assert!(
+        stderr.contains("QUIRE_SECRET_KEY and QUIRE_SECRET_KEY_FILE are both set"),
+        "{stderr}"
+    );
+    let stderr = check_refuses(&[("QUIRE_SMTP_URL_FILE", "/nonexistent/smtp_url")]);
+    assert!(
+        stderr.contains("QUIRE_SMTP_URL_FILE: cannot read /nonexistent/smtp_url"),
+        "{stderr}"
+    );
+}
