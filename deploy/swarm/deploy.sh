@@ -28,30 +28,33 @@ docker node ls >/dev/null 2>&1 || die "not talking to a Swarm manager (docker no
 
 deploy_stack() { docker stack deploy --with-registry-auth --prune --detach=true -c stack.yml "$stack" >&2; }
 
-# Waits for the migrate service's task to finish; fails unless it completed.
+# Waits for a migrate task that did not exist before ($1: the task ids
+# there were) to finish; fails unless it completed.
 wait_for_migration() {
-  local state
+  local before=$1 id state
   for _ in $(seq 1 "$timeout"); do
-    state=$(docker service ps "${stack}_migrate" --no-trunc --filter desired-state=shutdown \
-              --filter desired-state=running --format '{{.CurrentState}}' | head -n 1)
-    case "$state" in
-      Complete*) return 0 ;;
-      Failed*|Rejected*) docker service logs --tail 50 "${stack}_migrate" >&2 || true
-                         die "the migration failed ($state): nothing else was changed" ;;
-    esac
+    while read -r id state; do
+      grep -qx "$id" <<<"$before" && continue
+      case "$state" in
+        Complete*) return 0 ;;
+        Failed*|Rejected*) docker service logs --tail 50 "${stack}_migrate" >&2 || true
+                           die "the migration failed ($state): nothing else was changed" ;;
+      esac
+    done < <(docker service ps "${stack}_migrate" --no-trunc --format '{{.ID}} {{.CurrentState}}' 2>/dev/null)
     sleep 1
   done
   die "the migration did not finish within ${timeout}s"
 }
 
 say "1/3 migrate with $image"
+tasks_before=$(docker service ps "${stack}_migrate" --no-trunc -q 2>/dev/null || true)
 if docker service inspect "${stack}_migrate" >/dev/null 2>&1; then
   docker service update --detach --quiet --image "$image" --replicas 1 --force "${stack}_migrate" >/dev/null
 else
   # First deploy: only the migration runs, web and worker start after it.
   QUIRE_WEB_REPLICAS=0 QUIRE_WORKER_REPLICAS=0 QUIRE_MIGRATE_REPLICAS=1 deploy_stack
 fi
-wait_for_migration
+wait_for_migration "$tasks_before"
 docker service scale --detach "${stack}_migrate=0" >/dev/null
 
 say "2/3 docker stack deploy $stack"
