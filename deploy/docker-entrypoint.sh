@@ -1,17 +1,17 @@
 #!/bin/sh
-# The image's entrypoint: runs `quire "$@"`, first turning Docker/Swarm/
-# Kubernetes secret files into the settings Quire reads today.
+# The image's entrypoint: runs `quire "$@"`, first turning the AWS keys'
+# secret files into the variables object_store reads. (Quire reads
+# QUIRE_DATABASE_URL_FILE, QUIRE_SECRET_KEY_FILE, QUIRE_SMTP_URL_FILE and
+# SENTRY_DSN_FILE itself; the AWS SDK conventions have no _FILE form.)
 #
-# For each secret setting VAR below, when VAR_FILE names a file (such as
-# /run/secrets/quire_secret_key), VAR is set to its content (a trailing
-# newline dropped) and VAR_FILE removed. Setting both is an error, as is a
-# file that cannot be read. Once Quire reads QUIRE_*_FILE itself this shim
-# can go; until then it keeps secrets out of compose files and `docker
-# inspect`.
+# For each VAR below, when VAR_FILE names a file (such as
+# /run/secrets/aws_secret_access_key), VAR is set to its content (a
+# trailing newline dropped) and VAR_FILE removed. Setting both is an
+# error, as is a file that cannot be read. It keeps secrets out of compose
+# files and `docker inspect`.
 set -eu
 
-for var in QUIRE_DATABASE_URL QUIRE_SECRET_KEY QUIRE_SMTP_URL SENTRY_DSN \
-           AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
+for var in AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; do
   eval "file=\${${var}_FILE:-}"
   [ -n "$file" ] || continue
   eval "already=\${${var}:-}"

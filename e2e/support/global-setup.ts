@@ -83,6 +83,8 @@ async function startServer(binary: string, dataDir: string, log: fs.WriteStream)
         QUIRE_DATABASE_URL: `sqlite://${path.join(dataDir, 'quire.db')}`,
         QUIRE_PUBLIC_URL: `${baseUrl}/`,
         QUIRE_REGISTRATION: 'open',
+        // No load balancer to drain for: stop at once on SIGTERM.
+        QUIRE_SHUTDOWN_DRAIN: '0s',
       },
       // Its working directory is the data folder, so no stray .env is read.
       cwd: dataDir,
@@ -167,13 +169,16 @@ export default async function globalSetup() {
 
   const stop = async () => {
     process.off('exit', killOnExit);
+    // 'close' comes after 'exit', once the server's output is all read:
+    // the log may end only then.
+    const closed = new Promise((resolve) => child.once('close', resolve));
     if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       // A graceful stop normally takes milliseconds; do not hang the run on it.
-      await Promise.race([exited, sleep(5_000)]);
+      await Promise.race([closed, sleep(5_000)]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
+    await Promise.race([closed, sleep(5_000)]);
     log.end();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
