@@ -378,28 +378,43 @@ async fn connect(database: &DatabaseSettings) -> anyhow::Result<Db> {
 }
 
 /// Refuses to go on against a database with pending or unknown migrations.
+/// Newer ones are the next release's, made during a rolling deploy: this
+/// one keeps serving on them (expand/contract), and says so.
 async fn ensure_migrated(db: &Db) -> anyhow::Result<()> {
     let status = db.migration_status().await?;
-    let pending: Vec<String> = status
-        .iter()
-        .filter(|m| m.state == MigrationState::Pending)
-        .map(|m| format!("{} {}", m.version, m.description))
-        .collect();
-    let unknown: Vec<String> = status
-        .iter()
-        .filter(|m| m.state == MigrationState::Unknown)
-        .map(|m| m.version.to_string())
-        .collect();
+    let listed = |state: MigrationState, full: bool| -> Vec<String> {
+        status
+            .iter()
+            .filter(|m| m.state == state)
+            .map(|m| {
+                if full {
+                    format!("{} {}", m.version, m.description)
+                } else {
+                    m.version.to_string()
+                }
+            })
+            .collect()
+    };
+    let unknown = listed(MigrationState::Unknown, false);
     if !unknown.is_empty() {
         bail!(
-            "the database has migrations this version does not know ({}): it was migrated by a newer Quire",
+            "the database has migrations this version does not know ({}), older than its own: \
+             a migration was removed, or this is another application's database",
             unknown.join(", ")
         );
     }
+    let pending = listed(MigrationState::Pending, true);
     if !pending.is_empty() {
         bail!(
             "the database has pending migrations ({}): run `quire migrate up` first, or serve with --migrate",
             pending.join(", ")
+        );
+    }
+    let newer = listed(MigrationState::Newer, false);
+    if !newer.is_empty() {
+        tracing::warn!(
+            migrations = newer.join(", "),
+            "the database has a newer release's migrations; this release keeps working on them"
         );
     }
     Ok(())

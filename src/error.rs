@@ -234,10 +234,6 @@ impl FieldErrors {
         self.0.is_empty()
     }
 
-    pub fn get(&self, field: &str) -> Option<&Vec<Problem>> {
-        self.0.get(field)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Vec<Problem>)> {
         self.0.iter().map(|(k, v)| (*k, v))
     }

@@ -139,6 +139,14 @@ pub struct Flags {
     #[arg(long, env = "QUIRE_STORAGE_URL", global = true, value_name = "URL")]
     pub storage_url: Option<crate::storage::Location>,
 
+    /// Proxies in front of Quire (nginx, a load balancer) whose
+    /// `X-Forwarded-For` tells the client's address, comma-separated
+    /// addresses or networks (`127.0.0.1,10.0.0.0/8`); none by default, so
+    /// the header is ignored.
+    #[arg(long, env = "QUIRE_TRUSTED_PROXIES", global = true, value_delimiter = ',',
+          value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     #[command(flatten)]
     pub jobs: JobConfig,
 
@@ -323,6 +331,14 @@ fn parse_lease(s: &str) -> Result<Duration, String> {
     Ok(lease)
 }
 
+/// An address (`10.0.0.5`, a network of one) or a network (`10.0.0.0/8`).
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an address or a network like 10.0.0.0/8"))
+}
+
 fn parse_mailbox(s: &str) -> Result<lettre::message::Mailbox, String> {
     s.parse()
         .map_err(|e| format!("is not an address like `Blog <blog@example.com>`: {e}"))
@@ -415,6 +431,7 @@ impl Flags {
                 shutdown_timeout: self.shutdown_timeout,
                 metrics_bind: self.metrics_bind,
                 replicas: self.replicas,
+                trusted_proxies: self.trusted_proxies,
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

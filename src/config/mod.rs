@@ -21,7 +21,7 @@ use crate::db::PoolSize;
 pub use deploy::{Finding, deploy_findings};
 pub use flags::{Flags, JobConfig, LogFormat, OtlpProtocol, Registration, Switch, TraceConfig};
 pub use schedule::Schedule;
-pub use secret::{MIN_SECRET_LEN, Origin as SecretOrigin, SecretKey};
+pub use secret::{Origin as SecretOrigin, SecretKey};
 pub use smtp::{SmtpSettings, SmtpTls, SmtpUrl};
 
 /// A setting that is wrong, and what is wrong with it.
@@ -93,6 +93,8 @@ pub struct HttpSettings {
     pub metrics_bind: Option<SocketAddr>,
     /// How many `serve` replicas the deployment runs (`check --deploy`).
     pub replicas: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (`ClientIp`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl HttpSettings {
@@ -168,6 +170,7 @@ impl Settings {
                 shutdown_timeout: flags::defaults::duration(flags::defaults::SHUTDOWN_TIMEOUT),
                 metrics_bind: None,
                 replicas: 1,
+                trusted_proxies: Vec::new(),
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

@@ -11,7 +11,7 @@ use super::ConfigError;
 #[derive(Clone)]
 pub struct SecretKey(String);
 
-pub const MIN_SECRET_LEN: usize = 32;
+const MIN_SECRET_LEN: usize = 32;
 
 impl SecretKey {
     pub fn expose(&self) -> &[u8] {

@@ -12,8 +12,12 @@ static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 pub enum MigrationState {
     Applied,
     Pending,
-    /// Recorded in the database but unknown to this binary: a newer version
-    /// migrated it, or a migration was removed.
+    /// Recorded in the database, newer than every migration this binary
+    /// knows: the next release migrated it. Migrations are expand/contract
+    /// (docs/operations.md), so this release keeps working on it.
+    Newer,
+    /// Recorded in the database but unknown to this binary, and older than
+    /// its newest: a migration was removed, or the database is another's.
     Unknown,
 }
 
@@ -35,6 +39,11 @@ impl Db {
     /// Applies every pending migration; returns how many ran.
     pub async fn migrate_up(&self) -> Result<usize, MigrateError> {
         let before = self.pending_count().await?;
+        // Nothing to do; and sqlx would refuse a database that holds a
+        // newer release's migrations, which this release runs on.
+        if before == 0 {
+            return Ok(0);
+        }
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().run(pool).await?,
             Pool::Postgres(pool) => self.migrator().run(pool).await?,
@@ -94,6 +103,7 @@ impl Db {
                 },
             })
             .collect();
+        let newest_known = known.iter().map(|m| m.version).max().unwrap_or(0);
         status.extend(
             applied
                 .iter()
@@ -101,7 +111,11 @@ impl Db {
                 .map(|v| MigrationStatus {
                     version: *v,
                     description: String::new(),
-                    state: MigrationState::Unknown,
+                    state: if *v > newest_known {
+                        MigrationState::Newer
+                    } else {
+                        MigrationState::Unknown
+                    },
                 }),
         );
         status.sort_by_key(|m| m.version);

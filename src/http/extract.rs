@@ -8,6 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::app::App;
 use crate::error::AppError;
 
 /// The visitor's anti-forgery token, as set in their `quire_csrf` cookie.
@@ -68,12 +69,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The client's address, as seen on the connection.
+/// The client's address: the connection's, or behind proxies listed in
+/// `QUIRE_TRUSTED_PROXIES`, the nearest address in `X-Forwarded-For` that
+/// is not one of them. Each proxy appends the address it saw, so what a
+/// client writes into the header itself stays to the left and is skipped.
 pub struct ClientIp(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<App> for ClientIp {
     type Rejection = AppError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, AppError> {
         let ConnectInfo(addr) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
@@ -81,6 +85,26 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!("server started without connect info"))
             })?;
-        Ok(ClientIp(addr.ip()))
+        let trusted = &app.settings.http.trusted_proxies;
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        if !is_trusted(&addr.ip()) {
+            return Ok(ClientIp(addr.ip()));
+        }
+        let forwarded: Vec<IpAddr> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map_while(|hop| hop.trim().parse().ok())
+            .collect();
+        Ok(ClientIp(
+            forwarded
+                .iter()
+                .rev()
+                .find(|ip| !is_trusted(ip))
+                .copied()
+                .unwrap_or(addr.ip()),
+        ))
     }
 }

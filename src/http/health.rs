@@ -55,8 +55,9 @@ fn not_ready(status: &str, reason: String) -> Response {
         .into_response()
 }
 
-/// Readiness: not draining, the database answers, and its migrations are
-/// exactly the ones this version knows.
+/// Readiness: not draining, the database answers, and every migration this
+/// version knows is applied. Newer ones (the next release's, during a
+/// rolling deploy) are fine: migrations are expand/contract.
 async fn readyz(State(state): State<App>) -> Response {
     if state.lifecycle.is_draining() {
         return not_ready("draining", "the process is shutting down".into());
@@ -77,7 +78,7 @@ async fn readyz(State(state): State<App>) -> Response {
     };
     let mismatched: Vec<String> = migrations
         .iter()
-        .filter(|m| m.state != MigrationState::Applied)
+        .filter(|m| !matches!(m.state, MigrationState::Applied | MigrationState::Newer))
         .map(|m| format!("{} {}", m.version, format!("{:?}", m.state).to_lowercase()))
         .collect();
     if !mismatched.is_empty() {

@@ -894,3 +894,57 @@ async fn a_panicking_handler_answers_500_and_reaches_sentry() {
         );
     }
 }
+
+backend_test!(
+    a_release_keeps_serving_on_the_next_releases_migrations,
+    |app| {
+        app.register("owner").await;
+        let slug = app.publish("Before the deploy", "Still here.", "").await;
+        // What the next release's migration does in a rolling deploy, run
+        // while this release serves: an expand step (a new nullable column),
+        // recorded as a migration this release does not know.
+        quire::db::query("ALTER TABLE posts ADD COLUMN subtitle TEXT")
+            .execute(&app.db)
+            .await
+            .unwrap();
+        quire::db::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES ($1, $2, TRUE, $3, 0)",
+        )
+        .bind(99991231000000_i64)
+        .bind("add a subtitle to posts")
+        .bind(vec![0u8; 48])
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+        let client = reqwest::Client::new();
+        let ready = |base: String| {
+            let client = client.clone();
+            async move {
+                let response = client.get(format!("{base}/readyz")).send().await.unwrap();
+                (response.status(), response.text().await.unwrap())
+            }
+        };
+        // The running replica stays in rotation and serves.
+        let base = app.base.as_str().trim_end_matches('/').to_owned();
+        let (status, body) = ready(base).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        app.get(&format!("/posts/{slug}")).await.assert_status(200);
+        app.publish("During the deploy", "Written on the migrated schema.", "")
+            .await;
+
+        // A replica of this release that restarts meanwhile comes up, ready.
+        let data_dir = tempfile::tempdir().unwrap();
+        let replica = QuireProcess::start(&["serve"], &app.database_url, data_dir.path(), &[]);
+        replica.wait_until_up().await;
+        let (status, body) = ready(replica.base.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page = client
+            .get(format!("{}/posts/{slug}", replica.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+);

@@ -221,3 +221,61 @@ backend_test!(sign_in_is_rate_limited_per_client_address, |app| {
         .await
         .assert_status(429);
 });
+
+backend_test!(
+    behind_a_trusted_proxy_each_client_has_its_own_sign_in_budget,
+    |app| {
+        let client = reqwest::Client::new();
+        let login = |site: &TestApp, name: String, forwarded: &'static str| {
+            client
+                .post(site.url("/api/users/login"))
+                .header("x-forwarded-for", forwarded)
+                .json(&serde_json::json!({
+                    "user": {"email": format!("{name}@example.com"), "password": "wrong password"}
+                }))
+                .send()
+        };
+        let status =
+            |response: reqwest::Result<reqwest::Response>| response.unwrap().status().as_u16();
+
+        // The tests' connections come from 127.0.0.1: here, the proxy.
+        let site = TestApp::try_spawn_with(app.backend, |s| {
+            s.http.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+        })
+        .await
+        .unwrap();
+        for i in 0..20 {
+            assert_eq!(
+                status(login(&site, format!("guess{i}"), "203.0.113.7").await),
+                401
+            );
+        }
+        assert_eq!(
+            status(login(&site, "guess20".into(), "203.0.113.7").await),
+            429
+        );
+        // Another client behind the same proxy is not locked out…
+        assert_eq!(
+            status(login(&site, "guess21".into(), "198.51.100.2").await),
+            401
+        );
+        // …and a client cannot pose as another by writing the header itself:
+        // the proxy appends the address it saw, the nearest one counts.
+        assert_eq!(
+            status(login(&site, "guess22".into(), "198.51.100.2, 203.0.113.7").await),
+            429
+        );
+
+        // Without trusted proxies the header is ignored: one address for all.
+        for i in 0..20 {
+            assert_eq!(
+                status(login(&app, format!("guess{i}"), "203.0.113.7").await),
+                401
+            );
+        }
+        assert_eq!(
+            status(login(&app, "guess20".into(), "198.51.100.2").await),
+            429
+        );
+    }
+);

@@ -93,6 +93,7 @@ module "app" {
   domain_name        = var.domain_name
   certificate_arn    = module.dns.certificate_arn
   vpc_id             = module.network.vpc_id
+  vpc_cidr           = var.vpc_cidr
   public_subnet_ids  = module.network.public_subnet_ids
   private_subnet_ids = module.network.private_subnet_ids
   kms_key_arn        = aws_kms_key.this.arn

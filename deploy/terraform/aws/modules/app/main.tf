@@ -14,6 +14,7 @@ locals {
   }
   environment = merge({
     QUIRE_PUBLIC_URL              = "https://${var.domain_name}/"
+    QUIRE_TRUSTED_PROXIES         = var.vpc_cidr
     QUIRE_LOG_FORMAT              = "json"
     QUIRE_WORKER                  = "off"
     QUIRE_WAIT_FOR_DB             = "true"

@@ -27,6 +27,11 @@ variable "certificate_arn" {
   type        = string
 }
 
+variable "vpc_cidr" {
+  description = "The VPC's address range: the load balancer's nodes, whose X-Forwarded-For Quire trusts (QUIRE_TRUSTED_PROXIES)."
+  type        = string
+}
+
 variable "vpc_id" {
   description = "VPC of the tasks and the load balancer."
   type        = string
