@@ -83,6 +83,9 @@ pub fn router(app: App) -> Router {
             (app.clone(), maintenance::Renderer::Page),
             maintenance::gate,
         ))
+        .layer(axum::middleware::from_fn(
+            http::extract::refuse_control_characters,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             pages::page_context,

@@ -138,14 +138,54 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, "body", rejection.body_text())
             }
         })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+        let invalid = |e: serde_json::Error| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "body",
                 format!("is invalid: {e}"),
             )
-        })
+        };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+        if holds_control_character(&value) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "body",
+                super::extract::CONTROL_CHARACTER,
+            ));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(invalid)
     }
+}
+
+/// Whether any string of a JSON document, or any key, holds a control
+/// character (see `extract::has_control_character`).
+fn holds_control_character(value: &serde_json::Value) -> bool {
+    use super::extract::has_control_character;
+    match value {
+        serde_json::Value::String(s) => has_control_character(s),
+        serde_json::Value::Array(items) => items.iter().any(holds_control_character),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| has_control_character(k) || holds_control_character(v)),
+        _ => false,
+    }
+}
+
+/// For the API: an address with a control character is refused (400), in
+/// the API's error shape.
+pub async fn refuse_control_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if super::extract::uri_has_control_character(request.uri()) {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "request",
+            format!("the address {}", super::extract::CONTROL_CHARACTER),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Whether a Content-Type names JSON (`application/json`, `…+json`).
@@ -315,6 +355,7 @@ pub fn router(state: &App, routes: OpenApiRouter<App>) -> axum::Router<App> {
             (state.clone(), crate::maintenance::Renderer::Json),
             crate::maintenance::gate,
         ))
+        .layer(axum::middleware::from_fn(refuse_control_characters))
 }
 
 /// Cross-origin access for the configured origins only (none by default),

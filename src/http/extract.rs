@@ -46,6 +46,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
         })?;
         let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        if let Some((name, _)) = fields
+            .iter()
+            .find(|(k, v)| has_control_character(k) || has_control_character(v))
+        {
+            return Err(AppError::BadRequest(format!(
+                "the field {name:?} {CONTROL_CHARACTER}"
+            )));
+        }
         let submitted = fields
             .iter()
             .find(|(k, _)| k == CSRF_FIELD)
@@ -59,6 +67,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
             .map(CsrfForm)
             .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))
     }
+}
+
+/// Whether text holds a control character other than tab, line feed and
+/// carriage return: NUL (which PostgreSQL refuses to store, with an error
+/// that would be a 500) and the rest, which no form or client has reason
+/// to send. Every way input comes in — the address, forms, JSON bodies —
+/// is checked with this at the edge, so no feature sees them.
+pub fn has_control_character(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r') && (c as u32) < 0x80)
+}
+
+/// What to tell a client that sent one.
+pub const CONTROL_CHARACTER: &str = "contains a control character (such as NUL); remove it";
+
+/// Whether the request's path or query string, decoded, holds a control
+/// character.
+pub fn uri_has_control_character(uri: &axum::http::Uri) -> bool {
+    let decoded = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    has_control_character(&decoded(uri.path()))
+        || uri
+            .query()
+            .is_some_and(|q| has_control_character(&decoded(&q.replace('+', " "))))
+}
+
+/// For the site: an address with a control character is refused (400),
+/// before any route reads it.
+pub async fn refuse_control_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri_has_control_character(request.uri()) {
+        return AppError::BadRequest(format!("the address {CONTROL_CHARACTER}")).into_response();
+    }
+    next.run(request).await
 }
 
 /// For forms whose only field is the anti-forgery token (buttons that act).

@@ -279,3 +279,77 @@ backend_test!(
         );
     }
 );
+
+backend_test!(control_characters_get_a_clear_4xx_on_every_door, |app| {
+    app.register("owner").await;
+    let slug = app.publish("Plain", "Plain text.", "").await;
+    let token = app.new_browser().api_register("reader").await;
+    let refused = |status: u16, what: &str| {
+        assert!((400..500).contains(&status), "{what}: {status}");
+    };
+    // The address: a path and a query string.
+    refused(app.get("/posts/%00").await.status.as_u16(), "a path");
+    refused(app.get("/tags/a%01b").await.status.as_u16(), "a path");
+    let (status, body) = app
+        .api(reqwest::Method::GET, "/api/articles?tag=%00", None, None)
+        .await;
+    refused(status.as_u16(), "a query string");
+    assert!(body.to_string().contains("control character"), "{body}");
+    // Forms.
+    refused(
+        app.new_browser()
+            .login("own\0er", "correct horse")
+            .await
+            .status
+            .as_u16(),
+        "sign-in",
+    );
+    for (path, field) in [
+        ("/editor", "title"),
+        ("/editor", "tags"),
+        ("/settings", "bio"),
+    ] {
+        let page = app
+            .post(
+                path,
+                &[
+                    (field, "with a \0 in it"),
+                    ("body", "b"),
+                    ("action", "publish"),
+                ],
+            )
+            .await;
+        refused(page.status.as_u16(), field);
+        assert!(page.contains("control character"), "{field}");
+    }
+    let page = app
+        .post(&format!("/posts/{slug}/comments"), &[("body", "nul\0")])
+        .await;
+    refused(page.status.as_u16(), "a comment");
+    refused(
+        app.new_browser()
+            .register("new\u{1}one")
+            .await
+            .status
+            .as_u16(),
+        "registration",
+    );
+    // JSON bodies.
+    for body in [
+        serde_json::json!({"user": {"email": "a\u{0}@example.com", "password": "correct horse"}}),
+        serde_json::json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": ["x\u{0}"]}}),
+    ] {
+        let path = if body.get("user").is_some() {
+            "/api/users/login"
+        } else {
+            "/api/articles"
+        };
+        let (status, answer) = app
+            .api(reqwest::Method::POST, path, Some(&token), Some(body))
+            .await;
+        refused(status.as_u16(), path);
+        assert!(answer.to_string().contains("control character"), "{answer}");
+    }
+    // Nothing of it was stored, and the site still works.
+    app.get(&format!("/posts/{slug}")).await.assert_status(200);
+});
