@@ -74,11 +74,15 @@ pub enum Command {
     /// Restore a backup made by `quire backup` after checking its
     /// checksums. Refuses a database that holds data unless --force.
     Restore {
-        /// The backup's folder, or its `s3://BUCKET/PREFIX/quire-TIMESTAMP`.
+        /// The backup's folder or its `s3://BUCKET/PREFIX/quire-TIMESTAMP`;
+        /// or the DEST given to `quire backup`, whose newest backup is taken.
         src: crate::backup::Location,
         /// Replace a database that is not empty.
         #[arg(long)]
         force: bool,
+        /// Only list the finished backups in SRC, oldest first.
+        #[arg(long)]
+        list: bool,
     },
     /// Put the site in maintenance mode, take it out, or say which it is in.
     /// Every replica follows within seconds; administrators keep access.
@@ -318,7 +322,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("backed up to {folder}");
             Ok(())
         }
-        Command::Restore { src, force } => {
+        Command::Restore {
+            src, list: true, ..
+        } => {
+            let finished = src.open().await?.finished().await?;
+            if finished.is_empty() {
+                bail!("{src} holds no finished Quire backup");
+            }
+            for name in finished {
+                println!("{name}");
+            }
+            Ok(())
+        }
+        Command::Restore { src, force, .. } => {
             let db = connect(&flags.database()).await?;
             let manifest = crate::backup::restore(&flags.database().url, db, &src, force).await?;
             println!(

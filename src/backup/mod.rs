@@ -126,6 +126,30 @@ impl Opened {
         }
     }
 
+    /// The finished backups in this place, oldest first.
+    pub async fn finished(&self) -> anyhow::Result<Vec<String>> {
+        match self {
+            Opened::Folder(dir) => finished_in_folder(dir).await,
+            Opened::S3(bucket) => bucket.finished().await,
+        }
+    }
+
+    /// Whether this place is a finished backup itself.
+    async fn is_backup(&self) -> bool {
+        match self {
+            Opened::Folder(dir) => dir.join(MANIFEST).exists(),
+            Opened::S3(bucket) => bucket.has(MANIFEST).await,
+        }
+    }
+
+    /// The backup `name` in this place.
+    fn child(self, name: &str) -> Self {
+        match self {
+            Opened::Folder(dir) => Opened::Folder(dir.join(name)),
+            Opened::S3(bucket) => Opened::S3(bucket.child(name)),
+        }
+    }
+
     /// Deletes the oldest finished backups beyond the newest `keep`;
     /// returns how many it deleted. Folders without a manifest (unfinished,
     /// or not ours) are left alone.
@@ -176,21 +200,29 @@ async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathB
 }
 
 async fn prune_folder(dest: &Path, keep: usize) -> anyhow::Result<usize> {
+    let backups = finished_in_folder(dest).await?;
+    let excess = backups.len().saturating_sub(keep);
+    for old in &backups[..excess] {
+        tokio::fs::remove_dir_all(dest.join(old)).await?;
+    }
+    Ok(excess)
+}
+
+/// The names of the finished backups in a folder (`quire-TIMESTAMP` with a
+/// manifest), oldest first: the names are timestamps.
+async fn finished_in_folder(dest: &Path) -> anyhow::Result<Vec<String>> {
     let mut backups = Vec::new();
-    let mut entries = tokio::fs::read_dir(dest).await?;
+    let mut entries = tokio::fs::read_dir(dest)
+        .await
+        .with_context(|| format!("reading {}", dest.display()))?;
     while let Some(entry) = entries.next_entry().await? {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with("quire-") && entry.path().join(MANIFEST).exists() {
-            backups.push(entry.path());
+            backups.push(name);
         }
     }
-    // The names are timestamps, so they sort oldest first.
     backups.sort();
-    let excess = backups.len().saturating_sub(keep);
-    for old in &backups[..excess] {
-        tokio::fs::remove_dir_all(old).await?;
-    }
-    Ok(excess)
+    Ok(backups)
 }
 
 /// Reads a backup's manifest: one this version understands, naming only
@@ -257,14 +289,30 @@ async fn holds_data(db: &Db) -> anyhow::Result<bool> {
 }
 
 /// Restores a verified backup into the database at `database_url`, which
-/// must hold no users, posts or visitors unless `force`.
+/// must hold no users, posts or visitors unless `force`. `src` is a backup,
+/// or a place backups are written to (`quire backup DEST`), whose newest
+/// finished backup is restored.
 pub async fn restore(
     database_url: &str,
     db: Db,
     src: &Location,
     force: bool,
 ) -> anyhow::Result<Manifest> {
-    match src.open().await? {
+    let opened = src.open().await?;
+    let opened = if opened.is_backup().await {
+        opened
+    } else {
+        let finished = opened.finished().await?;
+        let Some(newest) = finished.last() else {
+            bail!(
+                "{src} is not a finished Quire backup (it has no {MANIFEST}) and holds none \
+                 (no quire-TIMESTAMP backup with one inside)"
+            );
+        };
+        tracing::info!(backup = %newest, "restoring the newest backup");
+        opened.child(newest)
+    };
+    match opened {
         Opened::Folder(folder) => restore_folder(database_url, db, &folder, force).await,
         Opened::S3(bucket) => {
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;

@@ -132,8 +132,22 @@ impl Bucket {
         Ok(())
     }
 
-    /// Deletes the oldest finished backups beyond the newest `keep`.
-    pub async fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+    /// Whether the object `name` exists right under the prefix.
+    pub async fn has(&self, name: &str) -> bool {
+        self.store.head(&self.key(&[name])).await.is_ok()
+    }
+
+    /// The bucket at the prefix's child `name`.
+    pub fn child(self, name: &str) -> Self {
+        Self {
+            prefix: self.key(&[name]),
+            ..self
+        }
+    }
+
+    /// The finished backups under the prefix (`quire-TIMESTAMP` with a
+    /// manifest), oldest first: the names are timestamps.
+    pub async fn finished(&self) -> anyhow::Result<Vec<String>> {
         let listing = self
             .store
             .list_with_delimiter(Some(&self.prefix))
@@ -146,12 +160,24 @@ impl Bucket {
                 .head(&folder.clone().join(MANIFEST))
                 .await
                 .is_ok();
-            if finished && folder.filename().is_some_and(|n| n.starts_with("quire-")) {
-                backups.push(folder);
+            if let Some(name) = folder.filename().filter(|n| n.starts_with("quire-"))
+                && finished
+            {
+                backups.push(name.to_owned());
             }
         }
-        // The names are timestamps, so they sort oldest first.
         backups.sort();
+        Ok(backups)
+    }
+
+    /// Deletes the oldest finished backups beyond the newest `keep`.
+    pub async fn prune(&self, keep: usize) -> anyhow::Result<usize> {
+        let backups: Vec<Key> = self
+            .finished()
+            .await?
+            .iter()
+            .map(|name| self.key(&[name]))
+            .collect();
         let excess = backups.len().saturating_sub(keep);
         for old in &backups[..excess] {
             // The manifest first: if pruning stops half-way, what is left is

@@ -324,3 +324,45 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
         .unwrap();
     assert!(done >= 3, "{done} periodic backups ran");
 });
+
+backend_test!(
+    a_restore_from_the_backup_destination_takes_its_newest_backup,
+    |app| {
+        let before = populate(&app).await;
+        let dest = tempfile::tempdir().unwrap();
+        let dest_path = dest.path().display().to_string();
+        let (ok, said) = quire(&app.database_url, &["backup", &dest_path]);
+        assert!(ok, "{said}");
+        let folder = said
+            .trim()
+            .strip_prefix("backed up to ")
+            .unwrap()
+            .to_owned();
+        let name = std::path::Path::new(&folder)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        // A later backup that never finished (no manifest) is passed over.
+        std::fs::create_dir(dest.path().join("quire-99991231T000000Z")).unwrap();
+
+        let (ok, said) = quire(&app.database_url, &["restore", "--list", &dest_path]);
+        assert!(ok, "{said}");
+        assert_eq!(said.trim(), name);
+
+        let target_dir = tempfile::tempdir().unwrap();
+        let (target, _pg) = fresh_database_url(app.backend, target_dir.path())
+            .await
+            .unwrap();
+        let (ok, said) = quire(&target, &["restore", &dest_path]);
+        assert!(ok, "{said}");
+        assert_eq!(contents(&target).await, before);
+
+        let empty = tempfile::tempdir().unwrap();
+        let (ok, said) = quire(
+            &target,
+            &["restore", "--force", &empty.path().display().to_string()],
+        );
+        assert!(!ok && said.contains("holds none"), "{said}");
+    }
+);
