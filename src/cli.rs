@@ -478,7 +478,8 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
     let app = App::build(settings, db.clone())?;
     let http = app.settings.http.clone();
     let lifecycle = app.lifecycle.clone();
-    let server = Server::bind(bind, crate::assembly::router(app.clone()))
+    let limits = app.settings.http.connection_limits();
+    let server = Server::bind(bind, crate::assembly::router(app.clone()), limits)
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
     tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), jobs = run_jobs, "serving");

@@ -103,6 +103,7 @@ http {
     proxy_cache_path $dir/nginx/cache keys_zone=quire_static:1m max_size=16m;
     upstream quire {
 $upstreams        keepalive 16;
+        keepalive_timeout 20s;
     }
     server {
         listen 127.0.0.1:$port;

@@ -23,6 +23,9 @@ pub mod defaults {
     pub const MAX_BODY_BYTES: usize = 1024 * 1024;
     pub const SHUTDOWN_DRAIN: &str = "5s";
     pub const SHUTDOWN_TIMEOUT: &str = "30s";
+    pub const HEADER_TIMEOUT: &str = "30s";
+    pub const BODY_TIMEOUT: &str = "30s";
+    pub const MAX_CONNECTIONS: u32 = 1024;
     pub const WORKER_CONCURRENCY: u32 = 16;
     pub const JOB_LEASE: &str = "60s";
     pub const WORKER_SHUTDOWN_TIMEOUT: &str = "30s";
@@ -138,6 +141,25 @@ pub struct Flags {
     /// (with the AWS_* variables). Defaults to DATA_DIR/media.
     #[arg(long, env = "QUIRE_STORAGE_URL", global = true, value_name = "URL")]
     pub storage_url: Option<crate::storage::Location>,
+
+    /// How long a client may take to send a request's headers; also how
+    /// long an idle keep-alive connection stays open. Keep a proxy's own
+    /// keep-alive to Quire shorter (nginx: `keepalive_timeout` in the
+    /// upstream).
+    #[arg(long, env = "QUIRE_HEADER_TIMEOUT", global = true, default_value = defaults::HEADER_TIMEOUT,
+          value_parser = parse_positive_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a request body may pause between two of its parts before
+    /// the request is refused.
+    #[arg(long, env = "QUIRE_BODY_TIMEOUT", global = true, default_value = defaults::BODY_TIMEOUT,
+          value_parser = parse_positive_duration)]
+    pub body_timeout: Duration,
+
+    /// Connections served at once; more wait to be accepted.
+    #[arg(long, env = "QUIRE_MAX_CONNECTIONS", global = true, default_value_t = defaults::MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
 
     /// Proxies in front of Quire (nginx, a load balancer) whose
     /// `X-Forwarded-For` tells the client's address, comma-separated
@@ -323,6 +345,14 @@ impl JobConfig {
     }
 }
 
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if duration.is_zero() {
+        return Err("must be more than 0s".into());
+    }
+    Ok(duration)
+}
+
 fn parse_lease(s: &str) -> Result<Duration, String> {
     let lease = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if lease < Duration::from_secs(1) {
@@ -432,6 +462,9 @@ impl Flags {
                 metrics_bind: self.metrics_bind,
                 replicas: self.replicas,
                 trusted_proxies: self.trusted_proxies,
+                header_timeout: self.header_timeout,
+                body_timeout: self.body_timeout,
+                max_connections: self.max_connections as usize,
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

@@ -95,6 +95,23 @@ pub struct HttpSettings {
     pub replicas: u32,
     /// Proxies whose `X-Forwarded-For` names the client (`ClientIp`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a client may take to send a request's headers, and how long
+    /// an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// How long a request body may pause between two parts.
+    pub body_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl HttpSettings {
+    /// What the server allows each connection (`http::Server`).
+    pub fn connection_limits(&self) -> crate::http::ConnectionLimits {
+        crate::http::ConnectionLimits {
+            header_timeout: self.header_timeout,
+            max: self.max_connections,
+        }
+    }
 }
 
 impl HttpSettings {
@@ -171,6 +188,9 @@ impl Settings {
                 metrics_bind: None,
                 replicas: 1,
                 trusted_proxies: Vec::new(),
+                header_timeout: flags::defaults::duration(flags::defaults::HEADER_TIMEOUT),
+                body_timeout: flags::defaults::duration(flags::defaults::BODY_TIMEOUT),
+                max_connections: flags::defaults::MAX_CONNECTIONS as usize,
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

@@ -133,10 +133,12 @@ impl TestApp {
             .await
             .expect("connect");
         db.migrate_up().await.expect("migrate");
+        let limits = config.http.connection_limits();
         let app = quire::app::App::build(config, db.clone()).expect("settings are valid");
         let server = quire::http::Server::bind(
             "127.0.0.1:0".parse().unwrap(),
             quire::assembly::router(app.clone()),
+            limits,
         )
         .await
         .expect("bind");

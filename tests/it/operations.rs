@@ -427,7 +427,7 @@ async fn a_rolling_restart_behind_nginx_drops_no_request() {
                upstream quire {{
                  server {a} max_fails=1 fail_timeout=1s;
                  server {b} max_fails=1 fail_timeout=1s;
-                 keepalive 16;
+                 keepalive 16; keepalive_timeout 20s;
                }}
                server {{
                  listen 127.0.0.1:{port};
@@ -948,3 +948,75 @@ backend_test!(
         assert_eq!(page.status(), StatusCode::OK);
     }
 );
+
+/// Opens a connection to `base` (`http://HOST:PORT/`) and sends `bytes`.
+async fn half_sent(base: &reqwest::Url, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = format!(
+        "{}:{}",
+        base.host_str().unwrap(),
+        base.port_or_known_default().unwrap()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream
+}
+
+/// What the server sends before it closes the connection, waiting at most
+/// `limit`: `None` if it is still open then.
+async fn until_closed(mut stream: tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(limit, stream.read_to_end(&mut answer))
+        .await
+        .ok()
+        .map(|_| String::from_utf8_lossy(&answer).into_owned())
+}
+
+backend_test!(slow_clients_are_cut_off_and_hold_at_most_the_cap, |app| {
+    let site = crate::helpers::TestApp::try_spawn_with(app.backend, |s| {
+        s.http.header_timeout = Duration::from_secs(1);
+        s.http.body_timeout = Duration::from_secs(1);
+        s.http.max_connections = 3;
+    })
+    .await
+    .unwrap();
+    let base = site.base.clone();
+    // Headers trickled, then silence; a partial header line; nothing at all.
+    for start in [
+        &b"GET / HTTP/1.1\r\nHost: quire\r\n"[..],
+        &b"GET / HTTP/1.1\r\nHo"[..],
+        &b""[..],
+    ] {
+        let stream = half_sent(&base, start).await;
+        let closed = until_closed(stream, Duration::from_secs(10)).await;
+        assert!(closed.is_some(), "{start:?}: still open after 10 s");
+    }
+    // A body that stops half-way is refused, and the connection closed.
+    let stream = half_sent(
+        &base,
+        b"POST /login HTTP/1.1\r\nHost: quire\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+          Content-Length: 100\r\n\r\nlogin=ow",
+    )
+    .await;
+    let answer = until_closed(stream, Duration::from_secs(10))
+        .await
+        .expect("closed within 10 s");
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+
+    // Three slow clients take every connection; a reader waits for one of
+    // them to be cut off, then is served.
+    let holders = [
+        half_sent(&base, b"GET / HTTP/1.1\r\n").await,
+        half_sent(&base, b"GET / HTTP/1.1\r\n").await,
+        half_sent(&base, b"GET / HTTP/1.1\r\n").await,
+    ];
+    let page = tokio::time::timeout(Duration::from_secs(10), site.get("/"))
+        .await
+        .expect("served once a slow client is cut off");
+    page.assert_status(200);
+    drop(holders);
+});
