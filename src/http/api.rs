@@ -171,15 +171,15 @@ fn holds_control_character(value: &serde_json::Value) -> bool {
     }
 }
 
-/// For the API: an address with a control character is refused (400), in
-/// the API's error shape.
+/// For the API: an address with a control character is refused, in the
+/// API's error shape, as the 422 every operation with parameters documents.
 pub async fn refuse_control_characters(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     if super::extract::uri_has_control_character(request.uri()) {
         return ApiError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "request",
             format!("the address {}", super::extract::CONTROL_CHARACTER),
         )
