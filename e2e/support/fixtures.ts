@@ -101,6 +101,19 @@ type Fixtures = {
 };
 
 export const test = base.extend<Fixtures>({
+  // Every page of every scenario runs under the site's
+  // Content-Security-Policy; anything it blocks (an inline script, a style)
+  // is a failure of the test, not a silent loss in the browser.
+  page: async ({ page }, use) => {
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) {
+        violations.push(`${page.url()}: ${message.text()}`);
+      }
+    });
+    await use(page);
+    expect(violations, 'Content-Security-Policy violations').toEqual([]);
+  },
   member: async ({ page }, use) => {
     await use(await new Person(page.request, unique('member')).register());
   },

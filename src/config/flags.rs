@@ -26,6 +26,7 @@ pub mod defaults {
     pub const HEADER_TIMEOUT: &str = "30s";
     pub const BODY_TIMEOUT: &str = "30s";
     pub const MAX_CONNECTIONS: u32 = 1024;
+    pub const FRAME_ANCESTORS: &str = "'none'";
     pub const WORKER_CONCURRENCY: u32 = 16;
     pub const JOB_LEASE: &str = "60s";
     pub const WORKER_SHUTDOWN_TIMEOUT: &str = "30s";
@@ -160,6 +161,13 @@ pub struct Flags {
     #[arg(long, env = "QUIRE_MAX_CONNECTIONS", global = true, default_value_t = defaults::MAX_CONNECTIONS,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+
+    /// Who may show the site in a frame, as the Content-Security-Policy's
+    /// `frame-ancestors` sources (`'self' https://example.com`); nobody by
+    /// default.
+    #[arg(long, env = "QUIRE_FRAME_ANCESTORS", global = true, default_value = defaults::FRAME_ANCESTORS,
+          value_parser = parse_frame_ancestors)]
+    pub frame_ancestors: String,
 
     /// Proxies in front of Quire (nginx, a load balancer) whose
     /// `X-Forwarded-For` tells the client's address, comma-separated
@@ -345,6 +353,20 @@ impl JobConfig {
     }
 }
 
+/// CSP sources: printable ASCII without `;` or `,`, which would end the
+/// directive or the header.
+fn parse_frame_ancestors(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty()
+        || !s
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b';' && b != b',')
+    {
+        return Err("expected sources like 'self' https://example.com, or 'none'".into());
+    }
+    Ok(s.to_owned())
+}
+
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(s).map_err(|e| e.to_string())?;
     if duration.is_zero() {
@@ -465,6 +487,7 @@ impl Flags {
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
                 max_connections: self.max_connections as usize,
+                frame_ancestors: self.frame_ancestors,
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

@@ -102,6 +102,8 @@ pub struct HttpSettings {
     pub body_timeout: Duration,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Who may show the site in a frame: the CSP's `frame-ancestors`.
+    pub frame_ancestors: String,
 }
 
 impl HttpSettings {
@@ -191,6 +193,7 @@ impl Settings {
                 header_timeout: flags::defaults::duration(flags::defaults::HEADER_TIMEOUT),
                 body_timeout: flags::defaults::duration(flags::defaults::BODY_TIMEOUT),
                 max_connections: flags::defaults::MAX_CONNECTIONS as usize,
+                frame_ancestors: flags::defaults::FRAME_ANCESTORS.to_owned(),
             },
             secret: SecretSettings { key, origin },
             mail: MailSettings {

@@ -21,6 +21,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/app.js"),
     ),
+    (
+        "theme.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/theme.js"),
+    ),
 ];
 
 pub fn routes() -> Router<App> {

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod health;
 pub mod logging;
 pub mod pages;
+pub mod security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -32,6 +33,10 @@ use crate::app::App;
 /// and the health routes beside them, outside the request log.
 pub fn with_operations(routes: Router<App>, state: App) -> Router {
     routes
+        .layer(axum::middleware::from_fn_with_state(
+            security::SecurityHeaders::new(&state.settings.http),
+            security::add,
+        ))
         // A body that pauses longer than QUIRE_BODY_TIMEOUT is cut off: the
         // request is refused rather than holding its connection.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

@@ -353,3 +353,46 @@ backend_test!(control_characters_get_a_clear_4xx_on_every_door, |app| {
     // Nothing of it was stored, and the site still works.
     app.get(&format!("/posts/{slug}")).await.assert_status(200);
 });
+
+backend_test!(every_answer_carries_the_security_headers, |app| {
+    for path in ["/", "/login", "/static/app.js", "/no-such-page"] {
+        let page = app.get(path).await;
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "style-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert_eq!(page.headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            page.headers["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
+        assert!(page.headers.contains_key("permissions-policy"), "{path}");
+        assert!(
+            !page.headers.contains_key("strict-transport-security"),
+            "not over plain http: {path}"
+        );
+    }
+    // Over https, browsers are told to stay on https; framing as configured.
+    let site = TestApp::try_spawn_with(app.backend, |s| {
+        s.http.configured_public_url = Some("https://blog.example.com/".parse().unwrap());
+        s.http.frame_ancestors = "'self' https://example.com".into();
+    })
+    .await
+    .unwrap();
+    let page = site.get("/").await;
+    assert_eq!(
+        page.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .ends_with("frame-ancestors 'self' https://example.com")
+    );
+});
