@@ -30,16 +30,37 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tag_attributes("li", &["id"])
         .add_tag_attributes("sup", &["id"])
         .add_tags(&["input", "section"])
-        .add_tag_attributes("input", &["type", "checked", "disabled"])
+        .add_tag_attributes("input", &["checked"])
         .add_tag_attributes("code", &["class"])
-        .add_tag_attribute_values("input", "type", &["checkbox"])
+        // Task lists are the one reason for an input: every input becomes
+        // a disabled checkbox, whatever type the source asked for.
+        .set_tag_attribute_value("input", "type", "checkbox")
         .set_tag_attribute_value("input", "disabled", "")
         .set_tag_attribute_value("input", "aria-label", "Task")
         // Wide code and tables scroll; keyboard users must be able to reach them.
         .set_tag_attribute_value("pre", "tabindex", "0")
-        .set_tag_attribute_value("table", "tabindex", "0");
+        .set_tag_attribute_value("table", "tabindex", "0")
+        // The page has ids of its own (#comments, #reactions, the forms'):
+        // an author's ids, footnotes' included, are prefixed, and so are
+        // the in-page links that point at them.
+        .id_prefix(Some(ID_PREFIX))
+        .url_relative(ammonia::UrlRelative::Custom(Box::new(prefix_fragment)));
     builder
 });
+
+/// Before every id an author's Markdown makes.
+const ID_PREFIX: &str = "user-content-";
+
+/// `#name` becomes `#user-content-name`, where the prefixed id is; other
+/// relative links stay as written.
+fn prefix_fragment(url: &str) -> Option<std::borrow::Cow<'_, str>> {
+    Some(match url.strip_prefix('#') {
+        Some(fragment) if !fragment.starts_with(ID_PREFIX) => {
+            std::borrow::Cow::Owned(format!("#{ID_PREFIX}{fragment}"))
+        }
+        _ => std::borrow::Cow::Borrowed(url),
+    })
+}
 
 /// Renders user Markdown to HTML that is safe to embed in a page.
 /// Headings move one level down (`#` becomes `<h2>`): the page's own title
@@ -78,7 +99,7 @@ mod tests {
         assert!(html.contains("<a href=\"https://example.com\""), "{html}");
         assert!(html.contains("<del>old</del>"), "{html}");
         assert!(html.contains("A note."), "{html}");
-        assert!(html.contains("href=\"#fn-1\""), "{html}");
+        assert!(html.contains("href=\"#user-content-fn-1\""), "{html}");
     }
 
     #[test]
@@ -174,5 +195,46 @@ mod tests {
     fn reading_time() {
         assert_eq!(reading_minutes(""), 1);
         assert_eq!(reading_minutes(&"w ".repeat(401)), 3);
+    }
+
+    #[test]
+    fn inputs_are_only_disabled_checkboxes() {
+        for source in [
+            "<input type=\"text\" name=\"csrf_token\" value=\"x\">",
+            "<input type=\"submit\">",
+            "<input>",
+            "- [x] done",
+        ] {
+            let html = render(source);
+            assert!(html.contains("<input"), "{source} -> {html}");
+            assert!(html.contains("type=\"checkbox\""), "{source} -> {html}");
+            assert!(html.contains("disabled"), "{source} -> {html}");
+            for leak in ["type=\"text\"", "submit", "name=", "value="] {
+                assert!(!html.contains(leak), "{source} -> {html}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_authors_ids_cannot_take_the_pages_own() {
+        let html = render("<a id=\"comments\">x</a> and a note[^reactions]\n\n[^reactions]: n");
+        assert!(!html.contains("id=\"comments\""), "{html}");
+        assert!(html.contains("id=\"user-content-comments\""), "{html}");
+        // Footnote links still reach their notes, and back.
+        assert!(
+            html.contains("href=\"#user-content-fn-reactions\""),
+            "{html}"
+        );
+        assert!(html.contains("id=\"user-content-fn-reactions\""), "{html}");
+        assert!(
+            html.contains("href=\"#user-content-fnref-reactions\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("id=\"user-content-fnref-reactions\""),
+            "{html}"
+        );
+        // Other relative links are left as they are.
+        assert!(render("[a](/posts/x)").contains("href=\"/posts/x\""));
     }
 }
