@@ -113,12 +113,25 @@ impl Templates {
                 .map(|(_, source)| (*source).to_owned()))
         });
         env.add_filter("date", format_date);
+        env.add_filter("segment", path_segment);
         Self { env }
     }
 
     pub fn render(&self, name: &str, context: Value) -> Result<String, Error> {
         self.env.get_template(name)?.render(context)
     }
+}
+
+/// `/tags/{{ tag | segment }}`: the text as one path segment, with every
+/// character but the unreserved ones percent-encoded ('/' too, which
+/// `urlencode` keeps, and which would split the segment).
+fn path_segment(value: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, RESERVED).to_string()
 }
 
 /// `{{ post.published_at | date }}` → "22 Nov 2026".

@@ -440,3 +440,41 @@ backend_test!(
         reader.get("/posts/soon").await.assert_status(200);
     }
 );
+
+backend_test!(
+    tags_that_would_break_their_page_address_are_refused,
+    |app| {
+        app.register("author").await;
+        // A slash is encoded in the tag's links, and its page works.
+        let slug = app.publish("Slashed", "b", "a/b").await;
+        let page = app.get(&format!("/posts/{slug}")).await;
+        assert!(page.contains("href=\"/tags/a%2Fb\""));
+        app.get("/tags/a%2Fb").await.assert_status(200);
+        for tag in ["..", "."] {
+            let page = app
+                .post(
+                    "/editor",
+                    &[
+                        ("title", "Tagged"),
+                        ("body", "b"),
+                        ("tags", tag),
+                        ("action", "publish"),
+                    ],
+                )
+                .await;
+            page.assert_status(422);
+            assert!(page.contains("Tags may not be"), "{tag}");
+        }
+        let token = app.new_browser().api_register("writer").await;
+        let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/articles",
+            Some(&token),
+            Some(serde_json::json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": [".."]}})),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["errors"]["tags"].is_array(), "{body}");
+    }
+);

@@ -228,6 +228,14 @@ pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, Problem> {
         if tag.chars().count() > MAX_TAG_LEN {
             return Err(Problem::ItemTooLong { max: MAX_TAG_LEN });
         }
+        // A tag is a path segment of its page (/tags/NAME), percent-encoded
+        // in links, which keeps a '/' inside it; but "." and ".." would be
+        // read by browsers as "here" and "up", leaving the tag's page.
+        if tag == "." || tag == ".." {
+            return Err(Problem::Format(
+                "may not be '.' or '..' (each tag names a page /tags/NAME)",
+            ));
+        }
         out.push(tag);
     }
     if out.len() > MAX_TAGS {
