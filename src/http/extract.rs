@@ -34,9 +34,12 @@ pub const CSRF_FIELD: &str = "csrf_token";
 /// post a form here, but cannot read the cookie to put in the form.
 pub struct CsrfForm<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for CsrfForm<T> {
+impl<T: DeserializeOwned> FromRequest<App> for CsrfForm<T> {
     type Rejection = AppError;
-    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+    async fn from_request(req: Request, state: &App) -> Result<Self, AppError> {
+        if !same_origin(req.headers(), &state.settings.http.public_url()) {
+            return Err(AppError::Csrf);
+        }
         let expected = req.extensions().get::<CsrfToken>().cloned();
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             match rejection.status().as_u16() {
@@ -107,6 +110,32 @@ pub async fn refuse_control_characters(
         return AppError::BadRequest(format!("the address {CONTROL_CHARACTER}")).into_response();
     }
     next.run(request).await
+}
+
+/// Whether a form post comes from this site, as far as the browser says:
+/// a second line behind the token. Browsers send `Origin` with every POST
+/// and `Sec-Fetch-Site` too; a post from another site names that site (or
+/// `null`), and is refused. Without either header (a non-browser client),
+/// the token alone decides.
+fn same_origin(headers: &axum::http::HeaderMap, public_url: &url::Url) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return false;
+    }
+    let Some(origin) = header("origin") else {
+        return true;
+    };
+    let Ok(origin) = url::Url::parse(origin) else {
+        // `null`: a sandboxed frame, a redirect from elsewhere.
+        return false;
+    };
+    let authority = match (origin.host_str(), origin.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => return false,
+    };
+    header("host").is_some_and(|host| host.eq_ignore_ascii_case(&authority))
+        || origin.origin() == public_url.origin()
 }
 
 /// For forms whose only field is the anti-forgery token (buttons that act).

@@ -396,3 +396,50 @@ backend_test!(every_answer_carries_the_security_headers, |app| {
             .ends_with("frame-ancestors 'self' https://example.com")
     );
 });
+
+backend_test!(
+    a_form_posted_from_another_site_is_refused_even_with_the_token,
+    |app| {
+        app.register("owner").await;
+        let token = app.csrf().await;
+        let host = app.base.host_str().unwrap().to_owned();
+        let port = app.base.port().unwrap();
+        let post =
+            |origin: Option<String>, fetch_site: Option<&'static str>, title: &'static str| {
+                let mut request = app.client.post(app.url("/editor")).form(&[
+                    ("csrf_token", token.as_str()),
+                    ("title", title),
+                    ("body", "b"),
+                    ("action", "publish"),
+                ]);
+                if let Some(origin) = origin {
+                    request = request.header("origin", origin);
+                }
+                if let Some(site) = fetch_site {
+                    request = request.header("sec-fetch-site", site);
+                }
+                request.send()
+            };
+        let status = |r: reqwest::Result<reqwest::Response>| r.unwrap().status().as_u16();
+        // What a browser sends for the site's own form.
+        let own = format!("http://{host}:{port}");
+        assert_eq!(
+            status(post(Some(own), Some("same-origin"), "Mine").await),
+            303
+        );
+        // Another site's page posting the form, with a token it somehow had.
+        for (origin, fetch_site) in [
+            (Some("https://evil.example".to_owned()), None),
+            (Some("null".to_owned()), None),
+            (None, Some("cross-site")),
+        ] {
+            assert_eq!(
+                status(post(origin.clone(), fetch_site, "Theirs").await),
+                403,
+                "{origin:?} {fetch_site:?}"
+            );
+        }
+        // Nothing of theirs was published.
+        assert_eq!(app.get("/posts/theirs").await.status, 404);
+    }
+);
