@@ -355,6 +355,20 @@ async fn each_request_is_one_json_log_line_without_secrets() {
     assert!(!out.contains("password/reset/"), "{out}");
 }
 
+/// An nginx master process, stopped when dropped (the test passing or
+/// failing) with SIGTERM, so that it stops its workers too: SIGKILL would
+/// leave them running, orphaned, on their loopback ports.
+struct Nginx(std::process::Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 /// nginx from Debian's packages, found on PATH or in /usr/sbin; skipped
 /// without it, except under CI (./scripts/test installs it).
 fn nginx() -> Option<std::path::PathBuf> {
@@ -446,19 +460,21 @@ async fn a_rolling_restart_behind_nginx_drops_no_request() {
         ),
     )
     .unwrap();
-    let mut proxy = std::process::Command::new(nginx)
-        .args([
-            "-p",
-            &d.to_string(),
-            "-c",
-            &conf.display().to_string(),
-            "-e",
-            &format!("{d}/nginx-error.log"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _proxy = Nginx(
+        std::process::Command::new(nginx)
+            .args([
+                "-p",
+                &d.to_string(),
+                "-c",
+                &conf.display().to_string(),
+                "-e",
+                &format!("{d}/nginx-error.log"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let front = format!("http://127.0.0.1:{port}");
     eventually("nginx comes up", || async {
         reqwest::get(format!("{front}/healthz"))
@@ -507,8 +523,6 @@ async fn a_rolling_restart_behind_nginx_drops_no_request() {
         served += ok;
         failed.extend(errors);
     }
-    let _ = proxy.kill();
-    let _ = proxy.wait();
     assert!(
         failed.is_empty(),
         "{} of {} requests failed: {:?}",
