@@ -7,14 +7,13 @@
 //! [`App::part`] when the app is assembled, so this module names no feature.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::http::Extensions;
 use object_store::ObjectStore;
 
 use crate::config::{SecretKey, Settings};
 use crate::db::Db;
-use crate::http::health::Lifecycle;
-use crate::jobs::Registry;
 use crate::mail::Mailer;
 use crate::maintenance;
 use crate::templates::Templates;
@@ -27,8 +26,6 @@ pub struct App {
     pub mailer: Arc<Mailer>,
     /// The site's files (`settings.storage`).
     pub storage: Arc<dyn ObjectStore>,
-    /// The kinds of job this build runs, and the periodic ones.
-    pub jobs: Arc<Registry>,
     pub lifecycle: Arc<Lifecycle>,
     pub maintenance: Arc<maintenance::Switch>,
     parts: Arc<Extensions>,
@@ -52,7 +49,6 @@ impl App {
         templates: Arc<Templates>,
         mailer: Mailer,
         storage: Arc<dyn ObjectStore>,
-        jobs: Registry,
         parts: Parts,
     ) -> Self {
         Self {
@@ -61,7 +57,6 @@ impl App {
             templates,
             mailer: Arc::new(mailer),
             storage,
-            jobs: Arc::new(jobs),
             lifecycle: Default::default(),
             maintenance: Default::default(),
             parts: Arc::new(parts.0),
@@ -80,5 +75,23 @@ impl App {
         self.parts
             .get::<T>()
             .unwrap_or_else(|| panic!("App::build did not install {}", std::any::type_name::<T>()))
+    }
+}
+
+/// Where the process is in its life, as readiness reports it.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    /// From now on readiness answers 503, so load balancers stop sending
+    /// new requests while the ones already here are served.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! `App::build` makes the application a process runs, [`router`] its web
 //! server (every feature's pages and API routes, with what they share) and
-//! [`jobs`] the kinds of background job its worker knows. A new feature
+//! [`jobs`] the kinds of background job its worker knows, and
+//! [`job_gauges`] the queue's metrics. A new feature
 //! adds its routes and jobs here and nowhere else.
 
 use std::sync::Arc;
@@ -23,7 +24,6 @@ use crate::features::{accounts, admin, comments, posts, visits};
 use crate::http::{self, pages};
 use crate::jobs::{self, Job, Registry};
 use crate::mail::Mailer;
-use crate::maintenance;
 use crate::templates::Templates;
 
 impl App {
@@ -32,7 +32,6 @@ impl App {
         let mailer = Mailer::new(&settings)?;
         let storage = crate::storage::open(&settings.storage).context("QUIRE_STORAGE_URL")?;
         let templates = Templates::new(settings.site.theme_dir.clone());
-        let jobs = jobs(&settings);
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
         Ok(App::new(
@@ -41,7 +40,6 @@ impl App {
             Arc::new(templates),
             mailer,
             storage,
-            jobs,
             parts,
         ))
     }
@@ -80,8 +78,8 @@ pub fn router(app: App) -> Router {
         .merge(admin::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
-            (app.clone(), maintenance::Renderer::Page),
-            maintenance::gate,
+            (app.clone(), http::gate::Renderer::Page),
+            http::gate::gate,
         ))
         .layer(axum::middleware::from_fn(
             http::extract::refuse_control_characters,
@@ -119,7 +117,7 @@ pub fn router(app: App) -> Router {
 }
 
 /// Every kind of job and event, each event's subscribers, and the periodic
-/// jobs this configuration asks for.
+/// jobs this configuration asks for: what a worker runs.
 pub fn jobs(settings: &Settings) -> Registry {
     let mut registry = Registry::default();
     registry
@@ -141,6 +139,16 @@ pub fn jobs(settings: &Settings) -> Registry {
         registry.every(schedule.clone(), crate::backup::Backup);
     }
     registry
+}
+
+/// The `quire_jobs` gauges, refreshed at each metrics scrape, for every
+/// kind this build knows.
+pub fn job_gauges(db: Db, registry: &Registry) -> crate::metrics::Refresh {
+    let kinds: Arc<Vec<&'static str>> = Arc::new(registry.kinds().collect());
+    Arc::new(move || {
+        let (db, kinds) = (db.clone(), kinds.clone());
+        Box::pin(async move { jobs::set_gauges(&db, &kinds).await })
+    })
 }
 
 /// Removes expired sessions, reset links, invites, old finished jobs and old

@@ -2,6 +2,7 @@
 
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -475,10 +476,11 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
     let bind = settings.http.bind;
     let public_url = settings.http.public_url();
     // The web server and the worker share one App.
+    let registry = Arc::new(crate::assembly::jobs(&settings));
     let app = App::build(settings, db.clone())?;
     let http = app.settings.http.clone();
     let lifecycle = app.lifecycle.clone();
-    let limits = app.settings.http.connection_limits();
+    let limits = crate::http::ConnectionLimits::of(&app.settings.http);
     let server = Server::bind(bind, crate::assembly::router(app.clone()), limits)
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
@@ -502,13 +504,18 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    let worker =
-        run_jobs.then(|| tokio::spawn(run_worker(app.clone(), until_stopped(stopped.clone()))));
+    let worker = run_jobs.then(|| {
+        tokio::spawn(run_worker(
+            app.clone(),
+            registry.clone(),
+            until_stopped(stopped.clone()),
+        ))
+    });
     let metrics = http.metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
             bind,
             db.clone(),
-            app.jobs.kinds().collect(),
+            crate::assembly::job_gauges(db.clone(), &registry),
             until_stopped(stopped.clone()),
         ))
     });
@@ -538,17 +545,18 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
 async fn worker(settings: Settings) -> anyhow::Result<()> {
     let db = connect_migrated(&settings.database, false).await?;
     let metrics_bind = settings.http.metrics_bind;
+    let registry = Arc::new(crate::assembly::jobs(&settings));
     let app = App::build(settings, db.clone())?;
     // The worker's job outcomes, on its own metrics address.
     let metrics = metrics_bind.map(|bind| {
         tokio::spawn(crate::metrics::serve(
             bind,
             db.clone(),
-            app.jobs.kinds().collect(),
+            crate::assembly::job_gauges(db.clone(), &registry),
             std::future::pending(),
         ))
     });
-    run_worker(app, shutdown_signal()).await?;
+    run_worker(app, registry, shutdown_signal()).await?;
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -7,6 +7,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -92,11 +94,15 @@ impl Drop for InFlight {
     }
 }
 
+/// What refreshes the gauges that describe state (the job queue's), once
+/// per scrape: given by the caller, so this module names no other.
+pub type Refresh = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
 /// Serves `GET /metrics` on `bind` until `shutdown` resolves.
 pub async fn serve(
     bind: SocketAddr,
     db: Db,
-    job_kinds: Vec<&'static str>,
+    refresh: Refresh,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     handle();
@@ -112,39 +118,19 @@ pub async fn serve(
     tracing::info!(address = %bind, "serving metrics");
     let app = Router::new()
         .route("/metrics", get(scrape))
-        .with_state((db, Arc::new(job_kinds)));
+        .with_state((db, refresh));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
 }
 
-async fn scrape(State((db, job_kinds)): State<(Db, Arc<Vec<&'static str>>)>) -> Response {
+async fn scrape(State((db, refresh)): State<(Db, Refresh)>) -> Response {
     let (size, idle) = db.pool_state();
     metrics::gauge!("quire_db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("quire_db_pool_connections", "state" => "in_use")
         .set(f64::from(size.saturating_sub(idle)));
-    match crate::jobs::counts(&db).await {
-        Ok(counts) => {
-            // Every kind in every state, zeros included: a gauge that is not
-            // set keeps its last value.
-            let mut kinds: Vec<String> = job_kinds.iter().map(|k| (*k).to_owned()).collect();
-            kinds.extend(counts.iter().map(|c| c.kind.clone()));
-            kinds.sort();
-            kinds.dedup();
-            for kind in kinds {
-                for state in crate::jobs::STATES {
-                    let jobs = counts
-                        .iter()
-                        .find(|c| c.kind == kind && c.state == state)
-                        .map_or(0, |c| c.jobs);
-                    metrics::gauge!("quire_jobs", "kind" => kind.clone(), "state" => state)
-                        .set(jobs as f64);
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "counting jobs for metrics failed"),
-    }
+    refresh().await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle().render(),

@@ -320,7 +320,7 @@ pub struct JobConfig {
     /// Where periodic backups go: a folder, or `s3://BUCKET/PREFIX` (with
     /// the AWS_* variables); one `quire-TIMESTAMP` folder or prefix each.
     #[arg(long, env = "QUIRE_BACKUP_DEST", global = true)]
-    pub backup_dest: Option<crate::backup::Location>,
+    pub backup_dest: Option<crate::storage::Location>,
 
     /// How many periodic backups to keep; older ones are deleted.
     #[arg(long, env = "QUIRE_BACKUP_KEEP", global = true, default_value_t = defaults::BACKUP_KEEP,

@@ -107,16 +107,6 @@ pub struct HttpSettings {
 }
 
 impl HttpSettings {
-    /// What the server allows each connection (`http::Server`).
-    pub fn connection_limits(&self) -> crate::http::ConnectionLimits {
-        crate::http::ConnectionLimits {
-            header_timeout: self.header_timeout,
-            max: self.max_connections,
-        }
-    }
-}
-
-impl HttpSettings {
     /// The address readers use: as configured, or `http://BIND/`.
     pub fn public_url(&self) -> Url {
         self.configured_public_url.clone().unwrap_or_else(|| {

@@ -352,8 +352,8 @@ pub fn router(state: &App, routes: OpenApiRouter<App>) -> axum::Router<App> {
             )
         })
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), crate::maintenance::Renderer::Json),
-            crate::maintenance::gate,
+            (state.clone(), super::gate::Renderer::Json),
+            super::gate::gate,
         ))
         .layer(axum::middleware::from_fn(refuse_control_characters))
 }

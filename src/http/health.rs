@@ -2,7 +2,6 @@
 //! `quire healthcheck`. Served outside every other layer: no sessions, no
 //! maintenance mode, no request body.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,24 +13,6 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::db::MigrationState;
-
-/// Where the process is in its life, as readiness reports it.
-#[derive(Debug, Default)]
-pub struct Lifecycle {
-    draining: AtomicBool,
-}
-
-impl Lifecycle {
-    /// From now on readiness answers 503, so load balancers stop sending
-    /// new requests while the ones already here are served.
-    pub fn drain(&self) {
-        self.draining.store(true, Ordering::Release);
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Acquire)
-    }
-}
 
 /// How long readiness waits for the database before calling it unavailable.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -6,6 +6,7 @@ pub mod api;
 pub mod assets;
 pub mod caller;
 pub mod extract;
+pub mod gate;
 pub mod health;
 pub mod logging;
 pub mod pages;
@@ -80,6 +81,15 @@ pub fn with_operations(routes: Router<App>, state: App) -> Router {
 pub struct ConnectionLimits {
     pub header_timeout: Duration,
     pub max: usize,
+}
+
+impl ConnectionLimits {
+    pub fn of(http: &crate::config::HttpSettings) -> Self {
+        Self {
+            header_timeout: http.header_timeout,
+            max: http.max_connections,
+        }
+    }
 }
 
 /// A server bound to its port, zero2prod style: tests bind port 0 and ask

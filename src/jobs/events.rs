@@ -18,7 +18,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 use tracing::Instrument;
 
-use super::{Job, ORIGIN, Registry};
+use std::sync::Arc;
+
+use super::{NewJob, ORIGIN, Registry};
 use crate::app::App;
 use crate::db::{Timestamp, Tx, query};
 
@@ -58,15 +60,15 @@ pub async fn record<E: Event>(
     .bind(Timestamp::now())
     .scalar(&mut *tx)
     .await?;
-    let deliver = Deliver { event_id: id }
-        .now()
+    let deliver = NewJob::new(Deliver::KIND, &Deliver { event_id: id })
         .at(occurs_at)
         .dedup(format!("event:{id}"));
     super::enqueue(&mut *tx, &deliver).await?;
     Ok(())
 }
 
-/// Hands one event to the subscribers of its kind.
+/// The job that hands one event to the subscribers of its kind, run by the
+/// registry itself (`Registry::start`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Deliver {
     pub event_id: i64,
@@ -80,10 +82,10 @@ struct Recorded {
     trace_parent: Option<String>,
 }
 
-impl Job for Deliver {
-    const KIND: &'static str = "deliver_event";
+impl Deliver {
+    pub const KIND: &'static str = "deliver_event";
 
-    async fn run(self, app: &App) -> anyhow::Result<()> {
+    pub(super) async fn run(self, app: App, registry: Arc<Registry>) -> anyhow::Result<()> {
         let recorded: Option<Recorded> = query(
             "SELECT kind, payload, occurs_at, trace_parent FROM events
              WHERE id = $1 AND delivered_at IS NULL",
@@ -95,7 +97,7 @@ impl Job for Deliver {
         let Some(recorded) = recorded else {
             return Ok(());
         };
-        let kind = app.jobs.event_kind(&recorded.kind)?;
+        let kind = registry.event_kind(&recorded.kind)?;
         if !(kind.stands)(app.clone(), recorded.payload.clone(), recorded.occurs_at).await? {
             tracing::info!(event = self.event_id, kind = %recorded.kind, "event no longer stands; not delivered");
             return Ok(());

@@ -14,6 +14,7 @@ mod worker;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 use serde::de::DeserializeOwned;
@@ -39,12 +40,7 @@ pub trait Job: Serialize + DeserializeOwned + Send + 'static {
 
     /// To run as soon as a worker is free.
     fn now(&self) -> NewJob {
-        NewJob {
-            kind: Self::KIND,
-            payload: serde_json::to_string(self).expect("jobs serialise to JSON"),
-            run_at: Timestamp::now(),
-            dedup_key: None,
-        }
+        NewJob::new(Self::KIND, self)
     }
 }
 
@@ -97,7 +93,7 @@ impl Default for Registry {
             events: BTreeMap::new(),
             periodic: Vec::new(),
         };
-        registry.register::<Noop>().register::<events::Deliver>();
+        registry.register::<Noop>();
         registry
     }
 }
@@ -129,9 +125,13 @@ impl Registry {
         self
     }
 
-    /// Every kind's name, as stored.
+    /// Every kind's name, as stored: the registered ones and the event
+    /// deliveries the registry runs itself.
     pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.runners.keys().copied()
+        let mut kinds: Vec<&'static str> = self.runners.keys().copied().collect();
+        kinds.push(events::Deliver::KIND);
+        kinds.sort_unstable();
+        kinds.into_iter()
     }
 
     fn event_kind(&self, kind: &str) -> anyhow::Result<&EventKind> {
@@ -140,13 +140,19 @@ impl Registry {
             .ok_or_else(|| anyhow::anyhow!("no event of kind {kind:?} is known to this version"))
     }
 
-    /// The work of a stored job; the error says what is wrong with it.
+    /// The work of a stored job; the error says what is wrong with it. An
+    /// event's delivery is the registry's own work: it needs the registry
+    /// (the event's subscribers), which jobs do not otherwise see.
     fn start(
-        &self,
+        self: &Arc<Self>,
         app: App,
         kind: &str,
         payload: &str,
     ) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> {
+        if kind == events::Deliver::KIND {
+            let deliver: events::Deliver = decode(kind, payload)?;
+            return Ok(Box::pin(deliver.run(app, self.clone())));
+        }
         let runner = self
             .runners
             .get(kind)
@@ -172,6 +178,15 @@ pub struct NewJob {
 }
 
 impl NewJob {
+    fn new(kind: &'static str, payload: &impl Serialize) -> Self {
+        NewJob {
+            kind,
+            payload: serde_json::to_string(payload).expect("jobs serialise to JSON"),
+            run_at: Timestamp::now(),
+            dedup_key: None,
+        }
+    }
+
     pub fn at(mut self, run_at: Timestamp) -> Self {
         self.run_at = run_at;
         self
@@ -222,6 +237,33 @@ pub async fn enqueue_many(db: &Db, jobs: &[NewJob]) -> AppResult<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Sets the `quire_jobs` gauge for every kind (`kinds`, and any other the
+/// table holds) in every state, zeros included: a gauge that is not set
+/// keeps its last value. Called at each metrics scrape.
+pub async fn set_gauges(db: &Db, kinds: &[&'static str]) {
+    let counts = match counts(db).await {
+        Ok(counts) => counts,
+        Err(e) => {
+            tracing::warn!(error = %e, "counting jobs for metrics failed");
+            return;
+        }
+    };
+    let mut all: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+    all.extend(counts.iter().map(|c| c.kind.clone()));
+    all.sort();
+    all.dedup();
+    for kind in all {
+        for state in STATES {
+            let jobs = counts
+                .iter()
+                .find(|c| c.kind == kind && c.state == state)
+                .map_or(0, |c| c.jobs);
+            metrics::gauge!("quire_jobs", "kind" => kind.clone(), "state" => state)
+                .set(jobs as f64);
+        }
+    }
 }
 
 /// How many jobs of a kind are in a state.

@@ -70,8 +70,11 @@ enum Outcome {
 /// Runs jobs until `shutdown` resolves, then takes no new ones, lets the
 /// running ones finish for up to `QUIRE_WORKER_SHUTDOWN_TIMEOUT`, and hands
 /// back those still running, to be taken up by another worker.
-pub async fn run_worker(app: App, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let registry = app.jobs.clone();
+pub async fn run_worker(
+    app: App,
+    registry: Arc<Registry>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     let settings = app.settings.jobs.clone();
     let me = worker_id();
     let wake = Arc::new(Notify::new());

@@ -133,7 +133,7 @@ impl TestApp {
             .await
             .expect("connect");
         db.migrate_up().await.expect("migrate");
-        let limits = config.http.connection_limits();
+        let limits = quire::http::ConnectionLimits::of(&config.http);
         let app = quire::app::App::build(config, db.clone()).expect("settings are valid");
         let server = quire::http::Server::bind(
             "127.0.0.1:0".parse().unwrap(),
@@ -175,10 +175,11 @@ impl TestApp {
     /// the handle is stopped or dropped.
     pub fn start_worker(&self, change: impl FnOnce(&mut Settings)) -> Worker {
         let config = self.settings(change);
+        let registry = Arc::new(quire::assembly::jobs(&config));
         let app =
             quire::app::App::build(config, self.db.clone()).expect("worker settings are valid");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(quire::jobs::run_worker(app, async {
+        let task = tokio::spawn(quire::jobs::run_worker(app, registry, async {
             let _ = stopped.await;
         }));
         Worker {

@@ -64,18 +64,26 @@ fn violations(src: &Path) -> Vec<String> {
     rust_files(src, &mut files);
     let mut problems = Vec::new();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut platform: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let relative = file
             .strip_prefix(src)
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
-        let named = named_features(&std::fs::read_to_string(&file).unwrap());
+        let source = std::fs::read_to_string(&file).unwrap();
+        let named = named_features(&source);
         if ASSEMBLY.contains(&relative.as_str()) || relative == "features/mod.rs" {
             continue;
         }
         match relative.strip_prefix("features/") {
             None => {
+                let module = relative.split(['/', '.']).next().unwrap().to_owned();
+                for other in platform_modules_named(&source) {
+                    if other != module {
+                        platform.entry(module.clone()).or_default().insert(other);
+                    }
+                }
                 for name in &named {
                     problems.push(format!(
                         "platform module src/{relative} imports {}",
@@ -98,8 +106,28 @@ fn violations(src: &Path) -> Vec<String> {
             }
         }
     }
-    problems.extend(cycles(&graph));
+    problems.extend(cycles(&graph, "features"));
+    problems.extend(cycles(&platform, "platform modules"));
     problems
+}
+
+/// The platform modules a file names (`crate::db`, `crate::http::…`).
+fn platform_modules_named(source: &str) -> BTreeSet<String> {
+    let mut named = BTreeSet::new();
+    for line in source.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && !["features", "assembly", "cli"].contains(&name.as_str()) {
+                named.insert(name);
+            }
+        }
+    }
+    named
 }
 
 fn top_name(name: &str) -> String {
@@ -110,8 +138,8 @@ fn top_name(name: &str) -> String {
     }
 }
 
-/// Each cycle among the features, as "a → b → a".
-fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+/// Each cycle in an import graph, as "WHAT import each other: a → b → a".
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>, what: &str) -> Vec<String> {
     fn visit(
         node: &str,
         graph: &BTreeMap<String, BTreeSet<String>>,
@@ -122,7 +150,7 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
         if let Some(start) = path.iter().position(|n| n == node) {
             let mut cycle = path[start..].to_vec();
             cycle.push(node.to_owned());
-            found.insert(format!("features import each other: {}", cycle.join(" → ")));
+            found.insert(cycle.join(" → "));
             return;
         }
         if !done.insert(node.to_owned()) {
@@ -146,7 +174,10 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
             &mut found,
         );
     }
-    found.into_iter().collect()
+    found
+        .into_iter()
+        .map(|cycle| format!("{what} import each other: {cycle}"))
+        .collect()
 }
 
 #[test]
@@ -187,6 +218,12 @@ fn the_check_finds_each_kind_of_violation() {
         "features/comments/mod.rs",
         "// use crate::features::posts;\nuse crate::features::accounts;",
     );
+    write(
+        "app.rs",
+        "use crate::db::Db;\nuse crate::http::health::Lifecycle;",
+    );
+    write("http/health.rs", "use crate::app::App;");
+    write("db/mod.rs", "// use crate::app::App;");
     let mut found = violations(dir.path());
     found.sort();
     let mut expected = [
@@ -196,6 +233,8 @@ fn the_check_finds_each_kind_of_violation() {
         "feature accounts (src/features/accounts/mod.rs) imports crate::assembly",
         "features import each other: posts → visits → posts",
         "features import each other: visits → posts → visits",
+        "platform modules import each other: app → http → app",
+        "platform modules import each other: http → app → http",
     ];
     expected.sort();
     assert_eq!(found, expected);
