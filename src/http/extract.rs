@@ -86,17 +86,15 @@ pub fn has_control_character(text: &str) -> bool {
 pub const CONTROL_CHARACTER: &str = "contains a control character (such as NUL); remove it";
 
 /// Whether the request's path or query string, decoded, holds a control
-/// character.
+/// character (the same ones as [`has_control_character`], all ASCII, so
+/// the decoded bytes are enough: nothing is allocated on this path of
+/// every request).
 pub fn uri_has_control_character(uri: &axum::http::Uri) -> bool {
-    let decoded = |text: &str| {
+    let control = |text: &str| {
         percent_encoding::percent_decode_str(text)
-            .decode_utf8_lossy()
-            .into_owned()
+            .any(|b| (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) || b == 0x7f)
     };
-    has_control_character(&decoded(uri.path()))
-        || uri
-            .query()
-            .is_some_and(|q| has_control_character(&decoded(&q.replace('+', " "))))
+    control(uri.path()) || uri.query().is_some_and(control)
 }
 
 /// For the site: an address with a control character is refused (400),

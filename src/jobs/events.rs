@@ -67,8 +67,8 @@ pub async fn record<E: Event>(
     Ok(())
 }
 
-/// The job that hands one event to the subscribers of its kind, run by the
-/// registry itself (`Registry::start`).
+/// The job that hands one event to the subscribers of its kind; every
+/// registry runs it (`Registry::default`).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Deliver {
     pub event_id: i64,

@@ -59,8 +59,13 @@ impl Job for Noop {
 /// The states a job goes through.
 pub const STATES: [&str; 4] = ["queued", "running", "done", "failed"];
 
-type Runner =
-    Box<dyn Fn(App, &str) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> + Send + Sync>;
+/// A kind's work, from its stored payload. It is handed the registry too,
+/// which only event delivery needs (the event's subscribers).
+type Runner = Box<
+    dyn Fn(App, Arc<Registry>, &str) -> Result<BoxFuture<'static, anyhow::Result<()>>, String>
+        + Send
+        + Sync,
+>;
 
 /// Whether a recorded event still stands when its time comes.
 type Stands =
@@ -94,13 +99,20 @@ impl Default for Registry {
             periodic: Vec::new(),
         };
         registry.register::<Noop>();
+        registry.runners.insert(
+            events::Deliver::KIND,
+            Box::new(|app, registry, payload| {
+                let deliver: events::Deliver = decode(events::Deliver::KIND, payload)?;
+                Ok(Box::pin(deliver.run(app, registry)))
+            }),
+        );
         registry
     }
 }
 
 impl Registry {
     pub fn register<J: Job>(&mut self) -> &mut Self {
-        let runner: Runner = Box::new(|app: App, payload: &str| {
+        let runner: Runner = Box::new(|app: App, _, payload: &str| {
             let job: J = decode(J::KIND, payload)?;
             Ok(Box::pin(async move { job.run(&app).await }))
         });
@@ -125,13 +137,9 @@ impl Registry {
         self
     }
 
-    /// Every kind's name, as stored: the registered ones and the event
-    /// deliveries the registry runs itself.
+    /// Every kind's name, as stored.
     pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
-        let mut kinds: Vec<&'static str> = self.runners.keys().copied().collect();
-        kinds.push(events::Deliver::KIND);
-        kinds.sort_unstable();
-        kinds.into_iter()
+        self.runners.keys().copied()
     }
 
     fn event_kind(&self, kind: &str) -> anyhow::Result<&EventKind> {
@@ -140,24 +148,18 @@ impl Registry {
             .ok_or_else(|| anyhow::anyhow!("no event of kind {kind:?} is known to this version"))
     }
 
-    /// The work of a stored job; the error says what is wrong with it. An
-    /// event's delivery is the registry's own work: it needs the registry
-    /// (the event's subscribers), which jobs do not otherwise see.
+    /// The work of a stored job; the error says what is wrong with it.
     fn start(
         self: &Arc<Self>,
         app: App,
         kind: &str,
         payload: &str,
     ) -> Result<BoxFuture<'static, anyhow::Result<()>>, String> {
-        if kind == events::Deliver::KIND {
-            let deliver: events::Deliver = decode(kind, payload)?;
-            return Ok(Box::pin(deliver.run(app, self.clone())));
-        }
         let runner = self
             .runners
             .get(kind)
             .ok_or_else(|| format!("no job of kind {kind:?} is known to this version"))?;
-        runner(app, payload)
+        runner(app, self.clone(), payload)
     }
 }
 

@@ -60,6 +60,23 @@ async fn contents(database_url: &str) -> Vec<(String, Vec<String>)> {
     out
 }
 
+/// Runs `quire restore SRC` (with `env`) into a new, empty database of the
+/// app's backend, and checks that it then holds exactly `before`. Returns
+/// the database's URL and the folder that must outlive it.
+async fn restore_into_empty(
+    app: &TestApp,
+    src: &str,
+    env: &[(&str, String)],
+    before: &[(String, Vec<String>)],
+) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, _) = fresh_database_url(app.backend, dir.path()).await.unwrap();
+    let (ok, said) = quire_with(&target, &["restore", src], env);
+    assert!(ok, "{said}");
+    assert_eq!(contents(&target).await, before);
+    (target, dir)
+}
+
 /// A site with a bit of everything; returns all its rows.
 async fn populate(app: &TestApp) -> Vec<(String, Vec<String>)> {
     app.register("owner").await.assert_status(303);
@@ -144,13 +161,7 @@ backend_test!(
         assert_eq!(manifest["files"][0]["sha256"].as_str().unwrap().len(), 64);
 
         // Into an empty database: identical, row for row.
-        let target_dir = tempfile::tempdir().unwrap();
-        let (target, _pg) = fresh_database_url(app.backend, target_dir.path())
-            .await
-            .unwrap();
-        let (ok, said) = quire(&target, &["restore", &folder]);
-        assert!(ok, "{said}");
-        assert_eq!(contents(&target).await, before);
+        let (target, _target_dir) = restore_into_empty(&app, &folder, &[], &before).await;
 
         // Not again over data, unless forced.
         let (ok, said) = quire(&target, &["restore", &folder]);
@@ -224,13 +235,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     let database = object(manifest["files"][0]["path"].as_str().unwrap());
 
     // Into an empty database: identical, row for row.
-    let target_dir = tempfile::tempdir().unwrap();
-    let (target, _pg) = fresh_database_url(app.backend, target_dir.path())
-        .await
-        .unwrap();
-    let (ok, said) = quire_with(&target, &["restore", &backup], &env);
-    assert!(ok, "{said}");
-    assert_eq!(contents(&target).await, before);
+    let (target, _target_dir) = restore_into_empty(&app, &backup, &env, &before).await;
 
     // Damaged in the bucket: refused before anything is touched.
     let mut bytes = bucket
@@ -350,13 +355,7 @@ backend_test!(
         assert!(ok, "{said}");
         assert_eq!(said.trim(), name);
 
-        let target_dir = tempfile::tempdir().unwrap();
-        let (target, _pg) = fresh_database_url(app.backend, target_dir.path())
-            .await
-            .unwrap();
-        let (ok, said) = quire(&target, &["restore", &dest_path]);
-        assert!(ok, "{said}");
-        assert_eq!(contents(&target).await, before);
+        let (target, _target_dir) = restore_into_empty(&app, &dest_path, &[], &before).await;
 
         let empty = tempfile::tempdir().unwrap();
         let (ok, said) = quire(
