@@ -2,6 +2,8 @@
 //! binary run as a process of its own, and throwaway databases.
 
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub const SECRET: &str = "bench-secret-key-that-is-long-enough-0123456789";
 
@@ -78,5 +80,105 @@ pub async fn drop_databases() {
         .execute(&pool)
         .await
         .unwrap();
+    }
+}
+
+/// A release server on loopback, stopped when dropped.
+pub struct Server {
+    _process: Process,
+    pub base: String,
+}
+
+/// Serves `database_url` (migrating it first) on a free loopback port.
+pub fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let process = quire(
+        database_url,
+        data_dir,
+        &["serve", "--migrate"],
+        &[("QUIRE_BIND", &bind), ("QUIRE_DB_POOL_SIZE", "16")],
+    );
+    Server {
+        _process: process,
+        base: format!("http://{bind}"),
+    }
+}
+
+pub async fn wait_until_up(client: &reqwest::Client, base: &str) {
+    for _ in 0..400 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server at {base} did not come up");
+}
+
+/// Latencies of one load run, and how long it took.
+pub struct Run {
+    seconds: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.seconds
+    }
+    pub fn percentile(&mut self, p: f64) -> Duration {
+        self.latencies.sort_unstable();
+        let index = ((self.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+        self.latencies[index.min(self.latencies.len() - 1)]
+    }
+}
+
+/// Sends `total` requests from `concurrency` tasks, each keeping its
+/// connection alive; `request(i)` builds the i-th.
+pub async fn load<F>(concurrency: usize, total: usize, request: F) -> Run
+where
+    F: Fn(usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (request, next) = (request.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= total {
+                        break latencies;
+                    }
+                    let sent = Instant::now();
+                    let response = request(i).send().await.expect("request sent");
+                    let status = response.status();
+                    assert!(
+                        status.is_success() || status == reqwest::StatusCode::NOT_MODIFIED,
+                        "status {status}"
+                    );
+                    response.bytes().await.expect("body read");
+                    latencies.push(sent.elapsed());
+                }
+            })
+        })
+        .collect();
+    let mut latencies = Vec::with_capacity(total);
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    Run {
+        seconds: started.elapsed().as_secs_f64(),
+        latencies,
     }
 }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use quire::db::{Db, PoolSize, Timestamp, query};
 use quire::jobs::{Job, NewJob, Noop};
 
+// Shared by the benchmarks; this one does not drive HTTP load.
+#[allow(dead_code)]
 #[path = "common.rs"]
 mod common;
 #[path = "../tests/support/python.rs"]

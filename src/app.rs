@@ -16,6 +16,7 @@ use crate::config::{SecretKey, Settings};
 use crate::db::Db;
 use crate::mail::Mailer;
 use crate::maintenance;
+use crate::page_cache::PageCache;
 use crate::templates::Templates;
 
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct App {
     pub storage: Arc<dyn ObjectStore>,
     pub lifecycle: Arc<Lifecycle>,
     pub maintenance: Arc<maintenance::Switch>,
+    /// Pages as anonymous readers see them.
+    pub pages: Arc<PageCache>,
     parts: Arc<Extensions>,
 }
 
@@ -59,6 +62,7 @@ impl App {
             storage,
             lifecycle: Default::default(),
             maintenance: Default::default(),
+            pages: Default::default(),
             parts: Arc::new(parts.0),
         }
     }

@@ -34,6 +34,7 @@ impl App {
         let templates = Templates::new(settings.site.theme_dir.clone());
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
+        parts.insert(posts::Previews::default());
         Ok(App::new(
             db,
             Arc::new(settings),
@@ -59,7 +60,7 @@ pub const SECRET_ROUTES: &[&str] = &accounts::web::SECRET_ROUTES;
 pub fn router(app: App) -> Router {
     let sessions =
         SessionManagerLayer::new(accounts::session_store::DbSessionStore::new(app.db.clone()))
-            .with_name("quire_session")
+            .with_name(pages::SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(app.settings.http.secure_cookies())
@@ -92,7 +93,13 @@ pub fn router(app: App) -> Router {
             app.clone(),
             accounts::extract::load_viewer,
         ))
-        .layer(sessions);
+        .layer(sessions)
+        // Outside the session: a reader without one is answered from the
+        // cache before any of it runs.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            http::cache::serve,
+        ));
 
     let api = OpenApiRouter::new()
         .merge(accounts::api::routes())
@@ -112,6 +119,10 @@ pub fn router(app: App) -> Router {
                 .layer(http::api::cors(&app.settings.http.cors_origins)),
         )
         .merge(site)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            http::cache::forget_on_change,
+        ))
         .layer(DefaultBodyLimit::max(app.settings.http.max_body_bytes));
     http::with_operations(routes, app)
 }

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod markdown;
 pub mod metrics;
+pub mod page_cache;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;

@@ -4,8 +4,23 @@
 //! Raw HTML in the source is passed through comrak on purpose so that
 //! harmless tags (`<kbd>`, `<details>`) work; ammonia is the one gate for
 //! what reaches the browser, whatever comrak emits.
+//!
+//! Rendering is work an author asks for, so it is bounded and done once:
+//! posts and comments store their HTML with the [`VERSION`] of the renderer
+//! that made it when they are written ([`render_off_thread`]), and pages
+//! show what is stored. Parsing is linear in comrak, but html5ever (inside
+//! ammonia) spends time in the square of the element nesting depth —
+//! `'>' × 32,000` took 17 s — so output nested deeper than [`MAX_DEPTH`] is
+//! refused before it reaches the sanitizer, and the whole render runs on a
+//! blocking thread, a few at a time, within a time budget.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+
+use crate::db::{Db, Query};
+use crate::error::Problem;
 
 use comrak::nodes::NodeValue;
 use comrak::{Arena, Options, format_html, parse_document};
@@ -62,10 +77,50 @@ fn prefix_fragment(url: &str) -> Option<std::borrow::Cow<'_, str>> {
     })
 }
 
-/// Renders user Markdown to HTML that is safe to embed in a page.
-/// Headings move one level down (`#` becomes `<h2>`): the page's own title
-/// is its one `<h1>`, and the outline stays correct for screen readers.
-pub fn render(source: &str) -> String {
+/// The renderer's version, stored beside every HTML it makes. Raise it when
+/// a change here changes the HTML (a sanitizer rule, an extension): stored
+/// HTML of another version is made again the next time it is read.
+pub const VERSION: i32 = 1;
+
+/// How deeply the HTML may nest elements (Markdown quotes and lists count,
+/// two levels per list). Real writing stays far below; each level more
+/// costs the sanitizer time for every element inside it.
+pub const MAX_DEPTH: usize = 48;
+
+/// How long a render may take, waiting for a thread included.
+const BUDGET: Duration = Duration::from_secs(3);
+
+/// Why Markdown was not rendered: an answer to the author, not a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
+pub enum Refusal {
+    TooDeep,
+    TooSlow,
+}
+
+impl Refusal {
+    /// What the author reads beside the field.
+    pub fn message(self) -> &'static str {
+        match self {
+            Refusal::TooDeep => {
+                "nests too deeply (at most 48 levels of quotes, lists and HTML elements)"
+            }
+            Refusal::TooSlow => "took too long to render: make it shorter or simpler",
+        }
+    }
+}
+
+impl From<Refusal> for Problem {
+    fn from(refusal: Refusal) -> Self {
+        Problem::Refused(refusal.message())
+    }
+}
+
+/// Renders user Markdown to HTML that is safe to embed in a page, on the
+/// calling thread. Headings move one level down (`#` becomes `<h2>`): the
+/// page's own title is its one `<h1>`, and the outline stays correct for
+/// screen readers. Requests use [`render_off_thread`].
+pub fn render(source: &str) -> Result<String, Refusal> {
     let arena = Arena::new();
     let root = parse_document(&arena, source, &OPTIONS);
     for node in root.descendants() {
@@ -75,7 +130,157 @@ pub fn render(source: &str) -> String {
     }
     let mut html = String::new();
     format_html(root, &OPTIONS, &mut html).expect("writing to a String cannot fail");
-    SANITIZER.clean(&html).to_string()
+    if nesting_exceeds(&html, MAX_DEPTH) {
+        return Err(Refusal::TooDeep);
+    }
+    Ok(SANITIZER.clean(&html).to_string())
+}
+
+/// Renders on a blocking thread, at most one per core at a time, so that
+/// requests keep being answered while authors write; a render that has not
+/// finished within the budget is refused.
+pub async fn render_off_thread(source: String) -> Result<String, Refusal> {
+    static RENDERERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Semaphore::new(cores))
+    });
+    let work = async {
+        let permit = RENDERERS.clone().acquire_owned().await;
+        // The permit goes with the thread: a render that outlives its
+        // budget still holds its core until it ends.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            render(&source)
+        })
+        .await
+    };
+    match tokio::time::timeout(BUDGET, work).await {
+        Ok(Ok(rendered)) => rendered,
+        Ok(Err(join)) => std::panic::resume_unwind(join.into_panic()),
+        Err(_) => Err(Refusal::TooSlow),
+    }
+}
+
+/// Stored HTML to show, made again when another version of the renderer
+/// made it (or an older release changed the source without it: the
+/// migrations' triggers mark such rows version 0). `table` has `id`,
+/// `body`, `body_html` and `body_html_version` columns. Stored sources the
+/// current rules refuse are shown as plain text.
+pub async fn stored_html(
+    db: &Db,
+    table: StoredIn,
+    id: i64,
+    source: &str,
+    html: Option<String>,
+    version: i32,
+) -> Result<String, sqlx::Error> {
+    if let Some(html) = html.filter(|_| version == VERSION) {
+        return Ok(html);
+    }
+    let html = match render_off_thread(source.to_owned()).await {
+        Ok(html) => html,
+        Err(refusal) => {
+            tracing::warn!(%refusal, table = table.name(), id, "stored Markdown shown as text");
+            let text = format!("<pre>{}</pre>", ammonia::clean_text(source));
+            if refusal == Refusal::TooSlow {
+                return Ok(text); // a busy moment: try again on the next read
+            }
+            text
+        }
+    };
+    let sql = format!(
+        "UPDATE {} SET body_html = $1, body_html_version = $2 WHERE id = $3 AND body = $4",
+        table.name()
+    );
+    Query::assembled(sql)
+        .bind(&html)
+        .bind(VERSION)
+        .bind(id)
+        .bind(source)
+        .execute(db)
+        .await?;
+    Ok(html)
+}
+
+/// The tables that store rendered Markdown.
+#[derive(Debug, Clone, Copy)]
+pub enum StoredIn {
+    Posts,
+    Comments,
+}
+
+impl StoredIn {
+    fn name(self) -> &'static str {
+        match self {
+            StoredIn::Posts => "posts",
+            StoredIn::Comments => "comments",
+        }
+    }
+}
+
+/// Elements whose end tag the HTML parser implies when another of the same
+/// kind starts (`<li>a<li>b` are siblings), and void elements, which never
+/// hold anything.
+const IMPLIED_END: &[&str] = &[
+    "dd", "dt", "li", "optgroup", "option", "p", "rb", "rp", "rt", "rtc", "tbody", "td", "tfoot",
+    "th", "thead", "tr",
+];
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
+];
+
+/// Whether the elements of `html` nest deeper than `max`, as an HTML parser
+/// would build them, counted from the tags without building a tree. It
+/// errs towards deeper: an unclosed `<div>` counts as open to the end.
+fn nesting_exceeds(html: &str, max: usize) -> bool {
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find('<') {
+        rest = &rest[at + 1..];
+        let (closing, tag) = match rest.strip_prefix('/') {
+            Some(tag) => (true, tag),
+            None => (false, rest),
+        };
+        let name_len = tag
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tag.len());
+        if name_len == 0 || !tag.as_bytes()[0].is_ascii_alphabetic() {
+            continue; // text, a comment, a doctype
+        }
+        let name = tag[..name_len].to_ascii_lowercase();
+        if closing {
+            if let Some(position) = open.iter().rposition(|n| *n == name) {
+                open.truncate(position);
+            }
+            continue;
+        }
+        if VOID.contains(&name.as_str()) {
+            continue;
+        }
+        let self_closing = tag[name_len..]
+            .split('>')
+            .next()
+            .is_some_and(|attributes| attributes.ends_with('/'));
+        if self_closing && open.iter().any(|n| n == "svg" || n == "math") {
+            continue; // `<path/>` is empty in SVG and MathML, not in HTML
+        }
+        if IMPLIED_END.contains(&name.as_str()) {
+            let siblings = open
+                .iter()
+                .rev()
+                .take_while(|n| IMPLIED_END.contains(&n.as_str()))
+                .position(|n| *n == name);
+            if let Some(from_top) = siblings {
+                open.truncate(open.len() - from_top - 1);
+            }
+        }
+        open.push(name);
+        if open.len() > max {
+            return true;
+        }
+    }
+    false
 }
 
 /// Minutes to read, at 200 words a minute, never less than one.
@@ -88,9 +293,13 @@ pub fn reading_minutes(source: &str) -> u32 {
 mod tests {
     use super::*;
 
+    fn rendered(source: &str) -> String {
+        render(source).expect("renders")
+    }
+
     #[test]
     fn renders_gfm() {
-        let html = render(
+        let html = rendered(
             "# Title\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nSee https://example.com and ~~old~~[^1].\n\n[^1]: A note.\n",
         );
         assert!(html.contains("<h2>Title</h2>"), "{html}");
@@ -104,7 +313,7 @@ mod tests {
 
     #[test]
     fn removes_script_tags() {
-        let html = render("hello <script>alert(1)</script> world");
+        let html = rendered("hello <script>alert(1)</script> world");
         assert!(!html.to_lowercase().contains("<script"), "{html}");
         assert!(!html.contains("alert(1)</script>"), "{html}");
     }
@@ -118,7 +327,7 @@ mod tests {
             "<svg onload=alert(1)>",
             "<IMG SRC=x OnErRoR=alert(1)>",
         ] {
-            let html = render(source).to_lowercase();
+            let html = rendered(source).to_lowercase();
             assert!(!html.contains("onerror"), "{source} -> {html}");
             assert!(!html.contains("onclick"), "{source} -> {html}");
             assert!(!html.contains("onmouseover"), "{source} -> {html}");
@@ -137,7 +346,7 @@ mod tests {
             "<iframe src=\"javascript:alert(1)\"></iframe>",
             "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
         ] {
-            let html = render(source).to_lowercase();
+            let html = rendered(source).to_lowercase();
             assert!(!html.contains("javascript:"), "{source} -> {html}");
             assert!(!html.contains("data:text/html"), "{source} -> {html}");
             assert!(!html.contains("<iframe"), "{source} -> {html}");
@@ -154,7 +363,7 @@ mod tests {
             "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
             "<p style=\"position:fixed;top:0\">overlay</p>",
         ] {
-            let html = render(source).to_lowercase();
+            let html = rendered(source).to_lowercase();
             assert!(!html.contains("<script"), "{source} -> {html}");
             assert!(!html.contains("<style"), "{source} -> {html}");
             assert!(!html.contains("<form"), "{source} -> {html}");
@@ -164,25 +373,75 @@ mod tests {
     }
 
     #[test]
-    fn survives_very_long_and_deeply_nested_input() {
+    fn survives_very_long_input() {
         let long = "word ".repeat(200_000);
-        assert!(render(&long).len() > 1_000_000);
-        let nested = ">".repeat(10_000) + " deep";
-        assert!(render(&nested).contains("deep"));
+        assert!(rendered(&long).len() > 1_000_000);
         let brackets = "[".repeat(50_000);
-        assert!(!render(&brackets).is_empty());
+        assert!(!rendered(&brackets).is_empty());
+    }
+
+    #[test]
+    fn refuses_deep_nesting_before_sanitizing() {
+        // Each of these took the sanitizer seconds (quadratic in the depth).
+        for source in [
+            ">".repeat(32_000) + " x",
+            "<div>".repeat(32_000),
+            "<span>".repeat(1_000),
+            "<div/>".repeat(1_000),
+            (0..60)
+                .map(|i| format!("{}- x\n", "  ".repeat(i)))
+                .collect(),
+        ] {
+            assert_eq!(render(&source), Err(Refusal::TooDeep), "{}", &source[..20]);
+        }
+    }
+
+    #[test]
+    fn allows_ordinary_nesting() {
+        let quotes = ">".repeat(20) + " deep";
+        assert!(rendered(&quotes).contains("deep"));
+        let lists: String = (0..10)
+            .map(|i| format!("{}- level {i}\n", "  ".repeat(i)))
+            .collect();
+        assert!(rendered(&lists).contains("level 9"));
+        // Siblings whose end tags are implied, and SVG's empty elements, do not nest.
+        let items = format!("<ul>{}</ul>", "<li><p>item".repeat(500));
+        assert!(rendered(&items).contains("item"));
+        let svg = format!("<svg>{}</svg>x", "<path d=\"M0\"/>".repeat(500));
+        assert!(rendered(&svg).contains('x'));
+        let closed = "<div>a</div>".repeat(5_000);
+        assert!(rendered(&closed).contains('a'));
+    }
+
+    #[test]
+    fn counts_depth_as_a_parser_would() {
+        assert!(!nesting_exceeds("<p>a<p>b<p>c", 1));
+        assert!(nesting_exceeds("<div><div>", 1));
+        assert!(!nesting_exceeds("<div></div><div></div>", 1));
+        assert!(!nesting_exceeds("<br><hr><img src=x>", 0));
+        assert!(!nesting_exceeds("a < b and <3 and <!-- x -->", 0));
+        assert!(nesting_exceeds("<DIV><Div>", 1));
+        assert!(!nesting_exceeds("<div><span></div><div>", 2));
+    }
+
+    #[tokio::test]
+    async fn renders_off_the_async_threads() {
+        let rendered = render_off_thread("*hi*".to_owned()).await;
+        assert_eq!(rendered.as_deref(), Ok("<p><em>hi</em></p>\n"));
+        let deep = render_off_thread(">".repeat(100) + " x").await;
+        assert_eq!(deep, Err(Refusal::TooDeep));
     }
 
     #[test]
     fn keeps_harmless_html() {
-        let html = render("Press <kbd>Ctrl</kbd>.\n\n- [x] done\n- [ ] todo");
+        let html = rendered("Press <kbd>Ctrl</kbd>.\n\n- [x] done\n- [ ] todo");
         assert!(html.contains("<kbd>Ctrl</kbd>"), "{html}");
         assert!(html.contains("type=\"checkbox\""), "{html}");
     }
 
     #[test]
     fn headings_move_one_level_down() {
-        let html = render("# One\n\n## Two\n\n###### Six");
+        let html = rendered("# One\n\n## Two\n\n###### Six");
         assert!(
             html.contains("<h2>One</h2>") && html.contains("<h3>Two</h3>"),
             "{html}"
@@ -205,7 +464,7 @@ mod tests {
             "<input>",
             "- [x] done",
         ] {
-            let html = render(source);
+            let html = rendered(source);
             assert!(html.contains("<input"), "{source} -> {html}");
             assert!(html.contains("type=\"checkbox\""), "{source} -> {html}");
             assert!(html.contains("disabled"), "{source} -> {html}");
@@ -217,7 +476,7 @@ mod tests {
 
     #[test]
     fn an_authors_ids_cannot_take_the_pages_own() {
-        let html = render("<a id=\"comments\">x</a> and a note[^reactions]\n\n[^reactions]: n");
+        let html = rendered("<a id=\"comments\">x</a> and a note[^reactions]\n\n[^reactions]: n");
         assert!(!html.contains("id=\"comments\""), "{html}");
         assert!(html.contains("id=\"user-content-comments\""), "{html}");
         // Footnote links still reach their notes, and back.
@@ -235,6 +494,6 @@ mod tests {
             "{html}"
         );
         // Other relative links are left as they are.
-        assert!(render("[a](/posts/x)").contains("href=\"/posts/x\""));
+        assert!(rendered("[a](/posts/x)").contains("href=\"/posts/x\""));
     }
 }

@@ -66,13 +66,31 @@
     var token = editor.querySelector("input[name=csrf_token]").value;
     var narrow = window.matchMedia("(max-width: 50rem)");
     var timer = null;
+    // What is wrong with the text (or that previews wait), in place of the preview.
+    var problem = function (text) {
+      var note = document.createElement("p");
+      note.className = "preview-problem";
+      note.setAttribute("role", "status");
+      note.textContent = text;
+      output.replaceChildren(note);
+    };
     var render = function () {
       var body = new URLSearchParams({ csrf_token: token, body: source.value });
       fetch("/preview", { method: "POST", body: body, credentials: "same-origin" })
-        .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-        .then(function (html) {
-          output.innerHTML = html;
-          scrollables();
+        .then(function (r) {
+          if (r.ok) {
+            return r.text().then(function (html) {
+              output.innerHTML = html;
+              scrollables();
+            });
+          }
+          if (r.status === 422) return r.text().then(problem);
+          if (r.status === 429) {
+            // Over the budget of previews: try again when it allows.
+            var wait = parseInt(r.headers.get("Retry-After") || "1", 10);
+            clearTimeout(timer);
+            timer = setTimeout(render, Math.max(wait, 1) * 1000);
+          }
         })
         .catch(function () {});
     };

@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod assets;
+pub mod cache;
 pub mod caller;
 pub mod extract;
 pub mod gate;
 pub mod health;
+pub mod limit;
 pub mod logging;
 pub mod pages;
 pub mod security;

@@ -16,6 +16,8 @@ use crate::app::App;
 use crate::error::{AppError, AppResult, ErrorPage, FieldErrors, Thing};
 
 const CSRF_COOKIE: &str = "quire_csrf";
+/// The session's cookie: a reader without one is anonymous.
+pub const SESSION_COOKIE: &str = "quire_session";
 
 /// Puts the anti-forgery token into the request, and turns error responses
 /// into pages. Who is signed in was found by the layer before this one

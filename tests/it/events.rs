@@ -23,13 +23,14 @@ async fn events_of(db: &Db, kind: &str) -> Vec<EventRow> {
         .unwrap()
 }
 
-fn scheduled(at: Timestamp) -> posts::PostInput {
+async fn scheduled(at: Timestamp) -> posts::PostInput {
     posts::PostInput::parse(&posts::PostFields {
         title: "Later".into(),
         body: "Not yet.".into(),
         publication: posts::Publication::PublishAt(at),
         ..Default::default()
     })
+    .await
     .unwrap()
 }
 
@@ -42,12 +43,12 @@ backend_test!(
             .unwrap()
             .unwrap();
         let first_time = Timestamp::now() + Duration::from_millis(1500);
-        let post = posts::create(&app.db, &owner, &scheduled(first_time))
+        let post = posts::create(&app.db, &owner, &scheduled(first_time).await)
             .await
             .unwrap();
         // Moved later before its time: the first event no longer stands.
         let second_time = Timestamp::now() + Duration::from_millis(2500);
-        posts::update(&app.db, &owner, &post, &scheduled(second_time))
+        posts::update(&app.db, &owner, &post, &scheduled(second_time).await)
             .await
             .unwrap();
         let published = events_of(&app.db, "post_published").await;

@@ -648,3 +648,21 @@ impl Browser {
             .to_owned()
     }
 }
+
+/// Polls until `check` holds (at most 10 s): what another part of the
+/// system does in its own time (the maintenance switch reaches a process
+/// within two seconds).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 
 use crate::backend_test;
 use crate::helpers::{
-    Backend, QuireProcess, TEST_SECRET, backends, free_port, fresh_database_url, quire_command,
-    run_quire,
+    Backend, QuireProcess, TEST_SECRET, backends, eventually, free_port, fresh_database_url,
+    quire_command, run_quire,
 };
 
 backend_test!(health_and_readiness_say_what_is_wrong, |app| {
@@ -73,20 +73,6 @@ backend_test!(every_response_carries_a_request_id, |app| {
     let replaced = id_of(&replaced).unwrap();
     assert_ne!(replaced, "no spaces <allowed>");
 });
-
-/// Polls until `check` holds (at most 10 s): the switch takes up to two
-/// seconds to reach a process.
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = Instant::now();
-    while !check().await {
-        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 backend_test!(maintenance_mode_turns_visitors_away_but_not_admins, |app| {
     app.register("owner").await.assert_status(303);

@@ -21,6 +21,7 @@ use crate::config::{Registration, SecretKey};
 use crate::db::{self, Db, Query, Timestamp, Unique, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
+pub use domain::bio_html;
 use domain::{Email, Password, Username, parse_bio, parse_image_url};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -12,6 +12,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
 use crate::features::posts::Post;
 use crate::jobs::events::{self, Event};
+use crate::markdown::{self, StoredIn};
 
 pub const MAX_BODY: usize = 20_000;
 
@@ -33,32 +34,65 @@ pub struct Comment {
     #[sqlx(flatten)]
     pub author: Author,
     pub body: String,
+    /// The body rendered when it was written; see [`list`].
+    #[serde(skip)]
+    pub body_html: Option<String>,
+    #[serde(skip)]
+    pub body_html_version: i32,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
 const SELECT_COMMENTS: &str = "
     SELECT c.id, c.post_id, c.author_id, u.username AS author_username, u.image AS author_image,
-           u.deleted_at AS author_deleted_at, c.body, c.created_at, c.updated_at
+           u.deleted_at AS author_deleted_at, c.body, c.body_html, c.body_html_version,
+           c.created_at, c.updated_at
     FROM comments c JOIN users u ON u.id = c.author_id";
 
-pub fn parse_body(body: &str) -> Result<String, FieldErrors> {
-    if body.trim().is_empty() {
-        return Err(FieldErrors::single("body", Problem::Blank));
-    }
-    if body.chars().count() > MAX_BODY {
-        return Err(FieldErrors::single(
-            "body",
-            Problem::TooLong { max: MAX_BODY },
-        ));
-    }
-    Ok(body.to_owned())
+/// A comment's text, checked, and rendered off the async threads.
+pub struct CommentBody {
+    source: String,
+    html: String,
 }
 
-/// A post's comments, oldest first.
+pub async fn parse_body(body: &str) -> Result<CommentBody, FieldErrors> {
+    let problem = if body.trim().is_empty() {
+        Problem::Blank
+    } else if body.chars().count() > MAX_BODY {
+        Problem::TooLong { max: MAX_BODY }
+    } else {
+        match markdown::render_off_thread(body.to_owned()).await {
+            Ok(html) => {
+                return Ok(CommentBody {
+                    source: body.to_owned(),
+                    html,
+                });
+            }
+            Err(refusal) => refusal.into(),
+        }
+    };
+    Err(FieldErrors::single("body", problem))
+}
+
+/// A post's comments, oldest first, with their HTML current.
 pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
     let sql = format!("{SELECT_COMMENTS} WHERE c.post_id = $1 ORDER BY c.created_at, c.id");
-    Ok(Query::assembled(sql).bind(post.id).fetch_all(db).await?)
+    let mut comments: Vec<Comment> = Query::assembled(sql).bind(post.id).fetch_all(db).await?;
+    for comment in &mut comments {
+        // Rendered when written; made again only after the renderer changed.
+        let html = markdown::stored_html(
+            db,
+            StoredIn::Comments,
+            comment.id,
+            &comment.body,
+            comment.body_html.take(),
+            comment.body_html_version,
+        )
+        .await?;
+        comment.body_html = Some(html);
+        comment.body_html_version = markdown::VERSION;
+    }
+    Ok(comments)
 }
 
 /// A comment of this post: an id that belongs to another post is not found
@@ -89,18 +123,21 @@ pub async fn find_by_path(
 }
 
 pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
-    let body = parse_body(body)?;
+    let body = parse_body(body).await?;
     let now = Timestamp::now();
     // The comment and its event are one transaction: what others do about
     // it (reply emails) cannot be lost.
     let mut tx = db.begin().await?;
     let id: i64 = query(
-        "INSERT INTO comments (post_id, author_id, body, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        "INSERT INTO comments (post_id, author_id, body, body_html, body_html_version,
+                               created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
     )
     .bind(post.id)
     .bind(author.id)
-    .bind(&body)
+    .bind(&body.source)
+    .bind(&body.html)
+    .bind(markdown::VERSION)
     .bind(now)
     .scalar(&mut tx)
     .await?;
@@ -119,13 +156,18 @@ pub async fn update(
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden(Thing::Comment));
     }
-    let body = parse_body(body)?;
-    query("UPDATE comments SET body = $1, updated_at = $2 WHERE id = $3")
-        .bind(&body)
-        .bind(Timestamp::now())
-        .bind(comment.id)
-        .execute(db)
-        .await?;
+    let body = parse_body(body).await?;
+    query(
+        "UPDATE comments SET body = $1, body_html = $4, body_html_version = $5, updated_at = $2
+         WHERE id = $3",
+    )
+    .bind(&body.source)
+    .bind(Timestamp::now())
+    .bind(comment.id)
+    .bind(&body.html)
+    .bind(markdown::VERSION)
+    .execute(db)
+    .await?;
     find(db, post, comment.id).await
 }
 

@@ -1,6 +1,8 @@
 //! The post page and its discussion: the post, its likes and its
 //! comments, with the forms that add to them.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -12,13 +14,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Comment;
 use crate::app::App;
-use crate::error::{AppError, AppResult, Thing};
+use crate::error::{AppError, AppResult, FieldErrors, Thing};
 use crate::features::accounts::User;
 use crate::features::accounts::extract::{Page, SignedIn};
 use crate::features::{posts, visits};
 use crate::http::extract::{CsrfForm, NoFields};
 use crate::http::pages::see_other;
-use crate::markdown;
+use crate::page_cache::Shareable;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -44,7 +46,8 @@ impl CommentView {
         Self {
             edited: comment.updated_at > comment.created_at,
             can_modify: viewer.is_some_and(|u| u.can_modify(comment.author_id)),
-            html: Value::from_safe_string(markdown::render(&comment.body)),
+            // Rendered when written (`super::list` keeps it current).
+            html: Value::from_safe_string(comment.body_html.clone().unwrap_or_default()),
             comment,
         }
     }
@@ -68,13 +71,22 @@ async fn create(
 ) -> AppResult<Response> {
     let post = posts::find(&state.db, &slug, Some(user.id)).await?;
     if form.action == "preview" {
-        let comment_preview = Value::from_safe_string(markdown::render(&form.body));
+        let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
+            Ok(html) => (
+                StatusCode::OK,
+                context! { comment_preview => Value::from_safe_string(html) },
+            ),
+            Err(problem) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context! { comment_errors => Serde(FieldErrors::single("body", problem)) },
+            ),
+        };
         return render_post(
             &state,
             &ctx,
             post,
-            StatusCode::OK,
-            context! { comment_form => Serde(form), comment_preview },
+            status,
+            context! { comment_form => Serde(form), ..extra },
         )
         .await;
     }
@@ -135,8 +147,17 @@ async fn update(
 ) -> AppResult<Response> {
     let (post, comment) = find_for_edit(&state, &user, &slug, &id).await?;
     if form.action == "preview" {
-        let preview = Value::from_safe_string(markdown::render(&form.body));
-        return Ok(ctx.render(&state, "comment_edit.html", context! { post => Serde(post), comment => Serde(comment), form => Serde(form), preview }));
+        let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
+            Ok(html) => (
+                StatusCode::OK,
+                context! { preview => Value::from_safe_string(html) },
+            ),
+            Err(problem) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                context! { errors => Serde(FieldErrors::single("body", problem)) },
+            ),
+        };
+        return Ok(ctx.render_status(&state, status, "comment_edit.html", context! { post => Serde(post), comment => Serde(comment), form => Serde(form), ..extra }));
     }
     match super::update(&state.db, &user, &post, &comment, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
@@ -165,14 +186,27 @@ async fn show(
 ) -> AppResult<Response> {
     let post = posts::find(&state.db, &slug, ctx.viewer.id()).await?;
     // Only published posts count views; drafts are their author's business.
-    let cookie = (post.state() == posts::PostState::Published)
-        .then(|| visits::web::record_view(&state, &headers, &ctx.viewer, post.id))
+    let published = post.state() == posts::PostState::Published;
+    let post_id = post.id;
+    let counter = visits::web::ViewCounter::of(&state);
+    let cookie = published
+        .then(|| counter.record(&headers, ctx.viewer.id(), post_id))
         .flatten();
     let mut response = render_post(&state, &ctx, post, StatusCode::OK, context! {}).await?;
     if let Some(cookie) = cookie {
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, cookie);
+    }
+    // Every anonymous reader sees the same page: it is served from the
+    // cache, and each of them is still counted.
+    if published && ctx.viewer.user().is_none() {
+        response.extensions_mut().insert(Shareable {
+            on_hit: Some(Arc::new(move |headers| {
+                counter.record(headers, None, post_id)
+            })),
+            until: None,
+        });
     }
     Ok(response)
 }

@@ -236,6 +236,7 @@ pub async fn create(
         publication: Publication::Publish,
         description_required: true,
     })
+    .await
     .map_err(crate::error::AppError::Validation)?;
     let post = super::create(&state.db, &caller.user, &input).await?;
     Ok((StatusCode::CREATED, article(post)))
@@ -299,6 +300,7 @@ pub async fn update(
         // the site without one can still be edited here.
         description_required: false,
     })
+    .await
     .map_err(crate::error::AppError::Validation)?;
     Ok(article(
         super::update(&state.db, &caller.user, &post, &input).await?,

@@ -6,6 +6,8 @@ pub mod slug;
 pub mod web;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
@@ -16,6 +18,8 @@ use crate::jobs::events::{self, Event};
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
+use crate::http::limit::RateLimit;
+use crate::markdown::{self, StoredIn};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 500;
@@ -38,6 +42,11 @@ pub struct Post {
     pub title: String,
     pub description: String,
     pub body: String,
+    /// The body rendered when it was written; see [`find`].
+    #[serde(skip)]
+    pub body_html: Option<String>,
+    #[serde(skip)]
+    pub body_html_version: i32,
     pub status: PostStatus,
     pub published_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -126,7 +135,8 @@ impl Post {
 
 const SELECT_POSTS: &str = "
     SELECT p.id, p.author_id, u.username AS author_username, u.image AS author_image,
-           u.deleted_at AS author_deleted_at, p.slug, p.title, p.description, p.body, p.status,
+           u.deleted_at AS author_deleted_at, p.slug, p.title, p.description, p.body,
+           p.body_html, p.body_html_version, p.status,
            p.published_at, p.created_at, p.updated_at, p.edited_at,
            (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
            EXISTS (SELECT 1 FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1) AS liked,
@@ -160,18 +170,21 @@ pub enum Publication {
     Unchanged,
 }
 
-/// A post's content, validated.
+/// A post's content, validated, with its body rendered.
 #[derive(Debug, Clone)]
 pub struct PostInput {
     title: String,
     description: String,
     body: String,
+    body_html: String,
     tags: Vec<String>,
     publication: Publication,
 }
 
 impl PostInput {
-    pub fn parse(fields: &PostFields) -> Result<Self, FieldErrors> {
+    /// Checks every field, and renders the body (off the async threads): a
+    /// body too complex to render is a field error like any other.
+    pub async fn parse(fields: &PostFields) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let title = fields.title.trim();
         if title.is_empty() {
@@ -190,25 +203,60 @@ impl PostInput {
                 },
             );
         }
-        if fields.body.trim().is_empty() {
-            errors.add("body", Problem::Blank);
+        let body_problem = if fields.body.trim().is_empty() {
+            Some(Problem::Blank)
         } else if fields.body.chars().count() > MAX_BODY {
-            errors.add("body", Problem::TooLong { max: MAX_BODY });
-        }
+            Some(Problem::TooLong { max: MAX_BODY })
+        } else {
+            None
+        };
         let tags = errors
             .check("tags", normalize_tags(&fields.tags))
             .unwrap_or_default();
-        if !errors.is_empty() {
+        let body_html = match body_problem {
+            Some(problem) => errors.check("body", Err(problem)),
+            None => {
+                let rendered = markdown::render_off_thread(fields.body.clone()).await;
+                errors.check("body", rendered.map_err(Problem::from))
+            }
+        };
+        let (true, Some(body_html)) = (errors.is_empty(), body_html) else {
             return Err(errors);
-        }
+        };
         Ok(Self {
             title: title.to_owned(),
             description: description.to_owned(),
             body: fields.body.clone(),
+            body_html,
             tags,
             publication: fields.publication,
         })
     }
+}
+
+/// Each member's budget of previews, a part of the `App`: the editor asks
+/// for one as the author pauses typing, each costs a render, and nobody
+/// should be able to keep the server's cores busy with them.
+#[derive(Clone)]
+pub struct Previews(Arc<RateLimit>);
+
+impl Default for Previews {
+    fn default() -> Self {
+        Self(Arc::new(RateLimit::new(20, Duration::from_millis(500))))
+    }
+}
+
+/// What a member is writing (a post or a comment), rendered for them to
+/// check, within their budget of previews. The outer error refuses the
+/// request; the inner one is about the text, for beside the field.
+pub async fn preview(app: &App, user: &User, source: &str) -> AppResult<Result<String, Problem>> {
+    app.part::<Previews>().0.check(user.id)?;
+    if source.chars().count() > MAX_BODY {
+        return Ok(Err(Problem::TooLong { max: MAX_BODY }));
+    }
+    Ok(markdown::render_off_thread(source.to_owned())
+        .await
+        .map_err(Problem::from))
 }
 
 /// Splits a comma-separated tag field ("rust, web") into tags.
@@ -402,6 +450,18 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
         return Err(AppError::NotFound(Thing::Post));
     }
     attach_tags(db, std::slice::from_mut(&mut post)).await?;
+    // Rendered when written; made again only after the renderer changed.
+    let html = markdown::stored_html(
+        db,
+        StoredIn::Posts,
+        post.id,
+        &post.body,
+        post.body_html.take(),
+        post.body_html_version,
+    )
+    .await?;
+    post.body_html = Some(html);
+    post.body_html_version = markdown::VERSION;
     Ok(post)
 }
 
@@ -491,15 +551,17 @@ async fn insert_post(
 ) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin().await?;
     let id: i64 = query(
-        "INSERT INTO posts (author_id, slug, title, description, body, status, published_at,
-                            created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        "INSERT INTO posts (author_id, slug, title, description, body, body_html,
+                            body_html_version, status, published_at, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
     )
     .bind(author.id)
     .bind(slug)
     .bind(&input.title)
     .bind(&input.description)
     .bind(&input.body)
+    .bind(&input.body_html)
+    .bind(markdown::VERSION)
     .bind(status)
     .bind(published_at)
     .bind(now)
@@ -531,7 +593,8 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     let mut tx = db.begin().await?;
     query(
         "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
-             published_at = $5, updated_at = $6, edited_at = $7
+             published_at = $5, updated_at = $6, edited_at = $7, body_html = $9,
+             body_html_version = $10
          WHERE id = $8",
     )
     .bind(&input.title)
@@ -542,6 +605,8 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     .bind(now)
     .bind(edited_at)
     .bind(post.id)
+    .bind(&input.body_html)
+    .bind(markdown::VERSION)
     .execute(&mut tx)
     .await?;
     query("DELETE FROM post_tags WHERE post_id = $1")
@@ -629,6 +694,18 @@ pub async fn unreact(db: &Db, user: &User, post: &Post) -> AppResult<()> {
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// When the next scheduled post goes live, if one is waiting: every
+/// listing changes then.
+pub async fn next_publication(db: &Db) -> AppResult<Option<Timestamp>> {
+    Ok(
+        query("SELECT MIN(published_at) FROM posts WHERE status = $1 AND published_at > $2")
+            .bind(PostStatus::Published)
+            .bind(Timestamp::now())
+            .scalar::<Option<Timestamp>>(db)
+            .await?,
+    )
 }
 
 /// Tags in use on visible posts, most used first, for suggestions.

@@ -2,10 +2,12 @@
 //! tag pages, drafts. The post page itself, with its discussion, is the
 //! comments feature's.
 
+use std::time::Instant;
+
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::value::Serde;
 use minijinja::{Value, context};
@@ -20,6 +22,7 @@ use crate::features::accounts::{self, User};
 use crate::http::extract::{CsrfForm, NoFields};
 use crate::http::pages::see_other;
 use crate::markdown;
+use crate::page_cache::Shareable;
 
 pub const PER_PAGE: i64 = 10;
 
@@ -54,7 +57,9 @@ impl PostView {
             reading_minutes: markdown::reading_minutes(&post.body),
             can_modify: viewer.is_some_and(|u| u.can_modify(post.author_id)),
             can_like: viewer.is_some_and(|u| super::SelfReaction::Refuse.permits(u, &post)),
-            html: with_html.then(|| Value::from_safe_string(markdown::render(&post.body))),
+            // Rendered when the post was written (`super::find` keeps it current).
+            html: with_html
+                .then(|| Value::from_safe_string(post.body_html.clone().unwrap_or_default())),
             post,
         }
     }
@@ -131,7 +136,8 @@ async fn home(
     };
     let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
     let tags = super::popular_tags(&state.db, 20).await?;
-    Ok(ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) }))
+    let page = ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) });
+    shared_listing(&state, &ctx, page).await
 }
 
 async fn author(
@@ -156,8 +162,9 @@ async fn author(
     let bio = author
         .bio
         .as_deref()
-        .map(|b| Value::from_safe_string(markdown::render(b)));
-    Ok(ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination) }))
+        .map(|bio| Value::from_safe_string(accounts::bio_html(bio)));
+    let page = ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination) });
+    shared_listing(&state, &ctx, page).await
 }
 
 async fn tag(
@@ -179,11 +186,28 @@ async fn tag(
     if pagination.total == 0 {
         return Err(AppError::NotFound(Thing::Page));
     }
-    Ok(ctx.render(
+    let page = ctx.render(
         &state,
         "tag.html",
         context! { tag, posts => Serde(posts), pagination => Serde(pagination) },
-    ))
+    );
+    shared_listing(&state, &ctx, page).await
+}
+
+/// A listing is the same for every anonymous reader, until the next
+/// scheduled post goes live: served from the cache until then.
+async fn shared_listing(state: &App, ctx: &Page, mut page: Response) -> AppResult<Response> {
+    if ctx.viewer.user().is_none() {
+        let until = super::next_publication(&state.db).await?.map(|at| {
+            let wait = at.as_datetime() - time::OffsetDateTime::now_utc();
+            Instant::now() + std::time::Duration::try_from(wait).unwrap_or_default()
+        });
+        page.extensions_mut().insert(Shareable {
+            on_hit: None,
+            until,
+        });
+    }
+    Ok(page)
 }
 
 async fn drafts(
@@ -267,8 +291,8 @@ impl EditorForm {
         })
     }
 
-    fn input(&self) -> Result<PostInput, FieldErrors> {
-        PostInput::parse(&self.fields()?)
+    async fn input(&self) -> Result<PostInput, FieldErrors> {
+        PostInput::parse(&self.fields()?).await
     }
 }
 
@@ -293,13 +317,23 @@ fn datetime_local(at: Timestamp) -> String {
 async fn render_editor(
     state: &App,
     ctx: &Page,
-    status: StatusCode,
+    mut status: StatusCode,
     form: &EditorForm,
     post: Option<&Post>,
-    errors: Option<FieldErrors>,
+    mut errors: Option<FieldErrors>,
 ) -> AppResult<Response> {
-    let preview =
-        (form.action == "preview").then(|| Value::from_safe_string(markdown::render(&form.body)));
+    let mut preview = None;
+    if form.action == "preview"
+        && let Some(user) = ctx.viewer.user()
+    {
+        match super::preview(state, user, &form.body).await? {
+            Ok(html) => preview = Some(Value::from_safe_string(html)),
+            Err(problem) => {
+                errors = Some(FieldErrors::single("body", problem));
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+        }
+    }
     let suggestions = super::popular_tags(&state.db, 50).await?;
     let post = post.map(|p| PostView::new(p.clone(), ctx.viewer.user(), false));
     Ok(ctx.render_status(
@@ -347,7 +381,7 @@ async fn save(
     if form.action == "preview" {
         return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None).await;
     }
-    let input = match form.input() {
+    let input = match form.input().await {
         Ok(input) => input,
         Err(errors) => {
             return render_editor(
@@ -429,7 +463,20 @@ struct PreviewForm {
     body: String,
 }
 
-/// Rendered Markdown for the editor's live preview (an HTML fragment).
-async fn preview(SignedIn(_): SignedIn, CsrfForm(form): CsrfForm<PreviewForm>) -> Html<String> {
-    Html(markdown::render(&form.body))
+/// Rendered Markdown for the editor's live preview (an HTML fragment), or
+/// what is wrong with it as text, which the editor shows instead.
+async fn preview(
+    State(state): State<App>,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<PreviewForm>,
+) -> AppResult<Response> {
+    Ok(match super::preview(&state, &user, &form.body).await? {
+        Ok(html) => Html(html).into_response(),
+        // As HTML, so the error page does not replace it: the words alone.
+        Err(problem) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(format!("The text {problem}.")),
+        )
+            .into_response(),
+    })
 }

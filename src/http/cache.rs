@@ -1,0 +1,88 @@
+//! Pages as anonymous readers see them, kept in memory: the same bytes for
+//! every reader without a session, so most reads cost a lookup instead of
+//! queries and a template. A handler marks a page [`Shareable`]; the
+//! [`serve`] layer, outside the session and page layers, answers from the
+//! cache, with an `ETag` and `304 Not Modified` for a reader who has it.
+//!
+//! Freshness: every change made through this process (any request that is
+//! not a read and succeeded, [`forget_on_change`]) forgets every page at
+//! once, so a reader sees a new comment as soon as it is posted. A change
+//! made through another replica reaches this one's cache within
+//! [`TTL`](crate::page_cache::TTL);
+//! a page that changes by the passing of time (a scheduled post going live)
+//! says when ([`Shareable::until`]).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::App;
+use crate::page_cache::{MAX_PAGE_BYTES, Shareable};
+
+/// Whether a request may be answered from the cache: a plain read by a
+/// reader without a session (the site being open is checked after).
+fn cacheable(request: &Request) -> bool {
+    request.method() == Method::GET
+        && super::pages::cookie(request.headers(), super::pages::SESSION_COOKIE).is_none()
+}
+
+/// The layer: answers from the cache, or lets the request through and
+/// keeps what a handler marked [`Shareable`].
+pub async fn serve(State(app): State<App>, request: Request, next: Next) -> Response {
+    if !cacheable(&request) || app.maintenance.current(&app.db).await.is_some() {
+        return next.run(request).await;
+    }
+    let key = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.to_string());
+    if let Some(page) = app.pages.get(&key) {
+        return page.answer(request.headers());
+    }
+    let generation = app.pages.generation();
+    let response = next.run(request).await;
+    let Some(shareable) = response.extensions().get::<Shareable>().cloned() else {
+        return response;
+    };
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_PAGE_BYTES).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    // A page with a form carries its reader's anti-forgery token: never
+    // shared, whatever the handler said.
+    if body
+        .windows(b"csrf_token".len())
+        .any(|w| w == b"csrf_token")
+    {
+        tracing::warn!(key, "a page marked shareable holds a form; not cached");
+        return Response::from_parts(parts, Body::from(body));
+    }
+    let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).cloned();
+    let page = app
+        .pages
+        .put(key, generation, shareable, content_type, body);
+    // This reader's response keeps what the handler set (the cookies of a
+    // first visit), with the page's validators.
+    let mut response = Response::from_parts(parts, Body::from(page.body()));
+    page.validators(response.headers_mut());
+    response
+}
+
+/// The layer around everything that changes the site: a request that is not
+/// a read and succeeded forgets every cached page.
+pub async fn forget_on_change(State(app): State<App>, request: Request, next: Next) -> Response {
+    let changes = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if changes && !response.status().is_client_error() && !response.status().is_server_error() {
+        app.pages.forget_all();
+    }
+    response
+}

@@ -1,0 +1,148 @@
+//! Pages as anonymous readers see them, kept in memory: the same bytes for
+//! every reader without a session. The layers that fill and serve it, and
+//! the rules of freshness, are in `http::cache`; this is the store, with
+//! bounded memory and a generation that forgets every page at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+/// How long a page may be served from the cache, at most.
+pub const TTL: Duration = Duration::from_secs(10);
+
+/// How many pages are kept, and how large each may be: the cache's memory
+/// stays bounded whatever URLs are asked for.
+const MAX_PAGES: usize = 1024;
+pub const MAX_PAGE_BYTES: usize = 1 << 20;
+
+/// What a hit does besides answering (counting a post's view): given the
+/// request's headers, it may return a cookie for the response to set.
+pub type OnHit = Arc<dyn Fn(&HeaderMap) -> Option<HeaderValue> + Send + Sync>;
+
+/// Put in a response's extensions by a handler: this page is the same for
+/// every reader without a session.
+#[derive(Clone, Default)]
+pub struct Shareable {
+    pub on_hit: Option<OnHit>,
+    /// When the page changes on its own, if sooner than the TTL.
+    pub until: Option<Instant>,
+}
+
+pub struct Page {
+    generation: u64,
+    expires: Instant,
+    etag: HeaderValue,
+    content_type: HeaderValue,
+    body: Bytes,
+    on_hit: Option<OnHit>,
+}
+
+#[derive(Default)]
+pub struct PageCache {
+    pages: RwLock<HashMap<String, Arc<Page>>>,
+    generation: AtomicU64,
+}
+
+impl PageCache {
+    /// Forgets every page: the site changed.
+    pub fn forget_all(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Which generation a page rendered now belongs to: read before
+    /// rendering, so a change made meanwhile is not hidden by the page.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, key: &str) -> Option<Arc<Page>> {
+        let page = self.pages.read().ok()?.get(key).cloned()?;
+        let fresh = page.generation == self.generation() && page.expires > Instant::now();
+        fresh.then_some(page)
+    }
+
+    /// Keeps a page rendered in `generation`; returns it, kept or not.
+    pub fn put(
+        &self,
+        key: String,
+        generation: u64,
+        shareable: Shareable,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    ) -> Arc<Page> {
+        let now = Instant::now();
+        let page = Arc::new(Page {
+            generation,
+            expires: shareable
+                .until
+                .map_or(now + TTL, |until| until.min(now + TTL)),
+            etag: etag(&body),
+            content_type: content_type
+                .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8")),
+            body,
+            on_hit: shareable.on_hit,
+        });
+        if let Ok(mut pages) = self.pages.write() {
+            if pages.len() >= MAX_PAGES {
+                let current = self.generation();
+                pages.retain(|_, p| p.generation == current && p.expires > now);
+            }
+            if pages.len() < MAX_PAGES {
+                pages.insert(key, page.clone());
+            }
+        }
+        page
+    }
+}
+
+impl Page {
+    pub fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
+    /// The page for one reader: 304 when they have it already, and what a
+    /// hit does (a view counted).
+    pub fn answer(&self, headers: &HeaderMap) -> Response {
+        let not_modified = headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|tag| tag.trim() == self.etag || tag.trim() == "*");
+        let mut response = if not_modified {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let mut response = Response::new(Body::from(self.body.clone()));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, self.content_type.clone());
+            response
+        };
+        self.validators(response.headers_mut());
+        if let Some(cookie) = self.on_hit.as_ref().and_then(|on_hit| on_hit(headers)) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+        response
+    }
+
+    /// The page's ETag, and that browsers ask again each time (so a change
+    /// shows at once, and an unchanged page costs a 304).
+    pub fn validators(&self, headers: &mut HeaderMap) {
+        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+}
+
+/// A strong validator from the bytes: the same page has the same ETag on
+/// every replica.
+fn etag(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
+}
