@@ -8,6 +8,7 @@ pub mod caller;
 pub mod extract;
 pub mod gate;
 pub mod health;
+pub mod limit;
 pub mod logging;
 pub mod pages;
 pub mod security;
