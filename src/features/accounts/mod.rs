@@ -2,6 +2,8 @@
 //! sessions that remember who is signed in.
 
 pub mod api;
+mod backoff;
+pub mod device;
 pub mod domain;
 pub mod emails;
 pub mod extract;
@@ -364,14 +366,24 @@ pub async fn create_from_cli(
     insert_user(db, &username, &email, &hash, role, None).await
 }
 
-/// Failed sign-ins allowed per window, per account and per client address.
-const LOGIN_WINDOW: Duration = Duration::minutes(15);
-const FAILURES_PER_ACCOUNT: i64 = 5;
-const FAILURES_PER_ADDRESS: i64 = 20;
+/// Where a sign-in comes from, for its backoff: the client's address, and
+/// the account its browser has signed in to before (`device`).
+#[derive(Clone, Copy, Debug)]
+pub struct SignInFrom {
+    pub client: IpAddr,
+    pub known_account: Option<i64>,
+}
 
 /// Checks a username (or email) and password. The error never says which
-/// of the two was wrong.
-pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) -> AppResult<User> {
+/// of the two was wrong. While the client's address or the account waits
+/// out its failures (`backoff`), the answer is `RateLimited` and the
+/// password is not checked.
+pub async fn authenticate(
+    db: &Db,
+    login: &str,
+    password: &str,
+    from: SignInFrom,
+) -> AppResult<User> {
     let mut errors = FieldErrors::new();
     let login = login.trim();
     if login.is_empty() {
@@ -382,13 +394,14 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     }
     errors.into_result()?;
 
+    let login_key = login.to_lowercase();
     let sql = format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users
          WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
     );
     let found: Option<WithHash> = Query::assembled(sql)
         .bind(login)
-        .bind(login.to_lowercase())
+        .bind(&login_key)
         .fetch_optional(db)
         .await?;
     let (user, stored) = match found {
@@ -396,53 +409,31 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
         None => (None, None),
     };
 
-    // One budget per account whichever name it is reached by, and one per
-    // client address. The attempt is recorded before the password is
-    // checked, so parallel guesses count against each other; a success
-    // takes its own record back.
-    let account_key = match &user {
-        Some(user) => format!("account:{}", user.id),
-        None => format!("unknown:{}", login.to_lowercase()),
+    // The address's budget, then the account's (whichever name it is
+    // reached by), or its known devices' own budget when the browser is one
+    // of them. An attempt refused by one is no failure of the other.
+    let user_id = user.as_ref().map(|u| u.id);
+    let account_key = match user_id {
+        Some(id) if from.known_account == Some(id) => backoff::known_device_key(id),
+        _ => backoff::account_key(user_id, &login_key),
     };
-    let address_key = format!("address:{client}");
     let now = Timestamp::now();
-    let since = now - LOGIN_WINDOW;
-    let mut tx = db.begin().await?;
-    for key in [&account_key, &address_key] {
-        query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
-            .bind(key)
-            .bind(since)
-            .execute(&mut tx)
-            .await?;
-        query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
-    }
-    tx.commit().await?;
-    let failures = |key: &String| {
-        query("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
-            .bind(key.clone())
-            .bind(since)
-            .scalar::<i64>(db)
+    let address =
+        backoff::begin(db, backoff::address_key(from.client), backoff::ADDRESS, now).await?;
+    let account = match backoff::begin(db, account_key, backoff::ACCOUNT, now).await {
+        Ok(account) => account,
+        Err(refused) => {
+            address.undo(db).await?;
+            return Err(refused);
+        }
     };
-    let account_failures = failures(&account_key).await?;
-    let address_failures = failures(&address_key).await?;
-    if account_failures > FAILURES_PER_ACCOUNT || address_failures > FAILURES_PER_ADDRESS {
-        return Err(AppError::RateLimited {
-            retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
-        });
-    }
     if password::verify(password.to_owned(), stored).await?
         && let Some(user) = user
     {
-        query("DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempted_at = $3)")
-            .bind(&account_key)
-            .bind(&address_key)
-            .bind(now)
-            .execute(db)
-            .await?;
+        // The address's other failures stay: signing in to one's own
+        // account must not buy more guesses at others.
+        address.undo(db).await?;
+        account.clear(db).await?;
         return Ok(user);
     }
     Err(AppError::BadCredentials)
@@ -619,11 +610,11 @@ pub struct Purged {
     pub sessions: u64,
     pub reset_links: u64,
     pub invites: u64,
-    pub login_failures: u64,
+    pub login_backoff: u64,
 }
 
 /// Deletes what has expired: sessions, reset links, unused invites, and
-/// failed sign-ins older than the rate-limit window.
+/// sign-in failures that are forgotten.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
     let sessions = query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(now)
@@ -637,15 +628,12 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         .bind(now)
         .execute(db)
         .await?;
-    let login_failures = query("DELETE FROM login_failures WHERE attempted_at < $1")
-        .bind(now - LOGIN_WINDOW)
-        .execute(db)
-        .await?;
+    let login_backoff = backoff::purge(db, now).await?;
     Ok(Purged {
         sessions,
         reset_links,
         invites,
-        login_failures,
+        login_backoff,
     })
 }
 
