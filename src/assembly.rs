@@ -18,7 +18,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::{App, Parts};
-use crate::config::Settings;
+use crate::config::{Settings, Switch};
 use crate::db::{Db, Timestamp};
 use crate::features::{accounts, admin, comments, posts, visits};
 use crate::http::{self, pages};
@@ -34,6 +34,9 @@ impl App {
         let templates = Templates::new(settings.site.theme_dir.clone());
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
+        parts.insert(accounts::limits::Limits::new(
+            settings.http.rate_limits == Switch::On,
+        ));
         Ok(App::new(
             db,
             Arc::new(settings),

@@ -295,6 +295,103 @@ backend_test!(
     }
 );
 
+backend_test!(account_requests_have_a_budget_per_address, |app| {
+    let site = TestApp::try_spawn_with(app.backend, |s| {
+        s.http.rate_limits = quire::config::Switch::On
+    })
+    .await
+    .unwrap();
+    let refused = |page: &crate::helpers::Page, most: u64| {
+        page.assert_status(429);
+        let wait: u64 = page.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=most).contains(&wait), "{wait}");
+    };
+
+    // Five registrations, from the site's form and the API alike…
+    for i in 0..4 {
+        site.new_browser()
+            .register(&format!("user{i}"))
+            .await
+            .assert_redirect("/");
+    }
+    let member = site.new_browser();
+    member.api_register("user4").await;
+    // …then one each twelve minutes.
+    refused(&site.new_browser().register("user5").await, 12 * 60);
+    let (status, _) = site
+        .api(
+            reqwest::Method::POST,
+            "/api/users",
+            None,
+            Some(serde_json::json!({"user": {"username": "user6", "email": "user6@example.com", "password": "correct horse"}})),
+        )
+        .await;
+    assert_eq!(status, 429);
+
+    // Five checks of the current password, changing it or deleting the
+    // account, then one a minute.
+    member
+        .login("user4", "correct horse")
+        .await
+        .assert_redirect("/");
+    for _ in 0..3 {
+        member
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "a guess"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await
+            .assert_status(422);
+    }
+    for _ in 0..2 {
+        member
+            .post("/settings/delete", &[("password", "a guess")])
+            .await
+            .assert_status(422);
+    }
+    refused(
+        &member
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "correct horse"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await,
+        60,
+    );
+    refused(
+        &member
+            .post("/settings/delete", &[("password", "correct horse")])
+            .await,
+        60,
+    );
+
+    // Five password reset requests, then one a minute.
+    for i in 0..5 {
+        site.post(
+            "/password/forgot",
+            &[("email", &format!("user{i}@example.com"))],
+        )
+        .await
+        .assert_status(200);
+    }
+    refused(
+        &site
+            .post("/password/forgot", &[("email", "user0@example.com")])
+            .await,
+        60,
+    );
+});
+
 backend_test!(control_characters_get_a_clear_4xx_on_every_door, |app| {
     app.register("owner").await;
     let slug = app.publish("Plain", "Plain text.", "").await;

@@ -7,6 +7,7 @@ use axum::response::AppendHeaders;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::limits::Limits;
 use super::{NewAccount, Profile, ProfileChanges, SignInFrom, User, device, token};
 use crate::app::App;
 use crate::error::{FieldErrors, Problem};
@@ -173,11 +174,13 @@ type KnownDevice = AppendHeaders<[(header::HeaderName, axum::http::HeaderValue);
 /// Register a new account.
 #[utoipa::path(post, path = "/users", tag = "User and Authentication",
     request_body = RegisterRequest,
-    responses((status = 201, body = UserResponse), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields")))]
+    responses((status = 201, body = UserResponse), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields"), (status = 429, description = "Too many registrations from this address: wait for Retry-After seconds")))]
 pub async fn register(
     State(state): State<App>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    state.part::<Limits>().registration(client)?;
     let account = NewAccount {
         username: request.user.username.unwrap_or_default(),
         email: request.user.email.unwrap_or_default(),

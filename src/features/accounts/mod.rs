@@ -7,6 +7,7 @@ pub mod device;
 pub mod domain;
 pub mod emails;
 pub mod extract;
+pub mod limits;
 mod password;
 pub mod reset;
 pub mod session_store;

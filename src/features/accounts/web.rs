@@ -12,6 +12,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::extract::{Admin, SignedIn};
+use super::limits::Limits;
 use super::session_store::USER_ID_KEY;
 use super::{NewAccount, ProfileChanges, SignInFrom, User, device};
 use crate::app::App;
@@ -126,8 +127,10 @@ async fn register(
     State(state): State<App>,
     ctx: PageCtx,
     session: Session,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<NewAccount>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().registration(client)?;
     match super::register(&state.db, state.settings.site.registration, &form).await {
         Ok(user) => sign_in(&state, &session, &user, "/").await,
         Err(e) => ctx.form_again(&state, "register.html", e, |errors| {
@@ -187,8 +190,10 @@ async fn change_password(
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_check(client)?;
     let current_session = session.id().map(|id| id.to_string());
     match super::change_password(
         &state.db,
@@ -225,8 +230,10 @@ async fn delete_account(
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_check(client)?;
     match super::delete_account(&state.db, &user, &form.password).await {
         Ok(()) => {
             session
@@ -304,8 +311,10 @@ async fn forgot_page(State(state): State<App>, ctx: PageCtx) -> Response {
 async fn forgot(
     State(state): State<App>,
     ctx: PageCtx,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_reset(client)?;
     let minutes = super::reset::LINK_LIFETIME.whole_minutes();
     match super::reset::request(&state.db, &form.email).await {
         Ok(()) => Ok(ctx.render(
