@@ -500,3 +500,104 @@ backend_test!(
             .assert_redirect("/");
     }
 );
+
+backend_test!(
+    usernames_differing_only_in_case_or_width_are_one_name,
+    |app| {
+        app.register("owner").await.assert_redirect("/");
+        for (i, name) in ["Owner", "OWNER", "ｏｗｎｅｒ"].into_iter().enumerate() {
+            // An address of its own: only the name clashes.
+            let email = format!("other{i}@example.com");
+            let page = app
+                .new_browser()
+                .post(
+                    "/register",
+                    &[
+                        ("username", name),
+                        ("email", &email),
+                        ("password", "correct horse"),
+                    ],
+                )
+                .await;
+            page.assert_status(422);
+            assert!(
+                page.texts(".field-errors li")
+                    .contains(&"Username has already been taken".to_owned()),
+                "{name}: {:?}",
+                page.texts(".field-errors li")
+            );
+        }
+        let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/users",
+            None,
+            Some(serde_json::json!({"user": {"username": "Owner", "email": "o2@example.com", "password": "correct horse"}})),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["errors"]["username"][0], "has already been taken");
+        // A fullwidth name is the ASCII name it looks like.
+        app.new_browser()
+            .register("ｗｒｉｔｅｒ")
+            .await
+            .assert_redirect("/");
+        app.get("/users/writer").await.assert_status(200);
+    }
+);
+
+backend_test!(
+    a_member_cannot_rename_to_another_form_of_a_taken_name,
+    |app| {
+        app.register("owner").await;
+        let member = app.new_browser();
+        let token = member.api_register("member").await;
+        let rename = |name: &'static str| {
+            let member = member.clone();
+            let token = token.clone();
+            async move {
+                member
+                    .api(
+                        reqwest::Method::PUT,
+                        "/api/user",
+                        Some(&token),
+                        Some(serde_json::json!({"user": {"username": name}})),
+                    )
+                    .await
+            }
+        };
+        let (status, body) = rename("OWNER").await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["errors"]["username"][0], "has already been taken");
+        // Another case of one's own name is one's own.
+        let (status, body) = rename("Member").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user"]["username"], "Member");
+    }
+);
+
+backend_test!(sign_in_finds_a_username_whatever_its_case_or_width, |app| {
+    app.register("Alice").await;
+    for login in ["alice", "ALICE", "Ａｌｉｃｅ"] {
+        let browser = app.new_browser();
+        browser
+            .login(login, "correct horse")
+            .await
+            .assert_redirect("/");
+        // Shown as its owner wrote it.
+        assert!(
+            browser.get("/settings").await.contains(">Alice</a>"),
+            "{login}"
+        );
+    }
+    let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/users/login",
+            None,
+            Some(serde_json::json!({"user": {"email": "ALICE", "password": "correct horse"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "Alice");
+});

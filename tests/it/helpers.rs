@@ -136,7 +136,9 @@ impl TestApp {
         let db = Db::connect(&database_url, config.database.pool_size, None)
             .await
             .expect("connect");
-        db.migrate_up().await.expect("migrate");
+        db.migrate_up(quire::assembly::MIGRATION_STEPS)
+            .await
+            .expect("migrate");
         let limits = quire::http::ConnectionLimits::of(&config.http);
         let app = quire::app::App::build(config, db.clone()).expect("settings are valid");
         let server = quire::http::Server::bind(

@@ -14,6 +14,7 @@ pub mod session_store;
 pub mod token;
 pub mod web;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -21,10 +22,10 @@ use sqlx::FromRow;
 use time::Duration;
 
 use crate::config::{Registration, SecretKey};
-use crate::db::{self, Db, Query, Timestamp, Unique, query};
+use crate::db::{self, Db, MigrationStep, Query, Timestamp, Unique, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
-use domain::{Email, Password, Username, parse_bio, parse_image_url};
+use domain::{Email, Password, Username, parse_bio, parse_image_url, username_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -171,8 +172,8 @@ async fn insert_user(
 ) -> AppResult<User> {
     let now = Timestamp::now();
     let insert = format!(
-        "INSERT INTO users (username, email, password_hash, role, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
+        "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
+         VALUES ($1, $6, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
     );
     // Two registrations racing to be first both see an empty table; the
     // single-owner index lets one win and the other retries as a member.
@@ -233,6 +234,7 @@ async fn insert_row(
         .bind(account.hash)
         .bind(account.role.as_str())
         .bind(account.now)
+        .bind(account.username.key())
         .fetch_one(&mut tx)
         .await?;
     events::record(&mut tx, &AccountCreated { user_id: user.id }, account.now).await?;
@@ -395,14 +397,14 @@ pub async fn authenticate(
     }
     errors.into_result()?;
 
-    let login_key = login.to_lowercase();
+    let login_key = username_key(login);
     let sql = format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users
-         WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
+         WHERE (username_key = $1 OR email = $2) AND deleted_at IS NULL"
     );
     let found: Option<WithHash> = Query::assembled(sql)
-        .bind(login)
         .bind(&login_key)
+        .bind(login.to_lowercase())
         .fetch_optional(db)
         .await?;
     let (user, stored) = match found {
@@ -472,8 +474,10 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         None => user.image.clone(),
     };
     errors.into_result()?;
+    let key = username.as_deref().map(username_key);
     let sql = format!(
-        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6
+        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6,
+             username_key = $7
          WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
     );
     let result: Result<User, sqlx::Error> = Query::assembled(sql)
@@ -483,6 +487,7 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         .bind(Timestamp::now())
         .bind(user.id)
         .bind(&username)
+        .bind(&key)
         .fetch_one(db)
         .await;
     match result {
@@ -637,6 +642,80 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         login_backoff,
     })
 }
+
+/// Gives each account without one the key of its username
+/// (`domain::username_key`). Refuses, changing nothing, when accounts'
+/// names are one name in another case or Unicode form: which of them to
+/// rename is for a person to decide. Runs before the migration that makes
+/// the keys unique ([`FILL_USERNAME_KEYS`]), and at housekeeping for the
+/// accounts that the release before made during a rolling deploy.
+pub async fn fill_username_keys(db: &Db) -> anyhow::Result<u64> {
+    let missing: bool = query("SELECT EXISTS (SELECT 1 FROM users WHERE username_key IS NULL)")
+        .scalar(db)
+        .await?;
+    if !missing {
+        return Ok(0);
+    }
+    let accounts: Vec<KeyedName> =
+        query("SELECT id, username, username_key FROM users ORDER BY id")
+            .fetch_all(db)
+            .await?;
+    let mut by_key: BTreeMap<String, Vec<&KeyedName>> = BTreeMap::new();
+    for account in &accounts {
+        by_key
+            .entry(username_key(&account.username))
+            .or_default()
+            .push(account);
+    }
+    let clashes: Vec<String> = by_key
+        .values()
+        .filter(|same| same.len() > 1)
+        .map(|same| {
+            let named: Vec<String> = same
+                .iter()
+                .map(|a| format!("{:?} (id {})", a.username, a.id))
+                .collect();
+            named.join(" and ")
+        })
+        .collect();
+    if !clashes.is_empty() {
+        anyhow::bail!(
+            "usernames are now unique whatever their case or Unicode form, and some accounts \
+             share one: {}. Rename all but one account of each group, for instance \
+             `UPDATE users SET username = 'new-name' WHERE id = ID;` in the database, and try again",
+            clashes.join("; ")
+        );
+    }
+    let mut filled = 0;
+    let mut tx = db.begin().await?;
+    for (key, same) in by_key {
+        let account = same[0];
+        if account.username_key.as_deref() != Some(key.as_str()) {
+            query("UPDATE users SET username_key = $1 WHERE id = $2")
+                .bind(key)
+                .bind(account.id)
+                .execute(&mut tx)
+                .await?;
+            filled += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(filled)
+}
+
+/// An account's name and the key stored for it, if any.
+#[derive(FromRow)]
+struct KeyedName {
+    id: i64,
+    username: String,
+    username_key: Option<String>,
+}
+
+/// [`fill_username_keys`], before the migration that makes the keys unique.
+pub const FILL_USERNAME_KEYS: MigrationStep = MigrationStep {
+    before: 20261129000005,
+    run: |db| Box::pin(async move { fill_username_keys(db).await.map(drop) }),
+};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct Invite {
