@@ -63,7 +63,9 @@ async fn bench(
     sink: Option<&smtp_sink::SmtpSink>,
 ) {
     let db = Db::connect(url, PoolSize(2), None).await.unwrap();
-    db.migrate_up().await.unwrap();
+    db.migrate_up(quire::assembly::MIGRATION_STEPS)
+        .await
+        .unwrap();
     // The account the emails go to; its welcome email is not measured.
     quire::features::accounts::create_from_cli(
         &db,

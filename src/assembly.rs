@@ -18,8 +18,8 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::{App, Parts};
-use crate::config::Settings;
-use crate::db::{Db, Timestamp};
+use crate::config::{Settings, Switch};
+use crate::db::{Db, MigrationStep, Timestamp};
 use crate::features::{accounts, admin, comments, posts, visits};
 use crate::http::{self, pages};
 use crate::jobs::{self, Job, Registry};
@@ -35,6 +35,9 @@ impl App {
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
         parts.insert(posts::Previews::default());
+        parts.insert(accounts::limits::Limits::new(
+            settings.http.rate_limits == Switch::On,
+        ));
         Ok(App::new(
             db,
             Arc::new(settings),
@@ -51,6 +54,10 @@ impl App {
         self.part::<visits::Visits>().recorder.flush().await;
     }
 }
+
+/// The steps in Rust that go between the SQL migrations, for every caller
+/// of `Db::migrate_up`.
+pub const MIGRATION_STEPS: &[MigrationStep] = &[accounts::FILL_USERNAME_KEYS];
 
 /// Route templates whose paths carry a secret (a reset or unsubscribe
 /// link): never logged or reported as they were requested.
@@ -163,7 +170,7 @@ pub fn job_gauges(db: Db, registry: &Registry) -> crate::metrics::Refresh {
 }
 
 /// Removes expired sessions, reset links, invites, old finished jobs and old
-/// events.
+/// events; gives accounts made by an older release their username key.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Housekeeping;
 
@@ -175,7 +182,8 @@ impl Job for Housekeeping {
         let accounts = accounts::purge_expired(&app.db, now).await?;
         let jobs = jobs::purge_finished(&app.db, now).await?;
         let events = jobs::events::purge(&app.db, now).await?;
-        tracing::info!(?accounts, jobs, events, "housekeeping done");
+        let username_keys = accounts::fill_username_keys(&app.db).await?;
+        tracing::info!(?accounts, jobs, events, username_keys, "housekeeping done");
         Ok(())
     }
 }

@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = connect(&flags.database()).await?;
             match action {
                 MigrateAction::Up => {
-                    let applied = db.migrate_up().await?;
+                    let applied = db.migrate_up(crate::assembly::MIGRATION_STEPS).await?;
                     println!("applied {applied} migration(s)");
                 }
                 MigrateAction::Down { steps } => {
@@ -461,7 +461,10 @@ fn read_password() -> anyhow::Result<String> {
 async fn connect_migrated(database: &DatabaseSettings, migrate: bool) -> anyhow::Result<Db> {
     let db = connect(database).await?;
     if migrate || !database.is_postgres() {
-        let applied = db.migrate_up().await.context("applying migrations")?;
+        let applied = db
+            .migrate_up(crate::assembly::MIGRATION_STEPS)
+            .await
+            .context("applying migrations")?;
         if applied > 0 {
             tracing::info!(applied, "applied migrations");
         }

@@ -116,10 +116,16 @@ impl AppError {
             }
             AppError::BadRequest(reason) => format!("The request could not be read: {reason}"),
             AppError::PayloadTooLarge => "That is more than we accept in one request.".into(),
-            AppError::RateLimited { retry_after_secs } => format!(
-                "Too many attempts. Try again in {} minutes.",
-                retry_after_secs.div_ceil(60)
-            ),
+            AppError::RateLimited { retry_after_secs } => {
+                // Waits run from a second (sign-in backoff) to many minutes.
+                let wait = match *retry_after_secs {
+                    0 | 1 => "a second".to_owned(),
+                    secs @ 2..60 => format!("{secs} seconds"),
+                    60 => "a minute".to_owned(),
+                    secs => format!("{} minutes", secs.div_ceil(60)),
+                };
+                format!("Too many attempts. Try again in {wait}.")
+            }
             AppError::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
         }
     }

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{SecretOrigin, Settings, SmtpTls};
+use super::{SecretOrigin, Settings, SmtpTls, Switch};
 
 /// Something `quire check --deploy` has to say about a setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +86,13 @@ pub fn deploy_findings(settings: &Settings, rust_log: Option<&str>) -> Vec<Findi
         }
         Some(_) => {}
     }
+    if settings.http.rate_limits == Switch::Off {
+        findings.push(Error(
+            "QUIRE_RATE_LIMITS is off: any client may register, ask for password resets \
+             and check passwords as fast as it likes; it is meant for test suites"
+                .into(),
+        ));
+    }
     if settings.jobs.backup_schedule.is_none() {
         findings.push(Warning(
             "QUIRE_BACKUP_SCHEDULE is unset: no periodic backups (or make them outside Quire)"
@@ -144,17 +151,20 @@ mod tests {
             "http://blog.example.com",
             "--replicas",
             "2",
+            "--rate-limits",
+            "off",
         ]);
         let findings: Vec<String> = deploy_findings(&unsafe_, Some("debug"))
             .iter()
             .map(|f| f.to_string())
             .collect();
-        assert_eq!(findings.len(), 6, "{findings:#?}");
+        assert_eq!(findings.len(), 7, "{findings:#?}");
         for (finding, names) in findings.iter().zip([
             "error: QUIRE_SECRET_KEY",
             "error: QUIRE_PUBLIC_URL",
             "error: QUIRE_REPLICAS",
             "warning: QUIRE_SMTP_URL",
+            "error: QUIRE_RATE_LIMITS",
             "warning: QUIRE_BACKUP_SCHEDULE",
             "warning: RUST_LOG",
         ]) {

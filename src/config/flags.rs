@@ -177,6 +177,13 @@ pub struct Flags {
           value_parser = parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// Budgets per client address for registrations, password reset
+    /// requests and password checks (docs/operations.md). `off` only for
+    /// test suites that make many accounts from one address; sign-in's
+    /// backoff stays either way.
+    #[arg(long, env = "QUIRE_RATE_LIMITS", global = true, value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+
     #[command(flatten)]
     pub jobs: JobConfig,
 
@@ -484,6 +491,7 @@ impl Flags {
                 metrics_bind: self.metrics_bind,
                 replicas: self.replicas,
                 trusted_proxies: self.trusted_proxies,
+                rate_limits: self.rate_limits,
                 header_timeout: self.header_timeout,
                 body_timeout: self.body_timeout,
                 max_connections: self.max_connections as usize,

@@ -95,6 +95,8 @@ pub struct HttpSettings {
     pub replicas: u32,
     /// Proxies whose `X-Forwarded-For` names the client (`ClientIp`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The accounts' budgets per client address (`QUIRE_RATE_LIMITS`).
+    pub rate_limits: Switch,
     /// How long a client may take to send a request's headers, and how long
     /// an idle keep-alive connection stays open.
     pub header_timeout: Duration,
@@ -180,6 +182,7 @@ impl Settings {
                 metrics_bind: None,
                 replicas: 1,
                 trusted_proxies: Vec::new(),
+                rate_limits: Switch::On,
                 header_timeout: flags::defaults::duration(flags::defaults::HEADER_TIMEOUT),
                 body_timeout: flags::defaults::duration(flags::defaults::BODY_TIMEOUT),
                 max_connections: flags::defaults::MAX_CONNECTIONS as usize,

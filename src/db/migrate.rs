@@ -1,5 +1,10 @@
-//! Schema migrations, one reversible set per backend, embedded in the binary.
+//! Schema migrations, one reversible set per backend, embedded in the binary,
+//! and the few steps written in Rust that run between two of them.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use anyhow::Context;
 use sqlx::migrate::{MigrateError, Migrator};
 
 use super::{Db, Pool, query};
@@ -28,6 +33,20 @@ pub struct MigrationStatus {
     pub state: MigrationState,
 }
 
+/// A migration step that SQL cannot write: values only the application
+/// computes, or a check that must explain itself to the operator. It runs
+/// whenever the SQL migration `before` is about to be applied, after every
+/// one older than it, and must be safe to run again (a refused step leaves
+/// `before` pending, to be retried once the operator has fixed the data).
+/// Steps belong to features, so the assembly lists them
+/// (`assembly::MIGRATION_STEPS`); this module only knows when to run them.
+pub struct MigrationStep {
+    pub before: i64,
+    pub run: for<'a> fn(&'a Db) -> StepFuture<'a>,
+}
+
+pub type StepFuture<'a> = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'a>>;
+
 impl Db {
     fn migrator(&self) -> &'static Migrator {
         match self.0 {
@@ -36,22 +55,41 @@ impl Db {
         }
     }
 
-    /// Applies every pending migration; returns how many ran.
-    pub async fn migrate_up(&self) -> Result<usize, MigrateError> {
-        let before = self.pending_count().await?;
+    /// Applies every pending migration, with the `steps` that go before
+    /// them; returns how many SQL migrations ran.
+    pub async fn migrate_up(&self, steps: &[MigrationStep]) -> anyhow::Result<usize> {
+        let pending: Vec<i64> = self
+            .migration_status()
+            .await?
+            .into_iter()
+            .filter(|m| m.state == MigrationState::Pending)
+            .map(|m| m.version)
+            .collect();
         // Nothing to do; and sqlx would refuse a database that holds a
         // newer release's migrations, which this release runs on.
-        if before == 0 {
+        if pending.is_empty() {
             return Ok(0);
+        }
+        let mut steps: Vec<&MigrationStep> = steps
+            .iter()
+            .filter(|step| pending.contains(&step.before))
+            .collect();
+        steps.sort_by_key(|step| step.before);
+        for step in steps {
+            self.migrate_to(step.before - 1).await?;
+            (step.run)(self)
+                .await
+                .with_context(|| format!("before migration {}", step.before))?;
         }
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().run(pool).await?,
             Pool::Postgres(pool) => self.migrator().run(pool).await?,
         }
-        Ok(before)
+        Ok(pending.len())
     }
 
-    /// Applies migrations up to and including `version`.
+    /// Applies migrations up to and including `version`, without the steps
+    /// between them (for tests that walk the migrations one by one).
     pub async fn migrate_to(&self, version: i64) -> Result<(), MigrateError> {
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().run_to(version, pool).await,
@@ -132,14 +170,5 @@ impl Db {
         query("SELECT version FROM _sqlx_migrations ORDER BY version")
             .scalars(self)
             .await
-    }
-
-    async fn pending_count(&self) -> Result<usize, MigrateError> {
-        Ok(self
-            .migration_status()
-            .await?
-            .iter()
-            .filter(|m| m.state == MigrationState::Pending)
-            .count())
     }
 }

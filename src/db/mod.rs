@@ -21,7 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use migrate::{MigrationState, MigrationStatus};
+pub use migrate::{MigrationState, MigrationStatus, MigrationStep, StepFuture};
 pub use query::{Column, Conn, Param, Query, Record, query};
 pub use timestamp::Timestamp;
 
@@ -332,6 +332,8 @@ impl Db {
 /// ("username has already been taken"). Others are errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unique {
+    /// The name as written, or its key (the same name in another case or
+    /// Unicode form).
     Username,
     Email,
     /// The partial index that allows one owner.
@@ -343,8 +345,13 @@ pub enum Unique {
 /// the constraint's name, SQLite by its columns in the message
 /// ("UNIQUE constraint failed: users.username"). One table, checked by a
 /// test that makes each violation on both databases.
-const UNIQUES: [(Unique, &str, &str); 4] = [
+const UNIQUES: [(Unique, &str, &str); 5] = [
     (Unique::Username, "users.username", "users_username_key"),
+    (
+        Unique::Username,
+        "users.username_key",
+        "users_username_key_unique",
+    ),
     (Unique::Email, "users.email", "users_email_key"),
     (Unique::SingleOwner, "users.role", "users_single_owner"),
     (Unique::PostSlug, "posts.slug", "posts_slug_key"),

@@ -1,6 +1,7 @@
-use quire::db::query;
+use quire::db::{Timestamp, query};
 
 use crate::backend_test;
+use crate::helpers::{Page, TestApp};
 
 backend_test!(first_account_becomes_owner_and_admin, |app| {
     app.register("owner").await.assert_redirect("/");
@@ -395,16 +396,208 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
     page.assert_status(422);
 });
 
-backend_test!(sign_in_is_rate_limited_per_account, |app| {
-    app.register("grace").await;
-    app.logout().await;
-    for _ in 0..5 {
-        app.login("grace", "not the password")
+/// Makes every sign-in wait in the database end now, as if the time had
+/// passed (the waits are seconds long; the tests do not sleep).
+async fn wait_out_backoff(app: &TestApp) {
+    query("UPDATE login_backoff SET wait_until = $1")
+        .bind(Timestamp::now() - time::Duration::seconds(1))
+        .execute(&app.db)
+        .await
+        .unwrap();
+}
+
+fn retry_after(page: &Page) -> u64 {
+    page.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+backend_test!(
+    failed_sign_ins_make_the_next_attempt_wait_longer_each_time,
+    |app| {
+        app.register("grace").await;
+        app.logout().await;
+        let guesser = app.new_browser();
+        // Three failures are free; from the fourth on, each makes the next
+        // attempt wait, twice as long as the one before.
+        for _ in 0..4 {
+            guesser
+                .login("grace", "not the password")
+                .await
+                .assert_status(422);
+        }
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            // While it waits, even the right password is not checked.
+            let page = guesser.login("grace", "correct horse").await;
+            page.assert_status(429);
+            assert!(page.contains("Too many attempts"), "{}", page.body);
+            waits.push(retry_after(&page));
+            wait_out_backoff(&app).await;
+            guesser
+                .login("grace", "not the password")
+                .await
+                .assert_status(422);
+        }
+        assert_eq!(waits, [1, 2, 4]);
+
+        // The right password after the wait signs in, and the account's
+        // failures are forgotten.
+        wait_out_backoff(&app).await;
+        guesser
+            .login("grace", "correct horse")
             .await
-            .assert_status(422);
+            .assert_redirect("/");
+        guesser.logout().await;
+        for _ in 0..3 {
+            guesser
+                .login("grace", "not the password")
+                .await
+                .assert_status(422);
+        }
     }
-    let page = app.login("grace", "correct horse").await;
-    page.assert_status(429);
-    assert!(page.headers.contains_key("retry-after"));
-    assert!(page.contains("Too many attempts"));
+);
+
+backend_test!(
+    a_known_device_signs_in_while_failures_elsewhere_hold_the_account,
+    |app| {
+        // Registering made this browser a known device of the account.
+        app.register("owner").await;
+        app.logout().await;
+        let attacker = app.new_browser();
+        for _ in 0..4 {
+            attacker.login("owner", "guess").await.assert_status(422);
+        }
+        attacker.login("owner", "guess").await.assert_status(429);
+        // A new device waits too, whatever password it has…
+        app.new_browser()
+            .login("owner", "correct horse")
+            .await
+            .assert_status(429);
+        // …but not the owner's own browser…
+        app.login("owner", "correct horse")
+            .await
+            .assert_redirect("/");
+        // …whose sign-in does not end the attacker's wait.
+        attacker.login("owner", "guess").await.assert_status(429);
+
+        // A known device of one account is a stranger to another.
+        let member = app.new_browser();
+        member.register("member").await;
+        member.logout().await;
+        for _ in 0..4 {
+            attacker.login("member", "guess").await.assert_status(422);
+        }
+        app.logout().await;
+        app.login("member", "correct horse")
+            .await
+            .assert_status(429);
+        member
+            .login("member", "correct horse")
+            .await
+            .assert_redirect("/");
+    }
+);
+
+backend_test!(
+    usernames_differing_only_in_case_or_width_are_one_name,
+    |app| {
+        app.register("owner").await.assert_redirect("/");
+        for (i, name) in ["Owner", "OWNER", "ｏｗｎｅｒ"].into_iter().enumerate() {
+            // An address of its own: only the name clashes.
+            let email = format!("other{i}@example.com");
+            let page = app
+                .new_browser()
+                .post(
+                    "/register",
+                    &[
+                        ("username", name),
+                        ("email", &email),
+                        ("password", "correct horse"),
+                    ],
+                )
+                .await;
+            page.assert_status(422);
+            assert!(
+                page.texts(".field-errors li")
+                    .contains(&"Username has already been taken".to_owned()),
+                "{name}: {:?}",
+                page.texts(".field-errors li")
+            );
+        }
+        let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/users",
+            None,
+            Some(serde_json::json!({"user": {"username": "Owner", "email": "o2@example.com", "password": "correct horse"}})),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["errors"]["username"][0], "has already been taken");
+        // A fullwidth name is the ASCII name it looks like.
+        app.new_browser()
+            .register("ｗｒｉｔｅｒ")
+            .await
+            .assert_redirect("/");
+        app.get("/users/writer").await.assert_status(200);
+    }
+);
+
+backend_test!(
+    a_member_cannot_rename_to_another_form_of_a_taken_name,
+    |app| {
+        app.register("owner").await;
+        let member = app.new_browser();
+        let token = member.api_register("member").await;
+        let rename = |name: &'static str| {
+            let member = member.clone();
+            let token = token.clone();
+            async move {
+                member
+                    .api(
+                        reqwest::Method::PUT,
+                        "/api/user",
+                        Some(&token),
+                        Some(serde_json::json!({"user": {"username": name}})),
+                    )
+                    .await
+            }
+        };
+        let (status, body) = rename("OWNER").await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["errors"]["username"][0], "has already been taken");
+        // Another case of one's own name is one's own.
+        let (status, body) = rename("Member").await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["user"]["username"], "Member");
+    }
+);
+
+backend_test!(sign_in_finds_a_username_whatever_its_case_or_width, |app| {
+    app.register("Alice").await;
+    for login in ["alice", "ALICE", "Ａｌｉｃｅ"] {
+        let browser = app.new_browser();
+        browser
+            .login(login, "correct horse")
+            .await
+            .assert_redirect("/");
+        // Shown as its owner wrote it.
+        assert!(
+            browser.get("/settings").await.contains(">Alice</a>"),
+            "{login}"
+        );
+    }
+    let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/users/login",
+            None,
+            Some(serde_json::json!({"user": {"email": "ALICE", "password": "correct horse"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "Alice");
 });

@@ -39,16 +39,19 @@ backend_test!(each_known_unique_violation_is_recognised, |app| {
     let now = quire::db::Timestamp::now();
     let user = |username: &str, email: &str, role: &str| {
         query(
-            "INSERT INTO users (username, email, password_hash, role, created_at, updated_at)
-             VALUES ($1, $2, 'x', $3, $4, $4)",
+            "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
+             VALUES ($1, $5, $2, 'x', $3, $4, $4)",
         )
         .bind(username.to_owned())
         .bind(email.to_owned())
         .bind(role.to_owned())
         .bind(now)
+        .bind(username.to_lowercase())
     };
     let cases = [
         (user("owner", "new@example.com", "member"), Some(Unique::Username)),
+        // The same name in another case: its key is taken.
+        (user("OWNER", "new@example.com", "member"), Some(Unique::Username)),
         (user("new", "owner@example.com", "member"), Some(Unique::Email)),
         (user("new", "new@example.com", "owner"), Some(Unique::SingleOwner)),
         (

@@ -357,7 +357,9 @@ async fn migrated(backend: Backend, dir: &std::path::Path) -> (String, Db) {
     let db = Db::connect(&url, quire::db::PoolSize(3), None)
         .await
         .unwrap();
-    db.migrate_up().await.unwrap();
+    db.migrate_up(quire::assembly::MIGRATION_STEPS)
+        .await
+        .unwrap();
     (url, db)
 }
 

@@ -43,7 +43,10 @@ backend_test!(health_and_readiness_say_what_is_wrong, |app| {
         StatusCode::OK,
         "still alive"
     );
-    app.db.migrate_up().await.unwrap();
+    app.db
+        .migrate_up(quire::assembly::MIGRATION_STEPS)
+        .await
+        .unwrap();
 });
 
 backend_test!(every_response_carries_a_request_id, |app| {

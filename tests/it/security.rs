@@ -209,29 +209,29 @@ backend_test!(closed_registration_refuses_everyone, |app| {
     );
 });
 
-backend_test!(sign_in_is_rate_limited_per_client_address, |app| {
-    // Twenty failures spread over many names exhaust the address's budget
-    // although no single account reached its own limit.
-    for i in 0..20 {
+backend_test!(failures_spread_over_names_slow_the_address_down, |app| {
+    // Ten failures from one address are free, whatever names they try; the
+    // eleventh makes the address's next attempt wait.
+    for i in 0..11 {
         app.login(&format!("guess{i}"), "wrong password")
             .await
             .assert_status(422);
     }
-    app.login("guess99", "wrong password")
-        .await
-        .assert_status(429);
+    let page = app.login("guess99", "wrong password").await;
+    page.assert_status(429);
+    assert_eq!(page.headers["retry-after"], "1");
 });
 
 backend_test!(
-    behind_a_trusted_proxy_each_client_has_its_own_sign_in_budget,
+    behind_a_trusted_proxy_each_client_has_its_own_sign_in_backoff,
     |app| {
         let client = reqwest::Client::new();
-        let login = |site: &TestApp, name: String, forwarded: &'static str| {
+        let login = |site: &TestApp, name: &str, password: &str, forwarded: &'static str| {
             client
                 .post(site.url("/api/users/login"))
                 .header("x-forwarded-for", forwarded)
                 .json(&serde_json::json!({
-                    "user": {"email": format!("{name}@example.com"), "password": "wrong password"}
+                    "user": {"email": format!("{name}@example.com"), "password": password}
                 }))
                 .send()
         };
@@ -244,41 +244,153 @@ backend_test!(
         })
         .await
         .unwrap();
-        for i in 0..20 {
+        site.new_browser().api_register("bob").await;
+        for i in 0..11 {
+            let name = format!("guess{i}");
             assert_eq!(
-                status(login(&site, format!("guess{i}"), "203.0.113.7").await),
+                status(login(&site, &name, "wrong password", "203.0.113.7").await),
                 401
             );
         }
         assert_eq!(
-            status(login(&site, "guess20".into(), "203.0.113.7").await),
+            status(login(&site, "guess11", "wrong password", "203.0.113.7").await),
             429
         );
-        // Another client behind the same proxy is not locked out…
+        // Another client behind the same proxy signs in to its own account…
         assert_eq!(
-            status(login(&site, "guess21".into(), "198.51.100.2").await),
+            status(login(&site, "bob", "correct horse", "198.51.100.2").await),
+            200
+        );
+        assert_eq!(
+            status(login(&site, "guess12", "wrong password", "198.51.100.2").await),
             401
         );
         // …and a client cannot pose as another by writing the header itself:
         // the proxy appends the address it saw, the nearest one counts.
         assert_eq!(
-            status(login(&site, "guess22".into(), "198.51.100.2, 203.0.113.7").await),
+            status(
+                login(
+                    &site,
+                    "guess13",
+                    "wrong password",
+                    "198.51.100.2, 203.0.113.7"
+                )
+                .await
+            ),
             429
         );
 
         // Without trusted proxies the header is ignored: one address for all.
-        for i in 0..20 {
+        for i in 0..11 {
+            let name = format!("guess{i}");
             assert_eq!(
-                status(login(&app, format!("guess{i}"), "203.0.113.7").await),
+                status(login(&app, &name, "wrong password", "203.0.113.7").await),
                 401
             );
         }
         assert_eq!(
-            status(login(&app, "guess20".into(), "198.51.100.2").await),
+            status(login(&app, "guess11", "wrong password", "198.51.100.2").await),
             429
         );
     }
 );
+
+backend_test!(account_requests_have_a_budget_per_address, |app| {
+    let site = TestApp::try_spawn_with(app.backend, |s| {
+        s.http.rate_limits = quire::config::Switch::On
+    })
+    .await
+    .unwrap();
+    let refused = |page: &crate::helpers::Page, most: u64| {
+        page.assert_status(429);
+        let wait: u64 = page.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=most).contains(&wait), "{wait}");
+    };
+
+    // Five registrations, from the site's form and the API alike…
+    for i in 0..4 {
+        site.new_browser()
+            .register(&format!("user{i}"))
+            .await
+            .assert_redirect("/");
+    }
+    let member = site.new_browser();
+    member.api_register("user4").await;
+    // …then one each twelve minutes.
+    refused(&site.new_browser().register("user5").await, 12 * 60);
+    let (status, _) = site
+        .api(
+            reqwest::Method::POST,
+            "/api/users",
+            None,
+            Some(serde_json::json!({"user": {"username": "user6", "email": "user6@example.com", "password": "correct horse"}})),
+        )
+        .await;
+    assert_eq!(status, 429);
+
+    // Five checks of the current password, changing it or deleting the
+    // account, then one a minute.
+    member
+        .login("user4", "correct horse")
+        .await
+        .assert_redirect("/");
+    for _ in 0..3 {
+        member
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "a guess"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await
+            .assert_status(422);
+    }
+    for _ in 0..2 {
+        member
+            .post("/settings/delete", &[("password", "a guess")])
+            .await
+            .assert_status(422);
+    }
+    refused(
+        &member
+            .post(
+                "/settings/password",
+                &[
+                    ("current_password", "correct horse"),
+                    ("new_password", "battery staple"),
+                ],
+            )
+            .await,
+        60,
+    );
+    refused(
+        &member
+            .post("/settings/delete", &[("password", "correct horse")])
+            .await,
+        60,
+    );
+
+    // Five password reset requests, then one a minute.
+    for i in 0..5 {
+        site.post(
+            "/password/forgot",
+            &[("email", &format!("user{i}@example.com"))],
+        )
+        .await
+        .assert_status(200);
+    }
+    refused(
+        &site
+            .post("/password/forgot", &[("email", "user0@example.com")])
+            .await,
+        60,
+    );
+});
 
 backend_test!(control_characters_get_a_clear_4xx_on_every_door, |app| {
     app.register("owner").await;

@@ -2,11 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::AppendHeaders;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{NewAccount, Profile, ProfileChanges, User, token};
+use super::limits::Limits;
+use super::{NewAccount, Profile, ProfileChanges, SignInFrom, User, device, token};
 use crate::app::App;
 use crate::error::{FieldErrors, Problem};
 use utoipa_axum::router::OpenApiRouter;
@@ -140,12 +142,13 @@ fn required(errors: &mut FieldErrors, field: &'static str, value: &Option<String
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/users/login", tag = "User and Authentication",
     request_body = LoginRequest,
-    responses((status = 200, body = UserResponse), (status = 401, description = "Wrong credentials"), (status = 422, description = "Missing fields")))]
+    responses((status = 200, body = UserResponse), (status = 401, description = "Wrong credentials"), (status = 422, description = "Missing fields"), (status = 429, description = "Too many failed sign-ins: wait for Retry-After seconds")))]
 pub async fn login(
     State(state): State<App>,
+    headers: HeaderMap,
     ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
-) -> Result<Json<UserResponse>, ApiError> {
+) -> Result<(KnownDevice, Json<UserResponse>), ApiError> {
     let mut errors = FieldErrors::new();
     required(&mut errors, "email", &request.user.email);
     required(&mut errors, "password", &request.user.password);
@@ -154,19 +157,30 @@ pub async fn login(
         request.user.email.unwrap_or_default(),
         request.user.password.unwrap_or_default(),
     );
-    let user = super::authenticate(&state.db, &email, &password, client).await?;
+    let from = SignInFrom {
+        client,
+        known_account: device::known_account(&headers, state.secret()),
+    };
+    let user = super::authenticate(&state.db, &email, &password, from).await?;
     let token = token::issue(&state.db, state.secret(), &user).await?;
-    Ok(UserResponse::new(user, &token))
+    let known = AppendHeaders([(header::SET_COOKIE, device::cookie(&state, user.id))]);
+    Ok((known, UserResponse::new(user, &token)))
 }
+
+/// The cookie that makes a client a known device of the account it signed
+/// in to, for clients that keep cookies.
+type KnownDevice = AppendHeaders<[(header::HeaderName, axum::http::HeaderValue); 1]>;
 
 /// Register a new account.
 #[utoipa::path(post, path = "/users", tag = "User and Authentication",
     request_body = RegisterRequest,
-    responses((status = 201, body = UserResponse), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields")))]
+    responses((status = 201, body = UserResponse), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields"), (status = 429, description = "Too many registrations from this address: wait for Retry-After seconds")))]
 pub async fn register(
     State(state): State<App>,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+    state.part::<Limits>().registration(client)?;
     let account = NewAccount {
         username: request.user.username.unwrap_or_default(),
         email: request.user.email.unwrap_or_default(),

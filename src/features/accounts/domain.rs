@@ -1,20 +1,26 @@
 //! Account values, each parsed once from user input.
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Problem;
 use crate::markdown;
 
-/// A username: 1–40 letters, digits, `_`, `-` or `.`. Compared exactly, as
-/// the URLs of author pages show them.
+/// A username: 1–40 ASCII letters, digits, `_`, `-` or `.`. Shown and put
+/// in author pages' URLs as its owner wrote it; one account per
+/// [`username_key`], so "Owner" cannot sit beside "owner".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Username(String);
 
 impl Username {
     pub const MAX_LEN: usize = 40;
 
+    /// The input is NFKC-normalised first, so a name typed in fullwidth
+    /// forms (as some keyboards for East Asian languages do) is the ASCII
+    /// name it looks like rather than a refusal.
     pub fn parse(input: &str) -> Result<Self, Problem> {
-        let name = input.trim();
+        let name: String = input.trim().nfkc().collect();
+        let name = name.trim();
         if name.is_empty() {
             return Err(Problem::Blank);
         }
@@ -38,6 +44,19 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn key(&self) -> String {
+        username_key(&self.0)
+    }
+}
+
+/// What makes two usernames the same name: NFKC normalisation, then lower
+/// case, then NFKC again (lower-casing can undo a normalisation). Computed
+/// for any text, so that signing in with "OWNER" or a fullwidth "ｏｗｎｅｒ"
+/// finds "owner", and so that names stored before this rule get their key.
+pub fn username_key(name: &str) -> String {
+    let folded = name.trim().nfkc().collect::<String>().to_lowercase();
+    folded.nfkc().collect()
 }
 
 /// An email address, lower-cased so that uniqueness ignores case.
@@ -157,6 +176,17 @@ mod tests {
         assert!(Username::parse(".hidden").is_err());
         assert!(Username::parse(&"x".repeat(41)).is_err());
         assert!(Username::parse(&"x".repeat(40)).is_ok());
+        assert_eq!(Username::parse("ｏｗｎｅｒ").unwrap().as_str(), "owner");
+        assert_eq!(Username::parse("Owner").unwrap().as_str(), "Owner");
+    }
+
+    #[test]
+    fn username_keys_ignore_case_and_compatibility_forms() {
+        for same in ["owner", "Owner", "OWNER", " ｏｗｎｅｒ ", "ＯＷＮＥＲ"] {
+            assert_eq!(username_key(same), "owner", "{same}");
+        }
+        assert_eq!(Username::parse("Mr.Ⅸ").unwrap().key(), "mr.ix");
+        assert_ne!(username_key("owner"), username_key("owner2"));
     }
 
     #[test]

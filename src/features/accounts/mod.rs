@@ -2,15 +2,19 @@
 //! sessions that remember who is signed in.
 
 pub mod api;
+mod backoff;
+pub mod device;
 pub mod domain;
 pub mod emails;
 pub mod extract;
+pub mod limits;
 mod password;
 pub mod reset;
 pub mod session_store;
 pub mod token;
 pub mod web;
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::Serialize;
@@ -18,11 +22,11 @@ use sqlx::FromRow;
 use time::Duration;
 
 use crate::config::{Registration, SecretKey};
-use crate::db::{self, Db, Query, Timestamp, Unique, query};
+use crate::db::{self, Db, MigrationStep, Query, Timestamp, Unique, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
 pub use domain::bio_html;
-use domain::{Email, Password, Username, parse_bio, parse_image_url};
+use domain::{Email, Password, Username, parse_bio, parse_image_url, username_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,8 +173,8 @@ async fn insert_user(
 ) -> AppResult<User> {
     let now = Timestamp::now();
     let insert = format!(
-        "INSERT INTO users (username, email, password_hash, role, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
+        "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
+         VALUES ($1, $6, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
     );
     // Two registrations racing to be first both see an empty table; the
     // single-owner index lets one win and the other retries as a member.
@@ -231,6 +235,7 @@ async fn insert_row(
         .bind(account.hash)
         .bind(account.role.as_str())
         .bind(account.now)
+        .bind(account.username.key())
         .fetch_one(&mut tx)
         .await?;
     events::record(&mut tx, &AccountCreated { user_id: user.id }, account.now).await?;
@@ -365,14 +370,24 @@ pub async fn create_from_cli(
     insert_user(db, &username, &email, &hash, role, None).await
 }
 
-/// Failed sign-ins allowed per window, per account and per client address.
-const LOGIN_WINDOW: Duration = Duration::minutes(15);
-const FAILURES_PER_ACCOUNT: i64 = 5;
-const FAILURES_PER_ADDRESS: i64 = 20;
+/// Where a sign-in comes from, for its backoff: the client's address, and
+/// the account its browser has signed in to before (`device`).
+#[derive(Clone, Copy, Debug)]
+pub struct SignInFrom {
+    pub client: IpAddr,
+    pub known_account: Option<i64>,
+}
 
 /// Checks a username (or email) and password. The error never says which
-/// of the two was wrong.
-pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) -> AppResult<User> {
+/// of the two was wrong. While the client's address or the account waits
+/// out its failures (`backoff`), the answer is `RateLimited` and the
+/// password is not checked.
+pub async fn authenticate(
+    db: &Db,
+    login: &str,
+    password: &str,
+    from: SignInFrom,
+) -> AppResult<User> {
     let mut errors = FieldErrors::new();
     let login = login.trim();
     if login.is_empty() {
@@ -383,12 +398,13 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
     }
     errors.into_result()?;
 
+    let login_key = username_key(login);
     let sql = format!(
         "SELECT {USER_COLUMNS}, password_hash FROM users
-         WHERE (username = $1 OR email = $2) AND deleted_at IS NULL"
+         WHERE (username_key = $1 OR email = $2) AND deleted_at IS NULL"
     );
     let found: Option<WithHash> = Query::assembled(sql)
-        .bind(login)
+        .bind(&login_key)
         .bind(login.to_lowercase())
         .fetch_optional(db)
         .await?;
@@ -397,53 +413,31 @@ pub async fn authenticate(db: &Db, login: &str, password: &str, client: IpAddr) 
         None => (None, None),
     };
 
-    // One budget per account whichever name it is reached by, and one per
-    // client address. The attempt is recorded before the password is
-    // checked, so parallel guesses count against each other; a success
-    // takes its own record back.
-    let account_key = match &user {
-        Some(user) => format!("account:{}", user.id),
-        None => format!("unknown:{}", login.to_lowercase()),
+    // The address's budget, then the account's (whichever name it is
+    // reached by), or its known devices' own budget when the browser is one
+    // of them. An attempt refused by one is no failure of the other.
+    let user_id = user.as_ref().map(|u| u.id);
+    let account_key = match user_id {
+        Some(id) if from.known_account == Some(id) => backoff::known_device_key(id),
+        _ => backoff::account_key(user_id, &login_key),
     };
-    let address_key = format!("address:{client}");
     let now = Timestamp::now();
-    let since = now - LOGIN_WINDOW;
-    let mut tx = db.begin().await?;
-    for key in [&account_key, &address_key] {
-        query("DELETE FROM login_failures WHERE key = $1 AND attempted_at <= $2")
-            .bind(key)
-            .bind(since)
-            .execute(&mut tx)
-            .await?;
-        query("INSERT INTO login_failures (key, attempted_at) VALUES ($1, $2)")
-            .bind(key)
-            .bind(now)
-            .execute(&mut tx)
-            .await?;
-    }
-    tx.commit().await?;
-    let failures = |key: &String| {
-        query("SELECT COUNT(*) FROM login_failures WHERE key = $1 AND attempted_at > $2")
-            .bind(key.clone())
-            .bind(since)
-            .scalar::<i64>(db)
+    let address =
+        backoff::begin(db, backoff::address_key(from.client), backoff::ADDRESS, now).await?;
+    let account = match backoff::begin(db, account_key, backoff::ACCOUNT, now).await {
+        Ok(account) => account,
+        Err(refused) => {
+            address.undo(db).await?;
+            return Err(refused);
+        }
     };
-    let account_failures = failures(&account_key).await?;
-    let address_failures = failures(&address_key).await?;
-    if account_failures > FAILURES_PER_ACCOUNT || address_failures > FAILURES_PER_ADDRESS {
-        return Err(AppError::RateLimited {
-            retry_after_secs: LOGIN_WINDOW.whole_seconds() as u64,
-        });
-    }
     if password::verify(password.to_owned(), stored).await?
         && let Some(user) = user
     {
-        query("DELETE FROM login_failures WHERE key = $1 OR (key = $2 AND attempted_at = $3)")
-            .bind(&account_key)
-            .bind(&address_key)
-            .bind(now)
-            .execute(db)
-            .await?;
+        // The address's other failures stay: signing in to one's own
+        // account must not buy more guesses at others.
+        address.undo(db).await?;
+        account.clear(db).await?;
         return Ok(user);
     }
     Err(AppError::BadCredentials)
@@ -481,8 +475,10 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         None => user.image.clone(),
     };
     errors.into_result()?;
+    let key = username.as_deref().map(username_key);
     let sql = format!(
-        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6
+        "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6,
+             username_key = $7
          WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
     );
     let result: Result<User, sqlx::Error> = Query::assembled(sql)
@@ -492,6 +488,7 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         .bind(Timestamp::now())
         .bind(user.id)
         .bind(&username)
+        .bind(&key)
         .fetch_one(db)
         .await;
     match result {
@@ -620,11 +617,11 @@ pub struct Purged {
     pub sessions: u64,
     pub reset_links: u64,
     pub invites: u64,
-    pub login_failures: u64,
+    pub login_backoff: u64,
 }
 
 /// Deletes what has expired: sessions, reset links, unused invites, and
-/// failed sign-ins older than the rate-limit window.
+/// sign-in failures that are forgotten.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
     let sessions = query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(now)
@@ -638,17 +635,88 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         .bind(now)
         .execute(db)
         .await?;
-    let login_failures = query("DELETE FROM login_failures WHERE attempted_at < $1")
-        .bind(now - LOGIN_WINDOW)
-        .execute(db)
-        .await?;
+    let login_backoff = backoff::purge(db, now).await?;
     Ok(Purged {
         sessions,
         reset_links,
         invites,
-        login_failures,
+        login_backoff,
     })
 }
+
+/// Gives each account without one the key of its username
+/// (`domain::username_key`). Refuses, changing nothing, when accounts'
+/// names are one name in another case or Unicode form: which of them to
+/// rename is for a person to decide. Runs before the migration that makes
+/// the keys unique ([`FILL_USERNAME_KEYS`]), and at housekeeping for the
+/// accounts that the release before made during a rolling deploy.
+pub async fn fill_username_keys(db: &Db) -> anyhow::Result<u64> {
+    let missing: bool = query("SELECT EXISTS (SELECT 1 FROM users WHERE username_key IS NULL)")
+        .scalar(db)
+        .await?;
+    if !missing {
+        return Ok(0);
+    }
+    let accounts: Vec<KeyedName> =
+        query("SELECT id, username, username_key FROM users ORDER BY id")
+            .fetch_all(db)
+            .await?;
+    let mut by_key: BTreeMap<String, Vec<&KeyedName>> = BTreeMap::new();
+    for account in &accounts {
+        by_key
+            .entry(username_key(&account.username))
+            .or_default()
+            .push(account);
+    }
+    let clashes: Vec<String> = by_key
+        .values()
+        .filter(|same| same.len() > 1)
+        .map(|same| {
+            let named: Vec<String> = same
+                .iter()
+                .map(|a| format!("{:?} (id {})", a.username, a.id))
+                .collect();
+            named.join(" and ")
+        })
+        .collect();
+    if !clashes.is_empty() {
+        anyhow::bail!(
+            "usernames are now unique whatever their case or Unicode form, and some accounts \
+             share one: {}. Rename all but one account of each group, for instance \
+             `UPDATE users SET username = 'new-name' WHERE id = ID;` in the database, and try again",
+            clashes.join("; ")
+        );
+    }
+    let mut filled = 0;
+    let mut tx = db.begin().await?;
+    for (key, same) in by_key {
+        let account = same[0];
+        if account.username_key.as_deref() != Some(key.as_str()) {
+            query("UPDATE users SET username_key = $1 WHERE id = $2")
+                .bind(key)
+                .bind(account.id)
+                .execute(&mut tx)
+                .await?;
+            filled += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(filled)
+}
+
+/// An account's name and the key stored for it, if any.
+#[derive(FromRow)]
+struct KeyedName {
+    id: i64,
+    username: String,
+    username_key: Option<String>,
+}
+
+/// [`fill_username_keys`], before the migration that makes the keys unique.
+pub const FILL_USERNAME_KEYS: MigrationStep = MigrationStep {
+    before: 20261129000005,
+    run: |db| Box::pin(async move { fill_username_keys(db).await.map(drop) }),
+};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct Invite {

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
@@ -12,8 +12,9 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use super::extract::{Admin, SignedIn};
+use super::limits::Limits;
 use super::session_store::USER_ID_KEY;
-use super::{NewAccount, ProfileChanges, User};
+use super::{NewAccount, ProfileChanges, SignInFrom, User, device};
 use crate::app::App;
 use crate::error::{AppError, AppResult, Thing};
 use crate::http::extract::{ClientIp, CsrfForm, NoFields};
@@ -77,15 +78,17 @@ async fn login(
     State(state): State<App>,
     ctx: PageCtx,
     session: Session,
+    headers: HeaderMap,
     ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> AppResult<Response> {
     let next = safe_next(form.next.as_deref());
-    match super::authenticate(&state.db, &form.login, &form.password, client).await {
-        Ok(user) => {
-            sign_in(&session, &user).await?;
-            Ok(see_other(&next))
-        }
+    let from = SignInFrom {
+        client,
+        known_account: device::known_account(&headers, state.secret()),
+    };
+    match super::authenticate(&state.db, &form.login, &form.password, from).await {
+        Ok(user) => sign_in(&state, &session, &user, &next).await,
         Err(AppError::BadCredentials) => Ok(ctx.render_status(
             &state,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,13 +102,18 @@ async fn login(
 }
 
 /// Starts a signed-in session under a new id, so an id planted before
-/// sign-in (session fixation) is worth nothing after.
-async fn sign_in(session: &Session, user: &User) -> AppResult<()> {
+/// sign-in (session fixation) is worth nothing after, and goes on to
+/// `next`. The browser becomes a known device of the account.
+async fn sign_in(state: &App, session: &Session, user: &User, next: &str) -> AppResult<Response> {
     let failed =
         |e: tower_sessions::session::Error| AppError::Internal(anyhow::anyhow!("session: {e}"));
     session.cycle_id().await.map_err(failed)?;
     session.insert(USER_ID_KEY, user.id).await.map_err(failed)?;
-    Ok(())
+    let mut response = see_other(next);
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, device::cookie(state, user.id));
+    Ok(response)
 }
 
 async fn register_page(State(state): State<App>, ctx: PageCtx) -> Response {
@@ -119,13 +127,12 @@ async fn register(
     State(state): State<App>,
     ctx: PageCtx,
     session: Session,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<NewAccount>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().registration(client)?;
     match super::register(&state.db, state.settings.site.registration, &form).await {
-        Ok(user) => {
-            sign_in(&session, &user).await?;
-            Ok(see_other("/"))
-        }
+        Ok(user) => sign_in(&state, &session, &user, "/").await,
         Err(e) => ctx.form_again(&state, "register.html", e, |errors| {
             context! { form => context! { username => form.username, email => form.email, invite => form.invite }, errors => Serde(errors) }
         }),
@@ -183,8 +190,10 @@ async fn change_password(
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_check(client)?;
     let current_session = session.id().map(|id| id.to_string());
     match super::change_password(
         &state.db,
@@ -221,8 +230,10 @@ async fn delete_account(
     ctx: PageCtx,
     session: Session,
     SignedIn(user): SignedIn,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_check(client)?;
     match super::delete_account(&state.db, &user, &form.password).await {
         Ok(()) => {
             session
@@ -300,8 +311,10 @@ async fn forgot_page(State(state): State<App>, ctx: PageCtx) -> Response {
 async fn forgot(
     State(state): State<App>,
     ctx: PageCtx,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> AppResult<Response> {
+    state.part::<Limits>().password_reset(client)?;
     let minutes = super::reset::LINK_LIFETIME.whole_minutes();
     match super::reset::request(&state.db, &form.email).await {
         Ok(()) => Ok(ctx.render(
