@@ -152,7 +152,11 @@ pub fn jobs(settings: &Settings) -> Registry {
         .event::<posts::PostDeleted>()
         .event::<comments::CommentCreated>()
         .subscribe("welcome email", accounts::emails::welcome_new_account)
-        .subscribe("reply emails", comments::emails::email_replies);
+        .subscribe("reply emails", comments::emails::email_replies)
+        .subscribe(
+            "likes of deleted accounts",
+            posts::forget_likes_of_deleted_account,
+        );
     if let Some(schedule) = &settings.jobs.backup_schedule {
         registry.every(schedule.clone(), crate::backup::Backup);
     }

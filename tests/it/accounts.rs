@@ -350,12 +350,17 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
         )
         .await
         .assert_status(303);
+    frank
+        .post(&format!("/posts/{owner_slug}/like"), &[])
+        .await
+        .assert_status(303);
     let phone = app.new_browser();
     phone
         .login("frank", "correct horse")
         .await
         .assert_redirect("/");
 
+    let _worker = app.start_worker(|_| {});
     frank.get("/settings/delete").await.assert_status(200);
     let page = frank
         .post("/settings/delete", &[("password", "wrong password")])
@@ -390,6 +395,23 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
             .any(|m| m.contains("[deleted]"))
     );
     app.get("/users/frank").await.assert_status(404);
+    // Nor do their likes stay behind them, on the page or in the API.
+    app.jobs_settled().await;
+    assert_eq!(
+        app.get(&format!("/posts/{owner_slug}"))
+            .await
+            .texts(".like-count"),
+        vec!["0 likes"]
+    );
+    let (_, article) = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/articles/{owner_slug}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(article["article"]["favoritesCount"], 0);
 
     // The name stays taken.
     let page = app.new_browser().register("frank").await;

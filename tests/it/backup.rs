@@ -5,7 +5,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use quire::db::{Db, Dialect, PoolSize, Query, query};
 
 use crate::backend_test;
-use crate::helpers::{QuireProcess, TEST_SECRET, TestApp, fresh_database_url, run_quire};
+use crate::helpers::{
+    QuireProcess, TEST_SECRET, TestApp, TestDatabase, fresh_database_url, run_quire,
+};
 
 fn quire(database_url: &str, args: &[&str]) -> (bool, String) {
     quire_with(database_url, args, &[])
@@ -62,19 +64,19 @@ async fn contents(database_url: &str) -> Vec<(String, Vec<String>)> {
 
 /// Runs `quire restore SRC` (with `env`) into a new, empty database of the
 /// app's backend, and checks that it then holds exactly `before`. Returns
-/// the database's URL and the folder that must outlive it.
+/// the database's URL, and the folder and database that must outlive it.
 async fn restore_into_empty(
     app: &TestApp,
     src: &str,
     env: &[(&str, String)],
     before: &[(String, Vec<String>)],
-) -> (String, tempfile::TempDir) {
+) -> (String, tempfile::TempDir, Option<TestDatabase>) {
     let dir = tempfile::tempdir().unwrap();
-    let (target, _) = fresh_database_url(app.backend, dir.path()).await.unwrap();
+    let (target, database) = fresh_database_url(app.backend, dir.path()).await.unwrap();
     let (ok, said) = quire_with(&target, &["restore", src], env);
     assert!(ok, "{said}");
     assert_eq!(contents(&target).await, before);
-    (target, dir)
+    (target, dir, database)
 }
 
 /// A site with a bit of everything; returns all its rows.
@@ -161,7 +163,8 @@ backend_test!(
         assert_eq!(manifest["files"][0]["sha256"].as_str().unwrap().len(), 64);
 
         // Into an empty database: identical, row for row.
-        let (target, _target_dir) = restore_into_empty(&app, &folder, &[], &before).await;
+        let (target, _target_dir, _target_db) =
+            restore_into_empty(&app, &folder, &[], &before).await;
 
         // Not again over data, unless forced.
         let (ok, said) = quire(&target, &["restore", &folder]);
@@ -235,7 +238,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     let database = object(manifest["files"][0]["path"].as_str().unwrap());
 
     // Into an empty database: identical, row for row.
-    let (target, _target_dir) = restore_into_empty(&app, &backup, &env, &before).await;
+    let (target, _target_dir, _target_db) = restore_into_empty(&app, &backup, &env, &before).await;
 
     // Damaged in the bucket: refused before anything is touched.
     let mut bytes = bucket
@@ -355,7 +358,8 @@ backend_test!(
         assert!(ok, "{said}");
         assert_eq!(said.trim(), name);
 
-        let (target, _target_dir) = restore_into_empty(&app, &dest_path, &[], &before).await;
+        let (target, _target_dir, _target_db) =
+            restore_into_empty(&app, &dest_path, &[], &before).await;
 
         let empty = tempfile::tempdir().unwrap();
         let (ok, said) = quire(

@@ -230,15 +230,6 @@ async fn migrate_check_and_user_create_work_on_each_backend() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("reverted 1"));
-        if let Some((admin, name)) = _pg {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
     }
 }
 

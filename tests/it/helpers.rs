@@ -58,7 +58,7 @@ pub struct TestApp {
     /// The browser tests use unless they need several people.
     pub browser: Browser,
     shutdown: Option<oneshot::Sender<()>>,
-    pg_database: Option<(String, String)>,
+    pg_database: Option<TestDatabase>,
     /// The app the server runs, for what tests do beside the HTTP requests.
     app: quire::app::App,
     /// The app's database, for worker processes to share.
@@ -78,12 +78,47 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// A PostgreSQL database made for one test, dropped with this value, also
+/// when the test fails. Its name starts with the run's prefix
+/// (`QUIRE_TEST_RUN`, set by scripts/test), so the end of the run can check
+/// that none of its databases remain.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop is not async: clean up on a thread with its own runtime.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&pool)
+                    .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
 /// A fresh database for one test: its own SQLite file, or its own
-/// PostgreSQL database created on the test server.
+/// PostgreSQL database created on the test server (keep the
+/// [`TestDatabase`] for as long as the test uses it).
 pub async fn fresh_database_url(
     backend: Backend,
     data_dir: &std::path::Path,
-) -> Option<(String, Option<(String, String)>)> {
+) -> Option<(String, Option<TestDatabase>)> {
     match backend {
         Backend::Sqlite => Some((
             format!("sqlite://{}", data_dir.join("quire.db").display()),
@@ -91,7 +126,8 @@ pub async fn fresh_database_url(
         )),
         Backend::Postgres => {
             let admin = postgres_admin_url()?;
-            let name = format!("quire_test_{}", uuid::Uuid::new_v4().simple());
+            let run = std::env::var("QUIRE_TEST_RUN").unwrap_or_default();
+            let name = format!("quire_test_{run}{}", uuid::Uuid::new_v4().simple());
             let pool = sqlx::PgPool::connect(&admin)
                 .await
                 .expect("QUIRE_TEST_POSTGRES_URL connects");
@@ -102,7 +138,7 @@ pub async fn fresh_database_url(
             pool.close().await;
             let mut url = Url::parse(&admin).expect("QUIRE_TEST_POSTGRES_URL is a URL");
             url.set_path(&name);
-            Some((url.to_string(), Some((admin, name))))
+            Some((url.to_string(), Some(TestDatabase { admin, name })))
         }
     }
 }
@@ -225,28 +261,19 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some((admin, name)) = self.pg_database.take() {
-            // Drop is not async: clean up on a thread with its own runtime.
+        if let Some(database) = self.pg_database.take() {
+            // Close the app's pool first, then drop its database.
             let db = self.db.clone();
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
+                tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    db.close().await;
-                    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                        )))
-                        .execute(&pool)
-                        .await;
-                        pool.close().await;
-                    }
-                });
+                    .unwrap()
+                    .block_on(db.close());
             })
             .join()
             .ok();
+            drop(database);
         }
     }
 }

@@ -9,7 +9,9 @@ use quire::db::{Db, Timestamp, query};
 use quire::jobs::{Job, NewJob, Noop};
 
 use crate::backend_test;
-use crate::helpers::{Backend, QuireProcess, SmtpSink, backends, free_port, fresh_database_url};
+use crate::helpers::{
+    Backend, QuireProcess, SmtpSink, TestDatabase, backends, free_port, fresh_database_url,
+};
 
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
@@ -352,15 +354,15 @@ fn worker(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) 
     QuireProcess::start(&["worker"], database_url, data_dir, env)
 }
 
-async fn migrated(backend: Backend, dir: &std::path::Path) -> (String, Db) {
-    let (url, _) = fresh_database_url(backend, dir).await.unwrap();
+async fn migrated(backend: Backend, dir: &std::path::Path) -> (String, Db, Option<TestDatabase>) {
+    let (url, database) = fresh_database_url(backend, dir).await.unwrap();
     let db = Db::connect(&url, quire::db::PoolSize(3), None)
         .await
         .unwrap();
     db.migrate_up(quire::assembly::MIGRATION_STEPS)
         .await
         .unwrap();
-    (url, db)
+    (url, db, database)
 }
 
 async fn wait_for_state(db: &Db, id: i64, state: &str) -> Row {
@@ -381,7 +383,7 @@ async fn a_job_whose_worker_is_killed_runs_again_elsewhere_once() {
             return;
         };
         let dir = tempfile::tempdir().unwrap();
-        let (url, db) = migrated(backend, dir.path()).await;
+        let (url, db, _database) = migrated(backend, dir.path()).await;
         quire::features::accounts::create_from_cli(
             &db,
             "ann",
@@ -422,7 +424,7 @@ async fn sigterm_lets_the_running_job_finish_before_the_worker_exits() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(Backend::Sqlite, dir.path()).await;
+    let (url, db, _database) = migrated(Backend::Sqlite, dir.path()).await;
     quire::features::accounts::create_from_cli(&db, "ann", "ann@example.com", "password123", false)
         .await
         .unwrap();
@@ -450,7 +452,7 @@ async fn two_worker_processes_on_postgres_run_each_of_1000_jobs_once() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (url, db) = migrated(Backend::Postgres, dir.path()).await;
+    let (url, db, _database) = migrated(Backend::Postgres, dir.path()).await;
     let batch: Vec<NewJob> = (0..1000).map(|_| Noop.now()).collect();
     quire::jobs::enqueue_many(&db, &batch).await.unwrap();
     let env = [("QUIRE_WORKER_CONCURRENCY", "4")];

@@ -201,7 +201,7 @@ async fn sigterm_drains_then_exits_cleanly_and_healthcheck_follows() {
 async fn maintenance_commands_switch_every_backend() {
     for backend in backends() {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _) = fresh_database_url(backend, dir.path()).await.unwrap();
+        let (url, _database) = fresh_database_url(backend, dir.path()).await.unwrap();
         let env = [
             ("QUIRE_DATABASE_URL", url.as_str()),
             ("QUIRE_SECRET_KEY", TEST_SECRET),
@@ -387,7 +387,7 @@ async fn a_rolling_restart_behind_nginx_drops_no_request() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (url, _) = fresh_database_url(Backend::Postgres, dir.path())
+    let (url, _database) = fresh_database_url(Backend::Postgres, dir.path())
         .await
         .unwrap();
     let binds = [
@@ -697,7 +697,7 @@ async fn traces_reach_an_otlp_receiver_with_their_parents_and_links() {
     };
     for backend in backends() {
         let dir = tempfile::tempdir().unwrap();
-        let (url, _) = fresh_database_url(backend, dir.path()).await.unwrap();
+        let (url, _database) = fresh_database_url(backend, dir.path()).await.unwrap();
         let service = format!("quire-test-{backend:?}");
         let server = QuireProcess::start(
             &["serve", "--migrate"],

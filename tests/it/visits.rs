@@ -289,15 +289,6 @@ async fn acknowledged_visits_survive_sigkill() {
         assert!(stored <= 32 * 40);
         restarted.child.kill().unwrap();
         restarted.child.wait().unwrap();
-        if let Some((admin, name)) = _pg {
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await
-            .unwrap();
-        }
     }
 }
 
@@ -308,7 +299,7 @@ async fn two_server_processes_on_one_postgres_count_exactly() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (url, pg) = fresh_database_url(Backend::Postgres, dir.path())
+    let (url, _database) = fresh_database_url(Backend::Postgres, dir.path())
         .await
         .unwrap();
     let mut first = serve(&url, dir.path());
@@ -344,12 +335,4 @@ async fn two_server_processes_on_one_postgres_count_exactly() {
         process.child.kill().unwrap();
         process.child.wait().unwrap();
     }
-    let (admin, name) = pg.unwrap();
-    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&pool)
-    .await
-    .unwrap();
 }

@@ -649,6 +649,21 @@ pub async fn delete(db: &Db, user: &User, post: &Post) -> AppResult<()> {
     Ok(())
 }
 
+/// The subscriber to [`AccountDeleted`](crate::features::accounts::AccountDeleted):
+/// a deleted account's likes go with it, as its follows do, rather than
+/// staying in every count (and in the list of what it liked) under
+/// "[deleted]". Idempotent, as delivery is at least once.
+pub async fn forget_likes_of_deleted_account(
+    app: App,
+    event: crate::features::accounts::AccountDeleted,
+) -> anyhow::Result<()> {
+    query("DELETE FROM reactions WHERE user_id = $1")
+        .bind(event.user_id)
+        .execute(&app.db)
+        .await?;
+    Ok(())
+}
+
 /// Whether an author may like their own post. The site says no; the
 /// RealWorld API lets authors favorite their own articles (its conformance
 /// suite does), so each door states its policy here, in one place.
