@@ -496,4 +496,65 @@ mod tests {
         // Other relative links are left as they are.
         assert!(rendered("[a](/posts/x)").contains("href=\"/posts/x\""));
     }
+
+    /// Markdown and HTML fragments that have broken renderers and
+    /// sanitizers, combined at random (`PROPTEST_CASES` runs more).
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let token = prop_oneof![
+            Just(">".to_owned()),
+            Just("- ".to_owned()),
+            Just("1. ".to_owned()),
+            Just("  ".to_owned()),
+            Just("\n".to_owned()),
+            Just("# ".to_owned()),
+            Just("*".to_owned()),
+            Just("_".to_owned()),
+            Just("`".to_owned()),
+            Just("[".to_owned()),
+            Just("](".to_owned()),
+            Just(")".to_owned()),
+            Just("|".to_owned()),
+            Just("[^a]".to_owned()),
+            Just("<div>".to_owned()),
+            Just("</div>".to_owned()),
+            Just("<p>".to_owned()),
+            Just("<li>".to_owned()),
+            Just("<svg>".to_owned()),
+            Just("<math>".to_owned()),
+            Just("<script>".to_owned()),
+            Just("<img src=x onerror=".to_owned()),
+            Just("<a href=\"javascript:".to_owned()),
+            Just("\" onclick=\"".to_owned()),
+            Just("<style>".to_owned()),
+            Just("<!--".to_owned()),
+            Just("<input type=text name=csrf_token>".to_owned()),
+            any::<char>().prop_map(String::from),
+            "[a-z ]{1,8}",
+        ];
+        proptest::collection::vec(token, 0..120).prop_map(|tokens| tokens.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_never_lets_script_through(source in hostile()) {
+            if let Ok(html) = render(&source) {
+                // Read back as a browser would: text may say anything,
+                // elements and attributes may not run or restyle.
+                let page = scraper::Html::parse_fragment(&html);
+                for element in page.root_element().descendants().filter_map(scraper::ElementRef::wrap) {
+                    let tag = element.value().name();
+                    proptest::prop_assert!(!matches!(tag, "script" | "style" | "iframe" | "form"), "{source:?} -> {html}");
+                    for (name, value) in element.value().attrs() {
+                        let value = value.trim().to_lowercase();
+                        proptest::prop_assert!(!name.starts_with("on"), "{source:?} -> {html}");
+                        proptest::prop_assert!(!value.starts_with("javascript:"), "{source:?} -> {html}");
+                        proptest::prop_assert!(name != "style" && !(tag == "input" && name == "name"), "{source:?} -> {html}");
+                    }
+                }
+                // What was rendered nests within the bound.
+                proptest::prop_assert!(!nesting_exceeds(&html, MAX_DEPTH + 1));
+            }
+        }
+    }
 }

@@ -74,14 +74,29 @@ pub fn address_key(client: IpAddr) -> String {
 }
 
 /// One sign-in attempt, counted as a failure of its key from the start so
-/// that attempts made at once count against each other; a success takes
-/// it back ([`Attempt::undo`]) or clears the key ([`Attempt::clear`]).
+/// that attempts made at once count against each other; a success clears
+/// the key ([`Attempt::clear`]).
 #[derive(Debug)]
 pub struct Attempt {
     key: String,
-    /// The key's wait as this attempt set it, and as it was before.
-    wait_until: Timestamp,
-    wait_before: Timestamp,
+}
+
+/// Refuses while `key` waits, without counting anything.
+pub async fn refuse_while_waiting(db: &Db, key: &str, now: Timestamp) -> AppResult<()> {
+    let wait_until: Option<Timestamp> =
+        query("SELECT wait_until FROM login_backoff WHERE key = $1")
+            .bind(key)
+            .scalar_optional(db)
+            .await?;
+    match wait_until {
+        Some(until) if until > now => {
+            let wait = until.as_datetime() - now.as_datetime();
+            Err(AppError::RateLimited {
+                retry_after_secs: (wait.as_seconds_f64().ceil() as u64).max(1),
+            })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Counts an attempt against `key`, or refuses it while the key waits.
@@ -109,7 +124,7 @@ pub async fn begin(db: &Db, key: String, policy: Policy, now: Timestamp) -> AppR
                 .bind(wait_until)
                 .execute(db)
                 .await?;
-                (inserted == 1).then_some((wait_until, now))
+                inserted == 1
             }
             Some((failures, wait_before)) => {
                 let earlier = if wait_before + FORGET_AFTER <= now {
@@ -131,15 +146,11 @@ pub async fn begin(db: &Db, key: String, policy: Policy, now: Timestamp) -> AppR
                 .bind(wait_before)
                 .execute(db)
                 .await?;
-                (updated == 1).then_some((wait_until, wait_before))
+                updated == 1
             }
         };
-        if let Some((wait_until, wait_before)) = counted {
-            return Ok(Attempt {
-                key,
-                wait_until,
-                wait_before,
-            });
+        if counted {
+            return Ok(Attempt { key });
         }
     }
     Err(AppError::RateLimited {
@@ -148,23 +159,6 @@ pub async fn begin(db: &Db, key: String, policy: Policy, now: Timestamp) -> AppR
 }
 
 impl Attempt {
-    /// This attempt was no failure (its password was right, or it was not
-    /// checked): the key's count goes back down, and so does its wait,
-    /// unless a later attempt has set it since.
-    pub async fn undo(self, db: &Db) -> AppResult<()> {
-        query(
-            "UPDATE login_backoff SET failures = failures - 1,
-                 wait_until = CASE WHEN wait_until = $2 THEN $3 ELSE wait_until END
-             WHERE key = $1 AND failures > 0",
-        )
-        .bind(self.key)
-        .bind(self.wait_until)
-        .bind(self.wait_before)
-        .execute(db)
-        .await?;
-        Ok(())
-    }
-
     /// The key proved itself (the account's password was right): its
     /// failures are forgotten.
     pub async fn clear(self, db: &Db) -> AppResult<()> {

@@ -229,4 +229,26 @@ mod tests {
                 .is_some()
         );
     }
+
+    proptest::proptest! {
+        /// Whatever is typed, parsing answers (never panics), and what it
+        /// accepts parses to itself again: each value is parsed once, at
+        /// the edge, and means the same thing every time.
+        #[test]
+        fn parsers_accept_what_they_produce(input in "\\PC{0,60}|[A-Za-z0-9_.@ -]{0,60}") {
+            if let Ok(name) = Username::parse(&input) {
+                proptest::prop_assert_eq!(Username::parse(name.as_str()), Ok(name.clone()));
+                proptest::prop_assert_eq!(username_key(&name.key()), name.key());
+                proptest::prop_assert!(name.as_str().is_ascii());
+            }
+            if let Ok(email) = Email::parse(&input) {
+                proptest::prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+            }
+            if let Ok(Some(bio)) = parse_bio(&input) {
+                proptest::prop_assert_eq!(parse_bio(&bio), Ok(Some(bio.clone())));
+            }
+            let _ = Password::parse(&input);
+            let _ = parse_image_url(&input);
+        }
+    }
 }

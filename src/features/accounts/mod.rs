@@ -413,32 +413,32 @@ pub async fn authenticate(
         None => (None, None),
     };
 
-    // The address's budget, then the account's (whichever name it is
+    // The address's waits, then the account's budget (whichever name it is
     // reached by), or its known devices' own budget when the browser is one
-    // of them. An attempt refused by one is no failure of the other.
+    // of them. The account counts each attempt before its password is
+    // checked, so guesses sent at once count against each other. The
+    // address counts failures only, after the check: an office's people
+    // signing in at once, or a request cut off by a restart before it
+    // could take its attempt back, must not make the address wait.
     let user_id = user.as_ref().map(|u| u.id);
     let account_key = match user_id {
         Some(id) if from.known_account == Some(id) => backoff::known_device_key(id),
         _ => backoff::account_key(user_id, &login_key),
     };
     let now = Timestamp::now();
-    let address =
-        backoff::begin(db, backoff::address_key(from.client), backoff::ADDRESS, now).await?;
-    let account = match backoff::begin(db, account_key, backoff::ACCOUNT, now).await {
-        Ok(account) => account,
-        Err(refused) => {
-            address.undo(db).await?;
-            return Err(refused);
-        }
-    };
+    let address_key = backoff::address_key(from.client);
+    backoff::refuse_while_waiting(db, &address_key, now).await?;
+    let account = backoff::begin(db, account_key, backoff::ACCOUNT, now).await?;
     if password::verify(password.to_owned(), stored).await?
         && let Some(user) = user
     {
-        // The address's other failures stay: signing in to one's own
-        // account must not buy more guesses at others.
-        address.undo(db).await?;
         account.clear(db).await?;
         return Ok(user);
+    }
+    // Already waiting (another failure just set it): nothing more to count.
+    match backoff::begin(db, address_key, backoff::ADDRESS, Timestamp::now()).await {
+        Ok(_) | Err(AppError::RateLimited { .. }) => {}
+        Err(e) => return Err(e),
     }
     Err(AppError::BadCredentials)
 }

@@ -77,4 +77,24 @@ mod tests {
         assert!(a.starts_with("post-") && a.len() == 11);
         assert_ne!(a, with_suffix("post"));
     }
+
+    proptest::proptest! {
+        /// Any title makes a slug of at most 60 characters, words joined by
+        /// single '-', and the tags any author types are
+        /// refused or normalised to a list that normalises to itself.
+        #[test]
+        fn slugs_and_tags_stay_in_their_form(title in "\\PC{0,120}", tags in proptest::collection::vec("\\PC{0,50}", 0..14)) {
+            let slug = slugify(&title);
+            proptest::prop_assert!(!slug.is_empty() && slug.chars().count() <= 60);
+            proptest::prop_assert!(!slug.starts_with('-') && !slug.ends_with('-') && !slug.contains("--"));
+            // One path segment, whatever the script: nothing that ends or
+            // escapes it, and lower case where the script has one.
+            proptest::prop_assert!(slug.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"/?#%.".contains(c)), "{slug}");
+            proptest::prop_assert_eq!(slug.to_lowercase(), slug.clone());
+            if let Ok(normal) = super::super::normalize_tags(&tags) {
+                proptest::prop_assert_eq!(super::super::normalize_tags(&normal), Ok(normal.clone()));
+                proptest::prop_assert!(normal.iter().all(|t| t != "." && t != ".." && !t.is_empty()));
+            }
+        }
+    }
 }

@@ -224,4 +224,14 @@ mod tests {
             "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
         )));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn visitor_names_are_parsed_once(input in "\\PC{0,90}|[A-Za-z0-9._-]{0,90}") {
+            if let Ok(name) = VisitorName::parse(&input) {
+                proptest::prop_assert_eq!(VisitorName::parse(name.as_str()).ok(), Some(name.clone()));
+                proptest::prop_assert!(name.as_str().is_ascii());
+            }
+        }
+    }
 }
