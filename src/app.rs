@@ -37,7 +37,7 @@ pub struct AppParts {
     pub maintenance: Arc<maintenance::Switch>,
     /// Pages as anonymous readers see them.
     pub pages: Arc<PageCache>,
-    parts: Arc<Extensions>,
+    parts: Extensions,
 }
 
 impl std::ops::Deref for App {
@@ -76,7 +76,7 @@ impl App {
             lifecycle: Default::default(),
             maintenance: Default::default(),
             pages: Default::default(),
-            parts: Arc::new(parts.0),
+            parts: parts.0,
         }))
     }
 
