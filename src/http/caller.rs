@@ -12,6 +12,11 @@ pub struct Caller {
     pub admin: bool,
     /// How page templates show them (`page.user`).
     pub shown: minijinja::Value,
+    /// The anti-forgery token bound to the session they signed in with
+    /// (none for API tokens, which forms do not use). Forms then need
+    /// this token and not merely the cookie's, so a cookie planted in the
+    /// browser (by a sibling subdomain, say) cannot forge their posts.
+    pub form_token: Option<String>,
 }
 
 impl Caller {

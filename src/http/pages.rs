@@ -25,10 +25,14 @@ pub const SESSION_COOKIE: &str = "quire_session";
 pub async fn page_context(State(state): State<App>, mut request: Request, next: Next) -> Response {
     let existing =
         cookie(request.headers(), CSRF_COOKIE).filter(|t| t.len() >= 20 && t.len() <= 64);
-    let token = existing
-        .clone()
-        .unwrap_or_else(|| crate::crypto::random_token(24));
     let caller = Caller::of(request.extensions()).cloned();
+    // Signed in, forms need the token bound to the session; the cookie
+    // follows it so that scripts reading it keep working.
+    let token = caller
+        .as_ref()
+        .and_then(|c| c.form_token.clone())
+        .or_else(|| existing.clone())
+        .unwrap_or_else(|| crate::crypto::random_token(24));
     let path = request
         .uri()
         .path_and_query()
@@ -52,7 +56,7 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
 
     let mut response = next.run(request).await;
 
-    if existing.is_none() {
+    if existing.as_ref() != Some(&token) {
         let secure = if state.settings.http.secure_cookies() {
             "; Secure"
         } else {

@@ -622,20 +622,34 @@ impl Browser {
 
     pub async fn register(&self, username: &str) -> Page {
         let email = format!("{username}@example.com");
-        self.post(
-            "/register",
-            &[
-                ("username", username),
-                ("email", &email),
-                ("password", "correct horse"),
-            ],
-        )
-        .await
+        let page = self
+            .post(
+                "/register",
+                &[
+                    ("username", username),
+                    ("email", &email),
+                    ("password", "correct horse"),
+                ],
+            )
+            .await;
+        self.follow(page).await
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Page {
-        self.post("/login", &[("login", login), ("password", password)])
-            .await
+        let page = self
+            .post("/login", &[("login", login), ("password", password)])
+            .await;
+        self.follow(page).await
+    }
+
+    /// Goes where a redirect points, as a browser does, and returns the
+    /// redirect: after signing in, that first page hands this browser the
+    /// anti-forgery token bound to its new session.
+    async fn follow(&self, page: Page) -> Page {
+        if let Some(location) = &page.location {
+            self.get(location).await;
+        }
+        page
     }
 
     pub async fn logout(&self) -> Page {

@@ -102,6 +102,19 @@ backend_test!(drafts_are_visible_to_their_author_only, |app| {
         .assert_status(404);
 });
 
+// A hidden post's title must not be probeable: publishing a post of the
+// same title gets the plain slug, exactly as if the draft did not exist.
+backend_test!(a_hidden_posts_title_cannot_be_probed_through_slugs, |app| {
+    app.register("owner").await;
+    let draft = app.save_draft("Secret plans", "Not yet.").await;
+    assert!(draft.starts_with("secret-plans-"), "{draft}");
+    let member = app.new_browser();
+    member.register("member").await;
+    assert_eq!(member.publish("Secret plans", "Mine.", "").await, "secret-plans");
+    // Between two public posts the suffix reveals nothing new.
+    assert_ne!(member.publish("Secret plans", "Again.", "").await, "secret-plans");
+});
+
 backend_test!(scheduled_posts_stay_hidden_until_their_time, |app| {
     app.register("owner").await;
     let page = app

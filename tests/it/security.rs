@@ -25,6 +25,43 @@ backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
     app.get("/settings").await.assert_status(200);
 });
 
+// Double-submit alone trusts the cookie, and a sibling subdomain can plant
+// one. Signed in, the token is bound to the session: a planted cookie with
+// a matching field is refused, and the token the page gives works.
+backend_test!(signed_in_forms_need_the_token_bound_to_the_session, |app| {
+    app.register("owner").await;
+    let session = app.cookie("quire_session").expect("signed in");
+    let planted = "planted-token-planted-token";
+    let response = app
+        .client
+        .post(app.url("/settings"))
+        .header(
+            "cookie",
+            format!("quire_session={session}; quire_csrf={planted}"),
+        )
+        .form(&[("csrf_token", planted), ("email", "evil@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+
+    let settings = app.get("/settings").await;
+    let token = settings
+        .attr("input[name=csrf_token]", "value")
+        .expect("the form carries a token");
+    assert_ne!(token, planted);
+    app.post_raw(
+        "/settings",
+        &[("csrf_token", &token), ("email", "new@example.com")],
+    )
+    .await
+    .assert_status(200);
+    assert_eq!(
+        app.get("/settings").await.attr("input[name=email]", "value").as_deref(),
+        Some("new@example.com")
+    );
+});
+
 backend_test!(cookies_are_http_only_and_same_site, |app| {
     let page = app.get("/").await;
     let csrf = page

@@ -35,11 +35,12 @@ impl Viewer {
     }
 }
 
-fn caller(user: &User) -> Caller {
+fn caller(user: &User, form_token: Option<String>) -> Caller {
     Caller {
         id: user.id,
         admin: user.is_admin(),
         shown: Value::from(minijinja::value::Serde(user)),
+        form_token,
     }
 }
 
@@ -55,7 +56,11 @@ pub async fn load_viewer(
         Err(e) => return e.into_response(),
     };
     if let Some(user) = viewer.user() {
-        Caller::note(&mut request, caller(user));
+        // Signing in gives the session a new id, so the token changes too.
+        let form_token = session
+            .id()
+            .map(|id| crate::crypto::sign(app.secret(), &format!("form:{id}")));
+        Caller::note(&mut request, caller(user, form_token));
     }
     request.extensions_mut().insert(viewer);
     next.run(request).await
@@ -154,7 +159,7 @@ pub async fn load_api_user(State(app): State<App>, mut request: Request, next: N
         },
     };
     if let TokenAuth::Valid(api_user) = &auth {
-        Caller::note(&mut request, caller(&api_user.user));
+        Caller::note(&mut request, caller(&api_user.user, None));
     }
     request.extensions_mut().insert(auth);
     next.run(request).await

@@ -522,7 +522,16 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
     let now = Timestamp::now();
     let (status, published_at) = publication_columns(input.publication, None, now);
     let base = slug::slugify(&input.title);
-    let mut candidate = base.clone();
+    // A post nobody else may read yet (a draft, a scheduled post) takes a
+    // random suffix from the start. Were it to hold the plain slug, anyone
+    // could learn its title by publishing a post of the same title and
+    // seeing theirs get the suffix.
+    let readable_now = status == PostStatus::Published && published_at.is_some_and(|at| at <= now);
+    let mut candidate = if readable_now {
+        base.clone()
+    } else {
+        slug::with_suffix(&base)
+    };
     // A taken slug aborts the transaction (PostgreSQL requires it), so each
     // try is a transaction of its own.
     for _ in 0..5 {

@@ -29,7 +29,8 @@ pub fn slugify(title: &str) -> String {
     slug
 }
 
-/// The slug with a random suffix, for when the plain one is taken.
+/// The slug with a random suffix: for when the plain one is taken, and for
+/// posts not yet public (see `posts::create`).
 pub fn with_suffix(slug: &str) -> String {
     use rand::Rng;
     let suffix: String = rand::rng()
