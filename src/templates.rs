@@ -43,6 +43,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/reset_password.html"),
     ),
     (
+        "register_confirm.html",
+        include_str!("../templates/register_confirm.html"),
+    ),
+    (
         "unsubscribe.html",
         include_str!("../templates/unsubscribe.html"),
     ),
@@ -81,6 +85,22 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "emails/password_reset.html",
         include_str!("../templates/emails/password_reset.html"),
+    ),
+    (
+        "emails/registration_confirm.txt",
+        include_str!("../templates/emails/registration_confirm.txt"),
+    ),
+    (
+        "emails/registration_confirm.html",
+        include_str!("../templates/emails/registration_confirm.html"),
+    ),
+    (
+        "emails/registration_taken.txt",
+        include_str!("../templates/emails/registration_taken.txt"),
+    ),
+    (
+        "emails/registration_taken.html",
+        include_str!("../templates/emails/registration_taken.html"),
     ),
 ];
 

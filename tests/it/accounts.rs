@@ -1,24 +1,230 @@
 use quire::db::{Timestamp, query};
+use quire::features::accounts;
 
 use crate::backend_test;
-use crate::helpers::{Page, TestApp};
+use crate::helpers::{Browser, Page, TestApp};
 
-backend_test!(first_account_becomes_owner_and_admin, |app| {
-    app.register("owner").await.assert_redirect("/");
-    let home = app.get("/").await;
-    assert!(
-        home.contains("Invites"),
-        "the owner is an admin and sees the invites link"
-    );
-    let member = app.new_browser();
-    member.register("member").await.assert_redirect("/");
-    let home = member.get("/").await;
-    assert!(
-        !home.contains("Invites"),
-        "a second account is a plain member"
-    );
-    member.get("/admin/invites").await.assert_status(403);
-});
+/// Posts the registration form, as `username` with `email`.
+async fn start_registration(browser: &Browser, username: &str, email: &str) -> Page {
+    browser
+        .post(
+            "/register",
+            &[
+                ("username", username),
+                ("email", email),
+                ("password", "correct horse"),
+            ],
+        )
+        .await
+}
+
+/// The accounts with this username (0 or 1).
+async fn accounts_named(app: &TestApp, username: &str) -> i64 {
+    query("SELECT COUNT(*) FROM users WHERE username = $1")
+        .bind(username)
+        .scalar(&app.db)
+        .await
+        .unwrap()
+}
+
+const CONFIRM: &str = "register/confirm/";
+
+backend_test!(
+    the_first_account_is_made_at_once_as_owner_and_admin,
+    |app| {
+        // Nobody's address to reveal yet, and often no mail server: the owner
+        // is in straight away.
+        start_registration(&app, "owner", "owner@example.com")
+            .await
+            .assert_redirect("/");
+        let home = app.get("/").await;
+        assert!(
+            home.contains("Invites"),
+            "the owner is an admin and sees the invites link"
+        );
+        let sent = app.outbox.to("owner@example.com").await;
+        assert!(
+            sent.iter()
+                .all(|email| email.subject.starts_with("Welcome")),
+            "no link to follow: {sent:?}"
+        );
+        let member = app.new_browser();
+        member.register("member").await.assert_redirect("/");
+        let home = member.get("/").await;
+        assert!(
+            !home.contains("Invites"),
+            "a second account is a plain member"
+        );
+        member.get("/admin/invites").await.assert_status(403);
+    }
+);
+
+backend_test!(
+    registering_answers_the_same_whether_or_not_the_address_has_an_account,
+    |app| {
+        app.register("alice").await;
+        let visitor = app.new_browser();
+        let free = start_registration(&visitor, "newbie", "newbie@example.com").await;
+        let taken = start_registration(&visitor, "alice2", "ALICE@example.com").await;
+        free.assert_status(200);
+        taken.assert_status(200);
+        assert_eq!(
+            free.texts("[role=status]"),
+            vec![
+                "We have sent an email to newbie@example.com. Open the link in it within 24 \
+                 hours to finish registering. Check your spam folder if it does not arrive."
+            ]
+        );
+        assert_eq!(
+            free.body.replace("newbie@example.com", "ADDRESS"),
+            taken.body.replace("alice@example.com", "ADDRESS")
+        );
+        for name in ["newbie", "alice2"] {
+            assert_eq!(accounts_named(&app, name).await, 0, "{name}");
+        }
+
+        // The account's owner hears that someone tried, and how to get in;
+        // nothing of that attempt is kept.
+        let sent = app.outbox.to("alice@example.com").await;
+        let notice = sent
+            .iter()
+            .find(|email| email.subject == "Someone tried to register at Quire with your address")
+            .unwrap_or_else(|| panic!("no notice in {sent:?}"));
+        assert!(notice.text.contains("Hello alice,"), "{}", notice.text);
+        for link in ["login", "password/forgot"] {
+            assert!(
+                notice.text.contains(&format!("{}{link}", app.base)),
+                "{}",
+                notice.text
+            );
+        }
+        assert!(!notice.text.contains(CONFIRM), "{}", notice.text);
+        let kept: i64 = query("SELECT COUNT(*) FROM pending_registrations WHERE email = $1")
+            .bind("alice@example.com")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(kept, 0);
+
+        // The free address gets the link. Opening it makes nothing yet (mail
+        // programs fetch links to scan them); its button makes the account
+        // and signs in.
+        let link = app.outbox.link("newbie@example.com", CONFIRM).await;
+        let page = visitor.get(&link).await;
+        page.assert_status(200);
+        assert!(page.contains("newbie@example.com"));
+        assert_eq!(accounts_named(&app, "newbie").await, 0);
+        visitor.post(&link, &[]).await.assert_redirect("/");
+        assert_eq!(accounts_named(&app, "newbie").await, 1);
+        assert!(
+            visitor
+                .get("/settings")
+                .await
+                .contains("newbie@example.com")
+        );
+        let sent = app.outbox.to("newbie@example.com").await;
+        assert!(
+            sent.iter()
+                .any(|email| email.subject == "Welcome to Quire, newbie"),
+            "{sent:?}"
+        );
+    }
+);
+
+backend_test!(
+    a_registration_link_works_once_until_it_expires_or_is_replaced,
+    |app| {
+        app.register("owner").await;
+        let bob = app.new_browser();
+        start_registration(&bob, "bob", "bob@example.com")
+            .await
+            .assert_status(200);
+        let first = app.outbox.link("bob@example.com", CONFIRM).await;
+        // Registering the address again replaces the registration, link and all.
+        start_registration(&bob, "bobby", "bob@example.com")
+            .await
+            .assert_status(200);
+        let second = app.outbox.link("bob@example.com", CONFIRM).await;
+        assert_ne!(first, second);
+        for page in [bob.get(&first).await, bob.post(&first, &[]).await] {
+            page.assert_status(404);
+            assert!(page.contains("This link no longer works"));
+        }
+
+        query("UPDATE pending_registrations SET expires_at = $1")
+            .bind(Timestamp::now() - time::Duration::seconds(1))
+            .execute(&app.db)
+            .await
+            .unwrap();
+        for page in [bob.get(&second).await, bob.post(&second, &[]).await] {
+            page.assert_status(404);
+            assert!(page.contains("more than 24 hours old"));
+        }
+        let purged = accounts::purge_expired(&app.db, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(purged.pending_registrations, 1);
+        assert_eq!(accounts_named(&app, "bobby").await, 0);
+
+        start_registration(&bob, "bobby", "bob@example.com")
+            .await
+            .assert_status(200);
+        let third = app.outbox.link("bob@example.com", CONFIRM).await;
+        bob.confirm_registration(&third).await.assert_redirect("/");
+        let late = app.new_browser();
+        late.get(&third).await.assert_status(404);
+        late.post(&third, &[]).await.assert_status(404);
+        assert_eq!(accounts_named(&app, "bobby").await, 1);
+    }
+);
+
+backend_test!(
+    a_pending_registration_reserves_neither_the_username_nor_the_address,
+    |app| {
+        app.register("owner").await;
+        // Someone registers the name with an address of theirs, and waits…
+        let slow = app.new_browser();
+        start_registration(&slow, "carol", "slow@example.com")
+            .await
+            .assert_status(200);
+        let slow_link = app.outbox.link("slow@example.com", CONFIRM).await;
+        // …which neither says the name is taken nor keeps it from Carol.
+        app.new_browser()
+            .register("carol")
+            .await
+            .assert_redirect("/");
+        let page = slow.post(&slow_link, &[]).await;
+        page.assert_status(409);
+        assert_eq!(
+            page.texts("[role=alert] li"),
+            vec!["Username has already been taken"]
+        );
+        slow.get(&slow_link).await.assert_status(404);
+
+        // The address's owner registers through the API meanwhile.
+        let dave = app.new_browser();
+        start_registration(&dave, "dave", "dave@example.com")
+            .await
+            .assert_status(200);
+        let dave_link = app.outbox.link("dave@example.com", CONFIRM).await;
+        let (status, body) = dave
+            .api(
+                reqwest::Method::POST,
+                "/api/users",
+                None,
+                Some(serde_json::json!({"user": {"username": "dave2", "email": "dave@example.com", "password": "correct horse"}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let page = dave.post(&dave_link, &[]).await;
+        page.assert_status(409);
+        assert_eq!(
+            page.texts("[role=alert] li"),
+            vec!["Email has already been taken"]
+        );
+        assert_eq!(accounts_named(&app, "dave").await, 0);
+    }
+);
 
 backend_test!(
     registration_errors_rerender_the_form_with_what_was_typed,
@@ -79,73 +285,86 @@ backend_test!(
     }
 );
 
-backend_test!(taken_username_and_email_are_field_errors, |app| {
+backend_test!(a_taken_username_is_a_field_error, |app| {
     app.register("alice").await.assert_redirect("/");
-    let other = app.new_browser();
-    let page = other
-        .post(
-            "/register",
-            &[
-                ("username", "alice"),
-                ("email", "new@example.com"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
+    let page = start_registration(&app.new_browser(), "alice", "new@example.com").await;
     page.assert_status(422);
-    assert!(
-        page.texts(".field-errors li")
-            .contains(&"Username has already been taken".to_owned())
+    assert_eq!(
+        page.texts(".field-errors li"),
+        vec!["Username has already been taken"]
     );
-    let page = other
-        .post(
-            "/register",
-            &[
-                ("username", "alice2"),
-                ("email", "ALICE@example.com"),
-                ("password", "correct horse"),
-            ],
-        )
-        .await;
-    page.assert_status(422);
     assert!(
-        page.texts(".field-errors li")
-            .contains(&"Email has already been taken".to_owned())
+        page.contains("value=\"new@example.com\""),
+        "the email typed is kept"
     );
 });
 
-backend_test!(
-    racing_registrations_of_one_name_give_one_account_and_field_errors,
-    |app| {
-        let attempts = (0..8).map(|_| {
-            let browser = app.new_browser();
-            async move { browser.register("racer").await }
-        });
-        let pages = futures_util::future::join_all(attempts).await;
-        let created = pages.iter().filter(|p| p.status == 303).count();
-        let refused = pages.iter().filter(|p| p.status == 422).count();
-        assert_eq!(
-            (created, refused),
-            (1, 7),
-            "{:?}",
-            pages.iter().map(|p| p.status).collect::<Vec<_>>()
-        );
+backend_test!(racing_confirmations_of_one_name_give_one_account, |app| {
+    app.register("owner").await;
+    let racers: Vec<_> = (0..8)
+        .map(|i| (app.new_browser(), format!("racer{i}@example.com")))
+        .collect();
+    let registrations = racers
+        .iter()
+        .map(|(browser, email)| start_registration(browser, "racer", email));
+    for page in futures_util::future::join_all(registrations).await {
+        page.assert_status(200);
     }
-);
+    let mut links = Vec::new();
+    for (_, email) in &racers {
+        links.push(app.outbox.link(email, CONFIRM).await);
+    }
+    let confirmations = racers
+        .iter()
+        .zip(&links)
+        .map(|((browser, _), link)| browser.post(link, &[]));
+    let pages = futures_util::future::join_all(confirmations).await;
+    let created = pages.iter().filter(|p| p.status == 303).count();
+    let refused = pages.iter().filter(|p| p.status == 409).count();
+    assert_eq!(
+        (created, refused),
+        (1, 7),
+        "{:?}",
+        pages.iter().map(|p| p.status).collect::<Vec<_>>()
+    );
+    assert_eq!(accounts_named(&app, "racer").await, 1);
+});
 
 backend_test!(racing_first_registrations_make_exactly_one_owner, |app| {
-    let attempts = (0..6).map(|i| {
-        let browser = app.new_browser();
-        async move { browser.register(&format!("first{i}")).await }
-    });
-    for page in futures_util::future::join_all(attempts).await {
-        page.assert_redirect("/");
-    }
-    let owners: i64 = query("SELECT COUNT(*) FROM users WHERE role = 'owner'")
-        .scalar(&app.db)
+    let browsers: Vec<_> = (0..6).map(|_| app.new_browser()).collect();
+    let attempts = browsers.iter().enumerate().map(|(i, browser)| async move {
+        start_registration(
+            browser,
+            &format!("first{i}"),
+            &format!("first{i}@example.com"),
+        )
         .await
-        .unwrap();
-    assert_eq!(owners, 1);
+    });
+    let pages = futures_util::future::join_all(attempts).await;
+    // One is the first and is in at once; the others confirm their
+    // addresses, as every later registration does.
+    let statuses: Vec<u16> = pages.iter().map(|p| p.status.as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    let (owners, accounts): (i64, i64) = (
+        query("SELECT COUNT(*) FROM users WHERE role = 'owner'")
+            .scalar(&app.db)
+            .await
+            .unwrap(),
+        query("SELECT COUNT(*) FROM users")
+            .scalar(&app.db)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((owners, accounts), (1, 1));
 });
 
 backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
@@ -169,6 +388,8 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
         )
         .await;
     page.assert_redirect("/editor");
+    // Going there, as a browser does, hands over the session's form token.
+    app.get("/editor").await.assert_status(200);
     // Never to another site, however the address is disguised.
     for next in [
         "//evil.example/",
@@ -189,6 +410,7 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
             )
             .await;
         page.assert_redirect("/");
+        app.get("/").await.assert_status(200);
     }
     let login = app
         .new_browser()

@@ -1,7 +1,8 @@
 //! `TestApp`: the real server on port 0 over a fresh database of either
 //! backend, and `Browser`s that drive it over HTTP with their own cookies.
 
-pub use crate::smtp_sink::{SmtpSink, free_port};
+pub use crate::smtp_sink::{Received, SmtpSink, free_port};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use quire::config::Settings;
@@ -63,6 +64,8 @@ pub struct TestApp {
     app: quire::app::App,
     /// The app's database, for worker processes to share.
     pub database_url: String,
+    /// Where its emails go.
+    pub outbox: Arc<Outbox>,
 }
 
 impl std::ops::Deref for TestApp {
@@ -190,8 +193,10 @@ impl TestApp {
             let _ = rx.await;
         }));
         let base = Url::parse(&format!("http://{addr}/")).unwrap();
+        let outbox = Arc::new(Outbox::new(&app, &base));
         Some(Self {
-            browser: Browser::new(base.clone()),
+            browser: Browser::new(base.clone()).with_outbox(outbox.clone()),
+            outbox,
             base,
             db,
             backend,
@@ -206,10 +211,7 @@ impl TestApp {
     /// The settings a process of this app would have, changed by `change`;
     /// its public URL is this app's address, for the links in emails.
     pub fn settings(&self, change: impl FnOnce(&mut Settings)) -> Settings {
-        let mut settings = (*self.app.settings).clone();
-        settings.http.configured_public_url = Some(self.base.clone());
-        change(&mut settings);
-        settings
+        settings_of(&self.app, &self.base, change)
     }
 
     /// Starts a job worker on this app's database, in this process, with
@@ -232,17 +234,7 @@ impl TestApp {
 
     /// Waits until no job is running or due (at most 30 s).
     pub async fn jobs_settled(&self) {
-        for _ in 0..600 {
-            let now = quire::db::Timestamp::now();
-            let busy: i64 = query(
-                "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= $1)").bind(now).scalar(&self.db).await
-            .unwrap();
-            if busy == 0 {
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("jobs still running or due after 30 s");
+        jobs_settled(&self.db).await;
     }
 
     /// Waits until every visit recorded so far is written.
@@ -252,7 +244,105 @@ impl TestApp {
 
     /// Another person, with their own cookies.
     pub fn new_browser(&self) -> Browser {
-        Browser::new(self.base.clone())
+        Browser::new(self.base.clone()).with_outbox(self.outbox.clone())
+    }
+}
+
+fn settings_of(app: &quire::app::App, base: &Url, change: impl FnOnce(&mut Settings)) -> Settings {
+    let mut settings = (*app.settings).clone();
+    settings.http.configured_public_url = Some(base.clone());
+    change(&mut settings);
+    settings
+}
+
+/// Waits until no job is running or due (at most 30 s).
+async fn jobs_settled(db: &Db) {
+    for _ in 0..600 {
+        let now = quire::db::Timestamp::now();
+        let busy: i64 = query(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'queued' AND run_at <= $1)",
+        )
+        .bind(now)
+        .scalar(db)
+        .await
+        .unwrap();
+        if busy == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("jobs still running or due after 30 s");
+}
+
+/// A test app's emails. Without an SMTP server they are `.eml` files in
+/// DATA_DIR/outbox, written by whichever worker sends them; the test app
+/// runs no worker of its own, so [`Outbox::deliver`] runs one for as long
+/// as the queued jobs take. (A test that starts a worker sending over SMTP
+/// finds those emails in its `SmtpSink` instead.)
+pub struct Outbox {
+    /// The app a worker runs: the test app's settings with its address as
+    /// the public URL, for the links.
+    app: quire::app::App,
+    registry: Arc<quire::jobs::Registry>,
+    dir: PathBuf,
+}
+
+impl Outbox {
+    fn new(server: &quire::app::App, base: &Url) -> Self {
+        let settings = settings_of(server, base, |_| {});
+        let dir = settings.site.data_dir.join("outbox");
+        let registry = Arc::new(quire::assembly::jobs(&settings));
+        let app = quire::app::App::build(settings, server.db.clone()).expect("settings are valid");
+        Self { app, registry, dir }
+    }
+
+    /// Runs the jobs due now (and those they queue) to their end.
+    pub async fn deliver(&self) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let worker = tokio::spawn(quire::jobs::run_worker(
+            self.app.clone(),
+            self.registry.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        jobs_settled(&self.app.db).await;
+        let _ = stop.send(());
+        worker
+            .await
+            .expect("worker task")
+            .expect("worker ends cleanly");
+    }
+
+    /// The emails to `to`, oldest first, once the queued ones are sent.
+    pub async fn to(&self, to: &str) -> Vec<Received> {
+        self.deliver().await;
+        let mut files: Vec<(std::time::SystemTime, Received)> =
+            crate::smtp_sink::emails_in(&self.dir)
+                .iter()
+                .map(|path| {
+                    let written = std::fs::metadata(path).unwrap().modified().unwrap();
+                    (written, Received::read(path))
+                })
+                .filter(|(_, email)| email.to == to)
+                .collect();
+        files.sort_by_key(|(written, _)| *written);
+        files.into_iter().map(|(_, email)| email).collect()
+    }
+
+    /// The path of the link starting with `prefix` in the newest email to
+    /// `to` that has one.
+    pub async fn link(&self, to: &str, prefix: &str) -> String {
+        let base = self.app.settings.http.public_url();
+        let prefix = base.join(prefix).unwrap();
+        let email = self
+            .to(to)
+            .await
+            .into_iter()
+            .rev()
+            .find(|email| email.text.contains(prefix.as_str()))
+            .unwrap_or_else(|| panic!("no email to {to} with a link to {prefix}"));
+        email.link(prefix.as_str())[base.as_str().len() - 1..].to_owned()
     }
 }
 
@@ -440,6 +530,9 @@ pub struct Browser {
     pub base: Url,
     pub client: Client,
     jar: Arc<Jar>,
+    /// Where the site's emails to this person arrive (a [`TestApp`]'s
+    /// browsers have one).
+    outbox: Option<Arc<Outbox>>,
 }
 
 pub struct Page {
@@ -515,7 +608,19 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Self { base, client, jar }
+        Self {
+            base,
+            client,
+            jar,
+            outbox: None,
+        }
+    }
+
+    pub fn with_outbox(self, outbox: Arc<Outbox>) -> Self {
+        Self {
+            outbox: Some(outbox),
+            ..self
+        }
     }
 
     pub fn url(&self, path: &str) -> Url {
@@ -620,6 +725,11 @@ impl Browser {
         body["user"]["token"].as_str().unwrap().to_owned()
     }
 
+    /// Registers on the site's form as `username` with the address
+    /// USERNAME@example.com. Every account but the first is made by the
+    /// link the site emails, so this follows it, as its owner would.
+    /// Returns the answer that signed in (a redirect home), or the form
+    /// refused.
     pub async fn register(&self, username: &str) -> Page {
         let email = format!("{username}@example.com");
         let page = self
@@ -632,6 +742,22 @@ impl Browser {
                 ],
             )
             .await;
+        if page.status != StatusCode::OK {
+            return self.follow(page).await;
+        }
+        let outbox = self
+            .outbox
+            .as_ref()
+            .expect("a second account needs the emailed link: use TestApp::new_browser");
+        let link = outbox.link(&email, "register/confirm/").await;
+        self.confirm_registration(&link).await
+    }
+
+    /// Follows a registration link (its path): its page, then its button,
+    /// then where that sends a new account.
+    pub async fn confirm_registration(&self, link: &str) -> Page {
+        self.get(link).await.assert_status(200);
+        let page = self.post(link, &[]).await;
         self.follow(page).await
     }
 

@@ -56,14 +56,6 @@ fn smtp(url: &str) -> SmtpSettings {
     url.parse::<SmtpUrl>().unwrap().settings().unwrap()
 }
 
-/// The link in an email's text that starts with `prefix`.
-fn link(text: &str, prefix: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} link in {text}"))
-        .to_owned()
-}
-
 backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
     let Some(sink) = SmtpSink::start() else {
         return;
@@ -83,11 +75,35 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
     );
     assert!(welcome.html.contains("Write a post"));
 
+    // Everyone after the owner confirms their address by a link first.
+    let reader = app.new_browser();
+    reader
+        .post(
+            "/register",
+            &[
+                ("username", "reader"),
+                ("email", "reader@example.com"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await
+        .assert_status(200);
+    let confirm = &sink.wait_for(2).await[1];
+    assert_eq!(confirm.to, "reader@example.com");
+    assert_eq!(confirm.subject, "Finish registering at Quire");
+    assert!(confirm.html.contains("Finish registering"));
+    let path = confirm.link(&format!("{base}register/confirm/"))[base.len() - 1..].to_owned();
+    reader
+        .confirm_registration(&path)
+        .await
+        .assert_redirect("/");
+    assert_eq!(
+        sink.wait_for(3).await[2].subject,
+        "Welcome to Quire, reader"
+    );
+
     // A reply to the owner's post, with a one-click unsubscribe link.
     let slug = app.publish("Hello", "First post.", "").await;
-    let reader = app.new_browser();
-    reader.register("reader").await.assert_status(303);
-    sink.wait_for(2).await;
     reader
         .post(
             &format!("/posts/{slug}/comments"),
@@ -95,8 +111,8 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
         )
         .await
         .assert_status(303);
-    let received = sink.wait_for(3).await;
-    let reply = &received[2];
+    let received = sink.wait_for(4).await;
+    let reply = &received[3];
     assert_eq!(reply.to, "owner@example.com");
     assert_eq!(reply.subject, "reader replied to your post “Hello”");
     assert!(reply.text.contains("Lovely <b>post</b>!"), "{}", reply.text);
@@ -107,7 +123,7 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
     );
     assert!(!reply.html.contains("<b>post"), "escaped in HTML");
     assert!(reply.text.contains(&format!("{base}posts/{slug}#comment-")));
-    let unsubscribe = link(&reply.text, &format!("{base}unsubscribe/"));
+    let unsubscribe = reply.link(&format!("{base}unsubscribe/"));
     assert_eq!(
         reply.list_unsubscribe.as_deref(),
         Some(format!("<{unsubscribe}>").as_str())
@@ -117,9 +133,9 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
     app.post(&format!("/posts/{slug}/comments"), &[("body", "Thanks!")])
         .await
         .assert_status(303);
-    let received = sink.wait_for(4).await;
-    assert_eq!(received[3].to, "reader@example.com");
-    assert_eq!(received[3].subject, "owner replied under “Hello”");
+    let received = sink.wait_for(5).await;
+    assert_eq!(received[4].to, "reader@example.com");
+    assert_eq!(received[4].subject, "owner replied under “Hello”");
 
     // One click, signed out, turns reply emails off; a forged link does nothing.
     let stranger = app.new_browser();
@@ -136,7 +152,7 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
         .await
         .assert_status(303);
     app.jobs_settled().await;
-    assert_eq!(sink.received().len(), 4, "no reply email once unsubscribed");
+    assert_eq!(sink.received().len(), 5, "no reply email once unsubscribed");
     assert!(
         !app.get("/settings")
             .await
@@ -161,16 +177,16 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
         unknown.texts(".notice")[0].replace("nobody", "X"),
         known.texts(".notice")[0].replace("reader", "X")
     );
-    let received = sink.wait_for(5).await;
+    let received = sink.wait_for(6).await;
     app.jobs_settled().await;
     assert_eq!(
         sink.received().len(),
-        5,
+        6,
         "nothing is sent to an unknown address"
     );
-    let reset = &received[4];
+    let reset = &received[5];
     assert_eq!(reset.to, "reader@example.com");
-    let path = link(&reset.text, &format!("{base}password/reset/"))[base.len() - 1..].to_owned();
+    let path = reset.link(&format!("{base}password/reset/"))[base.len() - 1..].to_owned();
     let form = anonymous.get(&path).await;
     form.assert_status(200);
     assert!(form.contains("reader"));
@@ -195,6 +211,26 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
         .post(&path, &[("password", "another new secret")])
         .await
         .assert_status(404);
+
+    // Registering with an address that has an account tells its owner.
+    app.new_browser()
+        .post(
+            "/register",
+            &[
+                ("username", "impostor"),
+                ("email", "reader@example.com"),
+                ("password", "correct horse"),
+            ],
+        )
+        .await
+        .assert_status(200);
+    let notice = &sink.wait_for(7).await[6];
+    assert_eq!(notice.to, "reader@example.com");
+    assert_eq!(
+        notice.subject,
+        "Someone tried to register at Quire with your address"
+    );
+    assert!(notice.text.contains(&format!("{base}password/forgot")));
 });
 
 backend_test!(
@@ -291,8 +327,13 @@ backend_test!(
         assert!(error.contains("SMTP"), "{error}");
 
         // The admin page shows it to admins only, and retries it.
+        // (The site's form would wait for an email this worker cannot send.)
         let member = app.new_browser();
-        member.register("member").await;
+        member.api_register("member").await;
+        member
+            .login("member", "correct horse")
+            .await
+            .assert_redirect("/");
         member.get("/admin/jobs").await.assert_status(403);
         let page = app.get("/admin/jobs").await;
         page.assert_status(200);

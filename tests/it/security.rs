@@ -1,5 +1,5 @@
 use crate::backend_test;
-use crate::helpers::TestApp;
+use crate::helpers::{Browser, Page, TestApp};
 use quire::config::Registration;
 
 backend_test!(forms_without_the_anti_forgery_token_are_refused, |app| {
@@ -57,7 +57,10 @@ backend_test!(signed_in_forms_need_the_token_bound_to_the_session, |app| {
     .await
     .assert_status(200);
     assert_eq!(
-        app.get("/settings").await.attr("input[name=email]", "value").as_deref(),
+        app.get("/settings")
+            .await
+            .attr("input[name=email]", "value")
+            .as_deref(),
         Some("new@example.com")
     );
 });
@@ -179,6 +182,23 @@ async fn app_in_mode(app: &TestApp, mode: Registration) -> TestApp {
         .expect("backend available")
 }
 
+/// Posts the registration form as `name` (at NAME@example.com) with an
+/// invite code.
+async fn register_with_code(browser: &Browser, name: &str, code: &str) -> Page {
+    let email = format!("{name}@example.com");
+    browser
+        .post(
+            "/register",
+            &[
+                ("username", name),
+                ("email", &email),
+                ("password", "correct horse"),
+                ("invite", code),
+            ],
+        )
+        .await
+}
+
 backend_test!(
     invite_only_registration_consumes_one_code_per_account,
     |app| {
@@ -199,30 +219,38 @@ backend_test!(
             page.texts(".field-errors li")
                 .contains(&"Invite is required: registration is by invitation".to_owned())
         );
-        let page = guest
-            .post(
-                "/register",
-                &[
-                    ("username", "guest"),
-                    ("email", "guest@example.com"),
-                    ("password", "correct horse"),
-                    ("invite", &code),
-                ],
-            )
+        let page = register_with_code(&guest, "guest", "not-a-code").await;
+        page.assert_status(422);
+        assert!(page.texts(".field-errors li")[0].starts_with("Invite is not valid"));
+        // The code is checked when the form is sent, and used when the
+        // link is followed: of two registrations waiting with it, the
+        // first to confirm gets the account.
+        register_with_code(&guest, "guest", &code)
+            .await
+            .assert_status(200);
+        let other = site.new_browser();
+        register_with_code(&other, "guest2", &code)
+            .await
+            .assert_status(200);
+        let guest_link = site
+            .outbox
+            .link("guest@example.com", "register/confirm/")
             .await;
-        page.assert_redirect("/");
-        let page = site
-            .new_browser()
-            .post(
-                "/register",
-                &[
-                    ("username", "guest2"),
-                    ("email", "guest2@example.com"),
-                    ("password", "correct horse"),
-                    ("invite", &code),
-                ],
-            )
+        let other_link = site
+            .outbox
+            .link("guest2@example.com", "register/confirm/")
             .await;
+        guest
+            .confirm_registration(&guest_link)
+            .await
+            .assert_redirect("/");
+        let page = other.post(&other_link, &[]).await;
+        page.assert_status(409);
+        assert_eq!(
+            page.texts("[role=alert] li"),
+            vec!["Invite is not valid: it may have been used or have expired"]
+        );
+        let page = register_with_code(&site.new_browser(), "guest3", &code).await;
         page.assert_status(422);
         assert!(page.texts(".field-errors li")[0].starts_with("Invite is not valid"));
         assert!(site.get("/admin/invites").await.texts("tbody tr")[0].contains("guest"));

@@ -22,6 +22,49 @@ pub struct Received {
     pub list_unsubscribe: Option<String>,
 }
 
+impl Received {
+    /// Reads an `.eml` file: what this server keeps, or what Quire writes
+    /// to DATA_DIR/outbox without an SMTP server.
+    pub fn read(path: &std::path::Path) -> Self {
+        let bytes = std::fs::read(path).unwrap();
+        let message = mail_parser::MessageParser::default()
+            .parse(&bytes)
+            .expect("a parseable email");
+        Received {
+            to: message
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_owned(),
+            subject: message.subject().unwrap_or_default().to_owned(),
+            text: message.body_text(0).unwrap_or_default().into_owned(),
+            html: message.body_html(0).unwrap_or_default().into_owned(),
+            list_unsubscribe: message
+                .header_raw("List-Unsubscribe")
+                .map(|v| v.trim().to_owned()),
+        }
+    }
+
+    /// The link in the text that starts with `prefix`.
+    pub fn link(&self, prefix: &str) -> String {
+        self.text
+            .split_whitespace()
+            .find(|w| w.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} link in {}", self.text))
+            .to_owned()
+    }
+}
+
+/// The `.eml` files in a folder, in no particular order.
+pub fn emails_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -68,35 +111,9 @@ impl SmtpSink {
 
     /// Everything received so far, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-            .collect();
+        let mut files = emails_in(self.dir.path());
         files.sort();
-        files
-            .iter()
-            .map(|path| {
-                let bytes = std::fs::read(path).unwrap();
-                let message = mail_parser::MessageParser::default()
-                    .parse(&bytes)
-                    .expect("a parseable email");
-                Received {
-                    to: message
-                        .to()
-                        .and_then(|a| a.first())
-                        .and_then(|a| a.address())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    subject: message.subject().unwrap_or_default().to_owned(),
-                    text: message.body_text(0).unwrap_or_default().into_owned(),
-                    html: message.body_html(0).unwrap_or_default().into_owned(),
-                    list_unsubscribe: message
-                        .header_raw("List-Unsubscribe")
-                        .map(|v| v.trim().to_owned()),
-                }
-            })
-            .collect()
+        files.iter().map(|path| Received::read(path)).collect()
     }
 
     /// Waits until at least `count` emails have arrived (at most 30 s).

@@ -8,9 +8,11 @@ pub mod domain;
 pub mod emails;
 pub mod extract;
 pub mod limits;
+mod link;
 mod password;
 pub mod reset;
 pub mod session_store;
+pub mod signup;
 pub mod token;
 pub mod web;
 
@@ -126,10 +128,18 @@ pub struct NewAccount {
     pub invite: Option<String>,
 }
 
-/// Creates an account. The very first one becomes the owner; with
-/// `Registration::Invite` a valid unused invite code is consumed in the same
-/// transaction, so a code admits exactly one account.
-pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppResult<User> {
+/// A registration whose fields are valid and which the site's mode admits.
+struct Applicant {
+    username: Username,
+    email: Email,
+    password: Password,
+    /// The invite code it brings, where registration is by invitation.
+    invite: Option<String>,
+}
+
+/// Checks a registration's fields against the site's mode. `first`: no
+/// account exists yet.
+fn applicant(mode: Registration, input: &NewAccount, first: bool) -> AppResult<Applicant> {
     let mut errors = FieldErrors::new();
     let username = errors.check("username", Username::parse(&input.username));
     let email = errors.check("email", Email::parse(&input.email));
@@ -141,7 +151,7 @@ pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppRes
             None
         }
         // The first account sets the site up: nobody could have invited it.
-        Registration::Invite if user_count(db).await? == 0 => None,
+        Registration::Invite if first => None,
         Registration::Invite => match input.invite.as_deref().map(str::trim) {
             Some(code) if !code.is_empty() => Some(code.to_owned()),
             _ => {
@@ -157,100 +167,160 @@ pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppRes
         return Err(errors.into());
     };
     errors.into_result()?;
-    let hash = password::hash(&password).await?;
-    insert_user(db, &username, &email, &hash, None, invite.as_deref()).await
+    Ok(Applicant {
+        username,
+        email,
+        password,
+        invite,
+    })
 }
 
-/// Inserts the account row, as the owner when it is the first. `role`
-/// forces a role (the `user create --admin` command).
-async fn insert_user(
-    db: &Db,
-    username: &Username,
-    email: &Email,
-    hash: &str,
+/// Creates an account at once: the JSON API's registration (the site's
+/// form confirms the address first: `signup`). The very first one becomes
+/// the owner; with `Registration::Invite` a valid unused invite code is
+/// consumed in the same transaction, so a code admits exactly one account.
+pub async fn register(db: &Db, mode: Registration, input: &NewAccount) -> AppResult<User> {
+    let applicant = applicant(mode, input, user_count(db).await? == 0)?;
+    let hash = password::hash(&applicant.password).await?;
+    let account = NewRow::new(&applicant.username, &applicant.email, &hash);
+    Ok(insert_user(db, account.invited(applicant.invite.as_deref())).await?)
+}
+
+/// Why an account was not made.
+#[derive(Debug)]
+enum NotMade {
+    /// An account has this username or address.
+    Taken(sqlx::Error),
+    /// The invite was used, or expired, since it was checked.
+    InviteInvalid,
+    /// The confirmation link was used, or replaced, meanwhile.
+    LinkUsed,
+    /// Asked for the owner, but another account became the owner first.
+    NotFirst,
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for NotMade {
+    fn from(e: sqlx::Error) -> Self {
+        match db::unique_violation(&e) {
+            Some(Unique::SingleOwner) => NotMade::NotFirst,
+            Some(Unique::Username | Unique::Email) => NotMade::Taken(e),
+            _ => NotMade::Database(e),
+        }
+    }
+}
+
+impl From<NotMade> for AppError {
+    fn from(not_made: NotMade) -> Self {
+        match not_made {
+            NotMade::Taken(e) => taken(e),
+            NotMade::InviteInvalid => FieldErrors::single("invite", INVITE_INVALID).into(),
+            NotMade::LinkUsed => AppError::NotFound(Thing::Link),
+            // Only for callers that asked for the owner, which handle it.
+            NotMade::NotFirst => {
+                AppError::Internal(anyhow::anyhow!("another account became the owner first"))
+            }
+            NotMade::Database(e) => e.into(),
+        }
+    }
+}
+
+const INVITE_INVALID: Problem =
+    Problem::Refused("is not valid: it may have been used or have expired");
+
+/// The columns of a new account, and what its making uses up.
+struct NewRow<'a> {
+    username: &'a Username,
+    email: &'a Email,
+    hash: &'a str,
+    /// A given role (`Role::Owner`: the first account or none); otherwise
+    /// the owner when it is the first, else a member.
     role: Option<Role>,
-    invite: Option<&str>,
-) -> AppResult<User> {
-    let now = Timestamp::now();
-    let insert = format!(
-        "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
-         VALUES ($1, $6, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
-    );
+    /// The invite code it consumes.
+    invite: Option<&'a str>,
+    /// The hash of the confirmation link it consumes (`signup`).
+    link: Option<&'a str>,
+}
+
+impl<'a> NewRow<'a> {
+    fn new(username: &'a Username, email: &'a Email, hash: &'a str) -> Self {
+        Self {
+            username,
+            email,
+            hash,
+            role: None,
+            invite: None,
+            link: None,
+        }
+    }
+
+    fn invited(self, invite: Option<&'a str>) -> Self {
+        Self { invite, ..self }
+    }
+}
+
+/// Inserts the account row, with its event and what it consumes, in one
+/// transaction.
+async fn insert_user(db: &Db, account: NewRow<'_>) -> Result<User, NotMade> {
     // Two registrations racing to be first both see an empty table; the
-    // single-owner index lets one win and the other retries as a member.
-    let mut role = match role {
+    // single-owner index lets one win and the other retries as a member,
+    // unless it asked to be the owner.
+    let mut role = match account.role {
         Some(role) => role,
         None if user_count(db).await? == 0 => Role::Owner,
         None => Role::Member,
     };
     loop {
-        let account = NewRow {
-            username,
-            email,
-            hash,
-            role,
-            now,
-        };
-        let result = insert_row(db, &insert, &account, invite).await;
-        return match result {
-            Ok(user) => Ok(user),
-            Err(sqlx::Error::RowNotFound) => Err(FieldErrors::single(
-                "invite",
-                Problem::Refused("is not valid: it may have been used or have expired"),
-            )
-            .into()),
-            Err(e) => match db::unique_violation(&e) {
-                Some(Unique::SingleOwner) => {
-                    role = Role::Member;
-                    continue;
-                }
-                Some(unique) => Err(taken(unique, e)),
-                None => Err(e.into()),
-            },
-        };
+        match insert_row(db, &account, role).await {
+            Err(NotMade::NotFirst) if account.role.is_none() => role = Role::Member,
+            result => return result,
+        }
     }
 }
 
-/// The columns of a new account.
-struct NewRow<'a> {
-    username: &'a Username,
-    email: &'a Email,
-    hash: &'a str,
-    role: Role,
-    now: Timestamp,
-}
-
-/// The account, its welcome email and the invite it used, in one
-/// transaction. An invite that is no longer valid is `RowNotFound`.
-async fn insert_row(
-    db: &Db,
-    insert: &str,
-    account: &NewRow<'_>,
-    invite: Option<&str>,
-) -> Result<User, sqlx::Error> {
+/// One attempt at [`insert_user`], as `role`.
+async fn insert_row(db: &Db, account: &NewRow<'_>, role: Role) -> Result<User, NotMade> {
+    let now = Timestamp::now();
     let mut tx = db.begin().await?;
-    let user: User = Query::assembled(insert.to_owned())
+    // The link first: of two confirmations of one link, the second waits
+    // here and finds it used, rather than failing on the first's account.
+    if let Some(link) = account.link {
+        let claimed =
+            query("DELETE FROM pending_registrations WHERE token_hash = $1 AND expires_at > $2")
+                .bind(link)
+                .bind(now)
+                .execute(&mut tx)
+                .await?;
+        if claimed == 0 {
+            return Err(NotMade::LinkUsed);
+        }
+    }
+    let insert = format!(
+        "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
+         VALUES ($1, $6, $2, $3, $4, $5, $5) RETURNING {USER_COLUMNS}"
+    );
+    let user: User = Query::assembled(insert)
         .bind(account.username.as_str())
         .bind(account.email.as_str())
         .bind(account.hash)
-        .bind(account.role.as_str())
-        .bind(account.now)
+        .bind(role.as_str())
+        .bind(now)
         .bind(account.username.key())
         .fetch_one(&mut tx)
         .await?;
-    events::record(&mut tx, &AccountCreated { user_id: user.id }, account.now).await?;
-    if let Some(code) = invite {
+    events::record(&mut tx, &AccountCreated { user_id: user.id }, now).await?;
+    if let Some(code) = account.invite {
         let used = query(
             "UPDATE invites SET used_by = $1, used_at = $2
              WHERE code = $3 AND used_by IS NULL AND expires_at > $2",
         )
         .bind(user.id)
-        .bind(account.now)
+        .bind(now)
         .bind(code)
         .execute(&mut tx)
         .await?;
         if used == 0 {
-            return Err(sqlx::Error::RowNotFound);
+            return Err(NotMade::InviteInvalid);
         }
     }
     tx.commit().await?;
@@ -326,13 +396,13 @@ impl Serialize for Author {
     }
 }
 
-/// Who already has a value that must be unique, as a field error.
-fn taken(unique: Unique, error: sqlx::Error) -> AppError {
-    match unique {
-        Unique::Username => FieldErrors::single("username", Problem::Taken).into(),
-        Unique::Email => FieldErrors::single("email", Problem::Taken).into(),
-        // Not a field: the callers handle it (or it is a bug).
-        Unique::SingleOwner | Unique::PostSlug => error.into(),
+/// Who already has a value that must be unique, as a field error. Other
+/// errors, other violations among them, stay what they are.
+fn taken(error: sqlx::Error) -> AppError {
+    match db::unique_violation(&error) {
+        Some(Unique::Username) => FieldErrors::single("username", Problem::Taken).into(),
+        Some(Unique::Email) => FieldErrors::single("email", Problem::Taken).into(),
+        _ => error.into(),
     }
 }
 
@@ -346,8 +416,8 @@ struct WithHash {
     password_hash: Option<String>,
 }
 
-async fn user_count(db: &Db) -> AppResult<i64> {
-    Ok(query("SELECT COUNT(*) FROM users").scalar(db).await?)
+async fn user_count(db: &Db) -> Result<i64, sqlx::Error> {
+    query("SELECT COUNT(*) FROM users").scalar(db).await
 }
 
 /// Creates an account from the command line, bypassing the registration mode.
@@ -366,8 +436,11 @@ pub async fn create_from_cli(
         return Err(errors.into());
     };
     let hash = password::hash(&password).await?;
-    let role = admin.then_some(Role::Admin);
-    insert_user(db, &username, &email, &hash, role, None).await
+    let account = NewRow {
+        role: admin.then_some(Role::Admin),
+        ..NewRow::new(&username, &email, &hash)
+    };
+    Ok(insert_user(db, account).await?)
 }
 
 /// Where a sign-in comes from, for its backoff: the client's address, and
@@ -493,13 +566,8 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         .await;
     match result {
         Ok(user) => Ok(user),
-        Err(e) => match db::unique_violation(&e) {
-            Some(unique) => Err(taken(unique, e)),
-            None if matches!(e, sqlx::Error::RowNotFound) => {
-                Err(AppError::NotFound(Thing::Profile))
-            }
-            None => Err(e.into()),
-        },
+        Err(sqlx::Error::RowNotFound) => Err(AppError::NotFound(Thing::Profile)),
+        Err(e) => Err(taken(e)),
     }
 }
 
@@ -616,12 +684,13 @@ pub fn check_unsubscribe_token(secret: &SecretKey, user_id: i64, token: &str) ->
 pub struct Purged {
     pub sessions: u64,
     pub reset_links: u64,
+    pub pending_registrations: u64,
     pub invites: u64,
     pub login_backoff: u64,
 }
 
-/// Deletes what has expired: sessions, reset links, unused invites, and
-/// sign-in failures that are forgotten.
+/// Deletes what has expired: sessions, reset links, registrations never
+/// confirmed, unused invites, and sign-in failures that are forgotten.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
     let sessions = query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(now)
@@ -631,6 +700,7 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         .bind(now)
         .execute(db)
         .await?;
+    let pending_registrations = signup::purge(db, now).await?;
     let invites = query("DELETE FROM invites WHERE expires_at < $1 AND used_by IS NULL")
         .bind(now)
         .execute(db)
@@ -639,6 +709,7 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
     Ok(Purged {
         sessions,
         reset_links,
+        pending_registrations,
         invites,
         login_backoff,
     })

@@ -3,13 +3,12 @@
 //!
 //! Asking gives the same answer whether or not an account has the address:
 //! the request only queues a job, and the job looks the address up. Only a
-//! hash of each link's token is stored, so a copy of the database opens no
-//! account.
+//! hash of each link's token is stored (`link`).
 
-use sha2::{Digest, Sha256};
 use time::Duration;
 
 use super::domain::{Email, Password};
+use super::link::{new_token, token_hash};
 use super::{USER_COLUMNS, User};
 use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
@@ -38,10 +37,6 @@ pub async fn request(db: &Db, email: &str) -> AppResult<()> {
     Ok(())
 }
 
-fn token_hash(token: &str) -> String {
-    format!("{:x}", Sha256::digest(token.as_bytes()))
-}
-
 /// Sends a password reset link, if an account has this address.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PasswordResetEmail {
@@ -67,7 +62,7 @@ async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
         tracing::info!("password reset asked for an address without an account; nothing sent");
         return Ok(());
     };
-    let token = crate::crypto::random_token(32);
+    let token = new_token();
     let now = Timestamp::now();
     query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)

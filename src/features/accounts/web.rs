@@ -14,6 +14,7 @@ use tower_sessions::Session;
 use super::extract::{Admin, SignedIn};
 use super::limits::Limits;
 use super::session_store::USER_ID_KEY;
+use super::signup::{self, SignUp};
 use super::{NewAccount, ProfileChanges, SignInFrom, User, device};
 use crate::app::App;
 use crate::error::{AppError, AppResult, Thing};
@@ -24,6 +25,7 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/register", get(register_page).post(register))
+        .route(CONFIRM_ROUTE, get(confirm_page).post(confirm))
         .route("/logout", post(logout))
         .route("/settings", get(settings_page).post(update_settings))
         .route("/settings/password", post(change_password))
@@ -38,12 +40,13 @@ pub fn routes() -> Router<App> {
         )
 }
 
+const CONFIRM_ROUTE: &str = "/register/confirm/{token}";
 const RESET_ROUTE: &str = "/password/reset/{token}";
 const UNSUBSCRIBE_ROUTE: &str = "/unsubscribe/{user_id}/{token}";
 
 /// Routes whose paths carry a secret: logs name the route instead, and
 /// error reports get the template in place of the path.
-pub const SECRET_ROUTES: [&str; 2] = [RESET_ROUTE, UNSUBSCRIBE_ROUTE];
+pub const SECRET_ROUTES: [&str; 3] = [CONFIRM_ROUTE, RESET_ROUTE, UNSUBSCRIBE_ROUTE];
 
 #[derive(Deserialize, Default)]
 struct NextQuery {
@@ -123,6 +126,8 @@ async fn register_page(State(state): State<App>, ctx: PageCtx) -> Response {
     ctx.render(&state, "register.html", context! {})
 }
 
+/// The first account is made and signed in at once; any other registration
+/// gets the same answer whether or not an account has the address.
 async fn register(
     State(state): State<App>,
     ctx: PageCtx,
@@ -131,11 +136,69 @@ async fn register(
     CsrfForm(form): CsrfForm<NewAccount>,
 ) -> AppResult<Response> {
     state.part::<Limits>().registration(client)?;
-    match super::register(&state.db, state.settings.site.registration, &form).await {
-        Ok(user) => sign_in(&state, &session, &user, "/").await,
+    match signup::sign_up(&state.db, state.settings.site.registration, &form).await {
+        Ok(SignUp::Owner(user)) => sign_in(&state, &session, &user, "/").await,
+        Ok(SignUp::Confirming(email)) => Ok(ctx.render(
+            &state,
+            "register.html",
+            context! {
+                sent => true,
+                email => email.as_str(),
+                hours => signup::LINK_LIFETIME.whole_hours(),
+            },
+        )),
         Err(e) => ctx.form_again(&state, "register.html", e, |errors| {
             context! { form => context! { username => form.username, email => form.email, invite => form.invite }, errors => Serde(errors) }
         }),
+    }
+}
+
+fn invalid_confirm_link(state: &App, ctx: &PageCtx) -> Response {
+    ctx.render_status(
+        state,
+        StatusCode::NOT_FOUND,
+        "register_confirm.html",
+        context! { invalid_link => true, hours => signup::LINK_LIFETIME.whole_hours() },
+    )
+}
+
+/// The emailed link shows what it would make and a button: a mail
+/// program that fetches links to scan them makes no account and signs
+/// nobody in.
+async fn confirm_page(
+    State(state): State<App>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    match signup::check(&state.db, &token).await {
+        Ok(pending) => Ok(ctx.render(
+            &state,
+            "register_confirm.html",
+            context! { token, pending => Serde(pending) },
+        )),
+        Err(AppError::NotFound(_)) => Ok(invalid_confirm_link(&state, &ctx)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn confirm(
+    State(state): State<App>,
+    ctx: PageCtx,
+    session: Session,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    match signup::confirm(&state.db, &token).await {
+        Ok(user) => sign_in(&state, &session, &user, "/").await,
+        // Someone took the name (or the address, or the invite) since.
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::CONFLICT,
+            "register_confirm.html",
+            context! { errors => Serde(errors) },
+        )),
+        Err(AppError::NotFound(_)) => Ok(invalid_confirm_link(&state, &ctx)),
+        Err(e) => Err(e),
     }
 }
 
