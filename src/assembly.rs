@@ -142,6 +142,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<accounts::emails::WelcomeEmail>()
         .register::<accounts::reset::PasswordResetEmail>()
         .register::<accounts::signup::RegistrationEmail>()
+        .register::<accounts::address::AddressChangeEmail>()
         .register::<comments::emails::ReplyEmail>()
         .register::<crate::backup::Backup>()
         .register::<Housekeeping>()
@@ -174,8 +175,8 @@ pub fn job_gauges(db: Db, registry: &Registry) -> crate::metrics::Refresh {
     })
 }
 
-/// Removes expired sessions, reset links, registrations never confirmed,
-/// invites, old finished jobs and old events; gives accounts made by an older release their username key.
+/// Removes expired sessions, reset links, registrations and changes of
+/// address never confirmed, invites, old finished jobs and old events; gives accounts made by an older release their username key.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Housekeeping;
 

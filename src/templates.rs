@@ -47,6 +47,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/register_confirm.html"),
     ),
     (
+        "address_confirm.html",
+        include_str!("../templates/address_confirm.html"),
+    ),
+    (
         "unsubscribe.html",
         include_str!("../templates/unsubscribe.html"),
     ),
@@ -95,12 +99,20 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/emails/registration_confirm.html"),
     ),
     (
-        "emails/registration_taken.txt",
-        include_str!("../templates/emails/registration_taken.txt"),
+        "emails/address_in_use.txt",
+        include_str!("../templates/emails/address_in_use.txt"),
     ),
     (
-        "emails/registration_taken.html",
-        include_str!("../templates/emails/registration_taken.html"),
+        "emails/address_in_use.html",
+        include_str!("../templates/emails/address_in_use.html"),
+    ),
+    (
+        "emails/address_change.txt",
+        include_str!("../templates/emails/address_change.txt"),
+    ),
+    (
+        "emails/address_change.html",
+        include_str!("../templates/emails/address_change.html"),
     ),
 ];
 

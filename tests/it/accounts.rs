@@ -88,7 +88,7 @@ backend_test!(
         let sent = app.outbox.to("alice@example.com").await;
         let notice = sent
             .iter()
-            .find(|email| email.subject == "Someone tried to register at Quire with your address")
+            .find(|email| email.subject == "Someone tried to use your address at Quire")
             .unwrap_or_else(|| panic!("no notice in {sent:?}"));
         assert!(notice.text.contains("Hello alice,"), "{}", notice.text);
         for link in ["login", "password/forgot"] {
@@ -471,6 +471,12 @@ backend_test!(settings_update_profile_and_validate, |app| {
         .await;
     page.assert_status(200);
     assert!(page.contains("Your settings were saved."));
+    // The address waits for its link.
+    assert!(page.contains("We have sent a link to <strong>dave@new.example</strong>"));
+    assert_eq!(
+        page.attr("#email", "value").as_deref(),
+        Some("dave@example.com")
+    );
     let profile = app.get("/users/dave").await;
     assert!(
         profile.contains("<em>write</em>"),
@@ -507,6 +513,132 @@ backend_test!(settings_update_profile_and_validate, |app| {
         "what was typed is kept"
     );
 });
+
+const NEW_ADDRESS: &str = "settings/email/";
+
+/// Asks on the settings form for the address of `browser`'s account to
+/// become `email`.
+async fn change_address(browser: &Browser, email: &str) -> Page {
+    browser.post("/settings", &[("email", email)]).await
+}
+
+backend_test!(
+    a_new_address_waits_for_its_link_and_the_answer_does_not_tell_if_it_is_taken,
+    |app| {
+        app.register("owner").await;
+        let erin = app.new_browser();
+        erin.register("erin").await;
+        let taken = change_address(&erin, "OWNER@example.com").await;
+        let sent = app.outbox.to("owner@example.com").await;
+        let notice = sent
+            .iter()
+            .find(|email| email.subject == "Someone tried to use your address at Quire")
+            .unwrap_or_else(|| panic!("no notice in {sent:?}"));
+        assert!(notice.text.contains("Hello owner,"), "{}", notice.text);
+        assert!(
+            notice
+                .text
+                .contains(&format!("{}password/forgot", app.base))
+        );
+        let free = change_address(&erin, "erin@new.example").await;
+        free.assert_status(200);
+        taken.assert_status(200);
+        assert_eq!(
+            free.texts("[role=status]"),
+            vec![
+                "Your settings were saved. We have sent a link to erin@new.example: your \
+                 address changes to it when you open the link, within 24 hours."
+            ]
+        );
+        assert_eq!(
+            free.body.replace("erin@new.example", "ADDRESS"),
+            taken.body.replace("owner@example.com", "ADDRESS")
+        );
+
+        // Nothing changes until the link is followed, by anyone who has it.
+        let link = app.outbox.link("erin@new.example", NEW_ADDRESS).await;
+        let mailbox = app.new_browser();
+        let page = mailbox.get(&link).await;
+        page.assert_status(200);
+        assert!(page.contains("<strong>erin</strong> to <strong>erin@new.example</strong>"));
+        assert!(
+            erin.get("/settings")
+                .await
+                .contains("value=\"erin@example.com\"")
+        );
+        let page = mailbox.post(&link, &[]).await;
+        page.assert_status(200);
+        assert_eq!(
+            page.texts("[role=status]"),
+            vec!["The address of your account is now erin@new.example."]
+        );
+        assert!(
+            erin.get("/settings")
+                .await
+                .contains("value=\"erin@new.example\"")
+        );
+        for page in [mailbox.get(&link).await, mailbox.post(&link, &[]).await] {
+            page.assert_status(404);
+            assert!(page.contains("This link no longer works"));
+        }
+        let phone = app.new_browser();
+        phone
+            .login("erin@new.example", "correct horse")
+            .await
+            .assert_redirect("/");
+    }
+);
+
+backend_test!(
+    an_address_taken_before_its_link_is_followed_is_not_changed_to,
+    |app| {
+        app.register("owner").await;
+        change_address(&app, "frank@example.com")
+            .await
+            .assert_status(200);
+        let link = app.outbox.link("frank@example.com", NEW_ADDRESS).await;
+        // Asking again replaces the change, and its link.
+        change_address(&app, "frank@example.com")
+            .await
+            .assert_status(200);
+        let second = app.outbox.link("frank@example.com", NEW_ADDRESS).await;
+        assert_ne!(link, second);
+        app.new_browser().post(&link, &[]).await.assert_status(404);
+
+        // Its owner registers meanwhile: the address was not reserved.
+        app.new_browser().api_register("frank").await;
+        let page = app.new_browser().post(&second, &[]).await;
+        page.assert_status(409);
+        assert_eq!(
+            page.texts("[role=alert] li"),
+            vec!["Email has already been taken"]
+        );
+        app.new_browser().get(&second).await.assert_status(404);
+        assert!(
+            app.get("/settings")
+                .await
+                .contains("value=\"owner@example.com\"")
+        );
+
+        // Expired links are refused, and housekeeping removes them.
+        change_address(&app, "later@example.com")
+            .await
+            .assert_status(200);
+        let later = app.outbox.link("later@example.com", NEW_ADDRESS).await;
+        query("UPDATE email_changes SET expires_at = $1")
+            .bind(Timestamp::now() - time::Duration::seconds(1))
+            .execute(&app.db)
+            .await
+            .unwrap();
+        let page = app.new_browser().get(&later).await;
+        page.assert_status(404);
+        assert!(page.contains("more than 24 hours old"));
+        let purged = accounts::purge_expired(&app.db, Timestamp::now())
+            .await
+            .unwrap();
+        assert_eq!(purged.email_changes, 1);
+    }
+);
 
 backend_test!(
     password_change_needs_the_current_one_and_ends_other_sessions,
@@ -582,6 +714,11 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
         .await
         .assert_redirect("/");
 
+    // An address change waiting for its link goes with the account.
+    frank
+        .post("/settings", &[("email", "frank@elsewhere.example")])
+        .await
+        .assert_status(200);
     let _worker = app.start_worker(|_| {});
     frank.get("/settings/delete").await.assert_status(200);
     let page = frank
@@ -592,6 +729,12 @@ backend_test!(deleting_an_account_keeps_its_posts_under_deleted, |app| {
         .post("/settings/delete", &[("password", "correct horse")])
         .await
         .assert_redirect("/");
+
+    let changes: i64 = query("SELECT COUNT(*) FROM email_changes")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(changes, 0);
 
     // Signed out everywhere, and no way back in.
     frank.get("/settings").await.assert_status(303);

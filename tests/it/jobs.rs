@@ -226,10 +226,7 @@ backend_test!(welcome_reply_and_reset_emails_arrive_over_smtp, |app| {
         .assert_status(200);
     let notice = &sink.wait_for(7).await[6];
     assert_eq!(notice.to, "reader@example.com");
-    assert_eq!(
-        notice.subject,
-        "Someone tried to register at Quire with your address"
-    );
+    assert_eq!(notice.subject, "Someone tried to use your address at Quire");
     assert!(notice.text.contains(&format!("{base}password/forgot")));
 });
 

@@ -50,19 +50,10 @@ backend_test!(signed_in_forms_need_the_token_bound_to_the_session, |app| {
         .attr("input[name=csrf_token]", "value")
         .expect("the form carries a token");
     assert_ne!(token, planted);
-    app.post_raw(
-        "/settings",
-        &[("csrf_token", &token), ("email", "new@example.com")],
-    )
-    .await
-    .assert_status(200);
-    assert_eq!(
-        app.get("/settings")
-            .await
-            .attr("input[name=email]", "value")
-            .as_deref(),
-        Some("new@example.com")
-    );
+    app.post_raw("/settings", &[("csrf_token", &token), ("bio", "Mine.")])
+        .await
+        .assert_status(200);
+    assert_eq!(app.get("/settings").await.texts("#bio"), vec!["Mine."]);
 });
 
 backend_test!(cookies_are_http_only_and_same_site, |app| {
@@ -384,7 +375,7 @@ backend_test!(account_requests_have_a_budget_per_address, |app| {
             .assert_redirect("/");
     }
     let member = site.new_browser();
-    member.api_register("user4").await;
+    let token = member.api_register("user4").await;
     // …then one each twelve minutes.
     refused(&site.new_browser().register("user5").await, 12 * 60);
     let (status, _) = site
@@ -439,6 +430,42 @@ backend_test!(account_requests_have_a_budget_per_address, |app| {
             .await,
         60,
     );
+
+    // Five changes of address, on the site and the API alike, then one
+    // each twelve minutes; saving the rest of a profile is not one.
+    let to_address = |email: &str| {
+        let (member, token) = (member.clone(), token.clone());
+        let user = serde_json::json!({"user": {"email": email}});
+        async move {
+            member
+                .api(reqwest::Method::PUT, "/api/user", Some(&token), Some(user))
+                .await
+                .0
+        }
+    };
+    for i in 0..3 {
+        member
+            .post("/settings", &[("email", &format!("new{i}@example.com"))])
+            .await
+            .assert_status(200);
+    }
+    for i in 3..5 {
+        assert_eq!(to_address(&format!("new{i}@example.com")).await, 200);
+    }
+    refused(
+        &member
+            .post("/settings", &[("email", "new9@example.com")])
+            .await,
+        12 * 60,
+    );
+    assert_eq!(to_address("new9@example.com").await, 429);
+    member
+        .post(
+            "/settings",
+            &[("email", "new4@example.com"), ("bio", "Still here.")],
+        )
+        .await
+        .assert_status(200);
 
     // Five password reset requests, then one a minute.
     for i in 0..5 {

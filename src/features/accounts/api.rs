@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::limits::Limits;
-use super::{NewAccount, Profile, ProfileChanges, SignInFrom, User, device, token};
+use super::{NewAccount, NewAddress, Profile, ProfileChanges, SignInFrom, User, device, token};
 use crate::app::App;
 use crate::error::{FieldErrors, Problem};
 use utoipa_axum::router::OpenApiRouter;
@@ -203,10 +203,11 @@ pub async fn current_user(caller: ApiUser) -> Json<UserResponse> {
 /// Update the signed-in user.
 #[utoipa::path(put, path = "/user", tag = "User and Authentication",
     security(("Token" = [])), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserResponse), (status = 401, description = "No or bad token"), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields")))]
+    responses((status = 200, body = UserResponse), (status = 401, description = "No or bad token"), (status = 409, description = "Username or email taken"), (status = 422, description = "Invalid fields"), (status = 429, description = "Too many changes of address from this address: wait for Retry-After seconds")))]
 pub async fn update_user(
     State(state): State<App>,
     caller: ApiUser,
+    ClientIp(client): ClientIp,
     ApiJson(request): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let u = request.user;
@@ -225,7 +226,13 @@ pub async fn update_user(
         super::domain::Password::parse(password)
             .map_err(|m| crate::error::AppError::from(FieldErrors::single("password", m)))?;
     }
-    let mut user = super::update_profile(&state.db, &caller.user, &changes).await?;
+    // The answer tells whether another account has the new address.
+    if changes.new_address(&caller.user).is_some() {
+        state.part::<Limits>().address_change(client)?;
+    }
+    let mut user = super::update_profile(&state.db, &caller.user, &changes, NewAddress::AtOnce)
+        .await?
+        .user;
     if let Some(password) = password {
         super::set_password(
             &state.db,

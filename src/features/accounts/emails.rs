@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::User;
 use crate::app::App;
 use crate::jobs::Job;
 use crate::mail;
@@ -47,6 +48,25 @@ async fn welcome(ctx: &App, user_id: i64) -> anyhow::Result<()> {
             username => user.username,
             write_link => public.join("editor")?.as_str(),
             settings_link => public.join("settings")?.as_str(),
+            site => mail::site(&ctx.settings),
+        },
+    )?;
+    ctx.mailer.send(address, message).await
+}
+
+/// Tells the owner of `account` that someone tried to use its address for
+/// another account (a registration, a change of address), with the ways
+/// into their own. The one who tried is told the same as for a free
+/// address, so this is how an address's owner learns of it.
+pub(super) async fn address_in_use(ctx: &App, address: &str, account: &User) -> anyhow::Result<()> {
+    let public = ctx.settings.http.public_url();
+    let message = mail::Email::render(
+        &ctx.templates,
+        "address_in_use",
+        minijinja::context! {
+            username => &account.username,
+            login_link => public.join("login")?.as_str(),
+            reset_link => public.join("password/forgot")?.as_str(),
             site => mail::site(&ctx.settings),
         },
     )?;

@@ -26,6 +26,15 @@ const REGISTRATIONS: Budget = Budget {
     period: Duration::from_secs(12 * 60),
 };
 
+/// Changes of address: on the site each sends an email to an address the
+/// asker need not own; through the API the answer says whether another
+/// account has the address (RealWorld's 409), as registering there does. A
+/// person changes theirs rarely.
+const ADDRESS_CHANGES: Budget = Budget {
+    burst: 5,
+    period: Duration::from_secs(12 * 60),
+};
+
 /// Password reset requests: each may send an email to an address the
 /// asker need not own. Repeats for one address already send one email per
 /// five minutes (`reset`); this keeps one client from mailing many.
@@ -49,6 +58,7 @@ pub struct Limits(Option<Arc<Budgets>>);
 
 struct Budgets {
     registrations: RateLimit,
+    address_changes: RateLimit,
     password_resets: RateLimit,
     password_checks: RateLimit,
 }
@@ -59,6 +69,7 @@ impl Limits {
         Self(on.then(|| {
             Arc::new(Budgets {
                 registrations: limit(REGISTRATIONS),
+                address_changes: limit(ADDRESS_CHANGES),
                 password_resets: limit(PASSWORD_RESETS),
                 password_checks: limit(PASSWORD_CHECKS),
             })
@@ -67,6 +78,10 @@ impl Limits {
 
     pub fn registration(&self, client: IpAddr) -> AppResult<()> {
         self.check(client, |b| &b.registrations)
+    }
+
+    pub fn address_change(&self, client: IpAddr) -> AppResult<()> {
+        self.check(client, |b| &b.address_changes)
     }
 
     pub fn password_reset(&self, client: IpAddr) -> AppResult<()> {

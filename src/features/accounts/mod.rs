@@ -1,6 +1,7 @@
 //! Accounts: registration, sign-in, settings, soft deletion, invites, and the
 //! sessions that remember who is signed in.
 
+pub mod address;
 pub mod api;
 mod backoff;
 pub mod device;
@@ -113,6 +114,12 @@ pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Optio
         .bind(username)
         .fetch_optional(db)
         .await?)
+}
+
+/// The account that has an address, if any.
+async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
+    Query::assembled(sql).bind(email).fetch_optional(db).await
 }
 
 /// What a registration form or API call submits, unparsed.
@@ -524,8 +531,40 @@ pub struct ProfileChanges {
     pub image: Option<String>,
 }
 
+impl ProfileChanges {
+    /// The valid address these changes give an account that has another.
+    pub fn new_address(&self, user: &User) -> Option<Email> {
+        let email = Email::parse(self.email.as_deref()?).ok()?;
+        (Some(email.as_str()) != user.email.as_deref()).then_some(email)
+    }
+}
+
+/// When a new address takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NewAddress {
+    /// At once, refused when another account has it: the RealWorld API's
+    /// contract.
+    AtOnce,
+    /// When the link sent to it is followed (`address`): the site's form,
+    /// whose answer must not tell whether another account has it.
+    Confirmed,
+}
+
+/// A profile after an update.
+#[derive(Debug)]
+pub struct Updated {
+    pub user: User,
+    /// The new address a link is on its way to (`NewAddress::Confirmed`).
+    pub confirming: Option<Email>,
+}
+
 /// Updates the given fields of a profile; absent fields stay as they are.
-pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> AppResult<User> {
+pub async fn update_profile(
+    db: &Db,
+    user: &User,
+    changes: &ProfileChanges,
+    new_address: NewAddress,
+) -> AppResult<Updated> {
     let mut errors = FieldErrors::new();
     let username = match &changes.username {
         Some(name) => errors
@@ -533,12 +572,9 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
             .map(|u| u.as_str().to_owned()),
         None => Some(user.username.clone()),
     };
-    let email = match &changes.email {
-        Some(email) => errors
-            .check("email", Email::parse(email))
-            .map(|e| e.as_str().to_owned()),
-        None => user.email.clone(),
-    };
+    if let Some(email) = &changes.email {
+        errors.check("email", Email::parse(email));
+    }
     let bio = match &changes.bio {
         Some(bio) => errors.check("bio", parse_bio(bio)).flatten(),
         None => user.bio.clone(),
@@ -548,12 +584,17 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         None => user.image.clone(),
     };
     errors.into_result()?;
+    let (email, confirming) = match (changes.new_address(user), new_address) {
+        (Some(email), NewAddress::AtOnce) => (Some(email.as_str().to_owned()), None),
+        (confirming, _) => (user.email.clone(), confirming),
+    };
     let key = username.as_deref().map(username_key);
     let sql = format!(
         "UPDATE users SET email = $1, bio = $2, image = $3, updated_at = $4, username = $6,
              username_key = $7
          WHERE id = $5 AND deleted_at IS NULL RETURNING {USER_COLUMNS}"
     );
+    let mut tx = db.begin().await?;
     let result: Result<User, sqlx::Error> = Query::assembled(sql)
         .bind(&email)
         .bind(&bio)
@@ -562,13 +603,21 @@ pub async fn update_profile(db: &Db, user: &User, changes: &ProfileChanges) -> A
         .bind(user.id)
         .bind(&username)
         .bind(&key)
-        .fetch_one(db)
+        .fetch_one(&mut tx)
         .await;
-    match result {
-        Ok(user) => Ok(user),
-        Err(sqlx::Error::RowNotFound) => Err(AppError::NotFound(Thing::Profile)),
-        Err(e) => Err(taken(e)),
+    let updated = match result {
+        Ok(user) => user,
+        Err(sqlx::Error::RowNotFound) => return Err(AppError::NotFound(Thing::Profile)),
+        Err(e) => return Err(taken(e)),
+    };
+    if let Some(email) = &confirming {
+        address::request(&mut tx, &updated, email).await?;
     }
+    tx.commit().await?;
+    Ok(Updated {
+        user: updated,
+        confirming,
+    })
 }
 
 /// Changes a password after checking the current one, and ends every other
@@ -630,7 +679,8 @@ async fn verify_current_password(db: &Db, user: &User, password: &str) -> AppRes
 
 /// Soft-deletes an account after checking its password: the row stays (so
 /// the username is never reused and posts keep an author, shown as
-/// "[deleted]"), personal data is cleared, sessions and follows end.
+/// "[deleted]"), personal data is cleared, sessions, follows and a change of
+/// address waiting for its link end.
 pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<()> {
     if !verify_current_password(db, user, password).await? {
         return Err(FieldErrors::single("password", NOT_CURRENT_PASSWORD).into());
@@ -651,6 +701,11 @@ pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<(
         .execute(&mut tx)
         .await?;
     query("DELETE FROM follows WHERE follower_id = $1 OR followee_id = $1")
+        .bind(user.id)
+        .execute(&mut tx)
+        .await?;
+    // The address it was to change to is personal data too.
+    query("DELETE FROM email_changes WHERE user_id = $1")
         .bind(user.id)
         .execute(&mut tx)
         .await?;
@@ -685,12 +740,14 @@ pub struct Purged {
     pub sessions: u64,
     pub reset_links: u64,
     pub pending_registrations: u64,
+    pub email_changes: u64,
     pub invites: u64,
     pub login_backoff: u64,
 }
 
-/// Deletes what has expired: sessions, reset links, registrations never
-/// confirmed, unused invites, and sign-in failures that are forgotten.
+/// Deletes what has expired: sessions, reset links, registrations and
+/// changes of address never confirmed, unused invites, and sign-in failures
+/// that are forgotten.
 pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
     let sessions = query("DELETE FROM sessions WHERE expires_at < $1")
         .bind(now)
@@ -701,6 +758,7 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         .execute(db)
         .await?;
     let pending_registrations = signup::purge(db, now).await?;
+    let email_changes = address::purge(db, now).await?;
     let invites = query("DELETE FROM invites WHERE expires_at < $1 AND used_by IS NULL")
         .bind(now)
         .execute(db)
@@ -710,6 +768,7 @@ pub async fn purge_expired(db: &Db, now: Timestamp) -> AppResult<Purged> {
         sessions,
         reset_links,
         pending_registrations,
+        email_changes,
         invites,
         login_backoff,
     })

@@ -7,9 +7,9 @@
 
 use time::Duration;
 
+use super::User;
 use super::domain::{Email, Password};
 use super::link::{new_token, token_hash};
-use super::{USER_COLUMNS, User};
 use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Thing};
@@ -53,12 +53,7 @@ impl Job for PasswordResetEmail {
 
 /// If an account has this address, makes a link and emails it.
 async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
-    let user: Option<User> = Query::assembled(sql)
-        .bind(email)
-        .fetch_optional(&ctx.db)
-        .await?;
-    let Some(user) = user else {
+    let Some(user) = super::find_by_email(&ctx.db, email).await? else {
         tracing::info!("password reset asked for an address without an account; nothing sent");
         return Ok(());
     };

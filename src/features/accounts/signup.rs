@@ -20,12 +20,10 @@ use time::Duration;
 
 use super::domain::{Email, Username};
 use super::link::{new_token, token_hash};
-use super::{
-    Applicant, NewAccount, NewRow, NotMade, Role, USER_COLUMNS, User, applicant, password,
-};
+use super::{Applicant, NewAccount, NewRow, NotMade, Role, User, applicant, password};
 use crate::app::App;
 use crate::config::Registration;
-use crate::db::{Db, Query, Timestamp, query};
+use crate::db::{Db, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::Job;
 use crate::mail;
@@ -147,55 +145,43 @@ impl Job for RegistrationEmail {
 }
 
 async fn send(app: &App, email: &str) -> anyhow::Result<()> {
-    let public = app.settings.http.public_url();
-    let site = mail::site(&app.settings);
-    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");
-    let account: Option<User> = Query::assembled(sql)
-        .bind(email)
-        .fetch_optional(&app.db)
-        .await?;
-    let message = if let Some(account) = account {
+    if let Some(account) = super::find_by_email(&app.db, email).await? {
         query("DELETE FROM pending_registrations WHERE email = $1")
             .bind(email)
             .execute(&app.db)
             .await?;
-        mail::Email::render(
-            &app.templates,
-            "registration_taken",
-            minijinja::context! {
-                username => account.username,
-                login_link => public.join("login")?.as_str(),
-                reset_link => public.join("password/forgot")?.as_str(),
-                site,
-            },
-        )?
-    } else {
-        // A new secret each time: the link of an earlier email stops working.
-        let token = new_token();
-        let username: Option<String> = query(
-            "UPDATE pending_registrations SET token_hash = $1
-             WHERE email = $2 AND expires_at > $3 RETURNING username",
-        )
-        .bind(token_hash(&token))
-        .bind(email)
-        .bind(Timestamp::now())
-        .scalar_optional(&app.db)
-        .await?;
-        let Some(username) = username else {
-            tracing::info!("the registration is no longer pending; nothing sent");
-            return Ok(());
-        };
-        mail::Email::render(
-            &app.templates,
-            "registration_confirm",
-            minijinja::context! {
-                username,
-                link => public.join(&format!("register/confirm/{token}"))?.as_str(),
-                hours => LINK_LIFETIME.whole_hours(),
-                site,
-            },
-        )?
+        return super::emails::address_in_use(app, email, &account).await;
+    }
+    // A new secret each time: the link of an earlier email stops working.
+    let token = new_token();
+    let username: Option<String> = query(
+        "UPDATE pending_registrations SET token_hash = $1
+         WHERE email = $2 AND expires_at > $3 RETURNING username",
+    )
+    .bind(token_hash(&token))
+    .bind(email)
+    .bind(Timestamp::now())
+    .scalar_optional(&app.db)
+    .await?;
+    let Some(username) = username else {
+        tracing::info!("the registration is no longer pending; nothing sent");
+        return Ok(());
     };
+    let link = app
+        .settings
+        .http
+        .public_url()
+        .join(&format!("register/confirm/{token}"))?;
+    let message = mail::Email::render(
+        &app.templates,
+        "registration_confirm",
+        minijinja::context! {
+            username,
+            link => link.as_str(),
+            hours => LINK_LIFETIME.whole_hours(),
+            site => mail::site(&app.settings),
+        },
+    )?;
     app.mailer.send(email, message).await
 }
 

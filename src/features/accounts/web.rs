@@ -15,7 +15,7 @@ use super::extract::{Admin, SignedIn};
 use super::limits::Limits;
 use super::session_store::USER_ID_KEY;
 use super::signup::{self, SignUp};
-use super::{NewAccount, ProfileChanges, SignInFrom, User, device};
+use super::{NewAccount, NewAddress, ProfileChanges, SignInFrom, User, address, device};
 use crate::app::App;
 use crate::error::{AppError, AppResult, Thing};
 use crate::http::extract::{ClientIp, CsrfForm, NoFields};
@@ -26,6 +26,7 @@ pub fn routes() -> Router<App> {
         .route("/login", get(login_page).post(login))
         .route("/register", get(register_page).post(register))
         .route(CONFIRM_ROUTE, get(confirm_page).post(confirm))
+        .route(ADDRESS_ROUTE, get(address_page).post(confirm_address))
         .route("/logout", post(logout))
         .route("/settings", get(settings_page).post(update_settings))
         .route("/settings/password", post(change_password))
@@ -41,12 +42,13 @@ pub fn routes() -> Router<App> {
 }
 
 const CONFIRM_ROUTE: &str = "/register/confirm/{token}";
+const ADDRESS_ROUTE: &str = "/settings/email/{token}";
 const RESET_ROUTE: &str = "/password/reset/{token}";
 const UNSUBSCRIBE_ROUTE: &str = "/unsubscribe/{user_id}/{token}";
 
 /// Routes whose paths carry a secret: logs name the route instead, and
 /// error reports get the template in place of the path.
-pub const SECRET_ROUTES: [&str; 3] = [CONFIRM_ROUTE, RESET_ROUTE, UNSUBSCRIBE_ROUTE];
+pub const SECRET_ROUTES: [&str; 4] = [CONFIRM_ROUTE, ADDRESS_ROUTE, RESET_ROUTE, UNSUBSCRIBE_ROUTE];
 
 #[derive(Deserialize, Default)]
 struct NextQuery {
@@ -222,21 +224,84 @@ async fn settings_page(
     )
 }
 
+/// A new address changes when the link sent to it is followed, and the
+/// answer is the same whether or not another account has it.
 async fn update_settings(
     State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
+    ClientIp(client): ClientIp,
     CsrfForm(form): CsrfForm<ProfileChanges>,
 ) -> AppResult<Response> {
-    match super::update_profile(&state.db, &user, &form).await {
+    if form.new_address(&user).is_some() {
+        state.part::<Limits>().address_change(client)?;
+    }
+    match super::update_profile(&state.db, &user, &form, NewAddress::Confirmed).await {
         Ok(updated) => Ok(ctx.render(
             &state,
             "settings.html",
-            context! { form => Serde(updated), saved => true },
+            context! {
+                form => Serde(updated.user),
+                saved => true,
+                confirming => updated.confirming.as_ref().map(|email| email.as_str()),
+                hours => address::LINK_LIFETIME.whole_hours(),
+            },
         )),
         Err(e) => ctx.form_again(&state, "settings.html", e, |errors| {
             context! { form => Serde(form), errors => Serde(errors) }
         }),
+    }
+}
+
+fn invalid_address_link(state: &App, ctx: &PageCtx) -> Response {
+    ctx.render_status(
+        state,
+        StatusCode::NOT_FOUND,
+        "address_confirm.html",
+        context! { invalid_link => true, hours => address::LINK_LIFETIME.whole_hours() },
+    )
+}
+
+/// Like the registration link, it shows a button rather than acting when
+/// fetched. It needs no sign-in: it reaches only the new address, and the
+/// change was asked for from the account.
+async fn address_page(
+    State(state): State<App>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    match address::check(&state.db, &token).await {
+        Ok(pending) => Ok(ctx.render(
+            &state,
+            "address_confirm.html",
+            context! { token, pending => Serde(pending) },
+        )),
+        Err(AppError::NotFound(_)) => Ok(invalid_address_link(&state, &ctx)),
+        Err(e) => Err(e),
+    }
+}
+
+async fn confirm_address(
+    State(state): State<App>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    match address::confirm(&state.db, &token).await {
+        Ok(user) => Ok(ctx.render(
+            &state,
+            "address_confirm.html",
+            context! { changed => user.email },
+        )),
+        // Another account got the address since.
+        Err(AppError::Validation(errors)) => Ok(ctx.render_status(
+            &state,
+            StatusCode::CONFLICT,
+            "address_confirm.html",
+            context! { errors => Serde(errors) },
+        )),
+        Err(AppError::NotFound(_)) => Ok(invalid_address_link(&state, &ctx)),
+        Err(e) => Err(e),
     }
 }
 
