@@ -1,7 +1,9 @@
 // Starts one Quire server for the whole run, on a fresh data folder and a free
 // loopback port, then registers the owner and publishes the owner's post over
 // plain HTTP forms (as a browser without JavaScript would), so that blog-mode
-// expectations are deterministic whatever order the specs run in.
+// expectations are deterministic whatever order the specs run in. The owner,
+// the site's first account, is in at once; every later registration follows
+// the link the server's worker writes to DATA_DIR/outbox (support/outbox.ts).
 //
 // The function returned is Playwright's global teardown: it stops the server
 // and removes the data folder.
@@ -12,7 +14,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { BASE_URL_ENV, OWNER, OWNER_POST } from './site';
+import { BASE_URL_ENV, OUTBOX_ENV, OWNER, OWNER_POST } from './site';
 
 const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 const START_TIMEOUT_MS = 30_000;
@@ -196,6 +198,7 @@ export default async function globalSetup() {
   // Workers are started after global setup and inherit this environment;
   // playwright.config.ts reads it for `baseURL`.
   process.env[BASE_URL_ENV] = baseUrl;
+  process.env[OUTBOX_ENV] = path.join(dataDir, 'outbox');
   // stderr, so that a reporter writing to stdout (--reporter=json) stays clean.
   process.stderr.write(`[e2e] ${binary} serving at ${baseUrl}\n`);
   return stop;

@@ -20,3 +20,6 @@ export const PASSWORD = 'correct horse battery';
 
 /** Where global setup publishes the server's address for the workers. */
 export const BASE_URL_ENV = 'QUIRE_E2E_BASE_URL';
+
+/** Where global setup publishes the server's outbox folder (its emails). */
+export const OUTBOX_ENV = 'QUIRE_E2E_OUTBOX';

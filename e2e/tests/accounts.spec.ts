@@ -1,6 +1,7 @@
 // Registering, signing in and out, and where the site sends people.
 
 import { expect, fillSignIn, Person, signOut, test, unique } from '../support/fixtures';
+import { emailedLink } from '../support/outbox';
 import { PASSWORD } from '../support/site';
 
 test('registers a new account and is signed in', async ({ page }) => {
@@ -14,11 +15,29 @@ test('registers a new account and is signed in', async ({ page }) => {
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).click();
 
+  await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+  await expect(page.getByRole('status')).toContainText(`${username}@example.com`);
+  await page.goto(await emailedLink(`${username}@example.com`, '/register/confirm/'));
+  await expect(page.getByRole('heading', { name: 'Finish registering' })).toBeVisible();
+  await page.getByRole('button', { name: 'Create my account' }).click();
+
   await expect(page).toHaveURL('/');
   const nav = page.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link', { name: username, exact: true })).toBeVisible();
   await expect(nav.getByRole('button', { name: 'Sign out' })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Register' })).toHaveCount(0);
+});
+
+test('registering with an address that has an account answers as for any other', async ({ page, someoneElse }) => {
+  await page.goto('/register');
+  await page.getByLabel('Username').fill(unique('copycat'));
+  await page.getByLabel('Email').fill(someoneElse.email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+
+  await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
+  await expect(page.getByRole('status')).toContainText(someoneElse.email);
+  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
 });
 
 test('registering a taken username shows the error and keeps what was typed', async ({ page, someoneElse }) => {
