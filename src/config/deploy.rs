@@ -70,8 +70,9 @@ pub fn deploy_findings(settings: &Settings, rust_log: Option<&str>) -> Vec<Findi
     }
     match &settings.mail.smtp {
         None => findings.push(Warning(
-            "QUIRE_SMTP_URL is unset: emails, password resets included, are written to \
-             DATA_DIR/outbox instead of being sent"
+            "QUIRE_SMTP_URL is unset: emails are written to DATA_DIR/outbox instead of \
+             being sent, so nobody gets a password reset, and nobody after the first account \
+             can finish registering on the site"
                 .into(),
         )),
         Some(smtp)
