@@ -77,6 +77,8 @@ pub async fn sign_up(db: &Db, mode: Registration, input: &NewAccount) -> AppResu
     }
 }
 
+/// Whether an account has the name, in any case or form: deleted accounts'
+/// names stay taken.
 async fn username_taken(db: &Db, username: &Username) -> AppResult<bool> {
     Ok(
         query("SELECT EXISTS (SELECT 1 FROM users WHERE username_key = $1)")
