@@ -57,7 +57,10 @@ backend_test!(signed_in_forms_need_the_token_bound_to_the_session, |app| {
     .await
     .assert_status(200);
     assert_eq!(
-        app.get("/settings").await.attr("input[name=email]", "value").as_deref(),
+        app.get("/settings")
+            .await
+            .attr("input[name=email]", "value")
+            .as_deref(),
         Some("new@example.com")
     );
 });
