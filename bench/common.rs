@@ -134,6 +134,20 @@ impl Run {
     pub fn per_second(&self) -> f64 {
         self.latencies.len() as f64 / self.seconds
     }
+    /// `N/s = S% of /healthz (target ≥ T%)  p50 … ms  p99 … ms (target ≤
+    /// 20 ms)`: throughput as a share of the HTTP floor measured in the
+    /// same run, which is what stays comparable on a shared machine.
+    pub fn against(&mut self, floor: f64, target_share: Option<f64>) -> String {
+        let share = self.per_second() / floor * 100.0;
+        let target = target_share.map_or(String::new(), |t| format!(" (target ≥ {t:.0}%)"));
+        format!(
+            "{:>8.0}/s = {share:>5.1}% of /healthz{target}  p50 {:>6.2} ms  p99 {:>6.2} ms (target ≤ 20 ms)",
+            self.per_second(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+        )
+    }
+
     pub fn percentile(&mut self, p: f64) -> Duration {
         self.latencies.sort_unstable();
         let index = ((self.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);

@@ -104,14 +104,7 @@ async fn sign_in(base: &str) -> reqwest::Client {
 }
 
 fn report(backend: &str, what: &str, run: &mut Run, floor: f64, target: Option<f64>) {
-    let share = run.per_second() / floor * 100.0;
-    let target = target.map_or(String::new(), |t| format!(" (target ≥ {t:.0}%)"));
-    println!(
-        "{backend:<10} {what:<28} {:>8.0}/s = {share:>5.1}% of /healthz{target}  p50 {:>6.2} ms  p99 {:>6.2} ms (target ≤ 20 ms)",
-        run.per_second(),
-        run.percentile(0.50).as_secs_f64() * 1e3,
-        run.percentile(0.99).as_secs_f64() * 1e3,
-    );
+    println!("{backend:<10} {what:<28} {}", run.against(floor, target));
 }
 
 async fn bench(backend: &str, database_url: &str, data_dir: &std::path::Path) {

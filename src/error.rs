@@ -14,6 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::db::Trouble;
+
 pub type AppResult<T> = Result<T, AppError>;
 
 /// What a request named: the JSON API says which in its errors
@@ -66,13 +68,20 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// The database cannot be used just now (see [`crate::db::Trouble`]):
+    /// a 503 the client may retry, not a fault in the request or the code.
+    #[error("the database is unavailable: {1}")]
+    Unavailable(crate::db::Trouble, #[source] std::sync::Arc<sqlx::Error>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        AppError::Internal(error.into())
+        match crate::db::trouble(&error) {
+            Some(trouble) => AppError::Unavailable(trouble, std::sync::Arc::new(error)),
+            None => AppError::Internal(error.into()),
+        }
     }
 }
 
@@ -86,6 +95,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -99,6 +109,34 @@ impl AppError {
             413 => AppError::PayloadTooLarge,
             s if s < 500 => AppError::BadRequest(status.canonical_reason().unwrap_or("").into()),
             _ => AppError::Internal(anyhow::anyhow!("status {status}")),
+        }
+    }
+
+    /// Logs what an operator should know of it: the server's faults, not
+    /// the client's. Called once, where the error becomes a response.
+    pub fn log(&self) {
+        match self {
+            AppError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
+            // An operator must act, but one full disk is not a thousand
+            // errors for the error tracker.
+            AppError::Unavailable(Trouble::Full, cause) => {
+                tracing::warn!(error = %cause, "request failed: the database cannot write");
+            }
+            // The outage breaker (`db`) says when the database goes and comes back.
+            AppError::Unavailable(Trouble::Unreachable, cause) => {
+                tracing::debug!(error = %cause, "request failed: the database is unreachable");
+            }
+            _ => {}
+        }
+    }
+
+    /// When the client may try again, for the `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Unavailable(Trouble::Unreachable, _) => Some(2),
+            AppError::Unavailable(Trouble::Full, _) => Some(60),
+            _ => None,
         }
     }
 
@@ -126,6 +164,13 @@ impl AppError {
                 };
                 format!("Too many attempts. Try again in {wait}.")
             }
+            AppError::Unavailable(Trouble::Unreachable, _) => {
+                "The site cannot reach its database just now. Try again in a moment.".into()
+            }
+            AppError::Unavailable(Trouble::Full, _) => {
+                "The site cannot save anything just now: its storage is full. Nothing you sent was saved; try again later."
+                    .into()
+            }
             AppError::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
         }
     }
@@ -140,13 +185,11 @@ pub struct ErrorPage {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(cause) = &self {
-            tracing::error!(error = ?cause, "request failed");
-        }
+        self.log();
         let status = self.status();
         let message = self.public_message();
         let mut response = (status, message.clone()).into_response();
-        if let AppError::RateLimited { retry_after_secs } = self {
+        if let Some(retry_after_secs) = self.retry_after_secs() {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 retry_after_secs

@@ -161,29 +161,32 @@ pub async fn render_off_thread(source: String) -> Result<String, Refusal> {
     }
 }
 
-/// Stored HTML to show, made again when another version of the renderer
-/// made it (or an older release changed the source without it: the
-/// migrations' triggers mark such rows version 0). `table` has `id`,
-/// `body`, `body_html` and `body_html_version` columns. Stored sources the
-/// current rules refuse are shown as plain text.
-pub async fn stored_html(
+/// Makes a row's stored HTML current, in place: made again when another
+/// version of the renderer made it (or an older release changed the
+/// source without it: the migrations' triggers mark such rows version 0),
+/// and stored. `table` has `id`, `body`, `body_html` and
+/// `body_html_version` columns. Stored sources the current rules refuse
+/// are shown as plain text.
+pub async fn keep_current(
     db: &Db,
     table: StoredIn,
     id: i64,
     source: &str,
-    html: Option<String>,
-    version: i32,
-) -> Result<String, sqlx::Error> {
-    if let Some(html) = html.filter(|_| version == VERSION) {
-        return Ok(html);
+    html: &mut Option<String>,
+    version: &mut i32,
+) -> Result<(), sqlx::Error> {
+    if html.is_some() && *version == VERSION {
+        return Ok(());
     }
-    let html = match render_off_thread(source.to_owned()).await {
-        Ok(html) => html,
+    let rendered = match render_off_thread(source.to_owned()).await {
+        Ok(rendered) => rendered,
         Err(refusal) => {
             tracing::warn!(%refusal, table = table.name(), id, "stored Markdown shown as text");
             let text = format!("<pre>{}</pre>", ammonia::clean_text(source));
             if refusal == Refusal::TooSlow {
-                return Ok(text); // a busy moment: try again on the next read
+                // A busy moment: shown as text now, tried again next read.
+                *html = Some(text);
+                return Ok(());
             }
             text
         }
@@ -193,13 +196,15 @@ pub async fn stored_html(
         table.name()
     );
     Query::assembled(sql)
-        .bind(&html)
+        .bind(&rendered)
         .bind(VERSION)
         .bind(id)
         .bind(source)
         .execute(db)
         .await?;
-    Ok(html)
+    *html = Some(rendered);
+    *version = VERSION;
+    Ok(())
 }
 
 /// The tables that store rendered Markdown.

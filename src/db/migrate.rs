@@ -51,7 +51,7 @@ impl Db {
     fn migrator(&self) -> &'static Migrator {
         match self.0 {
             Pool::Sqlite(_) => &SQLITE,
-            Pool::Postgres(_) => &POSTGRES,
+            Pool::Postgres(..) => &POSTGRES,
         }
     }
 
@@ -83,7 +83,7 @@ impl Db {
         }
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().run(pool).await?,
-            Pool::Postgres(pool) => self.migrator().run(pool).await?,
+            Pool::Postgres(pool, _) => self.migrator().run(pool).await?,
         }
         Ok(pending.len())
     }
@@ -93,7 +93,7 @@ impl Db {
     pub async fn migrate_to(&self, version: i64) -> Result<(), MigrateError> {
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().run_to(version, pool).await,
-            Pool::Postgres(pool) => self.migrator().run_to(version, pool).await,
+            Pool::Postgres(pool, _) => self.migrator().run_to(version, pool).await,
         }
     }
 
@@ -118,7 +118,7 @@ impl Db {
         };
         match &self.0 {
             Pool::Sqlite(pool) => self.migrator().undo(pool, target).await?,
-            Pool::Postgres(pool) => self.migrator().undo(pool, target).await?,
+            Pool::Postgres(pool, _) => self.migrator().undo(pool, target).await?,
         }
         Ok(steps)
     }

@@ -9,6 +9,7 @@
 //! here say so, and the callers never match on a backend.
 
 mod migrate;
+mod outage;
 mod query;
 mod snapshot;
 mod timestamp;
@@ -49,7 +50,7 @@ pub struct Db(Pool);
 #[derive(Clone, Debug)]
 enum Pool {
     Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Postgres(PgPool, std::sync::Arc<outage::Outage>),
 }
 
 /// A transaction of either backend. Dropped without [`Tx::commit`], it
@@ -58,14 +59,17 @@ pub struct Tx(TxInner);
 
 enum TxInner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(
+        sqlx::Transaction<'static, sqlx::Postgres>,
+        std::sync::Arc<outage::Outage>,
+    ),
 }
 
 impl<'c> From<&'c Db> for Conn<'c> {
     fn from(db: &'c Db) -> Self {
         Conn(match &db.0 {
             Pool::Sqlite(pool) => Target::SqlitePool(pool),
-            Pool::Postgres(pool) => Target::PgPool(pool),
+            Pool::Postgres(pool, outage) => Target::PgPool(pool, outage),
         })
     }
 }
@@ -74,7 +78,7 @@ impl<'c> From<&'c mut Tx> for Conn<'c> {
     fn from(tx: &'c mut Tx) -> Self {
         Conn(match &mut tx.0 {
             TxInner::Sqlite(tx) => Target::Sqlite(&mut *tx),
-            TxInner::Postgres(tx) => Target::Postgres(&mut *tx),
+            TxInner::Postgres(tx, outage) => Target::Postgres(&mut *tx, outage),
         })
     }
 }
@@ -83,14 +87,14 @@ impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self.0 {
             TxInner::Sqlite(tx) => tx.commit().await,
-            TxInner::Postgres(tx) => tx.commit().await,
+            TxInner::Postgres(tx, outage) => outage.watch(tx.commit()).await,
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match self.0 {
             TxInner::Sqlite(_) => Dialect::Sqlite,
-            TxInner::Postgres(_) => Dialect::Postgres,
+            TxInner::Postgres(..) => Dialect::Postgres,
         }
     }
 
@@ -132,6 +136,48 @@ impl Dialect {
     /// (PostgreSQL's `NOTIFY`): see [`Db::listen`].
     pub fn notifies(self) -> bool {
         self == Dialect::Postgres
+    }
+}
+
+/// Why the database cannot be used just now, when that is the trouble
+/// rather than the query: requests then get a 503 and may try again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trouble {
+    /// No connection: refused, reset, timed out, the server shutting down
+    /// or starting up, too many connections.
+    Unreachable,
+    /// Nothing more can be written: the disk is full or failing.
+    Full,
+}
+
+/// Which [`Trouble`] an error is, if any.
+pub fn trouble(error: &sqlx::Error) -> Option<Trouble> {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed => Some(Trouble::Unreachable),
+        sqlx::Error::Database(e) => {
+            let code = e.code()?;
+            match (e.try_downcast_ref::<sqlx::sqlite::SqliteError>(), &*code) {
+                // SQLite's primary result codes are the low byte: 13 is
+                // SQLITE_FULL (no space), 10 SQLITE_IOERR (a failed write,
+                // such as one past the process's file size limit).
+                (Some(_), code) => code
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|c| matches!(c & 0xff, 10 | 13))
+                    .map(|_| Trouble::Full),
+                // PostgreSQL: connection exceptions (class 08), shutting
+                // down or starting up (57P01–57P03), too many connections,
+                // disk full.
+                (None, "53300" | "57P01" | "57P02" | "57P03") => Some(Trouble::Unreachable),
+                (None, code) if code.starts_with("08") => Some(Trouble::Unreachable),
+                (None, "53100") => Some(Trouble::Full),
+                (None, _) => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -231,8 +277,9 @@ impl Db {
                 .max_lifetime(Duration::from_secs(1800))
                 .acquire_timeout(Duration::from_secs(10))
                 .acquire_time_level(ACQUIRE_EVENTS)
-                .connect_lazy_with(options);
-            Ok(Db(Pool::Postgres(pool)))
+                .connect_lazy_with(options.clone());
+            metrics::gauge!(outage::REACHABLE).set(1.0);
+            Ok(Db(Pool::Postgres(pool, outage::Outage::new(options))))
         } else {
             // Only the scheme: the rest may hold a password.
             let scheme = url.split(':').next().unwrap_or_default();
@@ -244,14 +291,16 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx(match &self.0 {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin().await?),
+            Pool::Postgres(pool, outage) => {
+                TxInner::Postgres(outage.guard(pool.begin()).await?, outage.clone())
+            }
         }))
     }
 
     pub fn dialect(&self) -> Dialect {
         match self.0 {
             Pool::Sqlite(_) => Dialect::Sqlite,
-            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Postgres(..) => Dialect::Postgres,
         }
     }
 
@@ -259,7 +308,7 @@ impl Db {
     pub fn pool_state(&self) -> (u32, u32) {
         match &self.0 {
             Pool::Sqlite(pool) => (pool.size(), pool.num_idle() as u32),
-            Pool::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
+            Pool::Postgres(pool, _) => (pool.size(), pool.num_idle() as u32),
         }
     }
 
@@ -292,7 +341,7 @@ impl Db {
     pub async fn close(&self) {
         match &self.0 {
             Pool::Sqlite(pool) => pool.close().await,
-            Pool::Postgres(pool) => pool.close().await,
+            Pool::Postgres(pool, _) => pool.close().await,
         }
     }
 
@@ -304,7 +353,7 @@ impl Db {
         channel: &'static str,
         wake: std::sync::Arc<tokio::sync::Notify>,
     ) -> Option<tokio::task::JoinHandle<()>> {
-        let Pool::Postgres(pool) = &self.0 else {
+        let Pool::Postgres(pool, _) = &self.0 else {
             return None;
         };
         let pool = pool.clone();

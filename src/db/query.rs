@@ -75,9 +75,12 @@ pub struct Conn<'c>(pub(super) Target<'c>);
 
 pub(super) enum Target<'c> {
     SqlitePool(&'c SqlitePool),
-    PgPool(&'c PgPool),
+    PgPool(&'c PgPool, &'c std::sync::Arc<super::outage::Outage>),
     Sqlite(&'c mut SqliteConnection),
-    Postgres(&'c mut PgConnection),
+    Postgres(
+        &'c mut PgConnection,
+        &'c std::sync::Arc<super::outage::Outage>,
+    ),
 }
 
 /// SQL and the values bound to its placeholders, in order.
@@ -158,20 +161,20 @@ impl<'q> Query<'q> {
                     .await?
                     .rows_affected()
             }
-            Target::PgPool(pool) => {
-                let args = self.postgres_args()?;
-                sqlx::query_with(self.sql, args)
-                    .execute(pool)
-                    .await?
-                    .rows_affected()
-            }
-            Target::Postgres(conn) => {
-                let args = self.postgres_args()?;
-                sqlx::query_with(self.sql, args)
-                    .execute(conn)
-                    .await?
-                    .rows_affected()
-            }
+            Target::PgPool(pool, outage) => outage
+                .guard(async move {
+                    let args = self.postgres_args()?;
+                    sqlx::query_with(self.sql, args).execute(pool).await
+                })
+                .await?
+                .rows_affected(),
+            Target::Postgres(conn, outage) => outage
+                .watch(async move {
+                    let args = self.postgres_args()?;
+                    sqlx::query_with(self.sql, args).execute(conn).await
+                })
+                .await?
+                .rows_affected(),
         })
     }
 
@@ -189,13 +192,21 @@ impl<'q> Query<'q> {
                 let args = self.sqlite_args()?;
                 sqlx::query_as_with(self.sql, args).fetch_all(conn).await
             }
-            Target::PgPool(pool) => {
-                let args = self.postgres_args()?;
-                sqlx::query_as_with(self.sql, args).fetch_all(pool).await
+            Target::PgPool(pool, outage) => {
+                outage
+                    .guard(async move {
+                        let args = self.postgres_args()?;
+                        sqlx::query_as_with(self.sql, args).fetch_all(pool).await
+                    })
+                    .await
             }
-            Target::Postgres(conn) => {
-                let args = self.postgres_args()?;
-                sqlx::query_as_with(self.sql, args).fetch_all(conn).await
+            Target::Postgres(conn, outage) => {
+                outage
+                    .watch(async move {
+                        let args = self.postgres_args()?;
+                        sqlx::query_as_with(self.sql, args).fetch_all(conn).await
+                    })
+                    .await
             }
         }
     }
@@ -218,16 +229,24 @@ impl<'q> Query<'q> {
                     .fetch_optional(conn)
                     .await
             }
-            Target::PgPool(pool) => {
-                let args = self.postgres_args()?;
-                sqlx::query_as_with(self.sql, args)
-                    .fetch_optional(pool)
+            Target::PgPool(pool, outage) => {
+                outage
+                    .guard(async move {
+                        let args = self.postgres_args()?;
+                        sqlx::query_as_with(self.sql, args)
+                            .fetch_optional(pool)
+                            .await
+                    })
                     .await
             }
-            Target::Postgres(conn) => {
-                let args = self.postgres_args()?;
-                sqlx::query_as_with(self.sql, args)
-                    .fetch_optional(conn)
+            Target::Postgres(conn, outage) => {
+                outage
+                    .watch(async move {
+                        let args = self.postgres_args()?;
+                        sqlx::query_as_with(self.sql, args)
+                            .fetch_optional(conn)
+                            .await
+                    })
                     .await
             }
         }

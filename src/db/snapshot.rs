@@ -40,7 +40,7 @@ impl Db {
                     format: "sqlite-vacuum-into",
                 })
             }
-            Pool::Postgres(_) => {
+            Pool::Postgres(..) => {
                 let file = folder.join("database.pgdump");
                 let mut command = pg_command("pg_dump", database_url)?;
                 command
@@ -72,7 +72,7 @@ impl Db {
                 tokio::fs::copy(file, &partial).await?;
                 tokio::fs::rename(&partial, &target).await?;
             }
-            Pool::Postgres(_) => {
+            Pool::Postgres(..) => {
                 self.close().await;
                 let mut command = pg_command("pg_restore", database_url)?;
                 command

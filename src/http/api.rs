@@ -18,6 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::App;
 use std::collections::BTreeMap;
 
+use crate::db::Trouble;
 use crate::error::{AppError, FieldErrors};
 
 /// An error in the RealWorld shape: `{"errors": {"field": ["message"]}}`.
@@ -52,6 +53,8 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
+        error.log();
+        let retry_after = error.retry_after_secs();
         match error {
             AppError::NotFound(thing) => {
                 Self::new(StatusCode::NOT_FOUND, thing.api_name(), "not found")
@@ -76,22 +79,30 @@ impl From<AppError> for ApiError {
             AppError::PayloadTooLarge => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body", "is too large")
             }
-            AppError::RateLimited { retry_after_secs } => Self {
-                retry_after: Some(retry_after_secs),
+            AppError::RateLimited { .. } => Self {
+                retry_after,
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "credentials",
                     "too many attempts; try again later",
                 )
             },
-            AppError::Internal(cause) => {
-                tracing::error!(error = ?cause, "API request failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(trouble, _) => Self {
+                retry_after,
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
                     "server",
-                    "internal error",
+                    match trouble {
+                        Trouble::Unreachable => "cannot reach its database; try again shortly",
+                        Trouble::Full => "cannot save anything: its storage is full",
+                    },
                 )
-            }
+            },
+            AppError::Internal(_) => Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server",
+                "internal error",
+            ),
         }
     }
 }

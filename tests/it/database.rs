@@ -1,6 +1,7 @@
 //! The database layer under adverse conditions.
 
 use crate::backend_test;
+use crate::helpers::Backend;
 
 backend_test!(the_pool_recovers_from_dropped_connections, |app| {
     app.register("owner").await;
@@ -81,3 +82,339 @@ backend_test!(each_known_unique_violation_is_recognised, |app| {
         assert_eq!(unique_violation(&error), expected, "{sql}: {error}");
     }
 });
+
+/// A TCP proxy on loopback in front of PostgreSQL that can take it away
+/// as a restart or a failover does: every open connection cut, new ones
+/// refused, until it is put back on the same port.
+struct Outage {
+    port: u16,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Outage {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        let first = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = first.local_addr().unwrap().port();
+        let (up, state) = tokio::sync::watch::channel(true);
+        tokio::spawn(Self::serve(Some(first), port, upstream, state));
+        Self { port, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+
+    async fn serve(
+        mut listener: Option<tokio::net::TcpListener>,
+        port: u16,
+        upstream: std::net::SocketAddr,
+        mut state: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            // Down: no listener at all, so connecting is refused.
+            while !*state.borrow_and_update() {
+                if state.changed().await.is_err() {
+                    return;
+                }
+            }
+            let listening = match listener.take() {
+                Some(listener) => listener,
+                None => {
+                    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+                    socket.set_reuseaddr(true).unwrap();
+                    socket.bind(([127, 0, 0, 1], port).into()).unwrap();
+                    socket.listen(1024).unwrap()
+                }
+            };
+            loop {
+                tokio::select! {
+                    accepted = listening.accept() => {
+                        let Ok((mut client, _)) = accepted else { continue };
+                        let mut state = state.clone();
+                        tokio::spawn(async move {
+                            let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                                _ = state.wait_for(|up| !up) => {}
+                            }
+                        });
+                    }
+                    changed = state.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        if !*state.borrow() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// PostgreSQL gone for two seconds under a steady load of visits: while it
+/// is away, requests are answered 503 with Retry-After at once (not after
+/// the pool's ten-second acquire timeout, and never 500); when it is back
+/// the same process serves again; and every visit acknowledged is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_answers_503_at_once_and_loses_no_acknowledged_visit() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    if crate::helpers::postgres_admin_url().is_none() {
+        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (direct, _database) = crate::helpers::fresh_database_url(Backend::Postgres, dir.path())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&direct).unwrap();
+    let upstream = tokio::net::lookup_host((
+        url.host_str().unwrap().to_owned(),
+        url.port().unwrap_or(5432),
+    ))
+    .await
+    .unwrap()
+    .next()
+    .unwrap();
+    let outage = Outage::start(upstream).await;
+    url.set_host(Some("127.0.0.1")).unwrap();
+    url.set_port(Some(outage.port)).unwrap();
+    let server =
+        crate::helpers::QuireProcess::start(&["serve", "--migrate"], url.as_str(), dir.path(), &[]);
+    server.wait_until_up().await;
+
+    // (status, seconds it took, sent during the outage) of every visit.
+    let answers = Arc::new(Mutex::new(Vec::<(u16, f64, bool)>::new()));
+    let down = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = reqwest::Client::new();
+    let load: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, base, answers, down, stop) = (
+                client.clone(),
+                server.base.clone(),
+                answers.clone(),
+                down.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(SeqCst) {
+                    let sent = Instant::now();
+                    let during = down.load(SeqCst);
+                    let response = client
+                        .post(format!("{base}/api/visitors/steady/visits"))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    if status == 503 {
+                        assert!(
+                            response.headers().contains_key("retry-after"),
+                            "a 503 says when to retry"
+                        );
+                    }
+                    answers
+                        .lock()
+                        .unwrap()
+                        .push((status, sent.elapsed().as_secs_f64(), during));
+                    if status == 503 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Until this many more visits are counted (at most 30 s: a busy machine).
+    let counted = |more: usize| {
+        let answers = answers.clone();
+        async move {
+            let goal = answers
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|a| a.0 == 200)
+                .count()
+                + more;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while answers
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|a| a.0 == 200)
+                .count()
+                < goal
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    counted(100).await;
+    down.store(true, SeqCst);
+    outage.set_up(false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    outage.set_up(true);
+    down.store(false, SeqCst);
+    counted(200).await;
+    stop.store(true, SeqCst);
+    for task in load {
+        task.await.unwrap();
+    }
+
+    let answers = answers.lock().unwrap().clone();
+    let count = |f: &dyn Fn(&(u16, f64, bool)) -> bool| answers.iter().filter(|a| f(a)).count();
+    let acknowledged = count(&|a| a.0 == 200);
+    let mut statuses = std::collections::BTreeMap::<(u16, bool), usize>::new();
+    for answer in &answers {
+        *statuses.entry((answer.0, answer.2)).or_default() += 1;
+    }
+    // (status, during the outage) → how many
+    assert!(
+        count(&|a| a.0 == 200 && !a.2) > 0,
+        "visits counted before: {statuses:?}"
+    );
+    assert!(
+        count(&|a| a.0 == 503 && a.2) > 0,
+        "visits refused during: {statuses:?}"
+    );
+    let others: Vec<_> = answers
+        .iter()
+        .filter(|a| a.0 != 200 && a.0 != 503)
+        .collect();
+    assert!(others.is_empty(), "only 200 or 503: {others:?}");
+    // Fast: no visit waited out the pool's acquire timeout.
+    let slowest = answers.iter().map(|a| a.1).fold(0.0, f64::max);
+    assert!(slowest < 3.0, "the slowest answer took {slowest:.1} s");
+    // Back without a restart: the last visits of the run were all counted.
+    let tail = &answers[answers.len().saturating_sub(20)..];
+    assert!(
+        tail.iter().all(|a| a.0 == 200),
+        "served again after the outage: {tail:?}"
+    );
+
+    let db = quire::db::Db::connect(&direct, quire::db::PoolSize(1), None)
+        .await
+        .unwrap();
+    let stored: i64 = quire::db::query("SELECT visits FROM visitors WHERE username = 'steady'")
+        .scalar(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    assert!(
+        stored >= acknowledged as i64 && stored <= answers.len() as i64,
+        "stored {stored}, acknowledged {acknowledged}, sent {}",
+        answers.len()
+    );
+}
+
+/// SQLite on a disk that fills up (a file size limit, which needs no
+/// privileges: writes past it fail as on a full disk): writes get a 503
+/// that says the storage is full, nothing half-written, reading goes on,
+/// and once there is room again the same process writes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("quire.db").display());
+    // A process over its file size limit is killed by SIGXFSZ unless it
+    // ignores it; ignored, the write fails (EFBIG) as on a full disk.
+    let mut command = std::process::Command::new("sh");
+    let quire = crate::helpers::quire_command();
+    let port = crate::helpers::free_port();
+    command
+        .args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\""])
+        .arg(quire.get_program())
+        .args(["serve", "--migrate"])
+        .envs(quire.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("QUIRE_DATABASE_URL", &url)
+        .env("QUIRE_DATA_DIR", dir.path())
+        .env("QUIRE_SECRET_KEY", crate::helpers::TEST_SECRET)
+        .env("QUIRE_BIND", format!("127.0.0.1:{port}"))
+        .env("QUIRE_RATE_LIMITS", "off")
+        .stdout(std::process::Stdio::null());
+    let server = crate::helpers::QuireProcess {
+        child: command.spawn().unwrap(),
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    server.wait_until_up().await;
+    let browser = crate::helpers::Browser::new(url::Url::parse(&server.base).unwrap());
+    let token = browser.api_register("writer").await;
+    let article = |title: &str| serde_json::json!({"article": {"title": title, "description": "d", "body": "b", "tagList": []}});
+    let (status, _) = browser
+        .api(
+            Method::POST,
+            "/api/articles",
+            Some(&token),
+            Some(article("Before")),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let limit = |size: &str| {
+        let set = std::process::Command::new("prlimit")
+            .args([
+                "--pid",
+                &server.child.id().to_string(),
+                &format!("--fsize={size}"),
+            ])
+            .status()
+            .expect("prlimit (util-linux) runs");
+        assert!(set.success(), "prlimit --fsize={size}");
+    };
+    limit("4096:unlimited");
+    let (status, body) = browser
+        .api(
+            Method::POST,
+            "/api/articles",
+            Some(&token),
+            Some(article("During")),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("storage is full"), "{body}");
+    let visit = browser
+        .client
+        .post(format!("{}/api/visitors/someone/visits", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), 503);
+    let page = browser.get("/posts/before").await;
+    page.assert_status(200);
+
+    limit("unlimited:unlimited");
+    crate::helpers::eventually("writes succeed again", || async {
+        let (status, _) = browser
+            .api(
+                Method::POST,
+                "/api/articles",
+                Some(&token),
+                Some(article("After")),
+            )
+            .await;
+        status == 201
+    })
+    .await;
+    server.signal("TERM");
+    assert!(server.exit_status().await.success());
+
+    let db = quire::db::Db::connect(&url, quire::db::PoolSize(1), None)
+        .await
+        .unwrap();
+    let integrity: String = quire::db::query("PRAGMA integrity_check")
+        .scalar(&db)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    let titles: Vec<String> = quire::db::query("SELECT title FROM posts ORDER BY id")
+        .scalars(&db)
+        .await
+        .unwrap();
+    assert_eq!(titles, ["Before", "After"]);
+    db.close().await;
+}

@@ -13,6 +13,17 @@ fn etag(page: &Page) -> String {
         .to_owned()
 }
 
+/// A conditional GET, as a browser that has the page with `tag` sends it.
+async fn revalidate(reader: &crate::helpers::Browser, path: &str, tag: &str) -> reqwest::Response {
+    reader
+        .client
+        .get(reader.url(path))
+        .header("if-none-match", tag)
+        .send()
+        .await
+        .unwrap()
+}
+
 backend_test!(
     anonymous_readers_share_a_page_that_changes_with_the_site,
     |app| {
@@ -31,13 +42,7 @@ backend_test!(
         assert_eq!(again.body, first.body);
 
         // A reader who has the page gets 304 and no body.
-        let response = reader
-            .client
-            .get(reader.url(&path))
-            .header("if-none-match", &tag)
-            .send()
-            .await
-            .unwrap();
+        let response = revalidate(&reader, &path, &tag).await;
         assert_eq!(response.status(), 304);
         assert!(response.text().await.unwrap().is_empty());
 
@@ -51,13 +56,7 @@ backend_test!(
         let after = reader.get(&path).await;
         assert!(after.contains("First!"), "{}", after.body);
         assert_ne!(etag(&after), tag);
-        let response = reader
-            .client
-            .get(reader.url(&path))
-            .header("if-none-match", &tag)
-            .send()
-            .await
-            .unwrap();
+        let response = revalidate(&reader, &path, &tag).await;
         assert_eq!(response.status(), 200, "an old validator gets the new page");
 
         // Changes through the API count too; refused ones change nothing.

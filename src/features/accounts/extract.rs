@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use minijinja::Value;
 use tower_sessions::Session;
 
-use super::session_store::USER_ID_KEY;
 use super::{User, token};
 use crate::app::App;
 use crate::error::{AppError, Thing};
@@ -66,16 +65,24 @@ pub async fn load_viewer(
     next.run(request).await
 }
 
+/// The account of the session the cookie names, in one query over the
+/// session's `user_id` column: the session's data is not loaded (its id
+/// is what the cookie says until something reads the data), which every
+/// signed-in page would otherwise pay for with a query and a JSON parse.
 async fn session_user(app: &App, session: &Session) -> Result<Viewer, AppError> {
-    let user_id: Option<i64> = session
-        .get(USER_ID_KEY)
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("loading the session: {e}")))?;
-    let Some(user_id) = user_id else {
+    let Some(id) = session.id() else {
         return Ok(Viewer(None));
     };
-    let user = super::find(&app.db, user_id).await?;
-    Ok(Viewer(user.filter(|u| u.deleted_at.is_none())))
+    let user = super::find_by_session(&app.db, &id.to_string()).await?;
+    if user.is_none() {
+        // Expired, signed out elsewhere, or made up: the cookie goes, so
+        // the reader is plainly anonymous again (and served from the cache).
+        session
+            .flush()
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("clearing the session: {e}")))?;
+    }
+    Ok(Viewer(user))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Viewer {

@@ -106,6 +106,20 @@ pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     Ok(Query::assembled(sql).bind(id).fetch_optional(db).await?)
 }
 
+/// The account signed in with a live session, if it still exists.
+pub async fn find_by_session(db: &Db, session_id: &str) -> AppResult<Option<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE id = (SELECT user_id FROM sessions WHERE id = $1 AND expires_at > $2)
+           AND deleted_at IS NULL"
+    );
+    Ok(Query::assembled(sql)
+        .bind(session_id)
+        .bind(Timestamp::now())
+        .fetch_optional(db)
+        .await?)
+}
+
 /// An account that still exists, by its username.
 pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Option<User>> {
     let sql =

@@ -80,17 +80,15 @@ pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
     let mut comments: Vec<Comment> = Query::assembled(sql).bind(post.id).fetch_all(db).await?;
     for comment in &mut comments {
         // Rendered when written; made again only after the renderer changed.
-        let html = markdown::stored_html(
+        markdown::keep_current(
             db,
             StoredIn::Comments,
             comment.id,
             &comment.body,
-            comment.body_html.take(),
-            comment.body_html_version,
+            &mut comment.body_html,
+            &mut comment.body_html_version,
         )
         .await?;
-        comment.body_html = Some(html);
-        comment.body_html_version = markdown::VERSION;
     }
     Ok(comments)
 }

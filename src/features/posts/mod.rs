@@ -451,17 +451,15 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
     }
     attach_tags(db, std::slice::from_mut(&mut post)).await?;
     // Rendered when written; made again only after the renderer changed.
-    let html = markdown::stored_html(
+    markdown::keep_current(
         db,
         StoredIn::Posts,
         post.id,
         &post.body,
-        post.body_html.take(),
-        post.body_html_version,
+        &mut post.body_html,
+        &mut post.body_html_version,
     )
     .await?;
-    post.body_html = Some(html);
-    post.body_html_version = markdown::VERSION;
     Ok(post)
 }
 

@@ -162,11 +162,24 @@ async fn write_batch(db: &Db, batch: Vec<Visit>, generation: &AtomicU64) {
             }
         }
         Err(e) => {
-            tracing::error!(error = ?e, visits = views.len() + counts.len(), "writing visits failed");
+            let visits = views.len() + counts.len();
+            let error = match db::trouble(&e) {
+                // The database is away or full: its own kind of answer
+                // (503), and the breaker or the operator's alert says so once.
+                Some(trouble) => {
+                    tracing::debug!(error = %e, visits, "writing visits failed");
+                    AppError::Unavailable(trouble, Arc::new(e))
+                }
+                None => {
+                    tracing::error!(error = ?e, visits, "writing visits failed");
+                    AppError::Internal(anyhow::anyhow!("writing the visit failed: {e}"))
+                }
+            };
             for reply in visitors.into_values().flatten() {
-                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
-                    "writing the visit failed"
-                ))));
+                let _ = reply.send(Err(match &error {
+                    AppError::Unavailable(trouble, e) => AppError::Unavailable(*trouble, e.clone()),
+                    _ => AppError::Internal(anyhow::anyhow!("writing the visit failed")),
+                }));
             }
         }
     }
