@@ -35,6 +35,7 @@ impl App {
         let mut parts = Parts::default();
         parts.insert(visits::Visits::start(db.clone()));
         parts.insert(posts::Previews::default());
+        parts.insert(comments::Discussions::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));

@@ -155,6 +155,9 @@ const SECRET_VARIABLES: [&str; 4] = [
 ];
 
 pub fn main() -> ExitCode {
+    // Every TLS client (S3, SMTP, PostgreSQL, Sentry, OTLP) uses ring;
+    // reqwest's clients take the process default, set before any exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // A missing .env is normal; a malformed one is worth saying.
     if let Err(e) = dotenvy::dotenv()
         && !e.not_found()
@@ -488,6 +491,7 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
         .await
         .with_context(|| format!("QUIRE_BIND: cannot listen on {bind}"))?;
     tracing::info!(address = %server.local_addr()?, %public_url, backend = db.backend(), jobs = run_jobs, "serving");
+    let changes = crate::http::cache::listen_for_changes(&app);
     // SIGTERM: readiness turns 503 at once while requests are still served
     // for QUIRE_SHUTDOWN_DRAIN (balancers notice and stop sending); then the
     // server takes no new connections and the worker no new jobs, and
@@ -538,6 +542,9 @@ async fn serve(settings: Settings, migrate: bool, no_worker: bool) -> anyhow::Re
         metrics.await??;
     }
     signal.abort();
+    if let Some(changes) = changes {
+        changes.abort();
+    }
     // Views queued by the last requests are written before the pool closes.
     app.flush().await;
     db.close().await;

@@ -146,3 +146,42 @@ fn etag(body: &[u8]) -> HeaderValue {
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
 }
+
+/// What many readers' pages are made of (a post and its comments), kept
+/// like the pages themselves: forgotten with them at every change
+/// ([`PageCache::forget_all`]), after [`TTL`] at the latest. Signed-in
+/// readers' pages cannot be shared whole, but most of what is on them can.
+pub struct Shared<V> {
+    entries: RwLock<HashMap<String, (u64, Instant, V)>>,
+    max: usize,
+}
+
+impl<V: Clone> Shared<V> {
+    /// Keeps at most `max` values.
+    pub fn new(max: usize) -> Self {
+        Self {
+            entries: RwLock::default(),
+            max,
+        }
+    }
+
+    pub fn get(&self, pages: &PageCache, key: &str) -> Option<V> {
+        let entries = self.entries.read().ok()?;
+        let (generation, expires, value) = entries.get(key)?;
+        (*generation == pages.generation() && *expires > Instant::now()).then(|| value.clone())
+    }
+
+    /// Keeps a value read in `generation` (read before the value was).
+    pub fn put(&self, pages: &PageCache, key: String, generation: u64, value: V) {
+        let now = Instant::now();
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() >= self.max {
+                let current = pages.generation();
+                entries.retain(|_, (g, expires, _)| *g == current && *expires > now);
+            }
+            if entries.len() < self.max {
+                entries.insert(key, (generation, now + TTL, value));
+            }
+        }
+    }
+}

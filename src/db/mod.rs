@@ -345,6 +345,18 @@ impl Db {
         }
     }
 
+    /// Wakes every process listening on `channel` ([`Db::listen`]): a
+    /// `NOTIFY` on PostgreSQL; nothing on SQLite, which has no listeners.
+    pub async fn notify(&self, channel: &'static str) -> Result<(), sqlx::Error> {
+        if self.dialect().notifies() {
+            query("SELECT pg_notify($1, '')")
+                .bind(channel)
+                .execute(self)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// On PostgreSQL, a task that calls `wake` for every `NOTIFY` on
     /// `channel` (reconnecting when the connection drops); `None` on
     /// SQLite, whose callers poll instead.

@@ -82,7 +82,51 @@ pub async fn forget_on_change(State(app): State<App>, request: Request, next: Ne
     );
     let response = next.run(request).await;
     if changes && !response.status().is_client_error() && !response.status().is_server_error() {
-        app.pages.forget_all();
+        site_changed(&app);
     }
     response
+}
+
+/// The site changed: this process forgets every cached page, and the other
+/// processes theirs ([`listen_for_changes`]). Requests that change things
+/// call it through [`forget_on_change`]; work done outside a request that
+/// changes what pages show (a job, a domain event's subscriber) calls it.
+pub fn site_changed(app: &App) {
+    app.pages.forget_all();
+    let db = app.db.clone();
+    tokio::spawn(async move {
+        if let Err(e) = db.notify(CHANGED).await {
+            tracing::warn!(error = %e, "telling other processes of a change failed; they catch up within the cache's TTL");
+        }
+    });
+}
+
+/// The channel on which replicas tell each other that the site changed.
+const CHANGED: &str = "quire_changed";
+
+/// On PostgreSQL, a task that forgets this process's cached pages whenever
+/// another process (a replica behind the same load balancer) changed the
+/// site, so a member who comments through one replica sees the comment
+/// from any; without it, within [`TTL`](crate::page_cache::TTL).
+pub fn listen_for_changes(app: &App) -> Option<tokio::task::JoinHandle<()>> {
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = app.db.listen(CHANGED, wake.clone())?;
+    let app = app.clone();
+    Some(tokio::spawn(async move {
+        // The listener lives as long as this task.
+        let _listener = DropAbort(listener);
+        loop {
+            wake.notified().await;
+            app.pages.forget_all();
+        }
+    }))
+}
+
+/// Stops a task when dropped.
+struct DropAbort(tokio::task::JoinHandle<()>);
+
+impl Drop for DropAbort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -61,7 +61,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     pg_database: Option<TestDatabase>,
     /// The app the server runs, for what tests do beside the HTTP requests.
-    app: quire::app::App,
+    pub app: quire::app::App,
     /// The app's database, for worker processes to share.
     pub database_url: String,
     /// Where its emails go.
@@ -189,8 +189,14 @@ impl TestApp {
         .expect("bind");
         let addr = server.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
+        // As `quire serve` does: on PostgreSQL, changes made by other
+        // processes (the workers tests start) reach this one's caches.
+        let changes = quire::http::cache::listen_for_changes(&app);
         tokio::spawn(server.run(async {
             let _ = rx.await;
+            if let Some(changes) = changes {
+                changes.abort();
+            }
         }));
         let base = Url::parse(&format!("http://{addr}/")).unwrap();
         let outbox = Arc::new(Outbox::new(&app, &base));

@@ -122,3 +122,65 @@ backend_test!(maintenance_is_not_hidden_by_the_cache, |app| {
     })
     .await;
 });
+
+/// Two replicas on one PostgreSQL database: a change made through one is
+/// seen at once on the other, whose cached pages it makes go (NOTIFY),
+/// not only after the cache's ten seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_replica_shows_on_the_other_at_once() {
+    use crate::helpers::{Backend, Browser, QuireProcess, fresh_database_url};
+    if crate::helpers::postgres_admin_url().is_none() {
+        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _database) = fresh_database_url(Backend::Postgres, dir.path())
+        .await
+        .unwrap();
+    let serve = || {
+        QuireProcess::start(
+            &["serve", "--migrate"],
+            &url,
+            dir.path(),
+            &[("QUIRE_RATE_LIMITS", "off")],
+        )
+    };
+    let one = serve();
+    one.wait_until_up().await;
+    let other = serve();
+    other.wait_until_up().await;
+    let writer = Browser::new(url::Url::parse(&one.base).unwrap());
+    let token = writer.api_register("writer").await;
+    let (status, article) = writer
+        .api(
+            reqwest::Method::POST,
+            "/api/articles",
+            Some(&token),
+            Some(serde_json::json!({"article": {"title": "Twice", "description": "d", "body": "b", "tagList": []}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let path = format!("/posts/{}", article["article"]["slug"].as_str().unwrap());
+    let reader = Browser::new(url::Url::parse(&other.base).unwrap());
+    // Cached on the other replica, with no comment yet.
+    for _ in 0..2 {
+        assert!(reader.get(&path).await.texts(".comment").is_empty());
+    }
+    let (status, _) = writer
+        .api(
+            reqwest::Method::POST,
+            &format!("{}/comments", path.replace("/posts/", "/api/articles/")),
+            Some(&token),
+            Some(serde_json::json!({"comment": {"body": "Seen everywhere"}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let started = std::time::Instant::now();
+    while reader.get(&path).await.texts(".comment").is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "the other replica still shows its cached page"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -4,15 +4,20 @@ pub mod api;
 pub mod emails;
 pub mod web;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use sqlx::FromRow;
+
+use crate::app::App;
 
 use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
-use crate::features::posts::Post;
+use crate::features::posts::{self, Post};
 use crate::jobs::events::{self, Event};
 use crate::markdown::{self, StoredIn};
+use crate::page_cache::Shared;
 
 pub const MAX_BODY: usize = 20_000;
 
@@ -72,6 +77,58 @@ pub async fn parse_body(body: &str) -> Result<CommentBody, FieldErrors> {
         }
     };
     Err(FieldErrors::single("body", problem))
+}
+
+/// Published posts with their comments, as every reader sees them, shared
+/// between readers' pages until the next change (`page_cache::Shared`).
+#[derive(Clone)]
+pub struct Discussions(Arc<Shared<Arc<(Post, Vec<Comment>)>>>);
+
+impl Default for Discussions {
+    fn default() -> Self {
+        // A post with its comments is tens of kilobytes.
+        Self(Arc::new(Shared::new(256)))
+    }
+}
+
+/// A post and its comments, as this viewer may see them. A published
+/// post's are the same for every reader but for what the post is to the
+/// viewer (liked, following its author), so they are kept between changes
+/// ([`Discussions`]) and only that is read; a signed-in page then costs
+/// one query for it where it cost three.
+pub async fn discussion(
+    app: &App,
+    slug: &str,
+    viewer: Option<i64>,
+) -> AppResult<(Post, Vec<Comment>)> {
+    let shared = &app.part::<Discussions>().0;
+    let (post, comments) = match shared.get(&app.pages, slug) {
+        Some(kept) => (kept.0.clone(), kept.1.clone()),
+        None => {
+            let generation = app.pages.generation();
+            // Without a viewer, only a published post is found.
+            match posts::find(&app.db, slug, None).await {
+                Ok(post) => {
+                    let comments = list(&app.db, &post).await?;
+                    let kept = Arc::new((post, comments));
+                    shared.put(&app.pages, slug.to_owned(), generation, kept.clone());
+                    (kept.0.clone(), kept.1.clone())
+                }
+                // A draft or a scheduled post, which only its author reads:
+                // never shared.
+                Err(AppError::NotFound(_)) if viewer.is_some() => {
+                    let post = posts::find(&app.db, slug, viewer).await?;
+                    let comments = list(&app.db, &post).await?;
+                    return Ok((post, comments));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    match viewer {
+        Some(viewer) => Ok((posts::with_viewer(&app.db, post, viewer).await?, comments)),
+        None => Ok((post, comments)),
+    }
 }
 
 /// A post's comments, oldest first, with their HTML current.

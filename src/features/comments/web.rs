@@ -184,7 +184,7 @@ async fn show(
     headers: HeaderMap,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
-    let post = posts::find(&state.db, &slug, ctx.viewer.id()).await?;
+    let (post, comments) = super::discussion(&state, &slug, ctx.viewer.id()).await?;
     // Only published posts count views; drafts are their author's business.
     let published = post.state() == posts::PostState::Published;
     let post_id = post.id;
@@ -192,7 +192,7 @@ async fn show(
     let cookie = published
         .then(|| counter.record(&headers, ctx.viewer.id(), post_id))
         .flatten();
-    let mut response = render_post(&state, &ctx, post, StatusCode::OK, context! {}).await?;
+    let mut response = render_discussion(&state, &ctx, post, comments, StatusCode::OK, context! {});
     if let Some(cookie) = cookie {
         response
             .headers_mut()
@@ -220,17 +220,28 @@ pub async fn render_post(
     extra: Value,
 ) -> AppResult<Response> {
     let comments = super::list(&state.db, &post).await?;
+    Ok(render_discussion(state, ctx, post, comments, status, extra))
+}
+
+fn render_discussion(
+    state: &App,
+    ctx: &Page,
+    post: posts::Post,
+    comments: Vec<Comment>,
+    status: StatusCode,
+    extra: Value,
+) -> Response {
     let comments: Vec<_> = comments
         .into_iter()
         .map(|c| CommentView::new(c, ctx.viewer.user()))
         .collect();
     let post = posts::web::PostView::new(post, ctx.viewer.user(), true);
-    Ok(ctx.render_status(
+    ctx.render_status(
         state,
         status,
         "post.html",
         context! { post => Serde(post), comments => Serde(comments), ..extra },
-    ))
+    )
 }
 
 async fn like(

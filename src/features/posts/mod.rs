@@ -133,18 +133,36 @@ impl Post {
     }
 }
 
-const SELECT_POSTS: &str = "
+// What a post is to the viewer `$1`: read with every post, and on their own
+// for a post read without a viewer ([`viewer_flags`]).
+macro_rules! liked {
+    () => {
+        "EXISTS (SELECT 1 FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1)"
+    };
+}
+macro_rules! following_author {
+    () => {
+        "EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)"
+    };
+}
+
+const SELECT_POSTS: &str = concat!(
+    "
     SELECT p.id, p.author_id, u.username AS author_username, u.image AS author_image,
            u.deleted_at AS author_deleted_at, p.slug, p.title, p.description, p.body,
            p.body_html, p.body_html_version, p.status,
            p.published_at, p.created_at, p.updated_at, p.edited_at,
            (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
-           EXISTS (SELECT 1 FROM reactions r WHERE r.post_id = p.id AND r.user_id = $1) AS liked,
+           ",
+    liked!(),
+    " AS liked,
            (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) AS comment_count,
-           EXISTS (SELECT 1 FROM follows f WHERE f.follower_id = $1 AND f.followee_id = p.author_id)
-               AS following_author,
+           ",
+    following_author!(),
+    " AS following_author,
            COALESCE((SELECT v.views FROM post_views v WHERE v.post_id = p.id), 0) AS views
-    FROM posts p JOIN users u ON u.id = p.author_id";
+    FROM posts p JOIN users u ON u.id = p.author_id"
+);
 
 /// What the fields of an editor or an API call hold, before parsing.
 #[derive(Debug, Default, Clone)]
@@ -463,6 +481,24 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
     Ok(post)
 }
 
+/// Sets what the post is to this viewer (liked, following its author) on
+/// a post read without one: a published post is the same for everyone
+/// else, so it can be shared between readers and only this is read.
+pub async fn with_viewer(db: &Db, mut post: Post, viewer: i64) -> AppResult<Post> {
+    let sql = concat!(
+        "SELECT ",
+        liked!(),
+        ", ",
+        following_author!(),
+        " FROM posts p WHERE p.id = $2"
+    );
+    let (liked, following_author): (bool, bool) =
+        query(sql).bind(viewer).bind(post.id).fetch_one(db).await?;
+    post.liked = liked;
+    post.following_author = following_author;
+    Ok(post)
+}
+
 /// A post the user may modify (their own, or any for an admin). Drafts of
 /// others stay invisible even to admins: they are not published writing.
 pub async fn find_for_edit(db: &Db, slug: &str, user: &User) -> AppResult<Post> {
@@ -668,6 +704,8 @@ pub async fn forget_likes_of_deleted_account(
         .bind(event.user_id)
         .execute(&app.db)
         .await?;
+    // Pages show like counts; this ran in a worker, not a request.
+    crate::http::cache::site_changed(&app);
     Ok(())
 }
 
