@@ -43,13 +43,29 @@ pub struct Page {
     on_hit: Option<OnHit>,
 }
 
-#[derive(Default)]
 pub struct PageCache {
     pages: RwLock<HashMap<String, Arc<Page>>>,
     generation: AtomicU64,
+    /// Tells this process's notifications of a change from the others'.
+    origin: String,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        Self {
+            pages: RwLock::default(),
+            generation: AtomicU64::default(),
+            origin: crate::crypto::random_token(16),
+        }
+    }
 }
 
 impl PageCache {
+    /// The name this process's change notifications carry.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Forgets every page: the site changed.
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::Release);

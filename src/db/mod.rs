@@ -345,12 +345,14 @@ impl Db {
         }
     }
 
-    /// Wakes every process listening on `channel` ([`Db::listen`]): a
-    /// `NOTIFY` on PostgreSQL; nothing on SQLite, which has no listeners.
-    pub async fn notify(&self, channel: &'static str) -> Result<(), sqlx::Error> {
+    /// Wakes every process listening on `channel` ([`Db::listen`]), with
+    /// `payload` (who sent it, say): a `NOTIFY` on PostgreSQL; nothing on
+    /// SQLite, which has no listeners.
+    pub async fn notify(&self, channel: &'static str, payload: &str) -> Result<(), sqlx::Error> {
         if self.dialect().notifies() {
-            query("SELECT pg_notify($1, '')")
+            query("SELECT pg_notify($1, $2)")
                 .bind(channel)
+                .bind(payload)
                 .execute(self)
                 .await?;
         }
@@ -358,11 +360,13 @@ impl Db {
     }
 
     /// On PostgreSQL, a task that calls `wake` for every `NOTIFY` on
-    /// `channel` (reconnecting when the connection drops); `None` on
-    /// SQLite, whose callers poll instead.
+    /// `channel` (reconnecting when the connection drops) but those whose
+    /// payload is `unless` (a process's own); `None` on SQLite, whose
+    /// callers poll instead.
     pub fn listen(
         &self,
         channel: &'static str,
+        unless: Option<String>,
         wake: std::sync::Arc<tokio::sync::Notify>,
     ) -> Option<tokio::task::JoinHandle<()>> {
         let Pool::Postgres(pool, _) = &self.0 else {
@@ -375,8 +379,10 @@ impl Db {
                     let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
                     listener.listen(channel).await?;
                     loop {
-                        listener.recv().await?;
-                        wake.notify_one();
+                        let notification = listener.recv().await?;
+                        if unless.as_deref() != Some(notification.payload()) {
+                            wake.notify_one();
+                        }
                     }
                 };
                 let result: Result<(), sqlx::Error> = listening.await;

@@ -94,8 +94,9 @@ pub async fn forget_on_change(State(app): State<App>, request: Request, next: Ne
 pub fn site_changed(app: &App) {
     app.pages.forget_all();
     let db = app.db.clone();
+    let origin = app.pages.origin().to_owned();
     tokio::spawn(async move {
-        if let Err(e) = db.notify(CHANGED).await {
+        if let Err(e) = db.notify(CHANGED, &origin).await {
             tracing::warn!(error = %e, "telling other processes of a change failed; they catch up within the cache's TTL");
         }
     });
@@ -110,7 +111,10 @@ const CHANGED: &str = "quire_changed";
 /// from any; without it, within [`TTL`](crate::page_cache::TTL).
 pub fn listen_for_changes(app: &App) -> Option<tokio::task::JoinHandle<()>> {
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let listener = app.db.listen(CHANGED, wake.clone())?;
+    // Not its own: this process forgot its pages when it made the change,
+    // and the notification comes later, after it may have kept new ones.
+    let own = Some(app.pages.origin().to_owned());
+    let listener = app.db.listen(CHANGED, own, wake.clone())?;
     let app = app.clone();
     Some(tokio::spawn(async move {
         // The listener lives as long as this task.

@@ -80,7 +80,7 @@ pub async fn run_worker(
     let wake = Arc::new(Notify::new());
     // PostgreSQL: a trigger on jobs sends `NOTIFY quire_jobs` at the
     // commit of every insert, which wakes this worker.
-    let listener = app.db.listen("quire_jobs", wake.clone());
+    let listener = app.db.listen("quire_jobs", None, wake.clone());
     let poll = poll_interval(&app.db);
     let mut periodic = Periodic::new(registry.periodic.clone());
     let claims = claim_sql(&app.db);
