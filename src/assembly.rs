@@ -36,6 +36,8 @@ impl App {
         parts.insert(visits::Visits::start(db.clone()));
         parts.insert(posts::Previews::default());
         parts.insert(comments::Discussions::default());
+        parts.insert(accounts::Sessions::default());
+        parts.insert(posts::Relations::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));

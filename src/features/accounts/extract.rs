@@ -66,14 +66,15 @@ pub async fn load_viewer(
 }
 
 /// The account of the session the cookie names, in one query over the
-/// session's `user_id` column: the session's data is not loaded (its id
-/// is what the cookie says until something reads the data), which every
+/// session's `user_id` column, or none while it is kept in memory
+/// (`accounts::Sessions`): the session's data is not loaded (its id is
+/// what the cookie says until something reads the data), which every
 /// signed-in page would otherwise pay for with a query and a JSON parse.
 async fn session_user(app: &App, session: &Session) -> Result<Viewer, AppError> {
     let Some(id) = session.id() else {
         return Ok(Viewer(None));
     };
-    let user = super::find_by_session(&app.db, &id.to_string()).await?;
+    let user = super::find_by_session(app, &id.to_string()).await?;
     if user.is_none() {
         // Expired, signed out elsewhere, or made up: the cookie goes, so
         // the reader is plainly anonymous again (and served from the cache).

@@ -19,15 +19,18 @@ pub mod web;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::Serialize;
 use sqlx::FromRow;
 use time::Duration;
 
+use crate::app::App;
 use crate::config::{Registration, SecretKey};
 use crate::db::{self, Db, MigrationStep, Query, Timestamp, Unique, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
+use crate::page_cache::Shared;
 pub use domain::bio_html;
 use domain::{Email, Password, Username, parse_bio, parse_image_url, username_key};
 
@@ -106,18 +109,57 @@ pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     Ok(Query::assembled(sql).bind(id).fetch_optional(db).await?)
 }
 
+/// Who signed in with which session, kept between changes like the pages
+/// (`page_cache::Shared`): every request of a signed-in member needs it.
+/// Signing out, a new password, a deleted account are changes, which
+/// forget it in every process; a session's end is checked on each use.
+#[derive(Clone)]
+pub struct Sessions(Arc<Shared<Arc<(User, Timestamp)>>>);
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Self(Arc::new(Shared::new(4096)))
+    }
+}
+
+#[derive(FromRow)]
+struct SessionUser {
+    #[sqlx(flatten)]
+    user: User,
+    session_expires_at: Timestamp,
+}
+
 /// The account signed in with a live session, if it still exists.
-pub async fn find_by_session(db: &Db, session_id: &str) -> AppResult<Option<User>> {
+pub async fn find_by_session(app: &App, session_id: &str) -> AppResult<Option<User>> {
+    let now = Timestamp::now();
+    let kept = &app.part::<Sessions>().0;
+    if let Some(entry) = kept.get(&app.pages, session_id)
+        && entry.1 > now
+    {
+        return Ok(Some(entry.0.clone()));
+    }
+    let generation = app.pages.generation();
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users
+        "SELECT {USER_COLUMNS},
+                (SELECT expires_at FROM sessions WHERE id = $1) AS session_expires_at
+         FROM users
          WHERE id = (SELECT user_id FROM sessions WHERE id = $1 AND expires_at > $2)
            AND deleted_at IS NULL"
     );
-    Ok(Query::assembled(sql)
+    let found: Option<SessionUser> = Query::assembled(sql)
         .bind(session_id)
-        .bind(Timestamp::now())
-        .fetch_optional(db)
-        .await?)
+        .bind(now)
+        .fetch_optional(&app.db)
+        .await?;
+    Ok(found.map(|found| {
+        kept.put(
+            &app.pages,
+            session_id.to_owned(),
+            generation,
+            Arc::new((found.user.clone(), found.session_expires_at)),
+        );
+        found.user
+    }))
 }
 
 /// An account that still exists, by its username.

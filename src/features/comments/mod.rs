@@ -94,8 +94,7 @@ impl Default for Discussions {
 /// A post and its comments, as this viewer may see them. A published
 /// post's are the same for every reader but for what the post is to the
 /// viewer (liked, following its author), so they are kept between changes
-/// ([`Discussions`]) and only that is read; a signed-in page then costs
-/// one query for it where it cost three.
+/// ([`Discussions`]) and only that is read (and kept, `posts::Relations`).
 pub async fn discussion(
     app: &App,
     slug: &str,
@@ -126,7 +125,7 @@ pub async fn discussion(
         }
     };
     match viewer {
-        Some(viewer) => Ok((posts::with_viewer(&app.db, post, viewer).await?, comments)),
+        Some(viewer) => Ok((posts::with_viewer(app, post, viewer).await?, comments)),
         None => Ok((post, comments)),
     }
 }

@@ -14,6 +14,7 @@ use sqlx::FromRow;
 
 use crate::app::App;
 use crate::jobs::events::{self, Event};
+use crate::page_cache::Shared;
 
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
@@ -481,19 +482,44 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
     Ok(post)
 }
 
+/// What posts are to their readers (liked, following the author), kept
+/// between changes like the pages (`page_cache::Shared`): liking and
+/// following are changes, which forget it.
+#[derive(Clone)]
+pub struct Relations(Arc<Shared<(bool, bool)>>);
+
+impl Default for Relations {
+    fn default() -> Self {
+        Self(Arc::new(Shared::new(16_384)))
+    }
+}
+
 /// Sets what the post is to this viewer (liked, following its author) on
 /// a post read without one: a published post is the same for everyone
 /// else, so it can be shared between readers and only this is read.
-pub async fn with_viewer(db: &Db, mut post: Post, viewer: i64) -> AppResult<Post> {
-    let sql = concat!(
-        "SELECT ",
-        liked!(),
-        ", ",
-        following_author!(),
-        " FROM posts p WHERE p.id = $2"
-    );
-    let (liked, following_author): (bool, bool) =
-        query(sql).bind(viewer).bind(post.id).fetch_one(db).await?;
+pub async fn with_viewer(app: &App, mut post: Post, viewer: i64) -> AppResult<Post> {
+    let kept = &app.part::<Relations>().0;
+    let key = format!("{}:{viewer}", post.id);
+    let (liked, following_author) = match kept.get(&app.pages, &key) {
+        Some(relation) => relation,
+        None => {
+            let generation = app.pages.generation();
+            let sql = concat!(
+                "SELECT ",
+                liked!(),
+                ", ",
+                following_author!(),
+                " FROM posts p WHERE p.id = $2"
+            );
+            let relation: (bool, bool) = query(sql)
+                .bind(viewer)
+                .bind(post.id)
+                .fetch_one(&app.db)
+                .await?;
+            kept.put(&app.pages, key, generation, relation);
+            relation
+        }
+    };
     post.liked = liked;
     post.following_author = following_author;
     Ok(post)
