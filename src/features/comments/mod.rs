@@ -81,8 +81,11 @@ pub async fn parse_body(body: &str) -> Result<CommentBody, FieldErrors> {
 
 /// Published posts with their comments, as every reader sees them, shared
 /// between readers' pages until the next change (`page_cache::Shared`).
+/// A published post with its comments.
+type Discussion = Arc<(Post, Vec<Comment>)>;
+
 #[derive(Clone)]
-pub struct Discussions(Arc<Shared<Arc<(Post, Vec<Comment>)>>>);
+pub struct Discussions(Arc<Shared<Discussion>>);
 
 impl Default for Discussions {
     fn default() -> Self {
