@@ -71,8 +71,28 @@ pub struct Switch {
     seen: std::sync::Mutex<Option<(Instant, Option<Arc<Maintenance>>)>>,
 }
 
+/// What the switch said for one request, kept in its extensions by the
+/// first layer that asked (the page cache, then the gate), so that it is
+/// read once per request and both layers act on the same answer.
+#[derive(Clone)]
+struct SeenByRequest(Option<Arc<Maintenance>>);
+
 impl Switch {
-    pub async fn current(&self, db: &Db) -> Option<Arc<Maintenance>> {
+    /// The switch as this request sees it.
+    pub async fn for_request(
+        &self,
+        db: &Db,
+        extensions: &mut axum::http::Extensions,
+    ) -> Option<Arc<Maintenance>> {
+        if let Some(SeenByRequest(seen)) = extensions.get() {
+            return seen.clone();
+        }
+        let seen = self.current(db).await;
+        extensions.insert(SeenByRequest(seen.clone()));
+        seen
+    }
+
+    async fn current(&self, db: &Db) -> Option<Arc<Maintenance>> {
         if let Some((read_at, seen)) = &*self.seen.lock().expect("not poisoned")
             && read_at.elapsed() < REFRESH
         {

@@ -30,8 +30,14 @@ fn cacheable(request: &Request) -> bool {
 
 /// The layer: answers from the cache, or lets the request through and
 /// keeps what a handler marked [`Shareable`].
-pub async fn serve(State(app): State<App>, request: Request, next: Next) -> Response {
-    if !cacheable(&request) || app.maintenance.current(&app.db).await.is_some() {
+pub async fn serve(State(app): State<App>, mut request: Request, next: Next) -> Response {
+    if !cacheable(&request)
+        || app
+            .maintenance
+            .for_request(&app.db, request.extensions_mut())
+            .await
+            .is_some()
+    {
         return next.run(request).await;
     }
     let key = request

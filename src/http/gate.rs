@@ -25,10 +25,14 @@ pub enum Renderer {
 /// reach the sign-in page, to sign in as an administrator.
 pub async fn gate(
     State((app, renderer)): State<(App, Renderer)>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    let Some(down) = app.maintenance.current(&app.db).await else {
+    let Some(down) = app
+        .maintenance
+        .for_request(&app.db, request.extensions_mut())
+        .await
+    else {
         return next.run(request).await;
     };
     let admin = Caller::of(request.extensions()).is_some_and(|c| c.admin);
