@@ -1,7 +1,6 @@
 //! The database layer under adverse conditions.
 
 use crate::backend_test;
-use crate::helpers::Backend;
 
 backend_test!(the_pool_recovers_from_dropped_connections, |app| {
     app.register("owner").await;
@@ -164,14 +163,9 @@ async fn a_postgres_outage_answers_503_at_once_and_loses_no_acknowledged_visit()
     use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
-    if crate::helpers::postgres_admin_url().is_none() {
-        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+    let Some((dir, direct, _database)) = crate::helpers::postgres_only().await else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (direct, _database) = crate::helpers::fresh_database_url(Backend::Postgres, dir.path())
-        .await
-        .unwrap();
+    };
     let mut url = url::Url::parse(&direct).unwrap();
     let upstream = tokio::net::lookup_host((
         url.host_str().unwrap().to_owned(),

@@ -146,6 +146,19 @@ pub async fn fresh_database_url(
     }
 }
 
+/// For a test only PostgreSQL can run (several processes on one
+/// database): a temporary folder and a new database's URL, or `None`,
+/// after saying so, when QUIRE_TEST_POSTGRES_URL is not set.
+pub async fn postgres_only() -> Option<(tempfile::TempDir, String, TestDatabase)> {
+    if postgres_admin_url().is_none() {
+        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, database) = fresh_database_url(Backend::Postgres, dir.path()).await?;
+    Some((dir, url, database?))
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         Self::try_spawn(backend).await.expect("backend available")

@@ -128,15 +128,10 @@ backend_test!(maintenance_is_not_hidden_by_the_cache, |app| {
 /// not only after the cache's ten seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_replica_shows_on_the_other_at_once() {
-    use crate::helpers::{Backend, Browser, QuireProcess, fresh_database_url};
-    if crate::helpers::postgres_admin_url().is_none() {
-        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+    use crate::helpers::{Browser, QuireProcess};
+    let Some((dir, url, _database)) = crate::helpers::postgres_only().await else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _database) = fresh_database_url(Backend::Postgres, dir.path())
-        .await
-        .unwrap();
+    };
     let serve = || {
         QuireProcess::start(
             &["serve", "--migrate"],

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_test;
-use crate::helpers::{Backend, QuireProcess, fresh_database_url};
+use crate::helpers::{QuireProcess, fresh_database_url};
 
 const BROWSER_UA: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36";
@@ -297,14 +297,9 @@ async fn acknowledged_visits_survive_sigkill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_on_one_postgres_count_exactly() {
-    if crate::helpers::postgres_admin_url().is_none() {
-        eprintln!("skipped: QUIRE_TEST_POSTGRES_URL is not set");
+    let Some((dir, url, _database)) = crate::helpers::postgres_only().await else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (url, _database) = fresh_database_url(Backend::Postgres, dir.path())
-        .await
-        .unwrap();
+    };
     let mut first = serve(&url, dir.path());
     first.wait_until_up().await;
     let mut second = serve(&url, dir.path());

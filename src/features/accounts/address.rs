@@ -20,7 +20,6 @@ use crate::app::App;
 use crate::db::{self, Db, Query, Timestamp, Tx, Unique, query};
 use crate::error::{AppError, AppResult, Thing};
 use crate::jobs::Job;
-use crate::mail;
 
 /// How long a link works.
 pub const LINK_LIFETIME: Duration = Duration::hours(24);
@@ -110,22 +109,16 @@ async fn send(app: &App, user_id: i64) -> anyhow::Result<()> {
         tracing::info!("the change of address was replaced meanwhile; its own job sends");
         return Ok(());
     }
-    let link = app
-        .settings
-        .http
-        .public_url()
-        .join(&format!("settings/email/{token}"))?;
-    let message = mail::Email::render(
-        &app.templates,
+    super::link::send(
+        app,
+        &email,
         "address_change",
-        minijinja::context! {
-            username => user.username,
-            link => link.as_str(),
-            hours => LINK_LIFETIME.whole_hours(),
-            site => mail::site(&app.settings),
-        },
-    )?;
-    app.mailer.send(&email, message).await
+        "settings/email",
+        &token,
+        &user.username,
+        LINK_LIFETIME,
+    )
+    .await
 }
 
 /// A change of address waiting for its link, as the confirmation page

@@ -14,7 +14,6 @@ use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Thing};
 use crate::jobs::Job;
-use crate::mail;
 use serde::{Deserialize, Serialize};
 
 /// How long a link works.
@@ -62,22 +61,16 @@ async fn send_link(ctx: &App, email: &str) -> anyhow::Result<()> {
     query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)").bind(token_hash(&token)).bind(user.id).bind(now).bind(now + LINK_LIFETIME)
         .execute(&ctx.db).await?;
-    let link = ctx
-        .settings
-        .http
-        .public_url()
-        .join(&format!("password/reset/{token}"))?;
-    let message = mail::Email::render(
-        &ctx.templates,
+    super::link::send(
+        ctx,
+        email,
         "password_reset",
-        minijinja::context! {
-            username => user.username,
-            link => link.as_str(),
-            minutes => LINK_LIFETIME.whole_minutes(),
-            site => mail::site(&ctx.settings),
-        },
-    )?;
-    ctx.mailer.send(email, message).await
+        "password/reset",
+        &token,
+        &user.username,
+        LINK_LIFETIME,
+    )
+    .await
 }
 
 /// The account a link would reset, if it still works.

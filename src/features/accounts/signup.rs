@@ -26,7 +26,6 @@ use crate::config::Registration;
 use crate::db::{Db, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::Job;
-use crate::mail;
 
 /// How long a link works.
 pub const LINK_LIFETIME: Duration = Duration::hours(24);
@@ -169,22 +168,16 @@ async fn send(app: &App, email: &str) -> anyhow::Result<()> {
         tracing::info!("the registration is no longer pending; nothing sent");
         return Ok(());
     };
-    let link = app
-        .settings
-        .http
-        .public_url()
-        .join(&format!("register/confirm/{token}"))?;
-    let message = mail::Email::render(
-        &app.templates,
+    super::link::send(
+        app,
+        email,
         "registration_confirm",
-        minijinja::context! {
-            username,
-            link => link.as_str(),
-            hours => LINK_LIFETIME.whole_hours(),
-            site => mail::site(&app.settings),
-        },
-    )?;
-    app.mailer.send(email, message).await
+        "register/confirm",
+        &token,
+        &username,
+        LINK_LIFETIME,
+    )
+    .await
 }
 
 /// A registration waiting for its link, as the confirmation page shows it.

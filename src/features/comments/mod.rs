@@ -112,9 +112,9 @@ pub async fn discussion(
             match posts::find(&app.db, slug, None).await {
                 Ok(post) => {
                     let comments = list(&app.db, &post).await?;
-                    let kept = Arc::new((post, comments));
-                    shared.put(&app.pages, slug.to_owned(), generation, kept.clone());
-                    (kept.0.clone(), kept.1.clone())
+                    let kept = Arc::new((post.clone(), comments.clone()));
+                    shared.put(&app.pages, slug.to_owned(), generation, kept);
+                    (post, comments)
                 }
                 // A draft or a scheduled post, which only its author reads:
                 // never shared.
