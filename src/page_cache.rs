@@ -48,6 +48,9 @@ pub struct PageCache {
     generation: AtomicU64,
     /// Tells this process's notifications of a change from the others'.
     origin: String,
+    /// Wakes the task that sends those notifications
+    /// (`http::cache::site_changed`).
+    announcer: std::sync::OnceLock<Arc<tokio::sync::Notify>>,
 }
 
 impl Default for PageCache {
@@ -56,6 +59,7 @@ impl Default for PageCache {
             pages: RwLock::default(),
             generation: AtomicU64::default(),
             origin: crate::crypto::random_token(16),
+            announcer: Default::default(),
         }
     }
 }
@@ -64,6 +68,10 @@ impl PageCache {
     /// The name this process's change notifications carry.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    pub fn announcer(&self) -> &std::sync::OnceLock<Arc<tokio::sync::Notify>> {
+        &self.announcer
     }
 
     /// Forgets every page: the site changed.

@@ -7,8 +7,9 @@
 //! Freshness: every change made through this process (any request that is
 //! not a read and succeeded, [`forget_on_change`]) forgets every page at
 //! once, so a reader sees a new comment as soon as it is posted. A change
-//! made through another replica reaches this one's cache within
-//! [`TTL`](crate::page_cache::TTL);
+//! made through another replica reaches this one's cache at once on
+//! PostgreSQL (`NOTIFY`, [`listen_for_changes`]), and on either backend
+//! within [`TTL`](crate::page_cache::TTL);
 //! a page that changes by the passing of time (a scheduled post going live)
 //! says when ([`Shareable::until`]).
 
@@ -80,18 +81,29 @@ pub async fn serve(State(app): State<App>, mut request: Request, next: Next) -> 
 }
 
 /// The layer around everything that changes the site: a request that is not
-/// a read and succeeded forgets every cached page.
+/// a read and succeeded forgets every cached page, unless its handler said
+/// that no page shows what it changed ([`PagesUnchanged`]).
 pub async fn forget_on_change(State(app): State<App>, request: Request, next: Next) -> Response {
     let changes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let response = next.run(request).await;
-    if changes && !response.status().is_client_error() && !response.status().is_server_error() {
+    if changes
+        && !response.status().is_client_error()
+        && !response.status().is_server_error()
+        && response.extensions().get::<PagesUnchanged>().is_none()
+    {
         site_changed(&app);
     }
     response
 }
+
+/// A response extension (`Extension(PagesUnchanged)`) from a handler whose
+/// write no page shows, such as a visit counted through the visitor API:
+/// thousands of those a second would otherwise empty the cache as fast.
+#[derive(Clone, Copy, Debug)]
+pub struct PagesUnchanged;
 
 /// The site changed: this process forgets every cached page, and the other
 /// processes theirs ([`listen_for_changes`]). Requests that change things
@@ -99,13 +111,31 @@ pub async fn forget_on_change(State(app): State<App>, request: Request, next: Ne
 /// changes what pages show (a job, a domain event's subscriber) calls it.
 pub fn site_changed(app: &App) {
     app.pages.forget_all();
-    let db = app.db.clone();
-    let origin = app.pages.origin().to_owned();
-    tokio::spawn(async move {
-        if let Err(e) = db.notify(CHANGED, &origin).await {
-            tracing::warn!(error = %e, "telling other processes of a change failed; they catch up within the cache's TTL");
-        }
-    });
+    if app.db.dialect().notifies() {
+        announcer(app).notify_one();
+    }
+}
+
+/// Wakes the task that tells the other processes, started on the first
+/// change. Changes made while a notification is on its way are told by one
+/// more after it (a `Notify` keeps one permit): a burst of writes costs two
+/// round trips, not one each.
+fn announcer(app: &App) -> &tokio::sync::Notify {
+    app.pages.announcer().get_or_init(|| {
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let db = app.db.clone();
+        let origin = app.pages.origin().to_owned();
+        let woken = wake.clone();
+        tokio::spawn(async move {
+            loop {
+                woken.notified().await;
+                if let Err(e) = db.notify(CHANGED, &origin).await {
+                    tracing::warn!(error = %e, "telling other processes of a change failed; they catch up within the cache's TTL");
+                }
+            }
+        });
+        wake
+    })
 }
 
 /// The channel on which replicas tell each other that the site changed.

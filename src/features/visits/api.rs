@@ -1,9 +1,9 @@
 //! The seed visitor counter's API: list visitors, count a visit.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
 use super::{Visitor, VisitorName, VisitorsResponse};
 use crate::app::App;
@@ -17,6 +17,7 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(visit))
 }
 use crate::http::api::ApiError;
+use crate::http::cache::PagesUnchanged;
 
 /// Every visitor with their number of visits, oldest visitor first.
 #[utoipa::path(get, path = "/visitors", tag = "Visitors",
@@ -28,16 +29,16 @@ pub async fn list(State(state): State<App>) -> Result<Response, ApiError> {
 }
 
 /// Counts a visit of `username` (creating the visitor on their first) and
-/// answers, once it is stored, with their total including this visit.
+/// answers, once it is stored, with their total including this visit. No
+/// page shows the visitor totals, so the page cache is kept.
 #[utoipa::path(post, path = "/visitors/{username}/visits", tag = "Visitors",
     params(("username" = String, Path, description = "1 to 80 letters, digits, '-', '_' or '.'")),
     responses((status = 200, body = Visitor), (status = 422, description = "Invalid username")))]
 pub async fn visit(
     State(state): State<App>,
     Path(username): Path<String>,
-) -> Result<Json<Visitor>, ApiError> {
+) -> Result<(Extension<PagesUnchanged>, Json<Visitor>), ApiError> {
     let name = VisitorName::parse(&username).map_err(AppError::Validation)?;
-    Ok(Json(
-        state.part::<super::Visits>().recorder.visit(name).await?,
-    ))
+    let total = state.part::<super::Visits>().recorder.visit(name).await?;
+    Ok((Extension(PagesUnchanged), Json(total)))
 }

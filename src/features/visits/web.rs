@@ -69,7 +69,12 @@ impl ViewCounter {
 }
 
 fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
-    crate::http::pages::cookie(headers, VISITOR_COOKIE).filter(|v| (16..=64).contains(&v.len()))
+    // Only what `random_token` makes: the value is stored with each view.
+    crate::http::pages::cookie(headers, VISITOR_COOKIE).filter(|v| {
+        (16..=64).contains(&v.len())
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    })
 }
 
 async fn stats(
