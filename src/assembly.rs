@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
-use crate::features::{accounts, admin, comments, posts, visits};
+use crate::features::{accounts, admin, comments, media, posts, visits};
 use crate::http::{self, pages};
 use crate::jobs::{self, Job, Registry};
 use crate::mail::Mailer;
@@ -38,6 +38,7 @@ impl App {
         parts.insert(comments::Discussions::default());
         parts.insert(accounts::Sessions::default());
         parts.insert(posts::Relations::default());
+        parts.insert(media::Uploads::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));
@@ -86,6 +87,7 @@ pub fn router(app: App) -> Router {
         .merge(posts::web::routes())
         .merge(comments::web::routes())
         .merge(visits::web::routes())
+        .merge(media::web::routes(&app))
         .merge(admin::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
@@ -115,10 +117,16 @@ pub fn router(app: App) -> Router {
         .merge(accounts::api::routes())
         .merge(posts::api::routes())
         .merge(comments::api::routes())
-        .merge(visits::api::routes());
+        .merge(visits::api::routes())
+        .merge(
+            media::api::routes().layer(DefaultBodyLimit::max(media::body_limit(
+                &app.settings.media,
+            ))),
+        );
 
     let routes = Router::new()
         .merge(http::assets::routes())
+        .merge(media::serve::routes())
         .nest(
             "/api",
             http::api::router(&app, api)
@@ -149,6 +157,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<comments::emails::ReplyEmail>()
         .register::<crate::backup::Backup>()
         .register::<Housekeeping>()
+        .register::<media::MakeVariants>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()
@@ -161,6 +170,10 @@ pub fn jobs(settings: &Settings) -> Registry {
         .subscribe(
             "likes of deleted accounts",
             posts::forget_likes_of_deleted_account,
+        )
+        .subscribe(
+            "media of deleted accounts",
+            media::forget_media_of_deleted_account,
         );
     if let Some(schedule) = &settings.jobs.backup_schedule {
         registry.every(schedule.clone(), crate::backup::Backup);
@@ -179,7 +192,10 @@ pub fn job_gauges(db: Db, registry: &Registry) -> crate::metrics::Refresh {
 }
 
 /// Removes expired sessions, reset links, registrations and changes of
-/// address never confirmed, invites, old finished jobs and old events; gives accounts made by an older release their username key.
+/// address never confirmed, invites, old finished jobs and old events, and
+/// images nothing has used for a day; gives accounts made by an older
+/// release their username key.
+
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Housekeeping;
 
@@ -192,7 +208,15 @@ impl Job for Housekeeping {
         let jobs = jobs::purge_finished(&app.db, now).await?;
         let events = jobs::events::purge(&app.db, now).await?;
         let username_keys = accounts::fill_username_keys(&app.db).await?;
-        tracing::info!(?accounts, jobs, events, username_keys, "housekeeping done");
+        let media = media::purge_unused(app, now).await?;
+        tracing::info!(
+            ?accounts,
+            jobs,
+            events,
+            username_keys,
+            ?media,
+            "housekeeping done"
+        );
         Ok(())
     }
 }

@@ -66,6 +66,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    /// An uploaded file refused for what it is (its size, type or content).
+    #[error("file refused: {0}")]
+    File(FileProblem),
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     /// The database cannot be used just now (see [`crate::db::Trouble`]):
@@ -94,6 +97,7 @@ impl AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::File(problem) => problem.status(),
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +158,7 @@ impl AppError {
             }
             AppError::BadRequest(reason) => format!("The request could not be read: {reason}"),
             AppError::PayloadTooLarge => "That is more than we accept in one request.".into(),
+            AppError::File(problem) => format!("The file {problem}."),
             AppError::RateLimited { retry_after_secs } => {
                 // Waits run from a second (sign-in backoff) to many minutes.
                 let wait = match *retry_after_secs {
@@ -251,6 +256,86 @@ impl fmt::Display for Problem {
 impl Serialize for Problem {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+/// Why an uploaded file was refused. Each has its status: too large is 413,
+/// a type not accepted 415, content that cannot be used 422.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileProblem {
+    /// No file was sent.
+    Missing,
+    TooLarge {
+        max_bytes: u64,
+    },
+    /// The uploader's quota would be exceeded.
+    OverQuota {
+        used: u64,
+        quota: u64,
+    },
+    /// Not JPEG, PNG, GIF or WebP, judged by its bytes.
+    UnsupportedType,
+    /// More pixels than may be decoded (a decompression bomb, or a huge scan).
+    TooManyPixels {
+        max_pixels: u64,
+    },
+    /// Truncated or corrupt.
+    Unreadable,
+}
+
+impl FileProblem {
+    pub fn status(self) -> StatusCode {
+        match self {
+            FileProblem::TooLarge { .. } | FileProblem::OverQuota { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            FileProblem::UnsupportedType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            FileProblem::Missing | FileProblem::TooManyPixels { .. } | FileProblem::Unreadable => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+        }
+    }
+}
+
+/// Sizes as people read them: `10 MiB`, `512 KiB`, `900 bytes`.
+pub fn human_bytes(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        b if b >= GIB => format!("{:.1} GiB", b as f64 / GIB as f64).replace(".0 ", " "),
+        b if b >= MIB => format!("{:.1} MiB", b as f64 / MIB as f64).replace(".0 ", " "),
+        b if b >= KIB => format!("{} KiB", b.div_ceil(KIB)),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The words after "The file": what is wrong and what would be accepted.
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FileProblem::Missing => f.write_str("is missing: choose an image to upload"),
+            FileProblem::TooLarge { max_bytes } => {
+                write!(f, "is too large (at most {})", human_bytes(*max_bytes))
+            }
+            FileProblem::OverQuota { used, quota } => write!(
+                f,
+                "does not fit in your storage: {} of {} used; delete unused images from your media page",
+                human_bytes(*used),
+                human_bytes(*quota)
+            ),
+            FileProblem::UnsupportedType => {
+                f.write_str("is not an image we accept: upload a JPEG, PNG, GIF or WebP image")
+            }
+            FileProblem::TooManyPixels { max_pixels } => write!(
+                f,
+                "has too many pixels (at most {} megapixels)",
+                max_pixels / 1_000_000
+            ),
+            FileProblem::Unreadable => {
+                f.write_str("could not be read as an image: it may be truncated or damaged")
+            }
+        }
     }
 }
 

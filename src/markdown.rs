@@ -47,6 +47,9 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .add_tags(&["input", "section"])
         .add_tag_attributes("input", &["checked"])
         .add_tag_attributes("code", &["class"])
+        // Uploaded images are laid out before they load (width, height)
+        // and come in the size the screen needs (srcset, sizes).
+        .add_tag_attributes("img", &["srcset", "sizes", "loading", "decoding"])
         // Task lists are the one reason for an input: every input becomes
         // a disabled checkbox, whatever type the source asked for.
         .set_tag_attribute_value("input", "type", "checkbox")
@@ -80,7 +83,7 @@ fn prefix_fragment(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// The renderer's version, stored beside every HTML it makes. Raise it when
 /// a change here changes the HTML (a sanitizer rule, an extension): stored
 /// HTML of another version is made again the next time it is read.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// How deeply the HTML may nest elements (Markdown quotes and lists count,
 /// two levels per list). Real writing stays far below; each level more
@@ -116,17 +119,66 @@ impl From<Refusal> for Problem {
     }
 }
 
+/// An uploaded image as the renderer lays it out: its size, so the page
+/// does not move as it loads, and its smaller copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Figure {
+    /// Where readers fetch the original.
+    pub src: String,
+    pub width: u32,
+    pub height: u32,
+    /// Every copy with its width, the original included; empty when the
+    /// image has no smaller copies.
+    pub sources: Vec<(String, u32)>,
+}
+
+/// The uploaded images a source shows, by the address it uses for each
+/// (`/media/NAME`); made by `features::media::figures`.
+pub type Figures = std::collections::HashMap<String, Figure>;
+
+/// How wide an image is shown, for the browser to pick a copy before it
+/// knows the layout: the width of the text column (`style.css`).
+const IMAGE_SIZES: &str = "(max-width: 46rem) calc(100vw - 2rem), 44rem";
+
 /// Renders user Markdown to HTML that is safe to embed in a page, on the
 /// calling thread. Headings move one level down (`#` becomes `<h2>`): the
 /// page's own title is its one `<h1>`, and the outline stays correct for
-/// screen readers. Requests use [`render_off_thread`].
-pub fn render(source: &str) -> Result<String, Refusal> {
+/// screen readers. Images in `figures` get their size and copies, and load
+/// lazily. Requests use [`render_off_thread`].
+pub fn render(source: &str, figures: &Figures) -> Result<String, Refusal> {
     let arena = Arena::new();
     let root = parse_document(&arena, source, &OPTIONS);
+    let mut images = Vec::new();
     for node in root.descendants() {
-        if let NodeValue::Heading(heading) = &mut node.data_mut().value {
-            heading.level = (heading.level + 1).min(6);
+        match &mut node.data_mut().value {
+            NodeValue::Heading(heading) => heading.level = (heading.level + 1).min(6),
+            NodeValue::Image(link) if figures.contains_key(&link.url) => images.push(node),
+            _ => {}
         }
+    }
+    for node in images {
+        let alt: String = node
+            .descendants()
+            .skip(1)
+            .filter_map(|n| match &n.data().value {
+                NodeValue::Text(text) => Some(text.to_string()),
+                NodeValue::Code(code) => Some(code.literal.clone()),
+                NodeValue::SoftBreak | NodeValue::LineBreak => Some(" ".to_owned()),
+                _ => None,
+            })
+            .collect();
+        let children: Vec<_> = node.children().collect();
+        for child in children {
+            child.detach();
+        }
+        let html = {
+            let value = &node.data().value;
+            let NodeValue::Image(link) = value else {
+                unreachable!("collected as an image")
+            };
+            figure_html(&figures[&link.url], &alt, &link.title)
+        };
+        node.data_mut().value = NodeValue::HtmlInline(html);
     }
     let mut html = String::new();
     format_html(root, &OPTIONS, &mut html).expect("writing to a String cannot fail");
@@ -136,10 +188,39 @@ pub fn render(source: &str) -> Result<String, Refusal> {
     Ok(SANITIZER.clean(&html).to_string())
 }
 
+/// An uploaded image's `<img>`. The sanitizer still checks it, as it does
+/// all output.
+fn figure_html(figure: &Figure, alt: &str, title: &str) -> String {
+    let escape = |text: &str| ammonia::clean_text(text);
+    let mut html = format!(
+        r#"<img src="{}" alt="{}" width="{}" height="{}" loading="lazy" decoding="async""#,
+        escape(&figure.src),
+        escape(alt),
+        figure.width,
+        figure.height
+    );
+    if !title.is_empty() {
+        html.push_str(&format!(r#" title="{}""#, escape(title)));
+    }
+    if !figure.sources.is_empty() {
+        let srcset: Vec<String> = figure
+            .sources
+            .iter()
+            .map(|(url, width)| format!("{} {width}w", escape(url)))
+            .collect();
+        html.push_str(&format!(
+            r#" srcset="{}" sizes="{IMAGE_SIZES}""#,
+            srcset.join(", ")
+        ));
+    }
+    html.push('>');
+    html
+}
+
 /// Renders on a blocking thread, at most one per core at a time, so that
 /// requests keep being answered while authors write; a render that has not
 /// finished within the budget is refused.
-pub async fn render_off_thread(source: String) -> Result<String, Refusal> {
+pub async fn render_off_thread(source: String, figures: Figures) -> Result<String, Refusal> {
     static RENDERERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Arc::new(Semaphore::new(cores))
@@ -150,7 +231,7 @@ pub async fn render_off_thread(source: String) -> Result<String, Refusal> {
         // budget still holds its core until it ends.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            render(&source)
+            render(&source, &figures)
         })
         .await
     };
@@ -174,11 +255,12 @@ pub async fn keep_current(
     source: &str,
     html: &mut Option<String>,
     version: &mut i32,
+    figures: impl Future<Output = Result<Figures, sqlx::Error>>,
 ) -> Result<(), sqlx::Error> {
     if html.is_some() && *version == VERSION {
         return Ok(());
     }
-    let rendered = match render_off_thread(source.to_owned()).await {
+    let rendered = match render_off_thread(source.to_owned(), figures.await?).await {
         Ok(rendered) => rendered,
         Err(refusal) => {
             tracing::warn!(%refusal, table = table.name(), id, "stored Markdown shown as text");
@@ -299,7 +381,7 @@ mod tests {
     use super::*;
 
     fn rendered(source: &str) -> String {
-        render(source).expect("renders")
+        render(source, &Figures::new()).expect("renders")
     }
 
     #[test]
@@ -397,7 +479,12 @@ mod tests {
                 .map(|i| format!("{}- x\n", "  ".repeat(i)))
                 .collect(),
         ] {
-            assert_eq!(render(&source), Err(Refusal::TooDeep), "{}", &source[..20]);
+            assert_eq!(
+                render(&source, &Figures::new()),
+                Err(Refusal::TooDeep),
+                "{}",
+                &source[..20]
+            );
         }
     }
 
@@ -431,9 +518,9 @@ mod tests {
 
     #[tokio::test]
     async fn renders_off_the_async_threads() {
-        let rendered = render_off_thread("*hi*".to_owned()).await;
+        let rendered = render_off_thread("*hi*".to_owned(), Figures::new()).await;
         assert_eq!(rendered.as_deref(), Ok("<p><em>hi</em></p>\n"));
-        let deep = render_off_thread(">".repeat(100) + " x").await;
+        let deep = render_off_thread(">".repeat(100) + " x", Figures::new()).await;
         assert_eq!(deep, Err(Refusal::TooDeep));
     }
 
@@ -453,6 +540,33 @@ mod tests {
         );
         assert!(html.contains("<h6>Six</h6>"), "{html}");
         assert!(!html.contains("<h1"), "{html}");
+    }
+
+    #[test]
+    fn uploaded_images_get_their_size_and_copies() {
+        let figures = Figures::from([(
+            "/media/abc.jpg".to_owned(),
+            Figure {
+                src: "/media/abc.jpg".into(),
+                width: 1000,
+                height: 500,
+                sources: vec![
+                    ("/media/abc.jpg/480.webp".into(), 480),
+                    ("/media/abc.jpg/960.webp".into(), 960),
+                    ("/media/abc.jpg".into(), 1000),
+                ],
+            },
+        )]);
+        let html = render(
+            "![A *cat* \"asleep\"](/media/abc.jpg \"Title\") and ![other](/x.png)",
+            &figures,
+        )
+        .unwrap();
+        assert!(
+            html.contains(r#"<img src="/media/abc.jpg" alt="A cat &quot;asleep&quot;" width="1000" height="500" loading="lazy" decoding="async" title="Title" srcset="/media/abc.jpg/480.webp 480w, /media/abc.jpg/960.webp 960w, /media/abc.jpg 1000w" sizes="(max-width: 46rem) calc(100vw - 2rem), 44rem">"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<img src="/x.png" alt="other">"#), "{html}");
     }
 
     #[test]
@@ -543,7 +657,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics_and_never_lets_script_through(source in hostile()) {
-            if let Ok(html) = render(&source) {
+            if let Ok(html) = render(&source, &Figures::new()) {
                 // Read back as a browser would: text may say anything,
                 // elements and attributes may not run or restyle.
                 let page = scraper::Html::parse_fragment(&html);

@@ -34,6 +34,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("invites.html", include_str!("../templates/invites.html")),
     ("stats.html", include_str!("../templates/stats.html")),
+    ("media.html", include_str!("../templates/media.html")),
     (
         "forgot_password.html",
         include_str!("../templates/forgot_password.html"),

@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use url::Url;
 
 use super::{
-    ConfigError, DatabaseSettings, HttpSettings, MailSettings, Schedule, SecretKey, SecretSettings,
-    Settings, SiteSettings, SmtpUrl, TelemetrySettings, secret,
+    ConfigError, DatabaseSettings, HttpSettings, MailSettings, MediaSettings, Schedule, SecretKey,
+    SecretSettings, Settings, SiteSettings, SmtpUrl, TelemetrySettings, secret,
 };
 
 /// The defaults of the flags, also those of [`Settings::local`].
@@ -21,6 +21,8 @@ pub mod defaults {
     pub const DATA_DIR: &str = "./data";
     pub const SITE_TITLE: &str = "Quire";
     pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+    pub const UPLOAD_MAX_BYTES: u64 = 10 * 1024 * 1024;
+    pub const UPLOAD_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
     pub const SHUTDOWN_DRAIN: &str = "5s";
     pub const SHUTDOWN_TIMEOUT: &str = "30s";
     pub const HEADER_TIMEOUT: &str = "30s";
@@ -137,6 +139,14 @@ pub struct Flags {
     /// reads it (SQLite cannot be shared by several).
     #[arg(long, env = "QUIRE_REPLICAS", global = true, default_value_t = 1)]
     pub replicas: u32,
+
+    /// Largest image a member may upload, in bytes; larger ones get 413.
+    #[arg(long, env = "QUIRE_UPLOAD_MAX_BYTES", global = true, default_value_t = defaults::UPLOAD_MAX_BYTES)]
+    pub upload_max_bytes: u64,
+
+    /// How many bytes of images each member may keep uploaded.
+    #[arg(long, env = "QUIRE_UPLOAD_QUOTA_BYTES", global = true, default_value_t = defaults::UPLOAD_QUOTA_BYTES)]
+    pub upload_quota_bytes: u64,
 
     /// Where the site keeps its files: a folder, or `s3://BUCKET/PREFIX`
     /// (with the AWS_* variables). Defaults to DATA_DIR/media.
@@ -503,6 +513,10 @@ impl Flags {
                 from: self.mail_from,
             },
             storage,
+            media: MediaSettings {
+                upload_max_bytes: self.upload_max_bytes,
+                quota_bytes: self.upload_quota_bytes,
+            },
             jobs: self.jobs,
             telemetry,
         })

@@ -43,8 +43,18 @@ pub struct Settings {
     /// Where the site keeps its files: `DATA_DIR/media` unless
     /// `QUIRE_STORAGE_URL` says otherwise.
     pub storage: crate::storage::Location,
+    pub media: MediaSettings,
     pub jobs: JobConfig,
     pub telemetry: TelemetrySettings,
+}
+
+/// Uploaded images.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// The largest upload accepted (`QUIRE_UPLOAD_MAX_BYTES`).
+    pub upload_max_bytes: u64,
+    /// What each member may keep uploaded (`QUIRE_UPLOAD_QUOTA_BYTES`).
+    pub quota_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +204,10 @@ impl Settings {
                 from: None,
             },
             storage: crate::storage::Location::Folder(data_dir.join("media")),
+            media: MediaSettings {
+                upload_max_bytes: flags::defaults::UPLOAD_MAX_BYTES,
+                quota_bytes: flags::defaults::UPLOAD_QUOTA_BYTES,
+            },
             jobs: JobConfig::default(),
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Text,

@@ -3,5 +3,6 @@
 pub mod accounts;
 pub mod admin;
 pub mod comments;
+pub mod media;
 pub mod posts;
 pub mod visits;

@@ -79,6 +79,7 @@ impl From<AppError> for ApiError {
             AppError::PayloadTooLarge => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "body", "is too large")
             }
+            AppError::File(problem) => Self::new(problem.status(), "file", problem.to_string()),
             AppError::RateLimited { .. } => Self {
                 retry_after,
                 ..Self::new(

@@ -72,6 +72,44 @@ impl<T: DeserializeOwned> FromRequest<App> for CsrfForm<T> {
     }
 }
 
+/// A multipart form from this site (a file upload): the same checks as
+/// [`CsrfForm`], with the token as the form's first field (browsers send
+/// fields in the order of the page, so the template puts it first).
+pub struct CsrfMultipart(pub axum::extract::Multipart);
+
+impl FromRequest<App> for CsrfMultipart {
+    type Rejection = AppError;
+    async fn from_request(req: Request, state: &App) -> Result<Self, AppError> {
+        if !same_origin(req.headers(), &state.settings.http.public_url()) {
+            return Err(AppError::Csrf);
+        }
+        let expected = req.extensions().get::<CsrfToken>().cloned();
+        let mut multipart = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(|rejection| AppError::BadRequest(rejection.body_text()))?;
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?
+            .ok_or(AppError::Csrf)?;
+        if field.name() != Some(CSRF_FIELD) {
+            return Err(AppError::Csrf);
+        }
+        let submitted = field
+            .text()
+            .await
+            .map_err(|e| AppError::BadRequest(e.body_text()))?;
+        match expected {
+            Some(CsrfToken(expected))
+                if constant_time_eq(expected.as_bytes(), submitted.as_bytes()) =>
+            {
+                Ok(CsrfMultipart(multipart))
+            }
+            _ => Err(AppError::Csrf),
+        }
+    }
+}
+
 /// Whether text holds a control character other than tab, line feed and
 /// carriage return: NUL (which PostgreSQL refuses to store, with an error
 /// that would be a 500) and the rest, which no form or client has reason

@@ -23,13 +23,16 @@ async fn events_of(db: &Db, kind: &str) -> Vec<EventRow> {
         .unwrap()
 }
 
-async fn scheduled(at: Timestamp) -> posts::PostInput {
-    posts::PostInput::parse(&posts::PostFields {
-        title: "Later".into(),
-        body: "Not yet.".into(),
-        publication: posts::Publication::PublishAt(at),
-        ..Default::default()
-    })
+async fn scheduled(db: &quire::db::Db, at: Timestamp) -> posts::PostInput {
+    posts::PostInput::parse(
+        db,
+        &posts::PostFields {
+            title: "Later".into(),
+            body: "Not yet.".into(),
+            publication: posts::Publication::PublishAt(at),
+            ..Default::default()
+        },
+    )
     .await
     .unwrap()
 }
@@ -43,14 +46,19 @@ backend_test!(
             .unwrap()
             .unwrap();
         let first_time = Timestamp::now() + Duration::from_millis(1500);
-        let post = posts::create(&app.db, &owner, &scheduled(first_time).await)
+        let post = posts::create(&app.db, &owner, &scheduled(&app.db, first_time).await)
             .await
             .unwrap();
         // Moved later before its time: the first event no longer stands.
         let second_time = Timestamp::now() + Duration::from_millis(2500);
-        posts::update(&app.db, &owner, &post, &scheduled(second_time).await)
-            .await
-            .unwrap();
+        posts::update(
+            &app.db,
+            &owner,
+            &post,
+            &scheduled(&app.db, second_time).await,
+        )
+        .await
+        .unwrap();
         let published = events_of(&app.db, "post_published").await;
         assert_eq!(
             published.iter().map(|e| e.occurs_at).collect::<Vec<_>>(),

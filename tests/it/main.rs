@@ -22,6 +22,7 @@ mod events;
 mod jobs;
 mod layering;
 mod markdown;
+mod media;
 mod migrations;
 mod operations;
 mod page_cache;

@@ -153,14 +153,15 @@ pub fn parse_bio(input: &str) -> Result<Option<String>, Problem> {
     if bio.chars().count() > MAX_BIO {
         return Err(Problem::TooLong { max: MAX_BIO });
     }
-    markdown::render(bio)?;
+    markdown::render(bio, &markdown::Figures::new())?;
     Ok((!bio.is_empty()).then(|| bio.to_owned()))
 }
 
 /// A stored bio as HTML; one written before nesting was bounded is shown
 /// as text.
 pub fn bio_html(bio: &str) -> String {
-    markdown::render(bio).unwrap_or_else(|_| format!("<p>{}</p>", ammonia::clean_text(bio)))
+    markdown::render(bio, &markdown::Figures::new())
+        .unwrap_or_else(|_| format!("<p>{}</p>", ammonia::clean_text(bio)))
 }
 
 #[cfg(test)]

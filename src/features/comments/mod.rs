@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::db::{Db, Query, Timestamp, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
+use crate::features::media;
 use crate::features::posts::{self, Post};
 use crate::jobs::events::{self, Event};
 use crate::markdown::{self, StoredIn};
@@ -60,13 +61,14 @@ pub struct CommentBody {
     html: String,
 }
 
-pub async fn parse_body(body: &str) -> Result<CommentBody, FieldErrors> {
+pub async fn parse_body(db: &Db, body: &str) -> AppResult<CommentBody> {
     let problem = if body.trim().is_empty() {
         Problem::Blank
     } else if body.chars().count() > MAX_BODY {
         Problem::TooLong { max: MAX_BODY }
     } else {
-        match markdown::render_off_thread(body.to_owned()).await {
+        let figures = media::figures(db, body).await?;
+        match markdown::render_off_thread(body.to_owned(), figures).await {
             Ok(html) => {
                 return Ok(CommentBody {
                     source: body.to_owned(),
@@ -76,7 +78,7 @@ pub async fn parse_body(body: &str) -> Result<CommentBody, FieldErrors> {
             Err(refusal) => refusal.into(),
         }
     };
-    Err(FieldErrors::single("body", problem))
+    Err(AppError::Validation(FieldErrors::single("body", problem)))
 }
 
 /// Published posts with their comments, as every reader sees them, shared
@@ -146,6 +148,7 @@ pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
             &comment.body,
             &mut comment.body_html,
             &mut comment.body_html_version,
+            media::figures(db, &comment.body),
         )
         .await?;
     }
@@ -180,7 +183,7 @@ pub async fn find_by_path(
 }
 
 pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
-    let body = parse_body(body).await?;
+    let body = parse_body(db, body).await?;
     let now = Timestamp::now();
     // The comment and its event are one transaction: what others do about
     // it (reply emails) cannot be lost.
@@ -198,6 +201,7 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     .bind(now)
     .scalar(&mut tx)
     .await?;
+    media::record_uses(&mut tx, media::Use::Comment(id), &body.source).await?;
     events::record(&mut tx, &CommentCreated { comment_id: id }, now).await?;
     tx.commit().await?;
     find(db, post, id).await
@@ -213,7 +217,8 @@ pub async fn update(
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden(Thing::Comment));
     }
-    let body = parse_body(body).await?;
+    let body = parse_body(db, body).await?;
+    let mut tx = db.begin().await?;
     query(
         "UPDATE comments SET body = $1, body_html = $4, body_html_version = $5, updated_at = $2
          WHERE id = $3",
@@ -223,8 +228,11 @@ pub async fn update(
     .bind(comment.id)
     .bind(&body.html)
     .bind(markdown::VERSION)
-    .execute(db)
+    .execute(&mut tx)
     .await?;
+    media::record_uses(&mut tx, media::Use::Comment(comment.id), &body.source).await?;
+    tx.commit().await?;
+
     find(db, post, comment.id).await
 }
 

@@ -228,16 +228,18 @@ pub async fn create(
     ApiJson(request): ApiJson<NewArticleRequest>,
 ) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
     let a = request.article;
-    let input = PostInput::parse(&PostFields {
-        title: a.title.unwrap_or_default(),
-        description: a.description.unwrap_or_default(),
-        body: a.body.unwrap_or_default(),
-        tags: a.tag_list.unwrap_or_default(),
-        publication: Publication::Publish,
-        description_required: true,
-    })
-    .await
-    .map_err(crate::error::AppError::Validation)?;
+    let input = PostInput::parse(
+        &state.db,
+        &PostFields {
+            title: a.title.unwrap_or_default(),
+            description: a.description.unwrap_or_default(),
+            body: a.body.unwrap_or_default(),
+            tags: a.tag_list.unwrap_or_default(),
+            publication: Publication::Publish,
+            description_required: true,
+        },
+    )
+    .await?;
     let post = super::create(&state.db, &caller.user, &input).await?;
     Ok((StatusCode::CREATED, article(post)))
 }
@@ -290,18 +292,21 @@ pub async fn update(
         None => post.tags.clone(),
     };
     errors.into_result()?;
-    let input = PostInput::parse(&PostFields {
-        title,
-        description,
-        body,
-        tags,
-        publication: Publication::Unchanged,
-        // Required when publishing through the API, but a post written on
-        // the site without one can still be edited here.
-        description_required: false,
-    })
-    .await
-    .map_err(crate::error::AppError::Validation)?;
+    let input = PostInput::parse(
+        &state.db,
+        &PostFields {
+            title,
+            description,
+            body,
+            tags,
+            publication: Publication::Unchanged,
+            // Required when publishing through the API, but a post written on
+            // the site without one can still be edited here.
+            description_required: false,
+        },
+    )
+    .await?;
+
     Ok(article(
         super::update(&state.db, &caller.user, &post, &input).await?,
     ))

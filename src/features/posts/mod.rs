@@ -19,6 +19,8 @@ use crate::page_cache::Shared;
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
+use crate::features::media;
+
 use crate::http::limit::RateLimit;
 use crate::markdown::{self, StoredIn};
 
@@ -203,7 +205,7 @@ pub struct PostInput {
 impl PostInput {
     /// Checks every field, and renders the body (off the async threads): a
     /// body too complex to render is a field error like any other.
-    pub async fn parse(fields: &PostFields) -> Result<Self, FieldErrors> {
+    pub async fn parse(db: &Db, fields: &PostFields) -> AppResult<Self> {
         let mut errors = FieldErrors::new();
         let title = fields.title.trim();
         if title.is_empty() {
@@ -235,12 +237,13 @@ impl PostInput {
         let body_html = match body_problem {
             Some(problem) => errors.check("body", Err(problem)),
             None => {
-                let rendered = markdown::render_off_thread(fields.body.clone()).await;
+                let figures = media::figures(db, &fields.body).await?;
+                let rendered = markdown::render_off_thread(fields.body.clone(), figures).await;
                 errors.check("body", rendered.map_err(Problem::from))
             }
         };
         let (true, Some(body_html)) = (errors.is_empty(), body_html) else {
-            return Err(errors);
+            return Err(AppError::Validation(errors));
         };
         Ok(Self {
             title: title.to_owned(),
@@ -273,7 +276,8 @@ pub async fn preview(app: &App, user: &User, source: &str) -> AppResult<Result<S
     if source.chars().count() > MAX_BODY {
         return Ok(Err(Problem::TooLong { max: MAX_BODY }));
     }
-    Ok(markdown::render_off_thread(source.to_owned())
+    let figures = media::figures(&app.db, source).await?;
+    Ok(markdown::render_off_thread(source.to_owned(), figures)
         .await
         .map_err(Problem::from))
 }
@@ -477,6 +481,7 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
         &post.body,
         &mut post.body_html,
         &mut post.body_html_version,
+        media::figures(db, &post.body),
     )
     .await?;
     Ok(post)
@@ -637,6 +642,7 @@ async fn insert_post(
     .scalar(&mut tx)
     .await?;
     insert_tags(&mut tx, id, &input.tags).await?;
+    media::record_uses(&mut tx, media::Use::Post(id), &input.body).await?;
     if let (PostStatus::Published, Some(at)) = (status, published_at) {
         events::record(&mut tx, &PostPublished { post_id: id }, at).await?;
     }
@@ -683,7 +689,9 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
         .execute(&mut tx)
         .await?;
     insert_tags(&mut tx, post.id, &input.tags).await?;
+    media::record_uses(&mut tx, media::Use::Post(post.id), &input.body).await?;
     let post_id = post.id;
+
     events::record(&mut tx, &PostUpdated { post_id }, now).await?;
     // Going live, now or at a (new) time.
     if let (PostStatus::Published, Some(at)) = (status, published_at)

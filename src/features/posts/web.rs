@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
 use crate::app::App;
-use crate::db::Timestamp;
+use crate::db::{Db, Timestamp};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::extract::{Page, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
@@ -291,8 +291,8 @@ impl EditorForm {
         })
     }
 
-    async fn input(&self) -> Result<PostInput, FieldErrors> {
-        PostInput::parse(&self.fields()?).await
+    async fn input(&self, db: &Db) -> AppResult<PostInput> {
+        PostInput::parse(db, &self.fields().map_err(AppError::Validation)?).await
     }
 }
 
@@ -381,9 +381,9 @@ async fn save(
     if form.action == "preview" {
         return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None).await;
     }
-    let input = match form.input().await {
+    let input = match form.input(&state.db).await {
         Ok(input) => input,
-        Err(errors) => {
+        Err(AppError::Validation(errors)) => {
             return render_editor(
                 state,
                 ctx,
@@ -394,6 +394,7 @@ async fn save(
             )
             .await;
         }
+        Err(e) => return Err(e),
     };
     let post = match editing {
         None => super::create(&state.db, user, &input).await?,

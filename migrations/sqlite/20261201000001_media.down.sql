@@ -1,0 +1,3 @@
+DROP TABLE media_uses;
+DROP TABLE uploads;
+DROP TABLE media;

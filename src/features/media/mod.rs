@@ -1,0 +1,746 @@
+//! Uploaded images: checked from their bytes, stripped of metadata, stored
+//! in the site's object store under the hash of their bytes, made smaller
+//! by a job, and served with long-lived caching.
+//!
+//! An image's [`MediaName`] is the SHA-256 of its stored bytes with its
+//! format's extension, so nothing a user sends names anything in the
+//! store, and the same image uploaded twice is one object. The store holds
+//! `originals/NAME` and `variants/NAME/WIDTH.webp`; readers fetch
+//! `/media/NAME` and `/media/NAME/WIDTH.webp`.
+
+//!
+//! Who uploaded what is in `uploads` (the media page, the quota); where an
+//! image is used is in `media_uses`, written with the post, comment or
+//! profile that uses it ([`record_uses`]). Housekeeping removes uploads that
+//! nothing used for a day, and objects no one has uploaded or uses.
+
+pub mod api;
+pub mod picture;
+pub mod serve;
+pub mod web;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock};
+
+use axum::extract::multipart::{Field, Multipart, MultipartError};
+use bytes::Bytes;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::app::App;
+use crate::db::{self, Db, Query, Timestamp, Tx, query};
+use crate::error::{AppError, AppResult, FileProblem};
+use crate::http::limit::RateLimit;
+use crate::jobs::{self, Job};
+use crate::markdown::{Figure, Figures};
+use picture::Format;
+
+/// An image's name: the SHA-256 of its bytes, in hex, and its extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaName {
+    name: String,
+    format: Format,
+}
+
+impl MediaName {
+    fn of(bytes: &[u8], format: Format) -> Self {
+        Self {
+            name: format!("{:x}.{}", Sha256::digest(bytes), format.extension()),
+            format,
+        }
+    }
+
+    /// A name as it appears in an address: 64 lowercase hex digits, a dot
+    /// and one of the accepted extensions; anything else is no image.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (hash, extension) = text.split_once('.')?;
+        let hex = hash.len() == 64
+            && hash
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let format = Format::from_extension(extension)?;
+        hex.then(|| Self {
+            name: text.to_owned(),
+            format,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    fn original(&self) -> StorePath {
+        StorePath::from(format!("originals/{}", self.name))
+    }
+
+    fn variant(&self, width: u32) -> StorePath {
+        StorePath::from(format!("variants/{}/{width}.webp", self.name))
+    }
+
+    /// Every name in a text (Markdown, a profile's image address), in
+    /// order, once each, at most [`MAX_NAMES`].
+    pub fn all_in(text: &str) -> Vec<Self> {
+        let mut found: Vec<Self> = Vec::new();
+        for (at, _) in text.match_indices("/media/") {
+            let rest = &text[at + "/media/".len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+                .unwrap_or(rest.len());
+            if let Some(name) = Self::parse(&rest[..end])
+                && !found.contains(&name)
+            {
+                found.push(name);
+                if found.len() == MAX_NAMES {
+                    break;
+                }
+            }
+        }
+        found
+    }
+}
+
+/// The most images one post, comment or profile can show as figures (with
+/// sizes and smaller copies); more are plain images.
+const MAX_NAMES: usize = 100;
+
+/// Where readers fetch an image; its smaller copies are below it.
+fn address(name: &MediaName) -> String {
+    format!("/media/{}", name.as_str())
+}
+
+/// Decoding and resizing take memory in proportion to pixels: at most this
+/// much is taken at once by all of them in a process; more wait.
+const MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// Runs pixel work on a blocking thread once the memory it needs is free.
+async fn with_memory<T: Send + 'static>(
+    width: u32,
+    height: u32,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    static BUDGET: LazyLock<Arc<Semaphore>> =
+        LazyLock::new(|| Arc::new(Semaphore::new((MEMORY_BUDGET / MIB) as usize)));
+    let mib = picture::memory_needed(width, height)
+        .div_ceil(MIB)
+        .clamp(1, MEMORY_BUDGET / MIB) as u32;
+    let permit = BUDGET
+        .clone()
+        .acquire_many_owned(mib)
+        .await
+        .expect("the budget is never closed");
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+    .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+}
+
+/// An uploaded image as the API and the editor describe it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Upload {
+    /// The image's name: the SHA-256 of its bytes and its extension.
+    pub key: String,
+    /// Where readers fetch it; use it in Markdown as `![alt text](url)`.
+    pub url: String,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: String,
+    /// The smaller copies (WebP), made in the background; until one is
+    /// made, its address serves the original.
+    pub variants: Vec<Variant>,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Variant {
+    pub width: u32,
+    pub url: String,
+}
+
+impl Upload {
+    fn new(name: &MediaName, width: u32, height: u32, bytes: u64) -> Self {
+        let url = address(name);
+        Self {
+            key: name.as_str().to_owned(),
+            variants: picture::widths_for(name.format(), width)
+                .map(|w| Variant {
+                    width: w,
+                    url: format!("{url}/{w}.webp"),
+                })
+                .collect(),
+            url,
+            width,
+            height,
+            content_type: name.format().content_type().to_owned(),
+            bytes,
+        }
+    }
+
+    /// The Markdown the editor inserts: the alt text is for the author to
+    /// write, and the editor selects it.
+    pub fn markdown(&self) -> String {
+        format!("![]({})", self.url)
+    }
+}
+
+/// A file's name as sent, made safe to show its uploader: no folders, no
+/// control or bidirectional-override characters, at most 200 characters.
+/// It never reaches the store.
+pub fn clean_file_name(sent: Option<&str>, format: Format) -> String {
+    let base = sent
+        .unwrap_or_default()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default();
+    let cleaned: String = base
+        .chars()
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .take(200)
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.');
+    if cleaned.is_empty() {
+        format!("image.{}", format.extension())
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// Each member's pace of uploads, a part of the `App`: each costs a
+/// decode, and nobody should keep the cores busy with them.
+#[derive(Clone)]
+pub struct Uploads(Arc<RateLimit>);
+
+impl Default for Uploads {
+    fn default() -> Self {
+        // Thirty at once (a folder of photos), then one every two seconds.
+        Self(Arc::new(RateLimit::new(
+            30,
+            std::time::Duration::from_secs(2),
+        )))
+    }
+}
+
+/// Refuses an upload beyond the member's pace (429).
+pub fn check_rate(app: &App, user_id: i64) -> AppResult<()> {
+    app.part::<Uploads>().0.check(user_id)
+}
+
+/// The next part of a multipart body; a body over the limit is a file too
+/// large.
+pub async fn next_field<'m>(
+    multipart: &'m mut Multipart,
+    max_bytes: u64,
+) -> AppResult<Option<Field<'m>>> {
+    multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, max_bytes))
+}
+
+/// A file part's name as sent and its bytes, read until `max_bytes`.
+pub async fn read_file(mut field: Field<'_>, max_bytes: u64) -> AppResult<(Option<String>, Bytes)> {
+    let file_name = field.file_name().map(str::to_owned);
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| multipart_error(e, max_bytes))?
+    {
+        if (bytes.len() + chunk.len()) as u64 > max_bytes {
+            return Err(AppError::File(FileProblem::TooLarge { max_bytes }));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok((file_name, bytes.freeze()))
+}
+
+fn multipart_error(error: MultipartError, max_bytes: u64) -> AppError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::File(FileProblem::TooLarge { max_bytes })
+    } else {
+        AppError::BadRequest(error.body_text())
+    }
+}
+
+/// How large a request carrying one upload may be: the file and the
+/// multipart framing around it.
+pub fn body_limit(settings: &crate::config::MediaSettings) -> usize {
+    (settings.upload_max_bytes + 64 * 1024) as usize
+}
+
+/// Takes an upload from `user_id`: checks it, stores it once, records it
+/// for them and queues its smaller copies. `bytes` is the whole file, at
+/// most `QUIRE_UPLOAD_MAX_BYTES` (the caller stops reading beyond).
+pub async fn upload(
+    app: &App,
+    user_id: i64,
+    file_name: Option<&str>,
+    bytes: Bytes,
+) -> AppResult<Upload> {
+    let settings = &app.settings.media;
+    if bytes.is_empty() {
+        return Err(AppError::File(FileProblem::Missing));
+    }
+    if bytes.len() as u64 > settings.upload_max_bytes {
+        return Err(AppError::File(FileProblem::TooLarge {
+            max_bytes: settings.upload_max_bytes,
+        }));
+    }
+    // The header first: a bomb is refused before any memory is taken for it.
+    let (_, width, height) = picture::dimensions(&bytes).map_err(AppError::File)?;
+    let input = bytes.clone();
+    let prepared = with_memory(width, height, move || picture::prepare(&input))
+        .await
+        .map_err(AppError::File)?;
+    let name = MediaName::of(&prepared.bytes, prepared.format);
+    let size = prepared.bytes.len() as u64;
+
+    let used = used_bytes(&app.db, user_id, Some(&name)).await?;
+    if used + size > settings.quota_bytes {
+        return Err(AppError::File(FileProblem::OverQuota {
+            used,
+            quota: settings.quota_bytes,
+        }));
+    }
+
+    // The object first: a row never names an object that is not there.
+    let path = name.original();
+    if app.storage.head(&path).await.is_err() {
+        app.storage
+            .put(&path, Bytes::from(prepared.bytes).into())
+            .await
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("storing an upload")))?;
+    }
+
+    let now = Timestamp::now();
+    let mut tx = app.db.begin().await?;
+    let new: Option<String> = query(
+        "INSERT INTO media (name, content_type, bytes, width, height, created_at, touched_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6)
+         ON CONFLICT (name) DO UPDATE SET touched_at = excluded.touched_at
+         RETURNING variants",
+    )
+    .bind(name.as_str())
+    .bind(name.format().content_type())
+    .bind(size as i64)
+    .bind(prepared.width as i64)
+    .bind(prepared.height as i64)
+    .bind(now)
+    .scalar_optional(&mut tx)
+    .await?;
+    query(
+        "INSERT INTO uploads (user_id, name, file_name, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, name) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(name.as_str())
+    .bind(clean_file_name(file_name, name.format()))
+    .bind(now)
+    .execute(&mut tx)
+    .await?;
+    let wants_variants = picture::widths_for(name.format(), prepared.width)
+        .next()
+        .is_some();
+    if wants_variants && new.is_some_and(|made| made.is_empty()) {
+        jobs::enqueue(
+            &mut tx,
+            &MakeVariants {
+                name: name.as_str().to_owned(),
+            }
+            .now()
+            .dedup(format!("variants:{}", name.as_str())),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    metrics::counter!("quire_uploads_total").increment(1);
+    Ok(Upload::new(&name, prepared.width, prepared.height, size))
+}
+
+/// The bytes of the images `user_id` has uploaded, but for `except` (an
+/// image they upload again costs nothing more).
+pub async fn used_bytes(db: &Db, user_id: i64, except: Option<&MediaName>) -> AppResult<u64> {
+    let used: i64 = query(
+        "SELECT CAST(COALESCE(SUM(m.bytes), 0) AS BIGINT) FROM uploads u JOIN media m ON m.name = u.name
+         WHERE u.user_id = $1 AND u.name <> $2",
+    )
+    .bind(user_id)
+    .bind(except.map_or("", MediaName::as_str))
+    .scalar(db)
+    .await?;
+    Ok(used.max(0) as u64)
+}
+
+/// Makes an image's smaller copies; queued with its upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MakeVariants {
+    pub name: String,
+}
+
+impl Job for MakeVariants {
+    const KIND: &'static str = "media_variants";
+
+    async fn run(self, app: &App) -> anyhow::Result<()> {
+        let Some(name) = MediaName::parse(&self.name) else {
+            anyhow::bail!("{:?} is not a media name", self.name);
+        };
+        let Some((width, height)): Option<(i64, i64)> =
+            query("SELECT width, height FROM media WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(&app.db)
+                .await?
+        else {
+            // Removed since: nothing to make.
+            return Ok(());
+        };
+        let original = app.storage.get(&name.original()).await?.bytes().await?;
+        let format = name.format();
+        let made = with_memory(width as u32, height as u32, move || {
+            picture::variants(&original, format)
+        })
+        .await?;
+        let mut widths = Vec::new();
+        for (width, bytes) in made {
+            app.storage
+                .put(&name.variant(width), Bytes::from(bytes).into())
+                .await?;
+            widths.push(width);
+        }
+        widths.sort_unstable();
+        let list: Vec<String> = widths.iter().map(u32::to_string).collect();
+        query("UPDATE media SET variants = $1 WHERE name = $2")
+            .bind(list.join(","))
+            .bind(name.as_str())
+            .execute(&app.db)
+            .await?;
+        tracing::info!(name = name.as_str(), ?widths, "image variants made");
+        Ok(())
+    }
+}
+
+/// What uses an image.
+#[derive(Debug, Clone, Copy)]
+pub enum Use {
+    Post(i64),
+    Comment(i64),
+    /// A member's profile picture.
+    Avatar(i64),
+}
+
+impl Use {
+    fn column(self) -> (&'static str, i64) {
+        match self {
+            Use::Post(id) => ("post_id", id),
+            Use::Comment(id) => ("comment_id", id),
+            Use::Avatar(id) => ("user_id", id),
+        }
+    }
+}
+
+/// Records which uploaded images `text` uses, replacing what the same post,
+/// comment or profile used before: call it in the transaction that writes
+/// the text. Names of images never uploaded here are ignored.
+pub async fn record_uses(tx: &mut Tx, user: Use, text: &str) -> Result<(), sqlx::Error> {
+    let (column, id) = user.column();
+    Query::assembled(format!("DELETE FROM media_uses WHERE {column} = $1"))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let names = MediaName::all_in(text);
+    if names.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO media_uses (name, {column}) SELECT name, $1 FROM media WHERE name IN ({})",
+        db::placeholders(2, names.len())
+    );
+    Query::assembled(sql)
+        .bind(id)
+        .bind_all(names.iter().map(|n| n.as_str().to_owned()))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The sizes and smaller copies of the uploaded images a Markdown source
+/// shows, for the renderer to lay out (`markdown::Figures`).
+pub async fn figures(db: &Db, source: &str) -> Result<Figures, sqlx::Error> {
+    let names = MediaName::all_in(source);
+    let mut figures = Figures::default();
+    if names.is_empty() {
+        return Ok(figures);
+    }
+    let sql = format!(
+        "SELECT name, width, height FROM media WHERE name IN ({})",
+        db::placeholders(1, names.len())
+    );
+    let rows: Vec<(String, i64, i64)> = Query::assembled(sql)
+        .bind_all(names.iter().map(|n| n.as_str().to_owned()))
+        .fetch_all(db)
+        .await?;
+    for (text, width, height) in rows {
+        let Some(name) = MediaName::parse(&text) else {
+            continue;
+        };
+        let url = address(&name);
+        let (width, height) = (width as u32, height as u32);
+        let mut sources: Vec<(String, u32)> = picture::widths_for(name.format(), width)
+            .map(|w| (format!("{url}/{w}.webp"), w))
+            .collect();
+        if !sources.is_empty() {
+            sources.push((url.clone(), width));
+        }
+        figures.insert(
+            format!("/media/{text}"),
+            Figure {
+                src: url,
+                width,
+                height,
+                sources,
+            },
+        );
+    }
+    Ok(figures)
+}
+
+/// One of an author's uploads, for their media page.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Listed {
+    pub name: String,
+    pub file_name: String,
+    pub bytes: i64,
+    pub width: i64,
+    pub height: i64,
+    pub created_at: Timestamp,
+    /// Where it is used; empty when unused.
+    #[sqlx(skip)]
+    pub uses: Vec<UsedIn>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsedIn {
+    pub what: &'static str,
+    pub title: String,
+    pub href: String,
+}
+
+/// A use of one of an author's images: a post's, a comment's (on the post
+/// with `comment_slug`) or, with neither, their profile picture's.
+#[derive(sqlx::FromRow)]
+struct UseRow {
+    name: String,
+    slug: Option<String>,
+    title: Option<String>,
+    comment: Option<i64>,
+    comment_slug: Option<String>,
+}
+
+/// Everything `user_id` uploaded, newest first, with where each is used.
+pub async fn list(db: &Db, user_id: i64) -> AppResult<Vec<Listed>> {
+    let mut listed: Vec<Listed> = query(
+        "SELECT u.name, u.file_name, m.bytes, m.width, m.height, u.created_at
+         FROM uploads u JOIN media m ON m.name = u.name
+         WHERE u.user_id = $1 ORDER BY u.created_at DESC, u.id DESC",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let uses: Vec<UseRow> = query(
+        "SELECT mu.name, p.slug, p.title, c.id AS comment, cp.slug AS comment_slug
+         FROM media_uses mu
+         JOIN uploads u ON u.name = mu.name AND u.user_id = $1
+         LEFT JOIN posts p ON p.id = mu.post_id
+         LEFT JOIN comments c ON c.id = mu.comment_id
+         LEFT JOIN posts cp ON cp.id = c.post_id
+         ORDER BY mu.name",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    let mut by_name: BTreeMap<String, Vec<UsedIn>> = BTreeMap::new();
+    for row in uses {
+        let used = match (row.slug, row.title, row.comment, row.comment_slug) {
+            (Some(slug), Some(title), _, _) => UsedIn {
+                what: "post",
+                href: format!("/posts/{slug}"),
+                title,
+            },
+            (_, _, Some(id), Some(slug)) => UsedIn {
+                what: "comment",
+                href: format!("/posts/{slug}#comment-{id}"),
+                title: format!("a comment on /posts/{slug}"),
+            },
+            _ => UsedIn {
+                what: "profile",
+                href: "/settings".into(),
+                title: "your profile picture".into(),
+            },
+        };
+        by_name.entry(row.name).or_default().push(used);
+    }
+    for item in &mut listed {
+        item.uses = by_name.remove(&item.name).unwrap_or_default();
+    }
+    Ok(listed)
+}
+
+/// Removes `user_id`'s upload of `name` when nothing uses it; says whether
+/// it did. The object goes with the next housekeeping if no one else
+/// uploaded it.
+pub async fn delete_unused(db: &Db, user_id: i64, name: &MediaName) -> AppResult<bool> {
+    let removed = query(
+        "DELETE FROM uploads WHERE user_id = $1 AND name = $2
+         AND NOT EXISTS (SELECT 1 FROM media_uses mu WHERE mu.name = uploads.name)",
+    )
+    .bind(user_id)
+    .bind(name.as_str())
+    .execute(db)
+    .await?;
+    Ok(removed > 0)
+}
+
+/// What housekeeping removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub uploads: u64,
+    pub objects: u64,
+}
+
+/// How long an upload may stay unused before housekeeping removes it: a
+/// draft being written keeps its images for a day before it is saved.
+const UNUSED_FOR: time::Duration = time::Duration::days(1);
+
+/// Removes uploads nothing has used for a day, then every image no one has
+/// uploaded or uses (its object, its copies and its row). An image
+/// uploaded again meanwhile is left: its row is only deleted while it has
+/// not been touched for a day.
+pub async fn purge_unused(app: &App, now: Timestamp) -> anyhow::Result<Purged> {
+    let before = now - UNUSED_FOR;
+    let uploads = query(
+        "DELETE FROM uploads WHERE created_at < $1
+         AND NOT EXISTS (SELECT 1 FROM media_uses mu WHERE mu.name = uploads.name)",
+    )
+    .bind(before)
+    .execute(&app.db)
+    .await?;
+    let orphans: Vec<String> = query(
+        "SELECT name FROM media m WHERE touched_at < $1
+         AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.name = m.name)
+         AND NOT EXISTS (SELECT 1 FROM media_uses mu WHERE mu.name = m.name)",
+    )
+    .bind(before)
+    .scalars(&app.db)
+    .await?;
+    let mut objects = 0;
+    for text in orphans {
+        let Some(name) = MediaName::parse(&text) else {
+            continue;
+        };
+        let gone = query(
+            "DELETE FROM media WHERE name = $1 AND touched_at < $2
+             AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.name = media.name)
+             AND NOT EXISTS (SELECT 1 FROM media_uses mu WHERE mu.name = media.name)",
+        )
+        .bind(name.as_str())
+        .bind(before)
+        .execute(&app.db)
+        .await?;
+        if gone == 0 {
+            continue;
+        }
+        remove_objects(app.storage.as_ref(), &name).await?;
+        objects += 1;
+    }
+    Ok(Purged { uploads, objects })
+}
+
+async fn remove_objects(store: &dyn ObjectStore, name: &MediaName) -> anyhow::Result<()> {
+    let mut paths = vec![name.original()];
+    paths.extend(picture::WIDTHS.iter().map(|w| name.variant(*w)));
+    for path in paths {
+        match store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// A deleted account's profile picture is no longer used, and what it
+/// uploaded but nothing uses goes now rather than in a day. Idempotent.
+pub async fn forget_media_of_deleted_account(
+    app: App,
+    event: crate::features::accounts::AccountDeleted,
+) -> anyhow::Result<()> {
+    query("DELETE FROM media_uses WHERE user_id = $1")
+        .bind(event.user_id)
+        .execute(&app.db)
+        .await?;
+    query(
+        "DELETE FROM uploads WHERE user_id = $1
+         AND NOT EXISTS (SELECT 1 FROM media_uses mu WHERE mu.name = uploads.name)",
+    )
+    .bind(event.user_id)
+    .execute(&app.db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn names_are_a_hash_and_an_accepted_extension() {
+        assert!(MediaName::parse(&format!("{HASH}.jpg")).is_some());
+        assert!(MediaName::parse(&format!("{HASH}.svg")).is_none());
+        assert!(MediaName::parse(&format!("{}.png", HASH.to_uppercase())).is_none());
+        assert!(MediaName::parse(&format!("../{HASH}.png")).is_none());
+        assert!(MediaName::parse(&format!("{HASH}.png.html")).is_none());
+        assert!(MediaName::parse("abc.png").is_none());
+    }
+
+    #[test]
+    fn names_are_found_in_markdown() {
+        let text = format!(
+            "![a](/media/{HASH}.png) and ![b](/media/{HASH}.png \"t\") and /media/nothing.png and ![c](https://cdn.example/media/{HASH}.webp/480.webp)"
+        );
+        let found: Vec<String> = MediaName::all_in(&text)
+            .iter()
+            .map(|n| n.as_str().to_owned())
+            .collect();
+        assert_eq!(found, [format!("{HASH}.png"), format!("{HASH}.webp")]);
+    }
+
+    #[test]
+    fn file_names_are_shown_safely() {
+        assert_eq!(
+            clean_file_name(Some("../../etc/passwd"), Format::Png),
+            "passwd"
+        );
+        assert_eq!(
+            clean_file_name(Some("a\u{0}b\u{202e}gnp.exe"), Format::Png),
+            "abgnp.exe"
+        );
+        assert_eq!(
+            clean_file_name(Some("C:\\photos\\cat.jpg"), Format::Jpeg),
+            "cat.jpg"
+        );
+        assert_eq!(clean_file_name(None, Format::Gif), "image.gif");
+        assert_eq!(clean_file_name(Some("..."), Format::Webp), "image.webp");
+    }
+}

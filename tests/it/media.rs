@@ -1,0 +1,614 @@
+//! Uploaded images: checked from their bytes, stripped of metadata, stored
+//! once under their hash, made smaller by the worker and served with
+//! caching, on both databases, in a folder and in S3.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageFormat};
+use quire::db::query;
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::backend_test;
+use crate::helpers::{QuireProcess, TestApp, fresh_database_url};
+
+fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    image.write_to(&mut Cursor::new(&mut out), format).unwrap();
+    out
+}
+
+/// A photo-like gradient, so that resizing and WebP have work to do.
+fn picture(width: u32, height: u32) -> DynamicImage {
+    DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x + y) % 256) as u8])
+    }))
+}
+
+/// EXIF as a phone writes it: turned (orientation 6, 90° clockwise) and
+/// with a GPS latitude. Little-endian TIFF: IFD0 at 8, the GPS IFD at 38,
+/// its rationals at 68.
+fn phone_exif() -> Vec<u8> {
+    let mut tiff: Vec<u8> = b"II\x2a\x00\x08\x00\x00\x00".to_vec();
+    let entry = |tag: u16, kind: u16, count: u32, value: [u8; 4]| {
+        let mut e = Vec::new();
+        e.extend(tag.to_le_bytes());
+        e.extend(kind.to_le_bytes());
+        e.extend(count.to_le_bytes());
+        e.extend(value);
+        e
+    };
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend(entry(0x0112, 3, 1, [6, 0, 0, 0]));
+    tiff.extend(entry(0x8825, 4, 1, 38u32.to_le_bytes()));
+    tiff.extend(0u32.to_le_bytes());
+    tiff.extend(2u16.to_le_bytes());
+    tiff.extend(entry(0x0001, 2, 2, *b"N\0\0\0"));
+    tiff.extend(entry(0x0002, 5, 3, 68u32.to_le_bytes()));
+    tiff.extend(0u32.to_le_bytes());
+    for (n, d) in [(48u32, 1u32), (51, 1), (0, 1)] {
+        tiff.extend(n.to_le_bytes());
+        tiff.extend(d.to_le_bytes());
+    }
+    tiff
+}
+
+/// A JPEG 40 wide and 20 high as stored, shown 20 × 40 once turned, with
+/// the phone's EXIF and a comment.
+fn phone_jpeg() -> Vec<u8> {
+    use img_parts::ImageEXIF;
+    let plain = encoded(&picture(40, 20), ImageFormat::Jpeg);
+    let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(plain.into()).unwrap();
+    jpeg.set_exif(Some(phone_exif().into()));
+    jpeg.encoder().bytes().to_vec()
+}
+
+fn gps_of(bytes: &[u8]) -> Option<String> {
+    let exif = exif::Reader::new()
+        .read_from_container(&mut Cursor::new(bytes))
+        .ok()?;
+    exif.get_field(exif::Tag::GPSLatitudeRef, exif::In::PRIMARY)
+        .map(|f| f.display_value().to_string())
+}
+
+async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+    let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_owned()));
+    let response = app
+        .client
+        .post(app.url("/api/uploads"))
+        .header("authorization", format!("Token {token}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+backend_test!(
+    uploads_are_checked_stored_once_and_served_with_caching,
+    |app| {
+        let token = app.api_register("painter").await;
+        let png = encoded(&picture(64, 48), ImageFormat::Png);
+        let (status, body) =
+            upload(&app, &token, "../../etc/pass\u{202e}gnp.png", png.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let upload_ = &body["upload"];
+        let key = upload_["key"].as_str().unwrap().to_owned();
+        assert!(key.ends_with(".png") && key.len() == 68, "{key}");
+        assert_eq!(upload_["url"], format!("/media/{key}"));
+        assert_eq!(
+            (upload_["width"].as_u64(), upload_["height"].as_u64()),
+            (Some(64), Some(48))
+        );
+        assert_eq!(upload_["contentType"], "image/png");
+        assert_eq!(
+            upload_["variants"],
+            serde_json::json!([]),
+            "never larger than the original"
+        );
+
+        // The same image again, by someone else too: one object, one row.
+        let other = app.api_register("sculptor").await;
+        for token in [&token, &other] {
+            let (status, body) = upload(&app, token, "again.png", png.clone()).await;
+            assert_eq!(status, StatusCode::CREATED);
+            assert_eq!(body["upload"]["key"], key.as_str());
+        }
+        let rows: i64 = query("SELECT COUNT(*) FROM media")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1);
+        let file_name: String = query("SELECT file_name FROM uploads WHERE file_name LIKE 'pass%'")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            file_name, "passgnp.png",
+            "no folders, no direction overrides"
+        );
+
+        // Served: the stored bytes, whose hash is the name.
+        let response = app
+            .client
+            .get(app.url(&format!("/media/{key}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "image/png");
+        assert_eq!(
+            headers["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let etag = headers["etag"].to_str().unwrap().to_owned();
+        let served = response.bytes().await.unwrap();
+        assert_eq!(format!("{:x}.png", Sha256::digest(&served)), key);
+
+        let response = app
+            .client
+            .get(app.url(&format!("/media/{key}")))
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 304);
+
+        let response = app
+            .client
+            .get(app.url(&format!("/media/{key}")))
+            .header("range", "bytes=0-9")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 206);
+        assert_eq!(
+            response.headers()["content-range"],
+            format!("bytes 0-9/{}", served.len()).as_str()
+        );
+        assert_eq!(response.bytes().await.unwrap(), served[..10]);
+        let response = app
+            .client
+            .get(app.url(&format!("/media/{key}")))
+            .header("range", format!("bytes={}-", served.len() + 10))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 416);
+
+        // Names that are not an image's are nobody's file.
+        for path in [
+            "/media/..%2F..%2Fquire.db",
+            "/media/abc.png",
+            &format!("/media/{}", key.replace(".png", ".svg")),
+            &format!("/media/{key}/100.webp"),
+            &format!("/media/{}", key.replace('a', "b").replace('c', "d")),
+        ] {
+            let response = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(response.status(), 404, "{path}");
+        }
+
+        // Without a token, nothing is uploaded.
+        let (status, _) = upload(&app, "not-a-token", "x.png", png).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+);
+
+backend_test!(hostile_files_get_a_clear_refusal, |app| {
+    let token = app.api_register("mallory").await;
+    let png = encoded(&picture(32, 32), ImageFormat::Png);
+    let mut bomb = png.clone();
+    // The header claims 50,000 × 50,000 pixels (and its checksum agrees).
+    bomb[16..20].copy_from_slice(&50_000u32.to_be_bytes());
+    bomb[20..24].copy_from_slice(&50_000u32.to_be_bytes());
+    let crc = crc32(&bomb[12..29]);
+    bomb[29..33].copy_from_slice(&crc.to_be_bytes());
+    let cases: Vec<(&str, Vec<u8>, StatusCode, &str)> = vec![
+        (
+            "notes.png",
+            b"just some text, not a PNG".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "JPEG, PNG, GIF or WebP",
+        ),
+        (
+            "logo.svg",
+            br#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "JPEG, PNG, GIF or WebP",
+        ),
+        (
+            "page.png",
+            b"<!doctype html><script>alert(1)</script>".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "JPEG, PNG, GIF or WebP",
+        ),
+        (
+            "half.png",
+            png[..png.len() / 2].to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "truncated or damaged",
+        ),
+        (
+            "bomb.png",
+            bomb,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "too many pixels",
+        ),
+        (
+            "empty.png",
+            Vec::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing",
+        ),
+    ];
+    for (name, bytes, status, says) in cases {
+        let (got, body) = upload(&app, &token, name, bytes).await;
+        assert_eq!(got, status, "{name}: {body}");
+        let message = body["errors"]["file"][0].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{name}: {message}");
+    }
+    let stored: i64 = query("SELECT COUNT(*) FROM media")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing refused is stored");
+
+    // A JPEG that is also an HTML page (in a comment segment) is a JPEG:
+    // stored without the comment, served as an image that runs nothing.
+    let jpeg = encoded(&picture(16, 16), ImageFormat::Jpeg);
+    let html = b"<html><script>alert(document.cookie)</script></html>";
+    let mut polyglot = jpeg[..2].to_vec();
+    polyglot.extend([0xFF, 0xFE]);
+    polyglot.extend(((html.len() + 2) as u16).to_be_bytes());
+    polyglot.extend(html);
+    polyglot.extend(&jpeg[2..]);
+    let (status, body) = upload(&app, &token, "both.html", polyglot).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let key = body["upload"]["key"].as_str().unwrap();
+    assert!(key.ends_with(".jpg"));
+    let response = app
+        .client
+        .get(app.url(&format!("/media/{key}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "image/jpeg");
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
+    let served = response.bytes().await.unwrap();
+    assert!(
+        !served.windows(7).any(|w| w == b"<script"),
+        "the comment is gone"
+    );
+});
+
+/// The CRC-32 PNG chunks carry (of the type and data).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for byte in bytes {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+backend_test!(photos_lose_their_location_and_are_turned_upright, |app| {
+    let token = app.api_register("traveller").await;
+    let photo = phone_jpeg();
+    assert_eq!(
+        gps_of(&photo).as_deref(),
+        Some("N"),
+        "the fixture carries a position"
+    );
+    let (status, body) = upload(&app, &token, "IMG_0001.jpg", photo).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        (
+            body["upload"]["width"].as_u64(),
+            body["upload"]["height"].as_u64()
+        ),
+        (Some(20), Some(40)),
+        "turned as the EXIF orientation said"
+    );
+    let served = app
+        .client
+        .get(app.url(body["upload"]["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(gps_of(&served), None, "no position in what is served");
+    assert!(
+        exif::Reader::new()
+            .read_from_container(&mut Cursor::new(&served[..]))
+            .is_err(),
+        "no EXIF at all"
+    );
+    let decoded = image::load_from_memory(&served).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (20, 40));
+});
+
+backend_test!(
+    smaller_copies_are_made_in_the_background_and_shown_in_posts,
+    |app| {
+        app.register("author").await;
+        let token = app.api_register("apiauthor").await;
+        let wide = encoded(&picture(1200, 600), ImageFormat::Png);
+        let (status, body) = upload(&app, &token, "wide.png", wide).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let url = body["upload"]["url"].as_str().unwrap().to_owned();
+        let widths: Vec<u64> = body["upload"]["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["width"].as_u64().unwrap())
+            .collect();
+        assert_eq!(widths, [480, 960]);
+
+        // Before the worker has run, a copy's address serves the original,
+        // briefly.
+        let early = app
+            .client
+            .get(app.url(&format!("{url}/480.webp")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(early.status(), 200);
+        assert_eq!(early.headers()["content-type"], "image/png");
+        assert_eq!(early.headers()["cache-control"], "public, max-age=60");
+
+        let worker = app.start_worker(|_| {});
+        app.jobs_settled().await;
+        worker.stop().await;
+        for width in [480u32, 960] {
+            let response = app
+                .client
+                .get(app.url(&format!("{url}/{width}.webp")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.headers()["content-type"], "image/webp");
+            assert_eq!(
+                response.headers()["cache-control"],
+                "public, max-age=31536000, immutable"
+            );
+            let copy = image::load_from_memory(&response.bytes().await.unwrap()).unwrap();
+            assert_eq!((copy.width(), copy.height()), (width, width / 2));
+        }
+
+        // In a post: its size, its copies, loaded lazily; the media page says
+        // where it is used.
+        let (status, body) = app
+        .api(
+            reqwest::Method::POST,
+            "/api/articles",
+            Some(&token),
+            Some(serde_json::json!({"article": {"title": "Wide", "description": "d", "body": format!("![A wide gradient]({url})")}})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let slug = body["article"]["slug"].as_str().unwrap().to_owned();
+        let page = app.get(&format!("/posts/{slug}")).await;
+        let img = format!(".prose img[src=\"{url}\"]");
+        assert_eq!(page.attr(&img, "width").as_deref(), Some("1200"));
+        assert_eq!(page.attr(&img, "height").as_deref(), Some("600"));
+        assert_eq!(page.attr(&img, "loading").as_deref(), Some("lazy"));
+        assert_eq!(page.attr(&img, "alt").as_deref(), Some("A wide gradient"));
+        assert_eq!(
+            page.attr(&img, "srcset").as_deref(),
+            Some(format!("{url}/480.webp 480w, {url}/960.webp 960w, {url} 1200w").as_str())
+        );
+        let uses: i64 = query("SELECT COUNT(*) FROM media_uses WHERE post_id IS NOT NULL")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(uses, 1);
+    }
+);
+
+backend_test!(quotas_and_housekeeping_keep_storage_bounded, |app| {
+    let token = app.api_register("hoarder").await;
+    let first = encoded(&picture(300, 300), ImageFormat::Png);
+    let (status, body) = upload(&app, &token, "a.png", first.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let size = body["upload"]["bytes"].as_u64().unwrap();
+    let key = body["upload"]["key"].as_str().unwrap().to_owned();
+
+    // The site's own pages: the media page lists it, unused.
+    let browser = app.new_browser();
+    browser.register("pagereader").await;
+    let page = browser.get("/media").await;
+    page.assert_status(200);
+    assert!(page.contains("You have not uploaded any images yet."));
+
+    // Housekeeping leaves an unused upload for a day, then removes it and
+    // its object.
+    let now = quire::db::Timestamp::now();
+    let purged = quire::features::media::purge_unused(&app.app, now)
+        .await
+        .unwrap();
+    assert_eq!((purged.uploads, purged.objects), (0, 0));
+    let later = now + time::Duration::days(2);
+    let purged = quire::features::media::purge_unused(&app.app, later)
+        .await
+        .unwrap();
+    assert_eq!((purged.uploads, purged.objects), (1, 1));
+    let response = app
+        .client
+        .get(app.url(&format!("/media/{key}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
+    // Past the quota: 413, saying what is used.
+    let small = TestApp::try_spawn_with(app.backend, |s| {
+        s.media.quota_bytes = size + size / 2;
+        s.media.upload_max_bytes = 200_000;
+    })
+    .await
+    .unwrap();
+    let token = small.api_register("hoarder").await;
+    let (status, _) = upload(&small, &token, "a.png", first.clone()).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = upload(&small, &token, "a-again.png", first).await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the same image costs nothing more"
+    );
+    let second = encoded(&picture(301, 300), ImageFormat::Png);
+    let (status, body) = upload(&small, &token, "b.png", second).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let message = body["errors"]["file"][0].as_str().unwrap();
+    assert!(message.contains("used"), "{message}");
+    let huge = vec![0u8; 300_000];
+    let (status, body) = upload(&small, &token, "huge.png", huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+});
+
+backend_test!(the_media_page_uploads_without_javascript, |app| {
+    app.register("writer").await;
+    let csrf = app.csrf().await;
+    let png = encoded(&picture(50, 40), ImageFormat::Png);
+    let form = Form::new()
+        .text("csrf_token", csrf.clone())
+        .part("file", Part::bytes(png).file_name("cat.png"));
+    let response = app
+        .client
+        .post(app.url("/media"))
+        .header("origin", app.base.as_str().trim_end_matches('/'))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = scraper::Html::parse_document(&response.text().await.unwrap());
+    let selector = scraper::Selector::parse(".uploaded code").unwrap();
+    let markdown: String = html.select(&selector).flat_map(|e| e.text()).collect();
+    assert!(
+        markdown.starts_with("![](/media/"),
+        "the Markdown to copy: {markdown}"
+    );
+    let page = app.get("/media").await;
+    assert_eq!(page.texts(".media-list tbody tr").len(), 1);
+    assert!(page.contains("Not used"));
+
+    // Unused, it can be deleted.
+    let key: String = query("SELECT name FROM uploads")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    let page = app.post(&format!("/media/{key}/delete"), &[]).await;
+    page.assert_redirect("/media");
+    assert!(
+        app.get("/media")
+            .await
+            .contains("You have not uploaded any images yet.")
+    );
+
+    // A text file through the form: the page again, with the reason.
+    let form = Form::new()
+        .text("csrf_token", csrf)
+        .part("file", Part::bytes(b"hello".to_vec()).file_name("x.png"));
+    let response = app
+        .client
+        .post(app.url("/media"))
+        .header("origin", app.base.as_str().trim_end_matches('/'))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("JPEG, PNG, GIF or WebP")
+    );
+});
+
+/// The real binary with `QUIRE_STORAGE_URL=s3://…` against an
+/// S3-compatible server (moto) on loopback, on each database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_go_to_s3_when_asked() {
+    let Some(s3) = crate::s3_server::S3Server::start() else {
+        return;
+    };
+    for backend in crate::helpers::backends() {
+        let dir = tempfile::tempdir().unwrap();
+        let Some((database_url, _db)) = fresh_database_url(backend, dir.path()).await else {
+            continue;
+        };
+        let mut env: Vec<(&str, String)> = s3.env();
+        env.push((
+            "QUIRE_STORAGE_URL",
+            format!("s3://{}/media-{backend:?}", s3.bucket),
+        ));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = QuireProcess::start(&["serve", "--migrate"], &database_url, dir.path(), &env);
+        server.wait_until_up().await;
+        let client = reqwest::Client::new();
+        let (status, body): (StatusCode, Value) = {
+            let r = client
+                .post(format!("{}/api/users", server.base))
+                .json(&serde_json::json!({"user": {"username": "s3user", "email": "s3@example.com", "password": "correct horse"}}))
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json().await.unwrap())
+        };
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let token = body["user"]["token"].as_str().unwrap();
+        let png = encoded(&picture(20, 20), ImageFormat::Png);
+        let response = client
+            .post(format!("{}/api/uploads", server.base))
+            .header("authorization", format!("Token {token}"))
+            .multipart(Form::new().part("file", Part::bytes(png).file_name("s3.png")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        let key = body["upload"]["key"].as_str().unwrap();
+        use object_store::ObjectStoreExt;
+        let stored = s3
+            .client()
+            .get(&object_store::path::Path::from(format!(
+                "media-{backend:?}/originals/{key}"
+            )))
+            .await
+            .expect("the object is in the bucket")
+            .bytes()
+            .await
+            .unwrap();
+        let served = client
+            .get(format!("{}/media/{key}", server.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(served, stored);
+    }
+}
