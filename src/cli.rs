@@ -317,10 +317,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { dest } => {
             let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
+            let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;
             let folder = dest
                 .open()
                 .await?
-                .backup(&db, &flags.database().url)
+                .backup(&db, &flags.database().url, files.as_ref())
                 .await?;
             db.close().await;
             println!("backed up to {folder}");
@@ -340,7 +341,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore { src, force, .. } => {
             let db = connect(&flags.database()).await?;
-            let manifest = crate::backup::restore(&flags.database().url, db, &src, force).await?;
+            let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;
+            let manifest =
+                crate::backup::restore(&flags.database().url, db, &src, force, files.as_ref())
+                    .await?;
+
             println!(
                 "restored the {} backup of {} (made by Quire {}); `quire migrate up` applies any newer migrations",
                 manifest.backend, manifest.created_at, manifest.quire_version

@@ -6,14 +6,25 @@
 //! The snapshot itself is the database's own tool (`VACUUM INTO`,
 //! `pg_dump`): see `db::snapshot`.
 //!
-//! Uploaded media are not part of Quire yet; when they are, they belong in
-//! the same folder and manifest.
+//! The site's files (uploaded images and their smaller copies: every
+//! object of the app's store) go beside the backups, in a `media` pool
+//! shared by all of them, copied once each: an object's path names the
+//! hash of its bytes, so a path already in the pool holds the same bytes
+//! and a backup copies only what is new. Each manifest lists the objects
+//! its database needs, with their checksums, and a restore puts back what
+//! the site's store lacks, checked.
 
 mod s3;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -35,7 +46,9 @@ impl Job for Backup {
             anyhow::anyhow!("QUIRE_BACKUP_DEST is not set in this worker's settings")
         })?;
         let dest = dest.open().await?;
-        let written = dest.backup(&app.db, &app.settings.database.url).await?;
+        let written = dest
+            .backup(&app.db, &app.settings.database.url, app.storage.as_ref())
+            .await?;
         let removed = dest.prune(jobs.backup_keep as usize).await?;
         tracing::info!(%written, removed, "backup written");
         Ok(())
@@ -43,7 +56,10 @@ impl Job for Backup {
 }
 
 const MANIFEST: &str = "manifest.json";
-const FORMAT: u32 = 1;
+/// 2 added the site's files (`media`); 1 is still read.
+const FORMAT: u32 = 2;
+/// The folder (or prefix) beside the backups that holds the site's files.
+const POOL: &str = "media";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Manifest {
@@ -58,6 +74,10 @@ pub struct Manifest {
     /// The newest migration applied when the backup was made.
     pub migration: Option<i64>,
     pub files: Vec<FileEntry>,
+    /// The site's files, by their path in its store, in the `media` pool
+    /// beside the backup (none before format 2).
+    #[serde(default)]
+    pub media: Vec<FileEntry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -112,17 +132,46 @@ impl Location {
 
 impl Opened {
     /// Writes a backup into a new `quire-TIMESTAMP` folder (or prefix) and
-    /// says where it is.
-    pub async fn backup(&self, db: &Db, database_url: &str) -> anyhow::Result<String> {
+    /// says where it is; the site's files (`files`, the app's store) go to
+    /// the pool beside it.
+    pub async fn backup(
+        &self,
+        db: &Db,
+        database_url: &str,
+        files: &dyn ObjectStore,
+    ) -> anyhow::Result<String> {
+        let pool = self.pool()?;
         match self {
-            Opened::Folder(dir) => Ok(write(db, database_url, dir).await?.display().to_string()),
+            Opened::Folder(dir) => Ok(write(db, database_url, dir, files, pool.as_ref())
+                .await?
+                .display()
+                .to_string()),
             Opened::S3(bucket) => {
                 // The dump is made locally first (pg_dump writes a file); it
                 // needs room for one backup in TMPDIR.
                 let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
-                let folder = write(db, database_url, scratch.path()).await?;
+                let folder = write(db, database_url, scratch.path(), files, pool.as_ref()).await?;
                 bucket.upload(&folder).await
             }
+        }
+    }
+
+    /// The pool of the site's files beside the backups in this place.
+    fn pool(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+        match self {
+            Opened::Folder(dir) => crate::storage::open(&Location::Folder(dir.join(POOL))),
+            Opened::S3(bucket) => Ok(bucket.pool()),
+        }
+    }
+
+    /// The pool of the place this backup is in.
+    fn parent_pool(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+        match self {
+            Opened::Folder(dir) => {
+                let parent = dir.parent().unwrap_or(Path::new("."));
+                crate::storage::open(&Location::Folder(parent.join(POOL)))
+            }
+            Opened::S3(bucket) => Ok(bucket.parent_pool()),
         }
     }
 
@@ -161,7 +210,13 @@ impl Opened {
     }
 }
 
-async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathBuf> {
+async fn write(
+    db: &Db,
+    database_url: &str,
+    dest: &Path,
+    files: &dyn ObjectStore,
+    pool: &dyn ObjectStore,
+) -> anyhow::Result<PathBuf> {
     let stamp = Timestamp::now()
         .as_datetime()
         .format(time::macros::format_description!(
@@ -175,6 +230,10 @@ async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathB
         .await
         .with_context(|| format!("creating {}", folder.display()))?;
     let snapshot = db.snapshot_into(database_url, &folder).await?;
+    // After the snapshot: every file its rows name was in the store by then
+    // (a file is stored before its row), and housekeeping removes only files
+    // that nothing used for a day.
+    let media = copy_files(files, pool).await?;
     let file = snapshot.file;
     let (bytes, sha256) = sha256_of(&file).await?;
     let manifest = Manifest {
@@ -193,7 +252,9 @@ async fn write(db: &Db, database_url: &str, dest: &Path) -> anyhow::Result<PathB
             bytes,
             sha256,
         }],
+        media,
     };
+
     // Written last: a folder without a manifest is an unfinished backup.
     tokio::fs::write(folder.join(MANIFEST), serde_json::to_vec_pretty(&manifest)?).await?;
     Ok(folder)
@@ -235,11 +296,14 @@ async fn read_manifest(src: &Path) -> anyhow::Result<Manifest> {
         )
     })?;
     let manifest: Manifest = serde_json::from_slice(&text).context("reading the manifest")?;
-    if manifest.format != FORMAT {
+    if !(1..=FORMAT).contains(&manifest.format) {
         bail!(
-            "backup format {} is not one this version reads ({FORMAT})",
+            "backup format {} is not one this version reads (1 to {FORMAT})",
             manifest.format
         );
+    }
+    for entry in &manifest.media {
+        store_path(entry)?;
     }
     if manifest.files.len() != 1 {
         bail!(
@@ -297,11 +361,14 @@ pub async fn restore(
     db: Db,
     src: &Location,
     force: bool,
+    files: &dyn ObjectStore,
 ) -> anyhow::Result<Manifest> {
     let opened = src.open().await?;
-    let opened = if opened.is_backup().await {
-        opened
+    let (opened, pool) = if opened.is_backup().await {
+        let pool = opened.parent_pool()?;
+        (opened, pool)
     } else {
+        let pool = opened.pool()?;
         let finished = opened.finished().await?;
         let Some(newest) = finished.last() else {
             bail!(
@@ -310,25 +377,168 @@ pub async fn restore(
             );
         };
         tracing::info!(backup = %newest, "restoring the newest backup");
-        opened.child(newest)
+        (opened.child(newest), pool)
+    };
+    let into = Restore {
+        database_url,
+        db,
+        force,
+        pool: pool.as_ref(),
+        files,
     };
     match opened {
-        Opened::Folder(folder) => restore_folder(database_url, db, &folder, force).await,
+        Opened::Folder(folder) => into.from_folder(&folder).await,
         Opened::S3(bucket) => {
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
             bucket.download(scratch.path()).await?;
-            restore_folder(database_url, db, scratch.path(), force).await
+            into.from_folder(scratch.path()).await
         }
     }
 }
 
-async fn restore_folder(
+/// Where a restore puts things back: the database and the site's store.
+struct Restore<'a> {
+    database_url: &'a str,
+    db: Db,
+    force: bool,
+    /// The site's files beside the backup.
+    pool: &'a dyn ObjectStore,
+    /// The site's store, which gets back what it lacks.
+    files: &'a dyn ObjectStore,
+}
+
+impl Restore<'_> {
+    async fn from_folder(self, src: &Path) -> anyhow::Result<Manifest> {
+        let Restore {
+            database_url,
+            db,
+            force,
+            pool,
+            files,
+        } = self;
+        let manifest = verify(src).await?;
+        // Every file the site lacks is there and intact before anything is
+        // replaced.
+        let missing = files_to_restore(&manifest, pool, files).await?;
+        restore_database(database_url, db, src, force, &manifest).await?;
+        // Read again rather than held: the files may not fit in memory.
+        for entry in missing {
+            let (path, bytes) = checked_file(entry, pool).await?;
+            files.put(&path, bytes.into()).await?;
+        }
+        tracing::info!(listed = manifest.media.len(), "site files restored");
+        Ok(manifest)
+    }
+}
+
+/// Copies every object of the site's store that the pool lacks (a path
+/// the pool has holds the same bytes), and lists every object, with its
+/// checksum, for the manifest. Every object is read to be checksummed;
+/// only new ones are written.
+async fn copy_files(
+    files: &dyn ObjectStore,
+    pool: &dyn ObjectStore,
+) -> anyhow::Result<Vec<FileEntry>> {
+    let mut in_pool: HashMap<String, u64> = HashMap::new();
+    let mut listing = pool.list(None);
+    while let Some(meta) = listing.next().await {
+        let meta = meta.context("listing the backups' media folder")?;
+        in_pool.insert(meta.location.to_string(), meta.size);
+    }
+    let mut entries = Vec::new();
+    let mut objects = files.list(None);
+    while let Some(meta) = objects.next().await {
+        let meta = meta.context("listing the site's files")?;
+        let bytes = files
+            .get(&meta.location)
+            .await
+            .with_context(|| format!("reading the site's file {}", meta.location))?
+            .bytes()
+            .await?;
+        let path = meta.location.to_string();
+        if in_pool.get(&path) != Some(&(bytes.len() as u64)) {
+            pool.put(&meta.location, bytes.clone().into())
+                .await
+                .with_context(|| format!("copying the site's file {path}"))?;
+        }
+        entries.push(FileEntry {
+            sha256: format!("{:x}", Sha256::digest(&bytes)),
+            bytes: bytes.len() as u64,
+            path,
+        });
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(entries)
+}
+
+/// The files the manifest lists that the site's store lacks, each read
+/// from the pool and checked against its checksum.
+async fn files_to_restore<'m>(
+    manifest: &'m Manifest,
+    pool: &dyn ObjectStore,
+    files: &dyn ObjectStore,
+) -> anyhow::Result<Vec<&'m FileEntry>> {
+    let mut missing = Vec::new();
+    for entry in &manifest.media {
+        let path = store_path(entry)?;
+        if files
+            .head(&path)
+            .await
+            .is_ok_and(|meta| meta.size == entry.bytes)
+        {
+            continue;
+        }
+        checked_file(entry, pool).await?;
+        missing.push(entry);
+    }
+    Ok(missing)
+}
+
+/// A file of the pool, if it is whole and matches its checksum.
+async fn checked_file(
+    entry: &FileEntry,
+    pool: &dyn ObjectStore,
+) -> anyhow::Result<(StorePath, bytes::Bytes)> {
+    let path = store_path(entry)?;
+    let bytes = match pool.get(&path).await {
+        Ok(found) => found.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => bail!(
+            "the site's file {} is missing from the backup's {POOL} folder",
+            entry.path
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    if bytes.len() as u64 != entry.bytes || format!("{:x}", Sha256::digest(&bytes)) != entry.sha256
+    {
+        bail!(
+            "the site's file {} does not match its checksum in the manifest: the backup is damaged",
+            entry.path
+        );
+    }
+    Ok((path, bytes))
+}
+
+/// A manifest's media path as a path in a store; one that climbs out
+/// (`..`) or is otherwise not a plain path is refused.
+fn store_path(entry: &FileEntry) -> anyhow::Result<StorePath> {
+    StorePath::parse(&entry.path)
+        .ok()
+        .filter(|p| p.to_string() == entry.path && !entry.path.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the manifest names a file outside the media folder: {}",
+                entry.path
+            )
+        })
+}
+
+async fn restore_database(
     database_url: &str,
     db: Db,
     src: &Path,
     force: bool,
-) -> anyhow::Result<Manifest> {
-    let manifest = verify(src).await?;
+    manifest: &Manifest,
+) -> anyhow::Result<()> {
     if manifest.backend != db.backend() {
         bail!(
             "this is a {} backup and the database is {}: restore it into the same kind",
@@ -341,5 +551,5 @@ async fn restore_folder(
     }
     let file = src.join(&manifest.files[0].path);
     db.replace_with(database_url, &file).await?;
-    Ok(manifest)
+    Ok(())
 }

@@ -137,6 +137,31 @@ impl Bucket {
         self.store.head(&self.key(&[name])).await.is_ok()
     }
 
+    /// The shared pool of the site's files beside the backups at the prefix.
+    pub fn pool(&self) -> Arc<dyn ObjectStore> {
+        Arc::new(object_store::prefix::PrefixStore::new(
+            self.store.clone(),
+            self.key(&[super::POOL]),
+        ))
+    }
+
+    /// The pool of the place this backup is in (its prefix's parent).
+    pub fn parent_pool(&self) -> Arc<dyn ObjectStore> {
+        let parent: Key = self
+            .prefix
+            .parts()
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(_, parent)| parent.iter().cloned().collect())
+            .unwrap_or_default();
+        Self {
+            store: self.store.clone(),
+            name: self.name.clone(),
+            prefix: parent,
+        }
+        .pool()
+    }
+
     /// The bucket at the prefix's child `name`.
     pub fn child(self, name: &str) -> Self {
         Self {

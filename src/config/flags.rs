@@ -470,19 +470,26 @@ impl Flags {
         }
     }
 
+    /// Where the site keeps its files: `QUIRE_STORAGE_URL`, or
+    /// DATA_DIR/media.
+    pub fn storage(&self) -> crate::storage::Location {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| crate::storage::Location::Folder(self.data_dir.join("media")))
+    }
+
     /// Every setting, checked: the secret key resolved (and, for a local
     /// site, generated once), the SMTP URL parsed, the jobs' settings
     /// consistent. The error names the variable to fix.
     pub fn settings(self) -> Result<Settings, ConfigError> {
         let database = self.database();
         let telemetry = self.telemetry();
+        let storage = self.storage();
         let (key, origin) =
             secret::resolve(self.secret_key, database.is_postgres(), &self.data_dir)?;
         let smtp = self.smtp_url.as_ref().map(SmtpUrl::settings).transpose()?;
         self.jobs.check()?;
-        let storage = self
-            .storage_url
-            .unwrap_or_else(|| crate::storage::Location::Folder(self.data_dir.join("media")));
+
         Ok(Settings {
             database,
             site: SiteSettings {

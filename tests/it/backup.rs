@@ -1,6 +1,9 @@
 //! `quire backup` and `quire restore`: everything comes back, damaged
 //! backups and non-empty databases are refused.
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
 use object_store::{ObjectStore, ObjectStoreExt};
 use quire::db::{Db, Dialect, PoolSize, Query, query};
 
@@ -9,17 +12,54 @@ use crate::helpers::{
     QuireProcess, TEST_SECRET, TestApp, TestDatabase, fresh_database_url, run_quire,
 };
 
-fn quire(database_url: &str, args: &[&str]) -> (bool, String) {
-    quire_with(database_url, args, &[])
+/// Runs `quire ARGS` on a site: its database and the folder of its files.
+fn quire(database_url: &str, files: &Path, args: &[&str]) -> (bool, String) {
+    quire_with(database_url, files, args, &[])
 }
 
-fn quire_with(database_url: &str, args: &[&str], env: &[(&str, String)]) -> (bool, String) {
+fn quire_with(
+    database_url: &str,
+    files: &Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (bool, String) {
+    let files = files.display().to_string();
     let mut all = vec![
         ("QUIRE_DATABASE_URL", database_url),
         ("QUIRE_SECRET_KEY", TEST_SECRET),
+        ("QUIRE_STORAGE_URL", files.as_str()),
     ];
     all.extend(env.iter().map(|(k, v)| (*k, v.as_str())));
     run_quire(args, &all)
+}
+
+/// The folder of a test app's files (its uploaded images).
+fn files_of(app: &TestApp) -> PathBuf {
+    match &app.app.settings.storage {
+        quire::storage::Location::Folder(dir) => dir.clone(),
+        other => panic!("test apps keep their files in a folder, not {other}"),
+    }
+}
+
+/// Every file under `dir`, by its path inside it, with its bytes.
+fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let name = path.strip_prefix(root).unwrap().display().to_string();
+                out.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
 }
 
 /// Every row of every table (each row as a JSON array of its values as
@@ -73,9 +113,13 @@ async fn restore_into_empty(
 ) -> (String, tempfile::TempDir, Option<TestDatabase>) {
     let dir = tempfile::tempdir().unwrap();
     let (target, database) = fresh_database_url(app.backend, dir.path()).await.unwrap();
-    let (ok, said) = quire_with(&target, &["restore", src], env);
+    let (ok, said) = quire_with(&target, &dir.path().join("media"), &["restore", src], env);
     assert!(ok, "{said}");
     assert_eq!(contents(&target).await, before);
+    // Every file comes back, byte for byte.
+    let restored = files_in(&dir.path().join("media"));
+    assert!(!restored.is_empty(), "the site had images");
+    assert_eq!(restored, files_in(&files_of(app)));
     (target, dir, database)
 }
 
@@ -116,6 +160,27 @@ async fn populate(app: &TestApp) -> Vec<(String, Vec<String>)> {
         )
         .await;
     assert_eq!(status, reqwest::StatusCode::OK);
+    // An image, which the backup must carry beside the database.
+    let token = app.api_register("photographer").await;
+    let png = {
+        let mut out = Vec::new();
+        image::DynamicImage::new_rgb8(600, 400)
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
+        out
+    };
+    let uploaded = app
+        .client
+        .post(app.url("/api/uploads"))
+        .header("authorization", format!("Token {token}"))
+        .multipart(reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(png).file_name("kept.png"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), reqwest::StatusCode::CREATED);
     app.state_flush().await;
     let before = contents(&app.database_url).await;
     let count = |table: &str| {
@@ -148,6 +213,7 @@ backend_test!(
         let dest = tempfile::tempdir().unwrap();
         let (ok, said) = quire(
             &app.database_url,
+            &files_of(&app),
             &["backup", &dest.path().display().to_string()],
         );
         assert!(ok, "{said}");
@@ -163,16 +229,24 @@ backend_test!(
         assert_eq!(manifest["files"][0]["sha256"].as_str().unwrap().len(), 64);
 
         // Into an empty database: identical, row for row.
-        let (target, _target_dir, _target_db) =
+        let (target, target_dir, _target_db) =
             restore_into_empty(&app, &folder, &[], &before).await;
 
         // Not again over data, unless forced.
-        let (ok, said) = quire(&target, &["restore", &folder]);
+        let (ok, said) = quire(
+            &target,
+            &target_dir.path().join("media"),
+            &["restore", &folder],
+        );
         assert!(
             !ok && said.contains("not empty") && said.contains("--force"),
             "{said}"
         );
-        let (ok, said) = quire(&target, &["restore", "--force", &folder]);
+        let (ok, said) = quire(
+            &target,
+            &target_dir.path().join("media"),
+            &["restore", "--force", &folder],
+        );
         assert!(ok, "{said}");
         assert_eq!(contents(&target).await, before);
 
@@ -185,12 +259,63 @@ backend_test!(
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;
         std::fs::write(&file, bytes).unwrap();
-        let (ok, said) = quire(&target, &["restore", "--force", &folder]);
+        let (ok, said) = quire(
+            &target,
+            &target_dir.path().join("media"),
+            &["restore", "--force", &folder],
+        );
         assert!(
             !ok && said.contains("does not match its checksum"),
             "{said}"
         );
-        let (ok, said) = quire(&target, &["restore", "ftp://host/backups"]);
+        // A damaged image in the media folder beside the backups: refused
+        // before the database is touched (a new backup, whole but for it).
+        let dest = tempfile::tempdir().unwrap();
+        let (ok, said) = quire(
+            &app.database_url,
+            &files_of(&app),
+            &["backup", &dest.path().display().to_string()],
+        );
+        assert!(ok, "{said}");
+        let second = said
+            .trim()
+            .strip_prefix("backed up to ")
+            .unwrap()
+            .to_owned();
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{second}/manifest.json")).unwrap())
+                .unwrap();
+        let image = manifest["media"][0]["path"].as_str().unwrap();
+        assert!(image.starts_with("originals/"), "{manifest}");
+        let pooled = dest.path().join("media").join(image);
+        let mut bytes = std::fs::read(&pooled).unwrap();
+        bytes[100] ^= 0xff;
+        std::fs::write(&pooled, bytes).unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (fresh, _fresh_db) = fresh_database_url(app.backend, elsewhere.path())
+            .await
+            .unwrap();
+        let (ok, said) = quire(
+            &fresh,
+            &elsewhere.path().join("media"),
+            &["restore", &second],
+        );
+        assert!(
+            !ok && said.contains("does not match its checksum"),
+            "{said}"
+        );
+        assert!(
+            !contents(&fresh)
+                .await
+                .iter()
+                .any(|(_, rows)| !rows.is_empty()),
+            "nothing was restored"
+        );
+        let (ok, said) = quire(
+            &target,
+            &target_dir.path().join("media"),
+            &["restore", "ftp://host/backups"],
+        );
         assert!(
             !ok && said.contains("give a folder or s3://BUCKET/PREFIX"),
             "{said}"
@@ -206,6 +331,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     let env = s3.env();
     let (ok, said) = quire_with(
         &app.database_url,
+        &files_of(&app),
         &["backup", &format!("s3://{}/site", s3.bucket)],
         &env,
     );
@@ -238,7 +364,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     let database = object(manifest["files"][0]["path"].as_str().unwrap());
 
     // Into an empty database: identical, row for row.
-    let (target, _target_dir, _target_db) = restore_into_empty(&app, &backup, &env, &before).await;
+    let (target, target_dir, _target_db) = restore_into_empty(&app, &backup, &env, &before).await;
 
     // Damaged in the bucket: refused before anything is touched.
     let mut bytes = bucket
@@ -251,13 +377,19 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
         .to_vec();
     bytes[0] ^= 0xff;
     bucket.put(&database, bytes.into()).await.unwrap();
-    let (ok, said) = quire_with(&target, &["restore", "--force", &backup], &env);
+    let (ok, said) = quire_with(
+        &target,
+        &target_dir.path().join("media"),
+        &["restore", "--force", &backup],
+        &env,
+    );
     assert!(
         !ok && said.contains("does not match its checksum"),
         "{said}"
     );
     let (ok, said) = quire_with(
         &target,
+        &target_dir.path().join("media"),
         &["restore", &format!("s3://{}/nothing-here", s3.bucket)],
         &env,
     );
@@ -339,7 +471,7 @@ backend_test!(
         let before = populate(&app).await;
         let dest = tempfile::tempdir().unwrap();
         let dest_path = dest.path().display().to_string();
-        let (ok, said) = quire(&app.database_url, &["backup", &dest_path]);
+        let (ok, said) = quire(&app.database_url, &files_of(&app), &["backup", &dest_path]);
         assert!(ok, "{said}");
         let folder = said
             .trim()
@@ -354,16 +486,21 @@ backend_test!(
         // A later backup that never finished (no manifest) is passed over.
         std::fs::create_dir(dest.path().join("quire-99991231T000000Z")).unwrap();
 
-        let (ok, said) = quire(&app.database_url, &["restore", "--list", &dest_path]);
+        let (ok, said) = quire(
+            &app.database_url,
+            &files_of(&app),
+            &["restore", "--list", &dest_path],
+        );
         assert!(ok, "{said}");
         assert_eq!(said.trim(), name);
 
-        let (target, _target_dir, _target_db) =
+        let (target, target_dir, _target_db) =
             restore_into_empty(&app, &dest_path, &[], &before).await;
 
         let empty = tempfile::tempdir().unwrap();
         let (ok, said) = quire(
             &target,
+            &target_dir.path().join("media"),
             &["restore", "--force", &empty.path().display().to_string()],
         );
         assert!(!ok && said.contains("holds none"), "{said}");

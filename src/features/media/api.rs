@@ -1,6 +1,7 @@
 //! `POST /api/uploads`: an image for an article's Markdown.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -9,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::Upload;
 use crate::app::App;
+use crate::error::AppError;
 use crate::features::accounts::extract::ApiUser;
 use crate::http::api::ApiError;
 
@@ -41,12 +43,15 @@ struct UploadForm {
         (status = 401, description = "No valid token"),
         (status = 413, description = "Larger than QUIRE_UPLOAD_MAX_BYTES, or over the member's quota"),
         (status = 415, description = "Not a JPEG, PNG, GIF or WebP image"),
-        (status = 422, description = "No file, a damaged image, or too many pixels")))]
+        (status = 422, description = "No file, a damaged image, too many pixels, or a body that is not multipart"),
+        (status = 429, description = "Too many uploads in a short time")))]
 pub async fn upload(
     State(state): State<App>,
     caller: ApiUser,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
+    // Not multipart, or no boundary: the API's 422, not axum's plain 400.
+    let mut multipart = multipart.map_err(|e| AppError::BadRequest(e.body_text()))?;
     super::check_rate(&state, caller.user.id)?;
     let max = state.settings.media.upload_max_bytes;
     while let Some(field) = super::next_field(&mut multipart, max).await? {
@@ -56,5 +61,5 @@ pub async fn upload(
             return Ok((StatusCode::CREATED, Json(UploadResponse { upload })));
         }
     }
-    Err(crate::error::AppError::File(crate::error::FileProblem::Missing).into())
+    Err(AppError::File(crate::error::FileProblem::Missing).into())
 }
