@@ -387,11 +387,11 @@ pub async fn restore(
         files,
     };
     match opened {
-        Opened::Folder(folder) => into.from_folder(&folder).await,
+        Opened::Folder(folder) => into.run(&folder).await,
         Opened::S3(bucket) => {
             let scratch = tempfile::tempdir().context("making a scratch folder in TMPDIR")?;
             bucket.download(scratch.path()).await?;
-            into.from_folder(scratch.path()).await
+            into.run(scratch.path()).await
         }
     }
 }
@@ -408,7 +408,7 @@ struct Restore<'a> {
 }
 
 impl Restore<'_> {
-    async fn from_folder(self, src: &Path) -> anyhow::Result<Manifest> {
+    async fn run(self, src: &Path) -> anyhow::Result<Manifest> {
         let Restore {
             database_url,
             db,
