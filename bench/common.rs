@@ -85,8 +85,22 @@ pub async fn drop_databases() {
 
 /// A release server on loopback, stopped when dropped.
 pub struct Server {
-    _process: Process,
+    process: Process,
     pub base: String,
+}
+
+impl Server {
+    /// The most memory the process has held so far (`VmHWM`), in MiB.
+    #[allow(dead_code)] // each bench is its own crate; only some ask
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / 1024.0)
+    }
 }
 
 /// Serves `database_url` (migrating it first) on a free loopback port.
@@ -104,7 +118,7 @@ pub fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
         &[("QUIRE_BIND", &bind), ("QUIRE_DB_POOL_SIZE", "16")],
     );
     Server {
-        _process: process,
+        process,
         base: format!("http://{bind}"),
     }
 }

@@ -612,3 +612,127 @@ async fn uploads_go_to_s3_when_asked() {
         assert_eq!(served, stored);
     }
 }
+
+/// Posts a multipart form from the site, with its token first, as a browser
+/// does.
+async fn post_files(
+    browser: &crate::helpers::Browser,
+    path: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> reqwest::Response {
+    let form = Form::new()
+        .text("csrf_token", browser.csrf().await)
+        .part("file", Part::bytes(bytes).file_name(name.to_owned()));
+    browser
+        .client
+        .post(browser.url(path))
+        .header("origin", browser.base.as_str().trim_end_matches('/'))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+backend_test!(
+    members_upload_a_profile_picture_and_take_their_images_when_they_leave,
+    |app| {
+        app.register("owner").await;
+        let member = app.new_browser();
+        member.register("portrait").await;
+
+        // A text file: the settings page again, with the reason.
+        let response = post_files(
+            &member,
+            "/settings/avatar",
+            "me.png",
+            b"not an image".to_vec(),
+        )
+        .await;
+        assert_eq!(response.status(), 415);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("JPEG, PNG, GIF or WebP")
+        );
+
+        let wide = encoded(&picture(800, 800), ImageFormat::Png);
+        let response = post_files(&member, "/settings/avatar", "me.png", wide).await;
+        assert_eq!(response.status(), 303);
+        let image: String = query("SELECT image FROM users WHERE username = 'portrait'")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert!(image.ends_with(".png/480.webp"), "the small copy: {image}");
+        assert!(
+            image.starts_with("http"),
+            "an absolute address, as the API gives: {image}"
+        );
+        let profile = app.get("/users/portrait").await;
+        assert!(profile.html().html().contains(".png/480.webp"));
+
+        // An image never used.
+        let unused = encoded(&picture(40, 40), ImageFormat::Png);
+        let response = post_files(&member, "/media", "unused.png", unused).await;
+        assert_eq!(response.status(), 200);
+        let uploads: i64 = query("SELECT COUNT(*) FROM uploads")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(uploads, 2);
+
+        // Leaving: the picture is no longer used, and what they uploaded that
+        // nothing uses goes with them.
+        member
+            .post("/settings/delete", &[("password", "correct horse")])
+            .await;
+        let worker = app.start_worker(|_| {});
+        app.jobs_settled().await;
+        worker.stop().await;
+        let left: i64 = query("SELECT COUNT(*) FROM uploads")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+        let purged = quire::features::media::purge_unused(
+            &app.app,
+            quire::db::Timestamp::now() + time::Duration::days(2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(purged.objects, 2);
+    }
+);
+
+backend_test!(the_same_image_uploaded_at_once_is_stored_once, |app| {
+    let tokens = [
+        app.api_register("twin1").await,
+        app.api_register("twin2").await,
+    ];
+    let png = encoded(&picture(200, 100), ImageFormat::Png);
+    let uploads = (0..8).map(|i| {
+        let (token, png) = (tokens[i % 2].clone(), png.clone());
+        let app = &app;
+        async move { upload(app, &token, "same.png", png).await }
+    });
+    let answers = futures_util::future::join_all(uploads).await;
+    let keys: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, StatusCode::CREATED, "{body}");
+            body["upload"]["key"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(keys.len(), 1);
+    let rows: i64 = query("SELECT COUNT(*) FROM media")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    let uploads: i64 = query("SELECT COUNT(*) FROM uploads")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    assert_eq!((rows, uploads), (1, 2), "one image, once per member");
+});

@@ -614,6 +614,22 @@ pub struct Updated {
     pub confirming: Option<Email>,
 }
 
+/// Sets a member's profile picture to `url` (an image they uploaded), in
+/// the caller's transaction.
+pub async fn set_image(tx: &mut db::Tx, user_id: i64, url: &str) -> AppResult<()> {
+    let changed =
+        query("UPDATE users SET image = $1, updated_at = $2 WHERE id = $3 AND deleted_at IS NULL")
+            .bind(url)
+            .bind(Timestamp::now())
+            .bind(user_id)
+            .execute(tx)
+            .await?;
+    if changed == 0 {
+        return Err(AppError::NotFound(Thing::Profile));
+    }
+    Ok(())
+}
+
 /// Updates the given fields of a profile; absent fields stay as they are.
 pub async fn update_profile(
     db: &Db,

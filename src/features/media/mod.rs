@@ -369,6 +369,29 @@ pub async fn upload(
     Ok(Upload::new(&name, prepared.width, prepared.height, size))
 }
 
+/// Makes an uploaded image `user_id`'s profile picture: its 480-pixel
+/// copy when it is wider (the original until the copy is made), at the
+/// site's public address, as API clients expect a URL. Returns the address.
+pub async fn set_avatar(app: &App, user_id: i64, upload: &Upload) -> AppResult<String> {
+    let path = match upload.variants.first() {
+        Some(smallest) => &smallest.url,
+        None => &upload.url,
+    };
+    let url = app
+        .settings
+        .http
+        .public_url()
+        .join(path.trim_start_matches('/'))
+        .map_err(|e| AppError::Internal(e.into()))?
+        .to_string();
+    let mut tx = app.db.begin().await?;
+    crate::features::accounts::set_image(&mut tx, user_id, &url).await?;
+    // Replaces the picture used before, which housekeeping may then remove.
+    record_uses(&mut tx, Use::Avatar(user_id), &url).await?;
+    tx.commit().await?;
+    Ok(url)
+}
+
 /// The bytes of the images `user_id` has uploaded, but for `except` (an
 /// image they upload again costs nothing more).
 pub async fn used_bytes(db: &Db, user_id: i64, except: Option<&MediaName>) -> AppResult<u64> {

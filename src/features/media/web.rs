@@ -28,6 +28,12 @@ pub fn routes(app: &App) -> Router<App> {
             get(page).post(upload).layer(DefaultBodyLimit::max(limit)),
         )
         .route("/media/{name}/delete", post(delete))
+        .route(
+            "/settings/avatar",
+            post(avatar).layer(DefaultBodyLimit::max(super::body_limit(
+                &app.settings.media,
+            ))),
+        )
 }
 
 async fn page(
@@ -123,6 +129,42 @@ async fn upload(
         (None, false) => (StatusCode::OK, None),
     };
     show(&state, &ctx, user.id, status, &uploaded, error).await
+}
+
+/// A new profile picture from the settings page. A refused file shows the
+/// settings page again with the reason beside the file input.
+async fn avatar(
+    State(state): State<App>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfMultipart(mut multipart): CsrfMultipart,
+) -> AppResult<Response> {
+    let max = state.settings.media.upload_max_bytes;
+    let mut result = Err(AppError::File(FileProblem::Missing));
+    while let Some(field) = super::next_field(&mut multipart, max).await? {
+        if field.name() == Some("file") && field.file_name().is_some_and(|n| !n.is_empty()) {
+            result = async {
+                super::check_rate(&state, user.id)?;
+                let (file_name, bytes) = super::read_file(field, max).await?;
+                super::upload(&state, user.id, file_name.as_deref(), bytes).await
+            }
+            .await;
+            break;
+        }
+    }
+    match result {
+        Ok(upload) => {
+            super::set_avatar(&state, user.id, &upload).await?;
+            Ok(see_other("/settings"))
+        }
+        Err(e @ (AppError::File(_) | AppError::RateLimited { .. })) => Ok(ctx.render_status(
+            &state,
+            e.status(),
+            "settings.html",
+            context! { form => Serde(&user), saved => false, avatar_error => e.public_message() },
+        )),
+        Err(e) => Err(e),
+    }
 }
 
 async fn delete(
