@@ -30,7 +30,7 @@ fn photo(seed: u32) -> Vec<u8> {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
-        let noise = (state & 0x3f) as u8;
+        let noise = (state & 0x1f) as u8;
         image::Rgb([
             ((x / 12) as u8).wrapping_add(noise),
             ((y / 8) as u8).wrapping_add(noise / 2),
@@ -41,7 +41,7 @@ fn photo(seed: u32) -> Vec<u8> {
     DynamicImage::ImageRgb8(image)
         .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
             &mut std::io::Cursor::new(&mut out),
-            92,
+            90,
         ))
         .unwrap();
     out

@@ -39,6 +39,7 @@ impl App {
         parts.insert(accounts::Sessions::default());
         parts.insert(posts::Relations::default());
         parts.insert(media::Uploads::default());
+        parts.insert(media::serve::Kept::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));

@@ -7,7 +7,7 @@
 //! from the bytes: nothing is ever served as HTML or SVG.
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -38,16 +38,15 @@ async fn original(
     let Some(name) = MediaName::parse(&name) else {
         return not_found();
     };
-    let etag = format!("\"{}\"", name.as_str());
-    serve(
-        &app,
-        &headers,
-        &name.original(),
-        name.format(),
-        &etag,
-        FOREVER,
-    )
-    .await
+    let answer = Answer::new(name.format(), format!("\"{}\"", name.as_str()), FOREVER);
+    if answer.not_modified(&headers) {
+        return answer.unchanged();
+    }
+    match open(&app, &name.original()).await {
+        Ok(Some(found)) => answer.send(&app, &headers, &name.original(), found).await,
+        Ok(None) => not_found(),
+        Err(e) => store_failed(e),
+    }
 }
 
 async fn copy(
@@ -65,113 +64,195 @@ async fn copy(
     let Some(width) = width else {
         return not_found();
     };
-    let etag = format!("\"{}-{width}\"", name.as_str());
+    let answer = Answer::new(
+        picture::Format::Webp,
+        format!("\"{}-{width}\"", name.as_str()),
+        FOREVER,
+    );
+    if answer.not_modified(&headers) {
+        return answer.unchanged();
+    }
     let path = name.variant(width);
-    match app.storage.head(&path).await {
-        Ok(_) => serve(&app, &headers, &path, picture::Format::Webp, &etag, FOREVER).await,
-        Err(object_store::Error::NotFound { .. }) => {
-            let etag = format!("\"{}\"", name.as_str());
-            serve(
-                &app,
-                &headers,
-                &name.original(),
-                name.format(),
-                &etag,
-                UNTIL_THE_COPY_IS_MADE,
-            )
-            .await
-        }
+    match open(&app, &path).await {
+        Ok(Some(found)) => return answer.send(&app, &headers, &path, found).await,
+        Ok(None) => {}
+        Err(e) => return store_failed(e),
+    }
+    // Not made yet: the original, briefly.
+    let answer = Answer::new(
+        name.format(),
+        format!("\"{}\"", name.as_str()),
+        UNTIL_THE_COPY_IS_MADE,
+    );
+    if answer.not_modified(&headers) {
+        return answer.unchanged();
+    }
+    match open(&app, &name.original()).await {
+        Ok(Some(found)) => answer.send(&app, &headers, &name.original(), found).await,
+        Ok(None) => not_found(),
         Err(e) => store_failed(e),
     }
 }
 
-async fn serve(
-    app: &App,
-    headers: &HeaderMap,
-    path: &StorePath,
-    format: picture::Format,
-    etag: &str,
-    cache: &'static str,
-) -> Response {
-    let mut response_headers = HeaderMap::new();
-    response_headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(etag).expect("hex and quotes"),
-    );
-    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    response_headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    response_headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    // Opened on its own, an image still runs nothing.
-    response_headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
+/// The images served most, in memory: a copy is tens of kilobytes, and
+/// reading it from the store for every reader (a file, or S3) costs far
+/// more than sending it. Names never change what they name, so nothing
+/// here is ever stale; the least used go first when the budget is full.
+#[derive(Clone)]
+pub struct Kept(std::sync::Arc<quick_cache::sync::Cache<String, Bytes, ByLength>>);
 
-    if matches_etag(headers.get(header::IF_NONE_MATCH), etag) {
-        response_headers.remove(header::CONTENT_TYPE);
-        return (StatusCode::NOT_MODIFIED, response_headers).into_response();
+/// Objects up to this size are kept; larger ones are streamed from the
+/// store for each reader.
+const KEEP_AT_MOST: u64 = 512 * 1024;
+/// What all kept objects may take together.
+const KEPT_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Default for Kept {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(
+            quick_cache::sync::Cache::with_weighter(1024, KEPT_BYTES, ByLength),
+        ))
     }
+}
 
-    // A range only applies to the same bytes (If-Range), and only one:
-    // several are answered with the whole image, as HTTP allows.
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| {
-            headers
-                .get(header::IF_RANGE)
-                .is_none_or(|v| v.to_str().is_ok_and(|v| v == etag))
-        });
-    if let Some(range) = range {
-        let size = match app.storage.head(path).await {
-            Ok(meta) => meta.size,
-            Err(object_store::Error::NotFound { .. }) => return not_found(),
-            Err(e) => return store_failed(e),
-        };
-        let ranges =
-            http_range_header::parse_range_header(range).and_then(|parsed| parsed.validate(size));
-        match ranges.as_deref() {
-            Ok([one]) => {
-                let (start, end) = (*one.start(), *one.end());
-                return match app.storage.get_range(path, start..end + 1).await {
-                    Ok(bytes) => {
-                        response_headers.insert(
-                            header::CONTENT_RANGE,
-                            HeaderValue::from_str(&format!("bytes {start}-{end}/{size}"))
-                                .expect("digits"),
-                        );
-                        (StatusCode::PARTIAL_CONTENT, response_headers, bytes).into_response()
-                    }
-                    Err(e) => store_failed(e),
-                };
-            }
-            Ok(_) => {}
-            Err(_) => {
-                response_headers.insert(
-                    header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("bytes */{size}")).expect("digits"),
-                );
-                response_headers.remove(header::CONTENT_TYPE);
-                return (StatusCode::RANGE_NOT_SATISFIABLE, response_headers).into_response();
-            }
-        }
+#[derive(Clone)]
+pub struct ByLength;
+
+impl quick_cache::Weighter<String, Bytes> for ByLength {
+    fn weight(&self, _: &String, bytes: &Bytes) -> u64 {
+        bytes.len() as u64
     }
+}
 
+/// An object found: whole, from memory or small enough to keep, or to be
+/// streamed.
+enum Found {
+    Whole(Bytes),
+    Stream(object_store::GetResult),
+}
+
+/// The object at `path`, if there is one.
+async fn open(app: &App, path: &StorePath) -> Result<Option<Found>, object_store::Error> {
+    let kept = &app.part::<Kept>().0;
+    if let Some(bytes) = kept.get(path.as_ref()) {
+        return Ok(Some(Found::Whole(bytes)));
+    }
     match app.storage.get(path).await {
-        Ok(found) => {
-            response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(found.meta.size));
-            let body = Body::from_stream(found.into_stream().map_err(std::io::Error::other));
-            (StatusCode::OK, response_headers, body).into_response()
+        Ok(found) if found.meta.size <= KEEP_AT_MOST => {
+            let bytes = found.bytes().await?;
+            kept.insert(path.to_string(), bytes.clone());
+            Ok(Some(Found::Whole(bytes)))
         }
-        Err(object_store::Error::NotFound { .. }) => not_found(),
-        Err(e) => store_failed(e),
+        Ok(found) => Ok(Some(Found::Stream(found))),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// How an image is answered: its type, validator and caching.
+struct Answer {
+    headers: HeaderMap,
+    etag: String,
+}
+
+impl Answer {
+    fn new(format: picture::Format, etag: String, cache: &'static str) -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("hex and quotes"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        );
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        // Opened on its own, an image still runs nothing.
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        );
+        Self { headers, etag }
+    }
+
+    fn not_modified(&self, request: &HeaderMap) -> bool {
+        matches_etag(request.get(header::IF_NONE_MATCH), &self.etag)
+    }
+
+    fn unchanged(mut self) -> Response {
+        self.headers.remove(header::CONTENT_TYPE);
+        (StatusCode::NOT_MODIFIED, self.headers).into_response()
+    }
+
+    /// The whole image, or the one range asked for (if it still names the
+    /// same bytes: `If-Range`). Several ranges get the whole image, as
+    /// HTTP allows.
+    async fn send(
+        mut self,
+        app: &App,
+        request: &HeaderMap,
+        path: &StorePath,
+        found: Found,
+    ) -> Response {
+        let size = match &found {
+            Found::Whole(bytes) => bytes.len() as u64,
+            Found::Stream(result) => result.meta.size,
+        };
+        let range = request
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| {
+                request
+                    .get(header::IF_RANGE)
+                    .is_none_or(|v| v.to_str().is_ok_and(|v| v == self.etag))
+            });
+        if let Some(range) = range {
+            let ranges = http_range_header::parse_range_header(range)
+                .and_then(|parsed| parsed.validate(size));
+            match ranges.as_deref() {
+                Ok([one]) => {
+                    let (start, end) = (*one.start(), *one.end());
+                    let part = match found {
+                        Found::Whole(bytes) => Ok(bytes.slice(start as usize..end as usize + 1)),
+                        Found::Stream(_) => app.storage.get_range(path, start..end + 1).await,
+                    };
+                    return match part {
+                        Ok(bytes) => {
+                            self.headers.insert(
+                                header::CONTENT_RANGE,
+                                HeaderValue::from_str(&format!("bytes {start}-{end}/{size}"))
+                                    .expect("digits"),
+                            );
+                            (StatusCode::PARTIAL_CONTENT, self.headers, bytes).into_response()
+                        }
+                        Err(e) => store_failed(e),
+                    };
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.headers.insert(
+                        header::CONTENT_RANGE,
+                        HeaderValue::from_str(&format!("bytes */{size}")).expect("digits"),
+                    );
+                    self.headers.remove(header::CONTENT_TYPE);
+                    return (StatusCode::RANGE_NOT_SATISFIABLE, self.headers).into_response();
+                }
+            }
+        }
+        self.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        let body = match found {
+            Found::Whole(bytes) => Body::from(bytes),
+            Found::Stream(result) => {
+                Body::from_stream(result.into_stream().map_err(std::io::Error::other))
+            }
+        };
+        (StatusCode::OK, self.headers, body).into_response()
     }
 }
 
