@@ -30,7 +30,7 @@ fn photo(seed: u32) -> Vec<u8> {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
-        let noise = (state & 0x1f) as u8;
+        let noise = (state & 0x2f) as u8;
         image::Rgb([
             ((x / 12) as u8).wrapping_add(noise),
             ((y / 8) as u8).wrapping_add(noise / 2),

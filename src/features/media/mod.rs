@@ -117,7 +117,7 @@ fn address(name: &MediaName) -> String {
 
 /// Decoding and resizing take memory in proportion to pixels: at most this
 /// much is taken at once by all of them in a process; more wait.
-const MEMORY_BUDGET: u64 = 512 * 1024 * 1024;
+const MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
 const MIB: u64 = 1024 * 1024;
 
 /// Runs pixel work on a blocking thread once the memory it needs is free.
