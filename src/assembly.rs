@@ -85,7 +85,7 @@ pub fn router(app: App) -> Router {
     // the maintenance gate, which lets administrators through.
     let site = Router::new()
         .merge(accounts::web::routes())
-        .merge(posts::web::routes())
+        .merge(posts::web::routes(&app))
         .merge(comments::web::routes())
         .merge(visits::web::routes())
         .merge(media::web::routes(&app))

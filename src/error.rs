@@ -144,6 +144,23 @@ impl AppError {
         }
     }
 
+    /// An upload's refusal as a form shows it beside its file input: what
+    /// is wrong with the file named `file_name` (as sent, made safe to
+    /// show), or how long to wait. Any other error is no field's.
+    pub fn upload_problem(self, file_name: String) -> Result<Problem, AppError> {
+        match self {
+            AppError::File(problem) => Ok(Problem::FileRefused {
+                name: file_name,
+                problem,
+            }),
+            AppError::RateLimited { retry_after_secs } => Ok(Problem::UploadTooSoon {
+                name: file_name,
+                retry_after_secs,
+            }),
+            other => Err(other),
+        }
+    }
+
     /// What a user may be told.
     pub fn public_message(&self) -> String {
         match self {
@@ -160,14 +177,7 @@ impl AppError {
             AppError::PayloadTooLarge => "That is more than we accept in one request.".into(),
             AppError::File(problem) => format!("The file {problem}."),
             AppError::RateLimited { retry_after_secs } => {
-                // Waits run from a second (sign-in backoff) to many minutes.
-                let wait = match *retry_after_secs {
-                    0 | 1 => "a second".to_owned(),
-                    secs @ 2..60 => format!("{secs} seconds"),
-                    60 => "a minute".to_owned(),
-                    secs => format!("{} minutes", secs.div_ceil(60)),
-                };
-                format!("Too many attempts. Try again in {wait}.")
+                format!("Too many attempts. Try again in {}.", wait(*retry_after_secs))
             }
             AppError::Unavailable(Trouble::Unreachable, _) => {
                 "The site cannot reach its database just now. Try again in a moment.".into()
@@ -178,6 +188,17 @@ impl AppError {
             }
             AppError::Internal(_) => "Something went wrong on our side. It has been logged.".into(),
         }
+    }
+}
+
+/// A wait in words: waits run from a second (sign-in backoff) to many
+/// minutes.
+fn wait(secs: u64) -> String {
+    match secs {
+        0 | 1 => "a second".to_owned(),
+        secs @ 2..60 => format!("{secs} seconds"),
+        60 => "a minute".to_owned(),
+        secs => format!("{} minutes", secs.div_ceil(60)),
     }
 }
 
@@ -236,6 +257,18 @@ pub enum Problem {
     Format(&'static str),
     /// A rule of the site refuses it; says which.
     Refused(&'static str),
+    /// An uploaded file refused for what it is; `name` is its name as sent,
+    /// made safe to show (empty when there was none).
+    FileRefused {
+        name: String,
+        problem: FileProblem,
+    },
+    /// An uploaded file not taken because its uploader sent too many at
+    /// once.
+    UploadTooSoon {
+        name: String,
+        retry_after_secs: u64,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -248,7 +281,27 @@ impl fmt::Display for Problem {
             Problem::ItemTooLong { max } => write!(f, "must each be at most {max} characters"),
             Problem::Taken => f.write_str("has already been taken"),
             Problem::Format(rule) | Problem::Refused(rule) => f.write_str(rule),
+            // After the field's name: "File “cat.png” is too large …".
+            Problem::FileRefused { name, problem } => write!(f, "{}{problem}", quoted(name)),
+            Problem::UploadTooSoon {
+                name,
+                retry_after_secs,
+            } => write!(
+                f,
+                "{}was not uploaded: too many uploads at once; try again in {}",
+                quoted(name),
+                wait(*retry_after_secs)
+            ),
         }
+    }
+}
+
+/// A file's name in quotes and a space, or nothing when it has none.
+fn quoted(name: &str) -> String {
+    if name.is_empty() {
+        String::new()
+    } else {
+        format!("“{name}” ")
     }
 }
 

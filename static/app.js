@@ -122,6 +122,11 @@
       layout();
       render();
     });
+    // Enter in a field presses the form's hidden first button: Preview.
+    editor.querySelector("[data-default-button]").addEventListener("click", function (event) {
+      event.preventDefault();
+      button.click();
+    });
 
     // Tag suggestions complete the tag being typed, keeping the ones before it.
     var tags = editor.querySelector("[data-tag-input]");

@@ -114,6 +114,16 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
     response
 }
 
+/// Whether the request comes from one of the site's scripts asking for
+/// JSON (`Accept: application/json`) rather than from a browser asking for a
+/// page.
+pub fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"))
+}
+
 /// Whether a URL points at the host this request was sent to.
 fn same_host(url: &url::Url, request: &Request) -> bool {
     let Some(host) = request

@@ -736,3 +736,276 @@ backend_test!(the_same_image_uploaded_at_once_is_stored_once, |app| {
         .unwrap();
     assert_eq!((rows, uploads), (1, 2), "one image, once per member");
 });
+
+/// A part of an editor form as a browser sends it, in the page's order.
+enum Sent<'a> {
+    Text(&'a str, &'a str),
+    File(&'a str, Vec<u8>),
+}
+
+/// Posts the editor's form as a browser without JavaScript does: multipart,
+/// the token first, the fields and files in the order of the page.
+async fn post_editor(app: &TestApp, path: &str, parts: Vec<Sent<'_>>) -> crate::helpers::Page {
+    let mut form = Form::new().text("csrf_token", app.csrf().await);
+    for part in parts {
+        form = match part {
+            Sent::Text(name, value) => form.text(name.to_owned(), value.to_owned()),
+            Sent::File(name, bytes) => {
+                form.part("file", Part::bytes(bytes).file_name(name.to_owned()))
+            }
+        };
+    }
+    let response = app
+        .client
+        .post(app.url(path))
+        .header("origin", app.base.as_str().trim_end_matches('/'))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Page {
+        status: response.status(),
+        location: response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        headers: response.headers().clone(),
+        body: response.text().await.unwrap(),
+    }
+}
+
+/// The editor's form around `files`, as typed.
+fn editor_parts<'a>(
+    body: &'a str,
+    files: Vec<(&'a str, Vec<u8>)>,
+    action: &'a str,
+) -> Vec<Sent<'a>> {
+    let mut parts = vec![
+        Sent::Text("title", "Holiday photos"),
+        Sent::Text("description", "Where we went"),
+        Sent::Text("body", body),
+    ];
+    parts.extend(
+        files
+            .into_iter()
+            .map(|(name, bytes)| Sent::File(name, bytes)),
+    );
+    parts.extend([
+        Sent::Text("tags", "travel, photos"),
+        Sent::Text("publish_at", ""),
+    ]);
+    if !action.is_empty() {
+        parts.push(Sent::Text("action", action));
+    }
+    parts
+}
+
+async fn uploaded_names(app: &TestApp) -> Vec<String> {
+    query("SELECT name FROM uploads ORDER BY id")
+        .scalars(&app.db)
+        .await
+        .unwrap()
+}
+
+backend_test!(the_editor_uploads_images_without_javascript, |app| {
+    app.register("writer").await;
+    let cat = encoded(&picture(50, 40), ImageFormat::Png);
+    let dog = encoded(&picture(40, 50), ImageFormat::Jpeg);
+
+    // "Upload images": the editor again, with everything typed kept and
+    // each image's Markdown at the end of the body, to be described.
+    let page = post_editor(
+        &app,
+        "/editor?upload",
+        editor_parts(
+            "Some words.\r\n",
+            vec![("cat.png", cat.clone()), ("dog.jpg", dog)],
+            "",
+        ),
+    )
+    .await;
+    page.assert_status(200);
+    let names = uploaded_names(&app).await;
+    assert_eq!(names.len(), 2);
+    let body = format!(
+        "Some words.\r\n\n![](/media/{})\n\n![](/media/{})\n",
+        names[0], names[1]
+    );
+    let textarea: String = page
+        .html()
+        .select(&scraper::Selector::parse("textarea#body").unwrap())
+        .flat_map(|e| e.text())
+        .collect();
+    assert_eq!(
+        textarea,
+        body.replace('\r', ""),
+        "as the browser will show it"
+    );
+    assert_eq!(
+        page.attr("#title", "value").as_deref(),
+        Some("Holiday photos")
+    );
+    assert_eq!(
+        page.attr("#description", "value").as_deref(),
+        Some("Where we went")
+    );
+    assert_eq!(
+        page.attr("#tags", "value").as_deref(),
+        Some("travel, photos")
+    );
+    let note = page.texts("[role=status]").join(" ");
+    assert!(
+        note.contains("2 images added") && note.contains("people who cannot see it"),
+        "{note}"
+    );
+    assert!(page.texts(".field-errors").is_empty());
+
+    // Publishing sends the chosen files again (the input keeps them), and
+    // they are passed over: only "Upload images" uploads.
+    let page = post_editor(
+        &app,
+        "/editor",
+        editor_parts(
+            &body,
+            vec![("cat-again.png", encoded(&picture(70, 70), ImageFormat::Png))],
+            "publish",
+        ),
+    )
+    .await;
+    page.assert_redirect("/posts/holiday-photos");
+    assert_eq!(
+        uploaded_names(&app).await,
+        names,
+        "nothing more was uploaded"
+    );
+    let post = app.get("/posts/holiday-photos").await;
+    let img = format!(".prose img[src=\"/media/{}\"]", names[0]);
+    assert_eq!(post.attr(&img, "width").as_deref(), Some("50"));
+    assert_eq!(post.texts(".post .tags a"), ["travel", "photos"]);
+
+    // Editing: the same, on the post's own address.
+    let page = post_editor(
+        &app,
+        "/posts/holiday-photos/edit?upload",
+        vec![
+            Sent::Text("title", "Holiday photos"),
+            Sent::Text("body", "Edited."),
+            Sent::File("bird.png", encoded(&picture(30, 30), ImageFormat::Png)),
+        ],
+    )
+    .await;
+    page.assert_status(200);
+    let bird = uploaded_names(&app).await.pop().unwrap();
+    assert_eq!(
+        page.texts("textarea#body"),
+        [format!("Edited. ![](/media/{bird})")]
+    );
+    assert!(
+        page.texts("[role=status]")
+            .join(" ")
+            .contains("1 image added")
+    );
+    assert!(
+        !app.get("/posts/holiday-photos").await.contains(&bird),
+        "nothing is saved until a button that saves"
+    );
+
+    // A form whose first field is not the visitor's token uploads nothing.
+    for first in [("csrf_token", "not-the-token"), ("title", "Forged")] {
+        let response = app
+            .client
+            .post(app.url("/editor?upload"))
+            .multipart(Form::new().text(first.0, first.1).part(
+                "file",
+                Part::bytes(encoded(&picture(9, 9), ImageFormat::Png)).file_name("x.png"),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{first:?}");
+    }
+    assert_eq!(uploaded_names(&app).await.len(), 3);
+});
+
+backend_test!(a_refused_image_is_shown_beside_the_file_input, |app| {
+    app.register("writer").await;
+    let good = encoded(&picture(20, 20), ImageFormat::Png);
+
+    // The second of two files is not an image: the first is in the body,
+    // the second's reason beside the input, everything typed kept.
+    let page = post_editor(
+        &app,
+        "/editor?upload",
+        editor_parts(
+            "My words",
+            vec![("good.png", good), ("notes.png", b"just text".to_vec())],
+            "",
+        ),
+    )
+    .await;
+    page.assert_status(415);
+    let names = uploaded_names(&app).await;
+    assert_eq!(names.len(), 1);
+    assert_eq!(
+        page.texts("textarea#body"),
+        [format!("My words ![](/media/{})", names[0])]
+    );
+    assert_eq!(
+        page.attr("#title", "value").as_deref(),
+        Some("Holiday photos")
+    );
+    assert_eq!(
+        page.attr("#tags", "value").as_deref(),
+        Some("travel, photos")
+    );
+    assert_eq!(
+        page.texts("#file-errors li"),
+        ["File “notes.png” is not an image we accept: upload a JPEG, PNG, GIF or WebP image"]
+    );
+    assert_eq!(page.attr("#file", "aria-invalid").as_deref(), Some("true"));
+    assert_eq!(
+        page.attr("#file", "aria-describedby").as_deref(),
+        Some("file-errors")
+    );
+
+    // Pressed with no file chosen: the empty input's part, and a reason.
+    let page = post_editor(
+        &app,
+        "/editor?upload",
+        editor_parts("Still mine", vec![("", Vec::new())], ""),
+    )
+    .await;
+    page.assert_status(422);
+    assert_eq!(page.texts("textarea#body"), ["Still mine"]);
+    assert_eq!(
+        page.texts("#file-errors li"),
+        ["File is missing: choose an image to upload"]
+    );
+
+    // Too large for the site: the same, with the limit.
+    let small = TestApp::try_spawn_with(app.backend, |s| s.media.upload_max_bytes = 1000)
+        .await
+        .unwrap();
+    small.register("writer").await;
+    let page = post_editor(
+        &small,
+        "/editor?upload",
+        editor_parts(
+            "Kept",
+            vec![("big.png", encoded(&picture(300, 300), ImageFormat::Png))],
+            "",
+        ),
+    )
+    .await;
+    page.assert_status(413);
+    assert_eq!(page.texts("textarea#body"), ["Kept"]);
+    assert_eq!(
+        page.attr("#tags", "value").as_deref(),
+        Some("travel, photos")
+    );
+    assert!(
+        page.texts("#file-errors li")[0].contains("“big.png” is too large"),
+        "{:?}",
+        page.texts("#file-errors li")
+    );
+});

@@ -33,6 +33,7 @@ use tokio::sync::Semaphore;
 use crate::app::App;
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FileProblem};
+use crate::http::extract::{CsrfFormData, Part};
 use crate::http::limit::RateLimit;
 use crate::jobs::{self, Job};
 use crate::markdown::{Figure, Figures};
@@ -197,11 +198,18 @@ impl Upload {
 /// control or bidirectional-override characters, at most 200 characters.
 /// It never reaches the store.
 pub fn clean_file_name(sent: Option<&str>, format: Format) -> String {
-    let base = sent
-        .unwrap_or_default()
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or_default();
+    let cleaned = shown_file_name(sent.unwrap_or_default());
+    if cleaned.is_empty() {
+        format!("image.{}", format.extension())
+    } else {
+        cleaned
+    }
+}
+
+/// [`clean_file_name`] before it knows the format: empty when nothing of
+/// the name is left.
+fn shown_file_name(sent: &str) -> String {
+    let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base
         .chars()
         .filter(|c| {
@@ -209,12 +217,7 @@ pub fn clean_file_name(sent: Option<&str>, format: Format) -> String {
         })
         .take(200)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.');
-    if cleaned.is_empty() {
-        format!("image.{}", format.extension())
-    } else {
-        cleaned.to_owned()
-    }
+    cleaned.trim().trim_start_matches('.').to_owned()
 }
 
 /// Each member's pace of uploads, a part of the `App`: each costs a
@@ -278,6 +281,64 @@ fn multipart_error(error: MultipartError, max_bytes: u64) -> AppError {
 /// multipart framing around it.
 pub fn body_limit(settings: &crate::config::MediaSettings) -> usize {
     (settings.upload_max_bytes + 64 * 1024) as usize
+}
+
+/// Files one of the site's forms may upload at once (several chosen in a
+/// file input); more are passed over.
+pub const FILES_PER_FORM: usize = 10;
+
+/// How large a post of one of the site's forms with a file input may be:
+/// its files, and the site's limit for its other fields.
+pub fn form_body_limit(settings: &crate::config::Settings) -> usize {
+    body_limit(&settings.media) * FILES_PER_FORM + settings.http.max_body_bytes
+}
+
+/// The images a form of the site uploads: its `file` parts, each taken as
+/// [`upload`] takes it, until one is refused (the rest are passed over).
+pub struct FormUploads {
+    pub uploaded: Vec<Upload>,
+    /// The file refused (its name as sent, made safe to show) and why: an
+    /// [`AppError::File`] or [`AppError::RateLimited`].
+    pub refused: Option<(String, AppError)>,
+}
+
+impl FormUploads {
+    /// Reads the rest of `form`, taking its images for `user_id`; any error
+    /// but a refused file's ends it.
+    pub async fn take(app: &App, user_id: i64, form: &mut CsrfFormData) -> AppResult<Self> {
+        let max = app.settings.media.upload_max_bytes;
+        let mut taken = Self {
+            uploaded: Vec::new(),
+            refused: None,
+        };
+        while let Some(part) = form.next_part().await? {
+            let Part::File(field) = part else { continue };
+            // An empty file input still sends a part, with no name and no bytes.
+            let name = field.file_name().unwrap_or_default();
+            if field.name() != Some("file")
+                || name.is_empty()
+                || taken.refused.is_some()
+                || taken.uploaded.len() == FILES_PER_FORM
+            {
+                continue;
+            }
+            let shown = shown_file_name(name);
+            let result = async {
+                check_rate(app, user_id)?;
+                let (file_name, bytes) = read_file(*field, max).await?;
+                upload(app, user_id, file_name.as_deref(), bytes).await
+            }
+            .await;
+            match result {
+                Ok(upload) => taken.uploaded.push(upload),
+                Err(e @ (AppError::File(_) | AppError::RateLimited { .. })) => {
+                    taken.refused = Some((shown, e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(taken)
+    }
 }
 
 /// Takes an upload from `user_id`: checks it, stores it once, records it

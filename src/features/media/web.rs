@@ -4,24 +4,21 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use minijinja::context;
 use minijinja::value::Serde;
 
-use super::{MediaName, Upload};
+use super::{FormUploads, MediaName, Upload};
 use crate::app::App;
 use crate::error::{AppError, AppResult, FileProblem};
 use crate::features::accounts::extract::SignedIn;
-use crate::http::extract::{CsrfForm, CsrfMultipart, NoFields};
-use crate::http::pages::{PageCtx, see_other};
-
-/// Files one form may carry at once (several chosen in the file input).
-const FILES_PER_FORM: usize = 10;
+use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
+use crate::http::pages::{PageCtx, see_other, wants_json};
 
 pub fn routes(app: &App) -> Router<App> {
-    let limit = super::body_limit(&app.settings.media) * FILES_PER_FORM;
+    let limit = super::form_body_limit(&app.settings);
     Router::new()
         .route(
             "/media",
@@ -71,45 +68,21 @@ async fn show(
 
 /// Uploads the chosen files. A browser's form gets the media page with the
 /// Markdown of each; the editor's script (`Accept: application/json`)
-/// gets the upload as JSON, as the API gives it.
+/// gets the last upload as JSON, as the API gives it, or the refusal's
+/// status and words as plain text.
 async fn upload(
     State(state): State<App>,
     ctx: PageCtx,
     headers: HeaderMap,
     SignedIn(user): SignedIn,
-    CsrfMultipart(mut multipart): CsrfMultipart,
+    mut form: CsrfFormData,
 ) -> AppResult<Response> {
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
-    let max = state.settings.media.upload_max_bytes;
-    let mut uploaded = Vec::new();
-    let mut refused = None;
-    while let Some(field) = super::next_field(&mut multipart, max).await? {
-        if field.name() != Some("file") || uploaded.len() == FILES_PER_FORM {
-            continue;
-        }
-        // An empty file input still sends a part, with no name and no bytes.
-        if field.file_name().is_none_or(str::is_empty) {
-            continue;
-        }
-        let result = async {
-            super::check_rate(&state, user.id)?;
-            let (file_name, bytes) = super::read_file(field, max).await?;
-            super::upload(&state, user.id, file_name.as_deref(), bytes).await
-        }
-        .await;
-        match result {
-            Ok(upload) => uploaded.push(upload),
-            Err(e @ (AppError::File(_) | AppError::RateLimited { .. })) => {
-                refused = Some(e);
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if wants_json {
+    let FormUploads {
+        mut uploaded,
+        refused,
+    } = FormUploads::take(&state, user.id, &mut form).await?;
+    let refused = refused.map(|(_, e)| e);
+    if wants_json(&headers) {
         return match (uploaded.pop(), refused) {
             (_, Some(e)) => Err(e),
             (Some(upload), None) => Ok((
@@ -137,34 +110,26 @@ async fn avatar(
     State(state): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
-    CsrfMultipart(mut multipart): CsrfMultipart,
+    mut form: CsrfFormData,
 ) -> AppResult<Response> {
-    let max = state.settings.media.upload_max_bytes;
-    let mut result = Err(AppError::File(FileProblem::Missing));
-    while let Some(field) = super::next_field(&mut multipart, max).await? {
-        if field.name() == Some("file") && field.file_name().is_some_and(|n| !n.is_empty()) {
-            result = async {
-                super::check_rate(&state, user.id)?;
-                let (file_name, bytes) = super::read_file(field, max).await?;
-                super::upload(&state, user.id, file_name.as_deref(), bytes).await
-            }
-            .await;
-            break;
-        }
-    }
-    match result {
-        Ok(upload) => {
+    let FormUploads {
+        mut uploaded,
+        refused,
+    } = FormUploads::take(&state, user.id, &mut form).await?;
+    let refused = match (refused, uploaded.pop()) {
+        (Some((_, e)), _) => e,
+        (None, Some(upload)) => {
             super::set_avatar(&state, user.id, &upload).await?;
-            Ok(see_other("/settings"))
+            return Ok(see_other("/settings"));
         }
-        Err(e @ (AppError::File(_) | AppError::RateLimited { .. })) => Ok(ctx.render_status(
-            &state,
-            e.status(),
-            "settings.html",
-            context! { form => Serde(&user), saved => false, avatar_error => e.public_message() },
-        )),
-        Err(e) => Err(e),
-    }
+        (None, None) => AppError::File(FileProblem::Missing),
+    };
+    Ok(ctx.render_status(
+        &state,
+        refused.status(),
+        "settings.html",
+        context! { form => Serde(&user), saved => false, avatar_error => refused.public_message() },
+    ))
 }
 
 async fn delete(

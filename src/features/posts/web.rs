@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,21 +16,24 @@ use serde::{Deserialize, Serialize};
 use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
 use crate::app::App;
 use crate::db::{Db, Timestamp};
-use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
+use crate::error::{AppError, AppResult, FieldErrors, FileProblem, Problem, Thing};
 use crate::features::accounts::extract::{Page, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
-use crate::http::extract::{CsrfForm, NoFields};
+use crate::features::media::{self, FormUploads, Upload};
+use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
 use crate::markdown;
 use crate::page_cache::Shareable;
 
 pub const PER_PAGE: i64 = 10;
 
-pub fn routes() -> Router<App> {
+pub fn routes(app: &App) -> Router<App> {
+    // The editor's form carries images ("Upload images").
+    let images = DefaultBodyLimit::max(media::form_body_limit(&app.settings));
     Router::new()
         .route("/", get(home))
-        .route("/editor", get(new_post).post(create))
-        .route("/posts/{slug}/edit", get(edit).post(update))
+        .route("/editor", get(new_post).post(create).layer(images))
+        .route("/posts/{slug}/edit", get(edit).post(update).layer(images))
         .route("/posts/{slug}/delete", get(confirm_delete).post(delete))
         .route("/preview", post(preview))
         .route("/users/{username}", get(author))
@@ -247,9 +250,19 @@ struct EditorForm {
     /// `YYYY-MM-DDTHH:MM` in UTC, from a datetime-local field; empty for now.
     #[serde(default)]
     publish_at: String,
-    /// Which button was pressed: `preview`, `draft` or `publish`.
+    /// Which button was pressed: `preview`, `draft` or `publish`; "Upload
+    /// images" says so in the address instead ([`EditorQuery`]).
     #[serde(default)]
     action: String,
+}
+
+/// The address the editor's form is posted to: `?upload` from its "Upload
+/// images" button. The button's name could not say it in the form, whose
+/// buttons come after its files: the files would have to be kept until
+/// then, to know whether to take them.
+#[derive(Deserialize)]
+struct EditorQuery {
+    upload: Option<String>,
 }
 
 impl EditorForm {
@@ -294,6 +307,22 @@ impl EditorForm {
     async fn input(&self, db: &Db) -> AppResult<PostInput> {
         PostInput::parse(db, &self.fields().map_err(AppError::Validation)?).await
     }
+
+    /// Puts each uploaded image's Markdown at the end of the body, a
+    /// paragraph of its own, for the author to describe.
+    fn add_images(&mut self, uploads: &[Upload]) {
+        for upload in uploads {
+            if !self.body.is_empty() {
+                let text = self.body.trim_end_matches(['\r', '\n']);
+                let line_ends = self.body[text.len()..].matches('\n').count();
+                for _ in line_ends..2 {
+                    self.body.push('\n');
+                }
+            }
+            self.body.push_str(&upload.markdown());
+            self.body.push('\n');
+        }
+    }
 }
 
 fn parse_datetime_local(text: &str) -> Option<Timestamp> {
@@ -314,6 +343,8 @@ fn datetime_local(at: Timestamp) -> String {
     at.as_datetime().format(format).unwrap_or_default()
 }
 
+/// The editor, with `form` as typed; `added` images were just uploaded into
+/// its body.
 async fn render_editor(
     state: &App,
     ctx: &Page,
@@ -321,6 +352,7 @@ async fn render_editor(
     form: &EditorForm,
     post: Option<&Post>,
     mut errors: Option<FieldErrors>,
+    added: usize,
 ) -> AppResult<Response> {
     let mut preview = None;
     if form.action == "preview"
@@ -340,7 +372,7 @@ async fn render_editor(
         state,
         status,
         "editor.html",
-        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions) },
+        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions), added },
     ))
 }
 
@@ -356,6 +388,7 @@ async fn new_post(
         &EditorForm::default(),
         None,
         None,
+        0,
     )
     .await
 }
@@ -364,9 +397,51 @@ async fn create(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
-    CsrfForm(form): CsrfForm<EditorForm>,
+    Query(query): Query<EditorQuery>,
+    form: CsrfFormData,
 ) -> AppResult<Response> {
-    save(&state, &ctx, &user, &form, None).await
+    submit(&state, &ctx, &user, &query, form, None).await
+}
+
+/// The editor's form as posted: its images uploaded, or its other buttons'
+/// work done (its files, if any were chosen, passed over).
+async fn submit(
+    state: &App,
+    ctx: &Page,
+    user: &User,
+    query: &EditorQuery,
+    mut data: CsrfFormData,
+    editing: Option<Post>,
+) -> AppResult<Response> {
+    if query.upload.is_none() {
+        let form: EditorForm = data.fields().await?;
+        return save(state, ctx, user, &form, editing).await;
+    }
+    let uploads = FormUploads::take(state, user.id, &mut data).await?;
+    let mut form: EditorForm = data.fields().await?;
+    form.add_images(&uploads.uploaded);
+    let refused = match (uploads.refused, uploads.uploaded.is_empty()) {
+        (Some(refused), _) => Some(refused),
+        (None, true) => Some((String::new(), AppError::File(FileProblem::Missing))),
+        (None, false) => None,
+    };
+    let (status, errors) = match refused {
+        Some((name, e)) => (
+            e.status(),
+            Some(FieldErrors::single("file", e.upload_problem(name)?)),
+        ),
+        None => (StatusCode::OK, None),
+    };
+    render_editor(
+        state,
+        ctx,
+        status,
+        &form,
+        editing.as_ref(),
+        errors,
+        uploads.uploaded.len(),
+    )
+    .await
 }
 
 /// The editor's buttons, for a new post or an edit: a preview, or a form
@@ -379,7 +454,7 @@ async fn save(
     editing: Option<Post>,
 ) -> AppResult<Response> {
     if form.action == "preview" {
-        return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None).await;
+        return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None, 0).await;
     }
     let input = match form.input(&state.db).await {
         Ok(input) => input,
@@ -391,6 +466,7 @@ async fn save(
                 form,
                 editing.as_ref(),
                 Some(errors),
+                0,
             )
             .await;
         }
@@ -417,6 +493,7 @@ async fn edit(
         &EditorForm::from_post(&post),
         Some(&post),
         None,
+        0,
     )
     .await
 }
@@ -426,10 +503,11 @@ async fn update(
     ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
-    CsrfForm(form): CsrfForm<EditorForm>,
+    Query(query): Query<EditorQuery>,
+    form: CsrfFormData,
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state.db, &slug, &user).await?;
-    save(&state, &ctx, &user, &form, Some(post)).await
+    submit(&state, &ctx, &user, &query, form, Some(post)).await
 }
 
 async fn confirm_delete(
