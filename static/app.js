@@ -56,6 +56,181 @@
     });
   });
 
+  // Images dropped or pasted into a Markdown text (a post's body, a
+  // comment), or chosen in the editor's file input, are uploaded one after
+  // another as the media page's form would upload them, each with a
+  // progress bar. A placeholder holds each one's place at the cursor, so
+  // that typing meanwhile moves nothing; it becomes the image's Markdown,
+  // whose alt text the author is asked to write.
+  var uploads = 0;
+  document.querySelectorAll("textarea[data-images]").forEach(function (area) {
+    var form = area.form;
+    var token = form.querySelector("input[name=csrf_token]").value;
+    var input = form.querySelector("[data-image-input]");
+    var queue = [];
+    var busy = false;
+    // A text keeps its cursor while the author is elsewhere (in the file
+    // input, say); until they have been in it, it has none worth keeping.
+    var visited = false;
+    area.addEventListener("focus", function () {
+      visited = true;
+    });
+
+    var hint = document.createElement("p");
+    hint.className = "hint image-hint";
+    hint.id = area.id + "-images-hint";
+    hint.textContent = "Paste or drop images into the text to add them.";
+    var panel = document.createElement("div");
+    panel.className = "image-uploads";
+    var nudge = document.createElement("p");
+    nudge.className = "notice";
+    nudge.setAttribute("role", "status");
+    nudge.hidden = true;
+    nudge.textContent = "Describe this image for people who cannot see it: write what it shows between the brackets of its ![](…).";
+    var problems = document.createElement("div");
+    area.after(hint, panel, nudge, problems);
+    var described = area.getAttribute("aria-describedby");
+    area.setAttribute("aria-describedby", (described ? described + " " : "") + hint.id);
+
+    // Inserting text is no typing: the live preview hears of it all the same.
+    var put = function (text, start, end, mode) {
+      area.setRangeText(text, start, end, mode);
+      area.dispatchEvent(new Event("input", { bubbles: true }));
+    };
+
+    var next = function () {
+      var job = queue.shift();
+      if (!job) {
+        busy = false;
+        return;
+      }
+      busy = true;
+      var data = new FormData();
+      data.append("csrf_token", token);
+      data.append("file", job.file, job.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", "/media");
+      xhr.setRequestHeader("Accept", "application/json");
+      job.label.textContent = "Uploading " + job.name;
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) job.bar.value = Math.round((event.loaded / event.total) * 100);
+      });
+      // Sent: the server checks and stores it, for a moment no bar can measure.
+      xhr.upload.addEventListener("load", function () {
+        job.bar.removeAttribute("value");
+      });
+      xhr.addEventListener("load", function () {
+        var upload = null;
+        if (xhr.status === 201) {
+          try { upload = JSON.parse(xhr.responseText).upload; } catch (e) {}
+        }
+        if (upload) finish(job, "![](" + upload.url + ")");
+        else {
+          // Refusals come as plain words (see media::web::upload).
+          var plain = (xhr.getResponseHeader("Content-Type") || "").indexOf("text/plain") === 0;
+          fail(job, plain && xhr.responseText ? xhr.responseText : "It could not be uploaded (error " + xhr.status + "). Try again.");
+        }
+      });
+      xhr.addEventListener("error", function () {
+        fail(job, "It could not be sent: check the connection and try again.");
+      });
+      xhr.send(data);
+    };
+
+    // The placeholder becomes `text` (nothing, on failure); a caret left
+    // right after it goes where the author describes the image.
+    var replace = function (job, text) {
+      job.item.remove();
+      var at = area.value.indexOf(job.placeholder);
+      if (at < 0) {
+        // Edited away meanwhile: the image goes where the cursor is.
+        if (text) put(text, area.selectionStart, area.selectionEnd, "end");
+        return;
+      }
+      var end = at + job.placeholder.length;
+      var caretAfter = area.selectionStart === end && area.selectionEnd === end;
+      put(text, at, end, "preserve");
+      if (text && caretAfter) area.setSelectionRange(at + 2, at + 2);
+    };
+    var finish = function (job, markdown) {
+      replace(job, markdown);
+      nudge.hidden = false;
+      next();
+    };
+    var fail = function (job, message) {
+      replace(job, "");
+      var alert = document.createElement("p");
+      alert.className = "upload-error";
+      alert.setAttribute("role", "alert");
+      alert.textContent = job.name + ": " + message;
+      problems.append(alert);
+      next();
+    };
+
+    var add = function (files) {
+      problems.replaceChildren();
+      var placeholders = [];
+      Array.prototype.forEach.call(files, function (file) {
+        uploads += 1;
+        // Brackets and line breaks in a name would break the placeholder up.
+        var name = (file.name || "image").replace(/[\[\]()\r\n]/g, "");
+        var item = document.createElement("div");
+        item.className = "upload";
+        var label = document.createElement("label");
+        label.htmlFor = "upload-" + uploads;
+        label.textContent = "Waiting to upload " + name;
+        var bar = document.createElement("progress");
+        bar.id = label.htmlFor;
+        bar.max = 100;
+        bar.value = 0;
+        item.append(label, bar);
+        panel.append(item);
+        // Text, not an image, so that the preview shows it as words.
+        var placeholder = "[Uploading " + name + " (" + uploads + ")…]";
+        placeholders.push(placeholder);
+        queue.push({ file: file, name: name, item: item, label: label, bar: bar, placeholder: placeholder });
+      });
+      // At the cursor, or at the end of a text the author has not been in.
+      var start = visited ? area.selectionStart : area.value.length;
+      var end = visited ? area.selectionEnd : area.value.length;
+      put(placeholders.join("\n"), start, end, "end");
+      if (!busy) next();
+    };
+
+    area.addEventListener("dragover", function (event) {
+      if (Array.prototype.indexOf.call(event.dataTransfer.types, "Files") < 0) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      area.classList.add("dropping");
+    });
+    area.addEventListener("dragleave", function () {
+      area.classList.remove("dropping");
+    });
+    area.addEventListener("drop", function (event) {
+      area.classList.remove("dropping");
+      if (!event.dataTransfer.files.length) return;
+      event.preventDefault();
+      add(event.dataTransfer.files);
+    });
+    area.addEventListener("paste", function (event) {
+      var clip = event.clipboardData;
+      // Copied text (a spreadsheet's cells come with a picture of them) is
+      // pasted as text.
+      if (!clip || !clip.files.length || Array.prototype.indexOf.call(clip.types, "text/plain") >= 0) return;
+      event.preventDefault();
+      add(clip.files);
+    });
+    // Chosen files go up at once; the button that sends the form is for
+    // browsers without this script.
+    if (input) {
+      form.querySelector("[data-image-button]").hidden = true;
+      input.addEventListener("change", function () {
+        if (input.files.length) add(input.files);
+        input.value = "";
+      });
+    }
+  });
+
   // Live side-by-side preview in the editor; a toggle on narrow screens.
   var editor = document.querySelector("form[data-editor]");
   if (editor) {

@@ -52,6 +52,7 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
             .map(|r| safe_next(Some(&r[url::Position::BeforePath..])))
             .unwrap_or_else(|| "/".into())
     };
+    let script = wants_json(request.headers());
     request.extensions_mut().insert(CsrfToken(token.clone()));
 
     let mut response = next.run(request).await;
@@ -76,6 +77,11 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
         );
+    }
+    // A page's script reads an error's words itself (the plain message),
+    // and cannot follow a sign-in page.
+    if script {
+        return response;
     }
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {

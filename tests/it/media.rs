@@ -1009,3 +1009,37 @@ backend_test!(a_refused_image_is_shown_beside_the_file_input, |app| {
         page.texts("#file-errors li")
     );
 });
+
+backend_test!(the_editors_script_reads_refusals_as_words, |app| {
+    app.register("scripter").await;
+    let csrf = app.csrf().await;
+    let send = |file: Vec<u8>, client: &reqwest::Client| {
+        client
+            .post(app.url("/media"))
+            .header("accept", "application/json")
+            .multipart(
+                Form::new()
+                    .text("csrf_token", csrf.clone())
+                    .part("file", Part::bytes(file).file_name("x.png")),
+            )
+            .send()
+    };
+    let response = send(b"not an image".to_vec(), &app.client).await.unwrap();
+    assert_eq!(response.status(), 415);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "The file is not an image we accept: upload a JPEG, PNG, GIF or WebP image."
+    );
+    // Signed out, it is told so, rather than sent to the sign-in page.
+    let response = send(b"x".to_vec(), &app.new_browser().client)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(response.text().await.unwrap(), "Please sign in first.");
+});
