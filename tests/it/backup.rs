@@ -33,6 +33,17 @@ fn quire_with(
     run_quire(args, &all)
 }
 
+/// Runs `quire backup DEST` (with `env`) on the app's database and files;
+/// returns where the backup went, as the command says.
+fn back_up(app: &TestApp, dest: &str, env: &[(&str, String)]) -> String {
+    let (ok, said) = quire_with(&app.database_url, &files_of(app), &["backup", dest], env);
+    assert!(ok, "{said}");
+    said.trim()
+        .strip_prefix("backed up to ")
+        .unwrap()
+        .to_owned()
+}
+
 /// The folder of a test app's files (its uploaded images).
 fn files_of(app: &TestApp) -> PathBuf {
     match &app.app.settings.storage {
@@ -211,17 +222,7 @@ backend_test!(
     |app| {
         let before = populate(&app).await;
         let dest = tempfile::tempdir().unwrap();
-        let (ok, said) = quire(
-            &app.database_url,
-            &files_of(&app),
-            &["backup", &dest.path().display().to_string()],
-        );
-        assert!(ok, "{said}");
-        let folder = said
-            .trim()
-            .strip_prefix("backed up to ")
-            .unwrap()
-            .to_owned();
+        let folder = back_up(&app, &dest.path().display().to_string(), &[]);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(format!("{folder}/manifest.json")).unwrap())
                 .unwrap();
@@ -271,17 +272,7 @@ backend_test!(
         // A damaged image in the media folder beside the backups: refused
         // before the database is touched (a new backup, whole but for it).
         let dest = tempfile::tempdir().unwrap();
-        let (ok, said) = quire(
-            &app.database_url,
-            &files_of(&app),
-            &["backup", &dest.path().display().to_string()],
-        );
-        assert!(ok, "{said}");
-        let second = said
-            .trim()
-            .strip_prefix("backed up to ")
-            .unwrap()
-            .to_owned();
+        let second = back_up(&app, &dest.path().display().to_string(), &[]);
         let manifest: serde_json::Value =
             serde_json::from_slice(&std::fs::read(format!("{second}/manifest.json")).unwrap())
                 .unwrap();
@@ -329,18 +320,7 @@ backend_test!(backups_go_to_s3_and_come_back_checked, |app| {
     };
     let before = populate(&app).await;
     let env = s3.env();
-    let (ok, said) = quire_with(
-        &app.database_url,
-        &files_of(&app),
-        &["backup", &format!("s3://{}/site", s3.bucket)],
-        &env,
-    );
-    assert!(ok, "{said}");
-    let backup = said
-        .trim()
-        .strip_prefix("backed up to ")
-        .unwrap()
-        .to_owned();
+    let backup = back_up(&app, &format!("s3://{}/site", s3.bucket), &env);
     let prefix = format!("s3://{}/site/quire-", s3.bucket);
     assert!(backup.starts_with(&prefix), "{backup}");
     let key = backup
@@ -471,13 +451,7 @@ backend_test!(
         let before = populate(&app).await;
         let dest = tempfile::tempdir().unwrap();
         let dest_path = dest.path().display().to_string();
-        let (ok, said) = quire(&app.database_url, &files_of(&app), &["backup", &dest_path]);
-        assert!(ok, "{said}");
-        let folder = said
-            .trim()
-            .strip_prefix("backed up to ")
-            .unwrap()
-            .to_owned();
+        let folder = back_up(&app, &dest_path, &[]);
         let name = std::path::Path::new(&folder)
             .file_name()
             .unwrap()
