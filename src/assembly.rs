@@ -86,7 +86,7 @@ pub fn router(app: App) -> Router {
     let site = Router::new()
         .merge(accounts::web::routes())
         .merge(posts::web::routes(&app))
-        .merge(comments::web::routes())
+        .merge(comments::web::routes(&app))
         .merge(visits::web::routes())
         .merge(media::web::routes(&app))
         .merge(admin::routes())

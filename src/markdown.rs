@@ -17,6 +17,7 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use sha2::Digest;
 use tokio::sync::Semaphore;
 
 use crate::db::{Db, Query};
@@ -84,6 +85,26 @@ fn prefix_fragment(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// a change here changes the HTML (a sanitizer rule, an extension): stored
 /// HTML of another version is made again the next time it is read.
 pub const VERSION: i32 = 2;
+const _: () = assert!(
+    VERSION < 1000,
+    "versions for image bases count in thousands"
+);
+
+/// The version stored with HTML whose images are served from `image_base`
+/// (`None`: the site's own `/media`). HTML made for another base (a CDN
+/// added, changed or dropped) is made again when it is next read, on
+/// every replica alike, without a step at start: the base is part of the
+/// version.
+pub fn version_for(image_base: Option<&str>) -> i32 {
+    let Some(base) = image_base else {
+        return VERSION;
+    };
+    // Not std's hasher, which is seeded per process: replicas must agree.
+    let digest = sha2::Sha256::digest(base.as_bytes());
+    let hash = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+    // Below i32::MAX: 1000 × 2,000,000 + VERSION.
+    VERSION + 1000 * (1 + (hash % 1_999_999) as i32)
+}
 
 /// How deeply the HTML may nest elements (Markdown quotes and lists count,
 /// two levels per list). Real writing stays far below; each level more
@@ -246,8 +267,10 @@ pub async fn render_off_thread(source: String, figures: Figures) -> Result<Strin
 /// version of the renderer made it (or an older release changed the
 /// source without it: the migrations' triggers mark such rows version 0),
 /// and stored. `table` has `id`, `body`, `body_html` and
-/// `body_html_version` columns. Stored sources the current rules refuse
-/// are shown as plain text.
+/// `body_html_version` columns; `current` is the version made now
+/// ([`version_for`]). Stored sources the current rules refuse are shown as
+/// plain text.
+#[allow(clippy::too_many_arguments)]
 pub async fn keep_current(
     db: &Db,
     table: StoredIn,
@@ -255,9 +278,10 @@ pub async fn keep_current(
     source: &str,
     html: &mut Option<String>,
     version: &mut i32,
+    current: i32,
     figures: impl Future<Output = Result<Figures, sqlx::Error>>,
 ) -> Result<(), sqlx::Error> {
-    if html.is_some() && *version == VERSION {
+    if html.is_some() && *version == current {
         return Ok(());
     }
     let rendered = match render_off_thread(source.to_owned(), figures.await?).await {
@@ -279,13 +303,13 @@ pub async fn keep_current(
     );
     Query::assembled(sql)
         .bind(&rendered)
-        .bind(VERSION)
+        .bind(current)
         .bind(id)
         .bind(source)
         .execute(db)
         .await?;
     *html = Some(rendered);
-    *version = VERSION;
+    *version = current;
     Ok(())
 }
 

@@ -148,6 +148,12 @@ pub struct Flags {
     #[arg(long, env = "QUIRE_UPLOAD_QUOTA_BYTES", global = true, default_value_t = defaults::UPLOAD_QUOTA_BYTES)]
     pub upload_quota_bytes: u64,
 
+    /// Where readers fetch uploaded images: a CDN whose origin is this
+    /// site's `/media`, such as https://cdn.example.com/media. Defaults to
+    /// the site's own `/media`.
+    #[arg(long, env = "QUIRE_MEDIA_BASE_URL", global = true, value_parser = parse_media_base_url)]
+    pub media_base_url: Option<Url>,
+
     /// Where the site keeps its files: a folder, or `s3://BUCKET/PREFIX`
     /// (with the AWS_* variables). Defaults to DATA_DIR/media.
     #[arg(long, env = "QUIRE_STORAGE_URL", global = true, value_name = "URL")]
@@ -435,6 +441,14 @@ fn parse_public_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+fn parse_media_base_url(s: &str) -> Result<Url, String> {
+    let url = parse_public_url(s)?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must be a base address without ?query or #fragment".into());
+    }
+    Ok(url)
+}
+
 fn parse_origin(s: &str) -> Result<axum::http::HeaderValue, String> {
     let url = Url::parse(s.trim()).map_err(|e| format!("{s:?} is not an origin: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
@@ -523,6 +537,7 @@ impl Flags {
             media: MediaSettings {
                 upload_max_bytes: self.upload_max_bytes,
                 quota_bytes: self.upload_quota_bytes,
+                base_url: self.media_base_url,
             },
             jobs: self.jobs,
             telemetry,
@@ -611,5 +626,17 @@ mod tests {
             .is_none()
         };
         assert!(disabled("TRUE") && disabled("1") && !disabled("false"));
+    }
+
+    #[test]
+    fn a_media_base_url_is_an_absolute_web_address() {
+        assert!(parse_media_base_url("https://cdn.example.com/media").is_ok());
+        for bad in [
+            "/media",
+            "ftp://cdn.example.com/",
+            "https://cdn.example.com/?v=1",
+        ] {
+            assert!(parse_media_base_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -55,6 +55,9 @@ pub struct MediaSettings {
     pub upload_max_bytes: u64,
     /// What each member may keep uploaded (`QUIRE_UPLOAD_QUOTA_BYTES`).
     pub quota_bytes: u64,
+    /// Where readers fetch images, when not from this site
+    /// (`QUIRE_MEDIA_BASE_URL`): a CDN that fetches from `/media`.
+    pub base_url: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,6 +210,7 @@ impl Settings {
             media: MediaSettings {
                 upload_max_bytes: flags::defaults::UPLOAD_MAX_BYTES,
                 quota_bytes: flags::defaults::UPLOAD_QUOTA_BYTES,
+                base_url: None,
             },
             jobs: JobConfig::default(),
             telemetry: TelemetrySettings {

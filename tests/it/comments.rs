@@ -78,9 +78,10 @@ backend_test!(
             .post(&format!("/posts/{slug}/comments"), &[("body", "   ")])
             .await;
         page.assert_status(422);
-        assert!(
-            page.texts(".field-errors li")
-                .contains(&"Body can't be blank".to_owned())
+        // Named as the field's label names it.
+        assert_eq!(
+            page.texts("#body-errors li"),
+            ["Your comment can't be blank"]
         );
         let huge = "x".repeat(20_001);
         let page = app

@@ -23,9 +23,9 @@ async fn events_of(db: &Db, kind: &str) -> Vec<EventRow> {
         .unwrap()
 }
 
-async fn scheduled(db: &quire::db::Db, at: Timestamp) -> posts::PostInput {
+async fn scheduled(app: &quire::app::App, at: Timestamp) -> posts::PostInput {
     posts::PostInput::parse(
-        db,
+        app,
         &posts::PostFields {
             title: "Later".into(),
             body: "Not yet.".into(),
@@ -46,16 +46,16 @@ backend_test!(
             .unwrap()
             .unwrap();
         let first_time = Timestamp::now() + Duration::from_millis(1500);
-        let post = posts::create(&app.db, &owner, &scheduled(&app.db, first_time).await)
+        let post = posts::create(&app.app, &owner, &scheduled(&app.app, first_time).await)
             .await
             .unwrap();
         // Moved later before its time: the first event no longer stands.
         let second_time = Timestamp::now() + Duration::from_millis(2500);
         posts::update(
-            &app.db,
+            &app.app,
             &owner,
             &post,
-            &scheduled(&app.db, second_time).await,
+            &scheduled(&app.app, second_time).await,
         )
         .await
         .unwrap();

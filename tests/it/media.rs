@@ -12,7 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::backend_test;
-use crate::helpers::{QuireProcess, TestApp, fresh_database_url};
+use crate::helpers::{Browser, QuireProcess, TestApp, fresh_database_url};
 
 fn encoded(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
     let mut out = Vec::new();
@@ -745,7 +745,7 @@ enum Sent<'a> {
 
 /// Posts the editor's form as a browser without JavaScript does: multipart,
 /// the token first, the fields and files in the order of the page.
-async fn post_editor(app: &TestApp, path: &str, parts: Vec<Sent<'_>>) -> crate::helpers::Page {
+async fn post_editor(app: &Browser, path: &str, parts: Vec<Sent<'_>>) -> crate::helpers::Page {
     let mut form = Form::new().text("csrf_token", app.csrf().await);
     for part in parts {
         form = match part {
@@ -1042,4 +1042,186 @@ backend_test!(the_editors_script_reads_refusals_as_words, |app| {
         .unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(response.text().await.unwrap(), "Please sign in first.");
+});
+
+/// A comment form with `body` and one file, as a browser without
+/// JavaScript sends it.
+async fn with_file(
+    browser: &Browser,
+    path: &str,
+    body: &str,
+    file: &str,
+    bytes: Vec<u8>,
+) -> crate::helpers::Page {
+    let parts = vec![Sent::Text("body", body), Sent::File(file, bytes)];
+    post_editor(browser, path, parts).await
+}
+
+backend_test!(comments_take_images_without_javascript, |app| {
+    app.register("writer").await;
+    let slug = app.publish("Trip", "Words.", "").await;
+    let reader = app.new_browser();
+    reader.register("reader").await;
+    let comments = format!("/posts/{slug}/comments");
+
+    // The form comes back in view, with what was typed.
+    let post = reader.get(&format!("/posts/{slug}")).await;
+    assert_eq!(
+        post.attr("form#add-comment", "action"),
+        Some(format!("{comments}#add-comment"))
+    );
+
+    // "Upload images": the post again, the image's Markdown after the text.
+    let page = with_file(
+        &reader,
+        &format!("{comments}?upload"),
+        "Look:",
+        "view.png",
+        encoded(&picture(50, 40), ImageFormat::Png),
+    )
+    .await;
+    page.assert_status(200);
+    let name = uploaded_names(&app).await.pop().unwrap();
+    let body = format!("Look:\n\n![](/media/{name})\n");
+    let textarea: String = page
+        .html()
+        .select(&scraper::Selector::parse("textarea#comment-body").unwrap())
+        .flat_map(|e| e.text())
+        .collect();
+    assert_eq!(textarea, body);
+    assert!(
+        page.texts("[role=status]")
+            .join(" ")
+            .contains("1 image added at the end of your comment")
+    );
+
+    // Posted, the comment shows it with its size.
+    let posted = post_editor(
+        &reader,
+        &comments,
+        vec![Sent::Text("body", &body), Sent::Text("action", "post")],
+    )
+    .await;
+    let location = posted.location.clone().expect("a redirect to the comment");
+    let id = location.rsplit("#comment-").next().unwrap().to_owned();
+    let shown = reader.get(&format!("/posts/{slug}")).await;
+    let img = format!("#comment-{id} .prose img[src=\"/media/{name}\"]");
+    assert_eq!(shown.attr(&img, "width").as_deref(), Some("50"));
+
+    // A refused file: its reason beside the input, the text kept.
+    let page = with_file(
+        &reader,
+        &format!("{comments}?upload"),
+        "Mine",
+        "notes.png",
+        b"just text".to_vec(),
+    )
+    .await;
+    page.assert_status(415);
+    assert_eq!(page.texts("textarea#comment-body"), ["Mine"]);
+    assert!(page.texts("#file-errors li")[0].contains("“notes.png”"));
+
+    // Editing a comment takes images the same way.
+    let page = with_file(
+        &reader,
+        &format!("{comments}/{id}/edit?upload"),
+        "Edited.",
+        "bird.png",
+        encoded(&picture(30, 30), ImageFormat::Png),
+    )
+    .await;
+    page.assert_status(200);
+    let bird = uploaded_names(&app).await.pop().unwrap();
+    assert_eq!(
+        page.texts("textarea#comment-body"),
+        [format!("Edited. ![](/media/{bird})")]
+    );
+});
+
+backend_test!(images_are_served_from_a_cdn_when_one_is_set, |app| {
+    app.register("writer").await;
+    let page = post_editor(
+        &app,
+        "/editor?upload",
+        editor_parts(
+            "",
+            vec![("wide.png", encoded(&picture(1000, 500), ImageFormat::Png))],
+            "",
+        ),
+    )
+    .await;
+    page.assert_status(200);
+    let name = uploaded_names(&app).await.pop().unwrap();
+    let slug = app
+        .publish("Wide", &format!("![A wide one](/media/{name})"), "")
+        .await;
+    let html = |app: quire::app::App| {
+        let slug = slug.clone();
+        async move {
+            quire::features::posts::find(&app, &slug, None)
+                .await
+                .unwrap()
+                .body_html
+                .unwrap()
+        }
+    };
+    let own = html(app.app.clone()).await;
+    assert!(own.contains(&format!(r#"src="/media/{name}""#)), "{own}");
+    assert!(
+        own.contains(&format!("/media/{name}/480.webp 480w")),
+        "{own}"
+    );
+
+    // Another process with a CDN: the stored HTML was made for the site's
+    // own address, so it is made again, and stays so while read there.
+    let base = "https://cdn.example.com/media/";
+    let cdn_settings = app.settings(|s| s.media.base_url = Some(base.parse().unwrap()));
+    let cdn = quire::app::App::build(cdn_settings, app.db.clone()).unwrap();
+    let served = html(cdn.clone()).await;
+    assert!(
+        served.contains(&format!(r#"src="{base}{name}""#))
+            && served.contains(&format!("{base}{name}/480.webp 480w"))
+            && served.contains(&format!("{base}{name}/960.webp 960w")),
+        "{served}"
+    );
+    assert!(!served.contains(r#""/media/"#), "{served}");
+    let version: i32 = query("SELECT body_html_version FROM posts WHERE slug = $1")
+        .bind(&slug)
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    assert_ne!(version, quire::markdown::VERSION);
+    assert_eq!(html(cdn).await, served);
+    // And back, when the CDN goes.
+    assert_eq!(html(app.app.clone()).await, own);
+
+    // A profile picture set there is fetched from the CDN too, and counts
+    // as a use of the image.
+    let with_cdn = TestApp::try_spawn_with(app.backend, |s| {
+        s.media.base_url = Some(base.parse().unwrap())
+    })
+    .await
+    .unwrap();
+    with_cdn.register("portrait").await;
+    let response = post_files(
+        &with_cdn,
+        "/settings/avatar",
+        "me.png",
+        encoded(&picture(600, 600), ImageFormat::Png),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let (image, uses): (Option<String>, i64) = query(
+        "SELECT image, (SELECT COUNT(*) FROM media_uses WHERE user_id = users.id)
+         FROM users WHERE username = 'portrait'",
+    )
+    .fetch_one(&with_cdn.db)
+    .await
+    .unwrap();
+    let image = image.unwrap();
+    assert!(
+        image.starts_with(base) && image.ends_with("/480.webp"),
+        "{image}"
+    );
+    assert_eq!(uses, 1);
 });

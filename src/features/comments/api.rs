@@ -79,12 +79,12 @@ pub async fn list(
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<CommentsResponse>, ApiError> {
-    let post = posts::find(&state.db, &slug, caller.id()).await?;
+    let post = posts::find(&state, &slug, caller.id()).await?;
     let followed = match caller.id() {
         Some(viewer) => super::followed_authors(&state.db, &post, viewer).await?,
         None => Vec::new(),
     };
-    let comments = super::list(&state.db, &post).await?;
+    let comments = super::list(&state, &post).await?;
     Ok(Json(CommentsResponse {
         comments: comments
             .into_iter()
@@ -106,9 +106,9 @@ pub async fn create(
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<NewCommentRequest>,
 ) -> Result<(StatusCode, Json<CommentResponse>), ApiError> {
-    let post = posts::find(&state.db, &slug, Some(caller.user.id)).await?;
+    let post = posts::find(&state, &slug, Some(caller.user.id)).await?;
     let body = request.comment.body.unwrap_or_default();
-    let comment = super::create(&state.db, &caller.user, &post, &body).await?;
+    let comment = super::create(&state, &caller.user, &post, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(CommentResponse {
@@ -126,7 +126,7 @@ pub async fn delete(
     caller: ApiUser,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let post = posts::find(&state.db, &slug, Some(caller.user.id)).await?;
+    let post = posts::find(&state, &slug, Some(caller.user.id)).await?;
     let id: i64 = id.parse().map_err(|_| AppError::NotFound(Thing::Comment))?;
     let comment = super::find(&state.db, &post, id).await?;
     super::delete(&state.db, &caller.user, &comment).await?;

@@ -59,20 +59,23 @@ const SELECT_COMMENTS: &str = "
 pub struct CommentBody {
     source: String,
     html: String,
+    /// What made `html` (`media::html_version`).
+    version: i32,
 }
 
-pub async fn parse_body(db: &Db, body: &str) -> AppResult<CommentBody> {
+pub async fn parse_body(app: &App, body: &str) -> AppResult<CommentBody> {
     let problem = if body.trim().is_empty() {
         Problem::Blank
     } else if body.chars().count() > MAX_BODY {
         Problem::TooLong { max: MAX_BODY }
     } else {
-        let figures = media::figures(db, body).await?;
+        let figures = media::figures(app, body).await?;
         match markdown::render_off_thread(body.to_owned(), figures).await {
             Ok(html) => {
                 return Ok(CommentBody {
                     source: body.to_owned(),
                     html,
+                    version: media::html_version(&app.settings.media),
                 });
             }
             Err(refusal) => refusal.into(),
@@ -111,9 +114,9 @@ pub async fn discussion(
         None => {
             let generation = app.pages.generation();
             // Without a viewer, only a published post is found.
-            match posts::find(&app.db, slug, None).await {
+            match posts::find(app, slug, None).await {
                 Ok(post) => {
-                    let comments = list(&app.db, &post).await?;
+                    let comments = list(app, &post).await?;
                     let kept = Arc::new((post.clone(), comments.clone()));
                     shared.put(&app.pages, slug.to_owned(), generation, kept);
                     (post, comments)
@@ -121,8 +124,8 @@ pub async fn discussion(
                 // A draft or a scheduled post, which only its author reads:
                 // never shared.
                 Err(AppError::NotFound(_)) if viewer.is_some() => {
-                    let post = posts::find(&app.db, slug, viewer).await?;
-                    let comments = list(&app.db, &post).await?;
+                    let post = posts::find(app, slug, viewer).await?;
+                    let comments = list(app, &post).await?;
                     return Ok((post, comments));
                 }
                 Err(e) => return Err(e),
@@ -136,7 +139,8 @@ pub async fn discussion(
 }
 
 /// A post's comments, oldest first, with their HTML current.
-pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
+pub async fn list(app: &App, post: &Post) -> AppResult<Vec<Comment>> {
+    let db = &app.db;
     let sql = format!("{SELECT_COMMENTS} WHERE c.post_id = $1 ORDER BY c.created_at, c.id");
     let mut comments: Vec<Comment> = Query::assembled(sql).bind(post.id).fetch_all(db).await?;
     for comment in &mut comments {
@@ -148,7 +152,8 @@ pub async fn list(db: &Db, post: &Post) -> AppResult<Vec<Comment>> {
             &comment.body,
             &mut comment.body_html,
             &mut comment.body_html_version,
-            media::figures(db, &comment.body),
+            media::html_version(&app.settings.media),
+            media::figures(app, &comment.body),
         )
         .await?;
     }
@@ -171,23 +176,23 @@ pub async fn find(db: &Db, post: &Post, id: i64) -> AppResult<Comment> {
 /// URL, if the viewer may see the post. An id that is not a number, or that
 /// belongs to another post, is not found.
 pub async fn find_by_path(
-    db: &Db,
+    app: &App,
     slug: &str,
     id: &str,
     viewer: Option<i64>,
 ) -> AppResult<(Post, Comment)> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound(Thing::Comment))?;
-    let post = crate::features::posts::find(db, slug, viewer).await?;
-    let comment = find(db, &post, id).await?;
+    let post = crate::features::posts::find(app, slug, viewer).await?;
+    let comment = find(&app.db, &post, id).await?;
     Ok((post, comment))
 }
 
-pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
-    let body = parse_body(db, body).await?;
+pub async fn create(app: &App, author: &User, post: &Post, body: &str) -> AppResult<Comment> {
+    let body = parse_body(app, body).await?;
     let now = Timestamp::now();
     // The comment and its event are one transaction: what others do about
     // it (reply emails) cannot be lost.
-    let mut tx = db.begin().await?;
+    let mut tx = app.db.begin().await?;
     let id: i64 = query(
         "INSERT INTO comments (post_id, author_id, body, body_html, body_html_version,
                                created_at, updated_at)
@@ -197,18 +202,18 @@ pub async fn create(db: &Db, author: &User, post: &Post, body: &str) -> AppResul
     .bind(author.id)
     .bind(&body.source)
     .bind(&body.html)
-    .bind(markdown::VERSION)
+    .bind(body.version)
     .bind(now)
     .scalar(&mut tx)
     .await?;
     media::record_uses(&mut tx, media::Use::Comment(id), &body.source).await?;
     events::record(&mut tx, &CommentCreated { comment_id: id }, now).await?;
     tx.commit().await?;
-    find(db, post, id).await
+    find(&app.db, post, id).await
 }
 
 pub async fn update(
-    db: &Db,
+    app: &App,
     user: &User,
     post: &Post,
     comment: &Comment,
@@ -217,8 +222,8 @@ pub async fn update(
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden(Thing::Comment));
     }
-    let body = parse_body(db, body).await?;
-    let mut tx = db.begin().await?;
+    let body = parse_body(app, body).await?;
+    let mut tx = app.db.begin().await?;
     query(
         "UPDATE comments SET body = $1, body_html = $4, body_html_version = $5, updated_at = $2
          WHERE id = $3",
@@ -227,13 +232,13 @@ pub async fn update(
     .bind(Timestamp::now())
     .bind(comment.id)
     .bind(&body.html)
-    .bind(markdown::VERSION)
+    .bind(body.version)
     .execute(&mut tx)
     .await?;
     media::record_uses(&mut tx, media::Use::Comment(comment.id), &body.source).await?;
     tx.commit().await?;
 
-    find(db, post, comment.id).await
+    find(&app.db, post, comment.id).await
 }
 
 pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {

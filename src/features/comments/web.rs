@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,18 +17,24 @@ use crate::app::App;
 use crate::error::{AppError, AppResult, FieldErrors, Thing};
 use crate::features::accounts::User;
 use crate::features::accounts::extract::{Page, SignedIn};
+use crate::features::media::{self, FormUploads, UploadQuery};
 use crate::features::{posts, visits};
-use crate::http::extract::{CsrfForm, NoFields};
+use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
 use crate::page_cache::Shareable;
 
-pub fn routes() -> Router<App> {
+pub fn routes(app: &App) -> Router<App> {
+    // Comment forms carry images ("Upload images").
+    let images = DefaultBodyLimit::max(media::form_body_limit(&app.settings));
     Router::new()
         .route("/posts/{slug}", get(show))
         .route("/posts/{slug}/like", post(like))
         .route("/posts/{slug}/unlike", post(unlike))
-        .route("/posts/{slug}/comments", post(create))
-        .route("/posts/{slug}/comments/{id}/edit", get(edit).post(update))
+        .route("/posts/{slug}/comments", post(create).layer(images))
+        .route(
+            "/posts/{slug}/comments/{id}/edit",
+            get(edit).post(update).layer(images),
+        )
         .route("/posts/{slug}/comments/{id}/delete", post(delete))
 }
 
@@ -62,14 +68,55 @@ struct CommentForm {
     action: String,
 }
 
+/// A comment form after "Upload images", to show again: its text with the
+/// images' Markdown added, and why a file was refused.
+struct WithImages {
+    form: CommentForm,
+    status: StatusCode,
+    errors: Option<FieldErrors>,
+    added: usize,
+}
+
+impl WithImages {
+    async fn take(state: &App, user: &User, mut data: CsrfFormData) -> AppResult<Self> {
+        let (uploaded, refused) = FormUploads::take(state, user.id, &mut data).await?.settle();
+        let mut form: CommentForm = data.fields().await?;
+        media::append_markdown(&mut form.body, &uploaded);
+        let (status, errors) = media::upload_outcome(refused)?;
+        Ok(Self {
+            form,
+            status,
+            errors,
+            added: uploaded.len(),
+        })
+    }
+}
+
 async fn create(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
-    CsrfForm(form): CsrfForm<CommentForm>,
+    Query(query): Query<UploadQuery>,
+    data: CsrfFormData,
 ) -> AppResult<Response> {
-    let post = posts::find(&state.db, &slug, Some(user.id)).await?;
+    let post = posts::find(&state, &slug, Some(user.id)).await?;
+    if query.wants_upload() {
+        let taken = WithImages::take(&state, &user, data).await?;
+        return render_post(
+            &state,
+            &ctx,
+            post,
+            taken.status,
+            context! {
+                comment_form => Serde(taken.form),
+                comment_errors => Serde(taken.errors),
+                comment_images_added => taken.added,
+            },
+        )
+        .await;
+    }
+    let form: CommentForm = data.fields().await?;
     if form.action == "preview" {
         let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
             Ok(html) => (
@@ -90,7 +137,7 @@ async fn create(
         )
         .await;
     }
-    match super::create(&state.db, &user, &post, &form.body).await {
+    match super::create(&state, &user, &post, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
         Err(AppError::Validation(comment_errors)) => {
             render_post(
@@ -113,7 +160,7 @@ async fn find_for_edit(
     slug: &str,
     id: &str,
 ) -> AppResult<(posts::Post, Comment)> {
-    let (post, comment) = super::find_by_path(&state.db, slug, id, Some(user.id)).await?;
+    let (post, comment) = super::find_by_path(state, slug, id, Some(user.id)).await?;
     if !user.can_modify(comment.author_id) {
         return Err(AppError::Forbidden(Thing::Comment));
     }
@@ -143,9 +190,26 @@ async fn update(
     ctx: Page,
     SignedIn(user): SignedIn,
     Path((slug, id)): Path<(String, String)>,
-    CsrfForm(form): CsrfForm<CommentForm>,
+    Query(query): Query<UploadQuery>,
+    data: CsrfFormData,
 ) -> AppResult<Response> {
     let (post, comment) = find_for_edit(&state, &user, &slug, &id).await?;
+    if query.wants_upload() {
+        let taken = WithImages::take(&state, &user, data).await?;
+        return Ok(ctx.render_status(
+            &state,
+            taken.status,
+            "comment_edit.html",
+            context! {
+                post => Serde(post),
+                comment => Serde(comment),
+                form => Serde(taken.form),
+                errors => Serde(taken.errors),
+                images_added => taken.added,
+            },
+        ));
+    }
+    let form: CommentForm = data.fields().await?;
     if form.action == "preview" {
         let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
             Ok(html) => (
@@ -159,7 +223,7 @@ async fn update(
         };
         return Ok(ctx.render_status(&state, status, "comment_edit.html", context! { post => Serde(post), comment => Serde(comment), form => Serde(form), ..extra }));
     }
-    match super::update(&state.db, &user, &post, &comment, &form.body).await {
+    match super::update(&state, &user, &post, &comment, &form.body).await {
         Ok(comment) => Ok(see_other(&format!("/posts/{slug}#comment-{}", comment.id))),
         Err(e) => ctx.form_again(&state, "comment_edit.html", e, |errors| {
             context! { post => Serde(post), comment => Serde(comment), form => Serde(form), errors => Serde(errors) }
@@ -219,7 +283,7 @@ pub async fn render_post(
     status: StatusCode,
     extra: Value,
 ) -> AppResult<Response> {
-    let comments = super::list(&state.db, &post).await?;
+    let comments = super::list(state, &post).await?;
     Ok(render_discussion(state, ctx, post, comments, status, extra))
 }
 
@@ -251,7 +315,7 @@ async fn like(
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
-    let post = posts::find(&state.db, &slug, Some(user.id)).await?;
+    let post = posts::find(&state, &slug, Some(user.id)).await?;
     match posts::react(&state.db, &user, &post, posts::SelfReaction::Refuse).await {
         Ok(()) => Ok(see_other(&format!("/posts/{slug}#reactions"))),
         Err(AppError::Validation(errors)) => {
@@ -274,7 +338,7 @@ async fn unlike(
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
-    let post = posts::find(&state.db, &slug, Some(user.id)).await?;
+    let post = posts::find(&state, &slug, Some(user.id)).await?;
     posts::unreact(&state.db, &user, &post).await?;
     Ok(see_other(&format!("/posts/{slug}#reactions")))
 }

@@ -31,8 +31,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::app::App;
+use crate::config::MediaSettings;
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
-use crate::error::{AppError, AppResult, FileProblem};
+use crate::error::{AppError, AppResult, FieldErrors, FileProblem};
 use crate::http::extract::{CsrfFormData, Part};
 use crate::http::limit::RateLimit;
 use crate::jobs::{self, Job};
@@ -111,9 +112,26 @@ impl MediaName {
 /// sizes and smaller copies); more are plain images.
 const MAX_NAMES: usize = 100;
 
-/// Where readers fetch an image; its smaller copies are below it.
+/// An image's address on this site, as Markdown refers to it; its smaller
+/// copies are below it.
 fn address(name: &MediaName) -> String {
     format!("/media/{}", name.as_str())
+}
+
+/// Where readers fetch an image (its copies below it): this site's
+/// [`address`], or the same path under the CDN of `QUIRE_MEDIA_BASE_URL`,
+/// which fetches from this site and keeps what it answers.
+fn served_at(settings: &MediaSettings, name: &MediaName) -> String {
+    match &settings.base_url {
+        Some(base) => format!("{}/{}", base.as_str().trim_end_matches('/'), name.as_str()),
+        None => address(name),
+    }
+}
+
+/// The version stored with the HTML of posts and comments: pages made
+/// before the images moved to (or from) a CDN are made again.
+pub fn html_version(settings: &MediaSettings) -> i32 {
+    crate::markdown::version_for(settings.base_url.as_ref().map(url::Url::as_str))
 }
 
 /// Decoding and resizing take memory in proportion to pixels: at most this
@@ -279,7 +297,7 @@ fn multipart_error(error: MultipartError, max_bytes: u64) -> AppError {
 
 /// How large a request carrying one upload may be: the file and the
 /// multipart framing around it.
-pub fn body_limit(settings: &crate::config::MediaSettings) -> usize {
+pub fn body_limit(settings: &MediaSettings) -> usize {
     (settings.upload_max_bytes + 64 * 1024) as usize
 }
 
@@ -338,6 +356,62 @@ impl FormUploads {
             }
         }
         Ok(taken)
+    }
+
+    /// The images taken, and what to tell beside the file input: why a
+    /// file was refused, or that none was chosen.
+    pub fn settle(self) -> (Vec<Upload>, Option<(String, AppError)>) {
+        let refused = match (self.refused, self.uploaded.is_empty()) {
+            (Some(refused), _) => Some(refused),
+            (None, true) => Some((String::new(), AppError::File(FileProblem::Missing))),
+            (None, false) => None,
+        };
+        (self.uploaded, refused)
+    }
+}
+
+/// The status of a form shown again after "Upload images", and the error
+/// beside its file input (`file`) when a file was refused.
+pub fn upload_outcome(
+    refused: Option<(String, AppError)>,
+) -> AppResult<(axum::http::StatusCode, Option<FieldErrors>)> {
+    Ok(match refused {
+        Some((name, e)) => (
+            e.status(),
+            Some(FieldErrors::single("file", e.upload_problem(name)?)),
+        ),
+        None => (axum::http::StatusCode::OK, None),
+    })
+}
+
+/// Puts each uploaded image's Markdown at the end of `text`, a paragraph
+/// of its own, for the writer to describe.
+pub fn append_markdown(text: &mut String, uploads: &[Upload]) {
+    for upload in uploads {
+        if !text.is_empty() {
+            let kept = text.trim_end_matches(['\r', '\n']);
+            let line_ends = text[kept.len()..].matches('\n').count();
+            for _ in line_ends..2 {
+                text.push('\n');
+            }
+        }
+        text.push_str(&upload.markdown());
+        text.push('\n');
+    }
+}
+
+/// The address a form with images is posted to: `?upload` from its
+/// "Upload images" button. The button's name could not say it in the form,
+/// whose buttons come after its files: the files would have to be kept
+/// until then, to know whether to take them.
+#[derive(Deserialize)]
+pub struct UploadQuery {
+    upload: Option<String>,
+}
+
+impl UploadQuery {
+    pub fn wants_upload(&self) -> bool {
+        self.upload.is_some()
     }
 }
 
@@ -434,21 +508,29 @@ pub async fn upload(
 /// copy when it is wider (the original until the copy is made), at the
 /// site's public address, as API clients expect a URL. Returns the address.
 pub async fn set_avatar(app: &App, user_id: i64, upload: &Upload) -> AppResult<String> {
-    let path = match upload.variants.first() {
-        Some(smallest) => &smallest.url,
-        None => &upload.url,
+    let settings = &app.settings.media;
+    let name = MediaName::parse(&upload.key).expect("an upload's key is a media name");
+    let smallest = upload.variants.first().map(|v| v.width);
+    let path = served_at(settings, &name);
+    let path = match smallest {
+        Some(width) => format!("{path}/{width}.webp"),
+        None => path,
     };
-    let url = app
-        .settings
-        .http
-        .public_url()
-        .join(path.trim_start_matches('/'))
-        .map_err(|e| AppError::Internal(e.into()))?
-        .to_string();
+    // Absolute: API clients show it from wherever they run.
+    let url = match settings.base_url {
+        Some(_) => path,
+        None => app
+            .settings
+            .http
+            .public_url()
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| AppError::Internal(e.into()))?
+            .to_string(),
+    };
     let mut tx = app.db.begin().await?;
     crate::features::accounts::set_image(&mut tx, user_id, &url).await?;
     // Replaces the picture used before, which housekeeping may then remove.
-    record_uses(&mut tx, Use::Avatar(user_id), &url).await?;
+    record_uses(&mut tx, Use::Avatar(user_id), &address(&name)).await?;
     tx.commit().await?;
     Ok(url)
 }
@@ -560,7 +642,7 @@ pub async fn record_uses(tx: &mut Tx, user: Use, text: &str) -> Result<(), sqlx:
 
 /// The sizes and smaller copies of the uploaded images a Markdown source
 /// shows, for the renderer to lay out (`markdown::Figures`).
-pub async fn figures(db: &Db, source: &str) -> Result<Figures, sqlx::Error> {
+pub async fn figures(app: &App, source: &str) -> Result<Figures, sqlx::Error> {
     let names = MediaName::all_in(source);
     let mut figures = Figures::default();
     if names.is_empty() {
@@ -572,13 +654,13 @@ pub async fn figures(db: &Db, source: &str) -> Result<Figures, sqlx::Error> {
     );
     let rows: Vec<(String, i64, i64)> = Query::assembled(sql)
         .bind_all(names.iter().map(|n| n.as_str().to_owned()))
-        .fetch_all(db)
+        .fetch_all(&app.db)
         .await?;
     for (text, width, height) in rows {
         let Some(name) = MediaName::parse(&text) else {
             continue;
         };
-        let url = address(&name);
+        let url = served_at(&app.settings.media, &name);
         let (width, height) = (width as u32, height as u32);
         let mut sources: Vec<(String, u32)> = picture::widths_for(name.format(), width)
             .map(|w| (format!("{url}/{w}.webp"), w))

@@ -12,7 +12,7 @@ use minijinja::value::Serde;
 
 use super::{FormUploads, MediaName, Upload};
 use crate::app::App;
-use crate::error::{AppError, AppResult, FileProblem};
+use crate::error::{AppError, AppResult};
 use crate::features::accounts::extract::SignedIn;
 use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::{PageCtx, see_other, wants_json};
@@ -77,29 +77,23 @@ async fn upload(
     SignedIn(user): SignedIn,
     mut form: CsrfFormData,
 ) -> AppResult<Response> {
-    let FormUploads {
-        mut uploaded,
-        refused,
-    } = FormUploads::take(&state, user.id, &mut form).await?;
+    let (mut uploaded, refused) = FormUploads::take(&state, user.id, &mut form)
+        .await?
+        .settle();
     let refused = refused.map(|(_, e)| e);
     if wants_json(&headers) {
-        return match (uploaded.pop(), refused) {
-            (_, Some(e)) => Err(e),
-            (Some(upload), None) => Ok((
+        return match (refused, uploaded.pop()) {
+            (Some(e), _) => Err(e),
+            (None, upload) => Ok((
                 StatusCode::CREATED,
                 axum::Json(serde_json::json!({ "upload": upload })),
             )
                 .into_response()),
-            (None, None) => Err(AppError::File(FileProblem::Missing)),
         };
     }
-    let (status, error) = match (&refused, uploaded.is_empty()) {
-        (Some(e), _) => (e.status(), Some(e.public_message())),
-        (None, true) => {
-            let e = AppError::File(FileProblem::Missing);
-            (e.status(), Some(e.public_message()))
-        }
-        (None, false) => (StatusCode::OK, None),
+    let (status, error) = match &refused {
+        Some(e) => (e.status(), Some(e.public_message())),
+        None => (StatusCode::OK, None),
     };
     show(&state, &ctx, user.id, status, &uploaded, error).await
 }
@@ -112,17 +106,16 @@ async fn avatar(
     SignedIn(user): SignedIn,
     mut form: CsrfFormData,
 ) -> AppResult<Response> {
-    let FormUploads {
-        mut uploaded,
-        refused,
-    } = FormUploads::take(&state, user.id, &mut form).await?;
+    let (mut uploaded, refused) = FormUploads::take(&state, user.id, &mut form)
+        .await?
+        .settle();
     let refused = match (refused, uploaded.pop()) {
         (Some((_, e)), _) => e,
-        (None, Some(upload)) => {
+        (None, upload) => {
+            let upload = upload.expect("settled: an upload when nothing was refused");
             super::set_avatar(&state, user.id, &upload).await?;
             return Ok(see_other("/settings"));
         }
-        (None, None) => AppError::File(FileProblem::Missing),
     };
     Ok(ctx.render_status(
         &state,

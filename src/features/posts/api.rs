@@ -229,7 +229,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<ArticleResponse>), ApiError> {
     let a = request.article;
     let input = PostInput::parse(
-        &state.db,
+        &state,
         &PostFields {
             title: a.title.unwrap_or_default(),
             description: a.description.unwrap_or_default(),
@@ -240,7 +240,7 @@ pub async fn create(
         },
     )
     .await?;
-    let post = super::create(&state.db, &caller.user, &input).await?;
+    let post = super::create(&state, &caller.user, &input).await?;
     Ok((StatusCode::CREATED, article(post)))
 }
 
@@ -252,7 +252,7 @@ pub async fn get(
     caller: MaybeApiUser,
     Path(slug): Path<String>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    Ok(article(super::find(&state.db, &slug, caller.id()).await?))
+    Ok(article(super::find(&state, &slug, caller.id()).await?))
 }
 
 /// Change an article's title, description, body or tags; the slug stays.
@@ -265,7 +265,7 @@ pub async fn update(
     Path(slug): Path<String>,
     ApiJson(request): ApiJson<UpdateArticleRequest>,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = super::find_for_edit(&state.db, &slug, &caller.user).await?;
+    let post = super::find_for_edit(&state, &slug, &caller.user).await?;
     let a = request.article;
     let mut errors = FieldErrors::new();
     // `Some(None)`: sent as null, which no field accepts.
@@ -293,7 +293,7 @@ pub async fn update(
     };
     errors.into_result()?;
     let input = PostInput::parse(
-        &state.db,
+        &state,
         &PostFields {
             title,
             description,
@@ -308,7 +308,7 @@ pub async fn update(
     .await?;
 
     Ok(article(
-        super::update(&state.db, &caller.user, &post, &input).await?,
+        super::update(&state, &caller.user, &post, &input).await?,
     ))
 }
 
@@ -321,7 +321,7 @@ pub async fn delete(
     caller: ApiUser,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let post = super::find_for_edit(&state.db, &slug, &caller.user).await?;
+    let post = super::find_for_edit(&state, &slug, &caller.user).await?;
     super::delete(&state.db, &caller.user, &post).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -359,14 +359,14 @@ async fn set_favorite(
     slug: &str,
     favorite: bool,
 ) -> Result<Json<ArticleResponse>, ApiError> {
-    let post = super::find(&state.db, slug, Some(caller.user.id)).await?;
+    let post = super::find(state, slug, Some(caller.user.id)).await?;
     if favorite {
         super::react(&state.db, &caller.user, &post, SelfReaction::Allow).await?;
     } else {
         super::unreact(&state.db, &caller.user, &post).await?;
     }
     Ok(article(
-        super::find(&state.db, slug, Some(caller.user.id)).await?,
+        super::find(state, slug, Some(caller.user.id)).await?,
     ))
 }
 

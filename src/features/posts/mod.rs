@@ -198,6 +198,8 @@ pub struct PostInput {
     description: String,
     body: String,
     body_html: String,
+    /// What made `body_html` (`media::html_version`).
+    body_html_version: i32,
     tags: Vec<String>,
     publication: Publication,
 }
@@ -205,7 +207,7 @@ pub struct PostInput {
 impl PostInput {
     /// Checks every field, and renders the body (off the async threads): a
     /// body too complex to render is a field error like any other.
-    pub async fn parse(db: &Db, fields: &PostFields) -> AppResult<Self> {
+    pub async fn parse(app: &App, fields: &PostFields) -> AppResult<Self> {
         let mut errors = FieldErrors::new();
         let title = fields.title.trim();
         if title.is_empty() {
@@ -237,7 +239,7 @@ impl PostInput {
         let body_html = match body_problem {
             Some(problem) => errors.check("body", Err(problem)),
             None => {
-                let figures = media::figures(db, &fields.body).await?;
+                let figures = media::figures(app, &fields.body).await?;
                 let rendered = markdown::render_off_thread(fields.body.clone(), figures).await;
                 errors.check("body", rendered.map_err(Problem::from))
             }
@@ -250,6 +252,7 @@ impl PostInput {
             description: description.to_owned(),
             body: fields.body.clone(),
             body_html,
+            body_html_version: media::html_version(&app.settings.media),
             tags,
             publication: fields.publication,
         })
@@ -276,7 +279,7 @@ pub async fn preview(app: &App, user: &User, source: &str) -> AppResult<Result<S
     if source.chars().count() > MAX_BODY {
         return Ok(Err(Problem::TooLong { max: MAX_BODY }));
     }
-    let figures = media::figures(&app.db, source).await?;
+    let figures = media::figures(app, source).await?;
     Ok(markdown::render_off_thread(source.to_owned(), figures)
         .await
         .map_err(Problem::from))
@@ -461,7 +464,8 @@ async fn attach_tags(db: &Db, posts: &mut [Post]) -> AppResult<()> {
 
 /// A post by its slug, if the viewer may see it: anyone when it is
 /// published, only its author while it is a draft or scheduled.
-pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
+pub async fn find(app: &App, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
+    let db = &app.db;
     let sql = format!("{SELECT_POSTS} WHERE p.slug = $2");
     let post: Option<Post> = Query::assembled(sql)
         .bind(viewer.unwrap_or(0))
@@ -481,7 +485,8 @@ pub async fn find(db: &Db, slug: &str, viewer: Option<i64>) -> AppResult<Post> {
         &post.body,
         &mut post.body_html,
         &mut post.body_html_version,
-        media::figures(db, &post.body),
+        media::html_version(&app.settings.media),
+        media::figures(app, &post.body),
     )
     .await?;
     Ok(post)
@@ -532,8 +537,8 @@ pub async fn with_viewer(app: &App, mut post: Post, viewer: i64) -> AppResult<Po
 
 /// A post the user may modify (their own, or any for an admin). Drafts of
 /// others stay invisible even to admins: they are not published writing.
-pub async fn find_for_edit(db: &Db, slug: &str, user: &User) -> AppResult<Post> {
-    let post = find(db, slug, Some(user.id)).await?;
+pub async fn find_for_edit(app: &App, slug: &str, user: &User) -> AppResult<Post> {
+    let post = find(app, slug, Some(user.id)).await?;
     if !user.can_modify(post.author_id) {
         return Err(AppError::Forbidden(Thing::Post));
     }
@@ -583,7 +588,8 @@ async fn insert_tags(tx: &mut Tx, post_id: i64, tags: &[String]) -> Result<(), s
     Ok(())
 }
 
-pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post> {
+pub async fn create(app: &App, author: &User, input: &PostInput) -> AppResult<Post> {
+    let db = &app.db;
     let now = Timestamp::now();
     let (status, published_at) = publication_columns(input.publication, None, now);
     let base = slug::slugify(&input.title);
@@ -602,7 +608,7 @@ pub async fn create(db: &Db, author: &User, input: &PostInput) -> AppResult<Post
     for _ in 0..5 {
         let result = insert_post(db, author, input, &candidate, (status, published_at), now).await;
         match result {
-            Ok(_) => return find(db, &candidate, Some(author.id)).await,
+            Ok(_) => return find(app, &candidate, Some(author.id)).await,
             Err(e) if db::unique_violation(&e) == Some(db::Unique::PostSlug) => {
                 candidate = slug::with_suffix(&base);
             }
@@ -635,7 +641,7 @@ async fn insert_post(
     .bind(&input.description)
     .bind(&input.body)
     .bind(&input.body_html)
-    .bind(markdown::VERSION)
+    .bind(input.body_html_version)
     .bind(status)
     .bind(published_at)
     .bind(now)
@@ -651,7 +657,7 @@ async fn insert_post(
 }
 
 /// Replaces a post's content. The slug never changes, so links keep working.
-pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> AppResult<Post> {
+pub async fn update(app: &App, user: &User, post: &Post, input: &PostInput) -> AppResult<Post> {
     if !user.can_modify(post.author_id) {
         return Err(AppError::Forbidden(Thing::Post));
     }
@@ -665,7 +671,7 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     } else {
         post.edited_at
     };
-    let mut tx = db.begin().await?;
+    let mut tx = app.db.begin().await?;
     query(
         "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
              published_at = $5, updated_at = $6, edited_at = $7, body_html = $9,
@@ -681,7 +687,7 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     .bind(edited_at)
     .bind(post.id)
     .bind(&input.body_html)
-    .bind(markdown::VERSION)
+    .bind(input.body_html_version)
     .execute(&mut tx)
     .await?;
     query("DELETE FROM post_tags WHERE post_id = $1")
@@ -702,8 +708,8 @@ pub async fn update(db: &Db, user: &User, post: &Post, input: &PostInput) -> App
     tx.commit().await?;
     // Read back as the editor sees it (an admin's likes, follows), but an
     // admin cannot read another's draft, so fall back to the author's view.
-    match find(db, &post.slug, Some(user.id)).await {
-        Err(AppError::NotFound(Thing::Post)) => find(db, &post.slug, Some(post.author_id)).await,
+    match find(app, &post.slug, Some(user.id)).await {
+        Err(AppError::NotFound(Thing::Post)) => find(app, &post.slug, Some(post.author_id)).await,
         found => found,
     }
 }

@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
 use crate::app::App;
-use crate::db::{Db, Timestamp};
-use crate::error::{AppError, AppResult, FieldErrors, FileProblem, Problem, Thing};
+use crate::db::Timestamp;
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::extract::{Page, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
-use crate::features::media::{self, FormUploads, Upload};
+use crate::features::media::{self, FormUploads, UploadQuery};
 use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
 use crate::markdown;
@@ -251,18 +251,9 @@ struct EditorForm {
     #[serde(default)]
     publish_at: String,
     /// Which button was pressed: `preview`, `draft` or `publish`; "Upload
-    /// images" says so in the address instead ([`EditorQuery`]).
+    /// images" says so in the address instead ([`UploadQuery`]).
     #[serde(default)]
     action: String,
-}
-
-/// The address the editor's form is posted to: `?upload` from its "Upload
-/// images" button. The button's name could not say it in the form, whose
-/// buttons come after its files: the files would have to be kept until
-/// then, to know whether to take them.
-#[derive(Deserialize)]
-struct EditorQuery {
-    upload: Option<String>,
 }
 
 impl EditorForm {
@@ -304,24 +295,8 @@ impl EditorForm {
         })
     }
 
-    async fn input(&self, db: &Db) -> AppResult<PostInput> {
-        PostInput::parse(db, &self.fields().map_err(AppError::Validation)?).await
-    }
-
-    /// Puts each uploaded image's Markdown at the end of the body, a
-    /// paragraph of its own, for the author to describe.
-    fn add_images(&mut self, uploads: &[Upload]) {
-        for upload in uploads {
-            if !self.body.is_empty() {
-                let text = self.body.trim_end_matches(['\r', '\n']);
-                let line_ends = self.body[text.len()..].matches('\n').count();
-                for _ in line_ends..2 {
-                    self.body.push('\n');
-                }
-            }
-            self.body.push_str(&upload.markdown());
-            self.body.push('\n');
-        }
+    async fn input(&self, app: &App) -> AppResult<PostInput> {
+        PostInput::parse(app, &self.fields().map_err(AppError::Validation)?).await
     }
 }
 
@@ -397,7 +372,7 @@ async fn create(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
-    Query(query): Query<EditorQuery>,
+    Query(query): Query<UploadQuery>,
     form: CsrfFormData,
 ) -> AppResult<Response> {
     submit(&state, &ctx, &user, &query, form, None).await
@@ -409,29 +384,18 @@ async fn submit(
     state: &App,
     ctx: &Page,
     user: &User,
-    query: &EditorQuery,
+    query: &UploadQuery,
     mut data: CsrfFormData,
     editing: Option<Post>,
 ) -> AppResult<Response> {
-    if query.upload.is_none() {
+    if !query.wants_upload() {
         let form: EditorForm = data.fields().await?;
         return save(state, ctx, user, &form, editing).await;
     }
-    let uploads = FormUploads::take(state, user.id, &mut data).await?;
+    let (uploaded, refused) = FormUploads::take(state, user.id, &mut data).await?.settle();
     let mut form: EditorForm = data.fields().await?;
-    form.add_images(&uploads.uploaded);
-    let refused = match (uploads.refused, uploads.uploaded.is_empty()) {
-        (Some(refused), _) => Some(refused),
-        (None, true) => Some((String::new(), AppError::File(FileProblem::Missing))),
-        (None, false) => None,
-    };
-    let (status, errors) = match refused {
-        Some((name, e)) => (
-            e.status(),
-            Some(FieldErrors::single("file", e.upload_problem(name)?)),
-        ),
-        None => (StatusCode::OK, None),
-    };
+    media::append_markdown(&mut form.body, &uploaded);
+    let (status, errors) = media::upload_outcome(refused)?;
     render_editor(
         state,
         ctx,
@@ -439,7 +403,7 @@ async fn submit(
         &form,
         editing.as_ref(),
         errors,
-        uploads.uploaded.len(),
+        uploaded.len(),
     )
     .await
 }
@@ -456,7 +420,7 @@ async fn save(
     if form.action == "preview" {
         return render_editor(state, ctx, StatusCode::OK, form, editing.as_ref(), None, 0).await;
     }
-    let input = match form.input(&state.db).await {
+    let input = match form.input(state).await {
         Ok(input) => input,
         Err(AppError::Validation(errors)) => {
             return render_editor(
@@ -473,8 +437,8 @@ async fn save(
         Err(e) => return Err(e),
     };
     let post = match editing {
-        None => super::create(&state.db, user, &input).await?,
-        Some(post) => super::update(&state.db, user, &post, &input).await?,
+        None => super::create(state, user, &input).await?,
+        Some(post) => super::update(state, user, &post, &input).await?,
     };
     Ok(see_other(&format!("/posts/{}", post.slug)))
 }
@@ -485,7 +449,7 @@ async fn edit(
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
-    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    let post = super::find_for_edit(&state, &slug, &user).await?;
     render_editor(
         &state,
         &ctx,
@@ -503,10 +467,10 @@ async fn update(
     ctx: Page,
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
-    Query(query): Query<EditorQuery>,
+    Query(query): Query<UploadQuery>,
     form: CsrfFormData,
 ) -> AppResult<Response> {
-    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    let post = super::find_for_edit(&state, &slug, &user).await?;
     submit(&state, &ctx, &user, &query, form, Some(post)).await
 }
 
@@ -516,7 +480,7 @@ async fn confirm_delete(
     SignedIn(user): SignedIn,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
-    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    let post = super::find_for_edit(&state, &slug, &user).await?;
     let post = PostView::new(post, Some(&user), false);
     Ok(ctx.render(
         &state,
@@ -531,7 +495,7 @@ async fn delete(
     Path(slug): Path<String>,
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
-    let post = super::find_for_edit(&state.db, &slug, &user).await?;
+    let post = super::find_for_edit(&state, &slug, &user).await?;
     super::delete(&state.db, &user, &post).await?;
     Ok(see_other("/"))
 }
