@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
-use crate::features::{accounts, admin, comments, media, posts, visits};
+use crate::features::{accounts, admin, comments, feeds, media, posts, seo, visits};
 use crate::http::{self, pages};
 use crate::jobs::{self, Job, Registry};
 use crate::mail::Mailer;
@@ -87,6 +87,8 @@ pub fn router(app: App) -> Router {
         .merge(accounts::web::routes())
         .merge(posts::web::routes(&app))
         .merge(comments::web::routes(&app))
+        .merge(feeds::web::routes())
+        .merge(seo::routes())
         .merge(visits::web::routes())
         .merge(media::web::routes(&app))
         .merge(admin::routes())

@@ -400,12 +400,84 @@ pub fn reading_minutes(source: &str) -> u32 {
     words.div_ceil(200).max(1)
 }
 
+/// The first words of rendered HTML as plain text, for a card, a feed's
+/// summary or a page's description when the author wrote none: at most
+/// `max` characters, cut between words, with "…" when cut. From the stored
+/// HTML, so it costs no Markdown work.
+pub fn excerpt(html: &str, max: usize) -> String {
+    // Every tag dropped, the text kept (escaped): comrak ends each block
+    // with a line break, so blocks stay apart.
+    let text = ammonia::Builder::empty().clean(html).to_string();
+    let text = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&");
+    let mut excerpt = String::new();
+    for word in text.split_whitespace() {
+        let needed = word.chars().count() + usize::from(!excerpt.is_empty());
+        if excerpt.chars().count() + needed > max {
+            excerpt.push('…');
+            return excerpt;
+        }
+        if !excerpt.is_empty() {
+            excerpt.push(' ');
+        }
+        excerpt.push_str(word);
+    }
+    excerpt
+}
+
+/// Stored HTML as a feed carries it, to be read away from the site: every
+/// relative address made absolute against the post's own (`/media/…`,
+/// `#footnote`), and what only the site's pages use (image copies for the
+/// screen's size, lazy loading) left out.
+pub fn for_feed(html: &str, post_url: &url::Url) -> String {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_tag_attributes("a", &["id"])
+        .add_tag_attributes("li", &["id"])
+        .add_tag_attributes("sup", &["id"])
+        .add_tag_attributes("code", &["class"])
+        .url_relative(ammonia::UrlRelative::RewriteWithBase(post_url.clone()));
+    builder.clean(html).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rendered(source: &str) -> String {
         render(source, &Figures::new()).expect("renders")
+    }
+
+    #[test]
+    fn excerpts_are_plain_text_cut_between_words() {
+        let html = rendered("# Title\n\nSome *words* &amp; <b>more</b>.\n\n```\ncode\n```");
+        assert_eq!(excerpt(&html, 100), "Title Some words & more. code");
+        assert_eq!(excerpt(&html, 12), "Title Some…");
+        assert_eq!(excerpt("", 10), "");
+    }
+
+    #[test]
+    fn feeds_get_absolute_addresses_and_no_screen_sizes() {
+        let post = url::Url::parse("https://blog.example/posts/a").unwrap();
+        let html = r##"<p><a href="/tags/x">t</a> <a href="#user-content-fn-1">1</a> <img src="/media/a.png" srcset="/media/a.png/480.webp 480w" sizes="44rem" loading="lazy" alt="a"></p>"##;
+        let fed = for_feed(html, &post);
+        assert!(
+            fed.contains(r#"href="https://blog.example/tags/x""#),
+            "{fed}"
+        );
+        assert!(
+            fed.contains(r##"href="https://blog.example/posts/a#user-content-fn-1""##),
+            "{fed}"
+        );
+        assert!(
+            fed.contains(r#"src="https://blog.example/media/a.png""#),
+            "{fed}"
+        );
+        assert!(!fed.contains("srcset") && !fed.contains("loading"), "{fed}");
     }
 
     #[test]

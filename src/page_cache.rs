@@ -39,6 +39,9 @@ pub struct Page {
     expires: Instant,
     etag: HeaderValue,
     content_type: HeaderValue,
+    /// When what the page shows last changed, if its handler said
+    /// (`Last-Modified`: feeds).
+    last_modified: Option<(HeaderValue, std::time::SystemTime)>,
     body: Bytes,
     on_hit: Option<OnHit>,
 }
@@ -97,7 +100,7 @@ impl PageCache {
         key: String,
         generation: u64,
         shareable: Shareable,
-        content_type: Option<HeaderValue>,
+        headers: &HeaderMap,
         body: Bytes,
     ) -> Arc<Page> {
         let now = Instant::now();
@@ -107,8 +110,14 @@ impl PageCache {
                 .until
                 .map_or(now + TTL, |until| until.min(now + TTL)),
             etag: etag(&body),
-            content_type: content_type
+            content_type: headers
+                .get(header::CONTENT_TYPE)
+                .cloned()
                 .unwrap_or_else(|| HeaderValue::from_static("text/html; charset=utf-8")),
+            last_modified: headers.get(header::LAST_MODIFIED).and_then(|value| {
+                let at = httpdate::parse_http_date(value.to_str().ok()?).ok()?;
+                Some((value.clone(), at))
+            }),
             body,
             on_hit: shareable.on_hit,
         });
@@ -133,13 +142,7 @@ impl Page {
     /// The page for one reader: 304 when they have it already, and what a
     /// hit does (a view counted).
     pub fn answer(&self, headers: &HeaderMap) -> Response {
-        let not_modified = headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|tag| tag.trim() == self.etag || tag.trim() == "*");
-        let mut response = if not_modified {
+        let mut response = if self.not_modified_for(headers) {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
             let mut response = Response::new(Body::from(self.body.clone()));
@@ -155,10 +158,32 @@ impl Page {
         response
     }
 
-    /// The page's ETag, and that browsers ask again each time (so a change
-    /// shows at once, and an unchanged page costs a 304).
+    /// Whether the reader has this page already: by its ETag, or, from a
+    /// client that sent none, by its date (RFC 9110, 13.1.3).
+    fn not_modified_for(&self, headers: &HeaderMap) -> bool {
+        let mut tags = headers
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .peekable();
+        if tags.peek().is_some() {
+            return tags.any(|tag| tag.trim() == self.etag || tag.trim() == "*");
+        }
+        let since = headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| httpdate::parse_http_date(v.to_str().ok()?).ok());
+        matches!((since, &self.last_modified), (Some(since), Some((_, at))) if *at <= since)
+    }
+
+    /// The page's ETag (and date, if it has one), and that browsers ask
+    /// again each time (so a change shows at once, and an unchanged page
+    /// costs a 304).
     pub fn validators(&self, headers: &mut HeaderMap) {
         headers.insert(header::ETAG, self.etag.clone());
+        if let Some((date, _)) = &self.last_modified {
+            headers.insert(header::LAST_MODIFIED, date.clone());
+        }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     }
 }

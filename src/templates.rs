@@ -158,7 +158,7 @@ impl Templates {
 /// `/tags/{{ tag | segment }}`: the text as one path segment, with every
 /// character but the unreserved ones percent-encoded ('/' too, which
 /// `urlencode` keeps, and which would split the segment).
-fn path_segment(value: &str) -> String {
+pub fn path_segment(value: &str) -> String {
     const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'.')

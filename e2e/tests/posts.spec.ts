@@ -131,7 +131,9 @@ test('edits a published post, which then says "edited"', async ({ page, member }
   await expect(page.getByLabel('Tags')).toHaveValue(post.tags);
   await page.getByLabel('Title').fill(newTitle);
   await page.getByLabel('Body').fill('Second version.');
-  await page.getByRole('button', { name: 'Publish' }).click();
+  // Already published: the button updates it.
+  await expect(page.getByRole('button', { name: 'Publish' })).toHaveCount(0);
+  await page.getByRole('button', { name: 'Update' }).click();
 
   // Same address, new words, marked as edited.
   await expect(page).toHaveURL(post.url);

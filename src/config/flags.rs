@@ -87,6 +87,11 @@ pub struct Flags {
     #[arg(long, env = "QUIRE_REGISTRATION", global = true, value_enum, default_value_t = Registration::Open)]
     pub registration: Registration,
 
+    /// What feeds carry of each post: all of it, or its summary (the
+    /// description, or the first words) with a link to the rest.
+    #[arg(long, env = "QUIRE_FEED_CONTENT", global = true, value_enum, default_value_t = FeedContent::Full)]
+    pub feed_content: FeedContent,
+
     /// The site's name, shown in the header and page titles.
     #[arg(long, env = "QUIRE_SITE_TITLE", global = true, default_value = defaults::SITE_TITLE)]
     pub site_title: String,
@@ -428,6 +433,12 @@ pub enum Registration {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedContent {
+    Full,
+    Summary,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
@@ -509,6 +520,7 @@ impl Flags {
             site: SiteSettings {
                 title: self.site_title,
                 registration: self.registration,
+                feed_content: self.feed_content,
                 theme_dir: self.theme_dir,
                 data_dir: self.data_dir,
             },

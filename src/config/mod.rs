@@ -19,7 +19,9 @@ use url::Url;
 
 use crate::db::PoolSize;
 pub use deploy::{Finding, deploy_findings};
-pub use flags::{Flags, JobConfig, LogFormat, OtlpProtocol, Registration, Switch, TraceConfig};
+pub use flags::{
+    FeedContent, Flags, JobConfig, LogFormat, OtlpProtocol, Registration, Switch, TraceConfig,
+};
 pub use schedule::Schedule;
 pub use secret::{Origin as SecretOrigin, SecretKey};
 pub use smtp::{SmtpSettings, SmtpTls, SmtpUrl};
@@ -88,6 +90,8 @@ impl DatabaseSettings {
 pub struct SiteSettings {
     pub title: String,
     pub registration: Registration,
+    /// What feeds carry of each post (`QUIRE_FEED_CONTENT`).
+    pub feed_content: FeedContent,
     /// Templates and static files that replace the built-in ones.
     pub theme_dir: Option<PathBuf>,
     /// Local data: the SQLite database, the generated key, the outbox.
@@ -182,6 +186,7 @@ impl Settings {
             site: SiteSettings {
                 title: flags::defaults::SITE_TITLE.to_owned(),
                 registration: Registration::Open,
+                feed_content: FeedContent::Full,
                 theme_dir: None,
                 data_dir: data_dir.to_owned(),
             },

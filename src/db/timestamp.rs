@@ -26,6 +26,8 @@ const SQLITE_FORMAT: &[time::format_description::FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
+    pub const EPOCH: Timestamp = Timestamp(OffsetDateTime::UNIX_EPOCH);
+
     /// Now, truncated to the microsecond so that it survives a round trip.
     pub fn now() -> Self {
         Self::from_datetime(OffsetDateTime::now_utc())

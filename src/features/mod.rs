@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod comments;
+pub mod feeds;
 pub mod media;
 pub mod posts;
+pub mod seo;
 pub mod visits;

@@ -69,10 +69,9 @@ pub async fn serve(State(app): State<App>, mut request: Request, next: Next) -> 
         tracing::warn!(key, "a page marked shareable holds a form; not cached");
         return Response::from_parts(parts, Body::from(body));
     }
-    let content_type = parts.headers.get(axum::http::header::CONTENT_TYPE).cloned();
     let page = app
         .pages
-        .put(key, generation, shareable, content_type, body);
+        .put(key, generation, shareable, &parts.headers, body);
     // This reader's response keeps what the handler set (the cookies of a
     // first visit), with the page's validators.
     let mut response = Response::from_parts(parts, Body::from(page.body()));

@@ -19,6 +19,7 @@ mod cli;
 mod comments;
 mod database;
 mod events;
+mod feeds;
 mod jobs;
 mod layering;
 mod markdown;

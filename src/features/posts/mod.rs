@@ -14,7 +14,7 @@ use sqlx::FromRow;
 
 use crate::app::App;
 use crate::jobs::events::{self, Event};
-use crate::page_cache::Shared;
+use crate::page_cache::{Shareable, Shared};
 
 use crate::db::{self, Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
@@ -127,6 +127,15 @@ pub enum PostState {
 }
 
 impl Post {
+    /// What a list or a feed says of the post: its description, or, when
+    /// the author wrote none, its first words (at most `max` characters).
+    pub fn summary(&self, max: usize) -> String {
+        match self.description.trim() {
+            "" => markdown::excerpt(self.body_html.as_deref().unwrap_or_default(), max),
+            description => description.to_owned(),
+        }
+    }
+
     pub fn state(&self) -> PostState {
         match (self.status, self.published_at) {
             (PostStatus::Published, Some(at)) if at <= Timestamp::now() => PostState::Published,
@@ -477,9 +486,16 @@ pub async fn find(app: &App, slug: &str, viewer: Option<i64>) -> AppResult<Post>
         return Err(AppError::NotFound(Thing::Post));
     }
     attach_tags(db, std::slice::from_mut(&mut post)).await?;
-    // Rendered when written; made again only after the renderer changed.
+    keep_html_current(app, &mut post).await?;
+    Ok(post)
+}
+
+/// Makes a post's stored HTML current: rendered when written, it is made
+/// again only after the renderer (or where images are served from)
+/// changed.
+pub async fn keep_html_current(app: &App, post: &mut Post) -> Result<(), sqlx::Error> {
     markdown::keep_current(
-        db,
+        &app.db,
         StoredIn::Posts,
         post.id,
         &post.body,
@@ -488,8 +504,7 @@ pub async fn find(app: &App, slug: &str, viewer: Option<i64>) -> AppResult<Post>
         media::html_version(&app.settings.media),
         media::figures(app, &post.body),
     )
-    .await?;
-    Ok(post)
+    .await
 }
 
 /// What posts are to their readers (liked, following the author), kept
@@ -808,6 +823,19 @@ pub async fn next_publication(db: &Db) -> AppResult<Option<Timestamp>> {
     )
 }
 
+/// A listing (a page or a feed) is the same for every anonymous reader
+/// until the next scheduled post goes live: shared until then.
+pub async fn shared_listing(db: &Db) -> AppResult<Shareable> {
+    let until = next_publication(db).await?.map(|at| {
+        let wait = at.as_datetime() - time::OffsetDateTime::now_utc();
+        std::time::Instant::now() + std::time::Duration::try_from(wait).unwrap_or_default()
+    });
+    Ok(Shareable {
+        on_hit: None,
+        until,
+    })
+}
+
 /// Tags in use on visible posts, most used first, for suggestions.
 pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
     let sql = format!(
@@ -820,4 +848,64 @@ pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
         .bind(limit)
         .scalars(db)
         .await?)
+}
+
+/// What a sitemap lists of the posts' pages: each visible post, each
+/// author and each tag with one, with when it last changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapped {
+    Post(String),
+    Author(String),
+    Tag(String),
+}
+
+/// The part of the site's map from `offset`, at most `limit` pages, in a
+/// stable order (posts, authors, tags; each by name), and how many there
+/// are in all.
+pub async fn site_map(
+    db: &Db,
+    offset: i64,
+    limit: i64,
+) -> AppResult<(Vec<(Mapped, Timestamp)>, i64)> {
+    let visible = format!(
+        "{} AND u.deleted_at IS NULL",
+        VISIBLE.replace("{now}", "$1")
+    );
+    let all = format!(
+        "SELECT 1 AS kind, p.slug AS name, COALESCE(p.edited_at, p.published_at) AS changed
+         FROM posts p JOIN users u ON u.id = p.author_id WHERE {visible}
+         UNION ALL
+         SELECT 2, u.username, MAX(COALESCE(p.edited_at, p.published_at))
+         FROM posts p JOIN users u ON u.id = p.author_id WHERE {visible} GROUP BY u.username
+         UNION ALL
+         SELECT 3, t.name, MAX(COALESCE(p.edited_at, p.published_at))
+         FROM posts p JOIN users u ON u.id = p.author_id
+         JOIN post_tags pt ON pt.post_id = p.id JOIN tags t ON t.id = pt.tag_id
+         WHERE {visible} GROUP BY t.name"
+    );
+    let now = Timestamp::now();
+    let rows: Vec<(i32, String, Timestamp)> = Query::assembled(format!(
+        "SELECT kind, name, changed FROM ({all}) m ORDER BY kind, name LIMIT $2 OFFSET $3"
+    ))
+    .bind(now)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await?;
+    let total: i64 = Query::assembled(format!("SELECT COUNT(*) FROM ({all}) m"))
+        .bind(now)
+        .scalar(db)
+        .await?;
+    let entries = rows
+        .into_iter()
+        .map(|(kind, name, changed)| {
+            let mapped = match kind {
+                1 => Mapped::Post(name),
+                2 => Mapped::Author(name),
+                _ => Mapped::Tag(name),
+            };
+            (mapped, changed)
+        })
+        .collect();
+    Ok((entries, total))
 }

@@ -2,8 +2,6 @@
 //! tag pages, drafts. The post page itself, with its discussion, is the
 //! comments feature's.
 
-use std::time::Instant;
-
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
@@ -23,7 +21,6 @@ use crate::features::media::{self, FormUploads, UploadQuery};
 use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
 use crate::markdown;
-use crate::page_cache::Shareable;
 
 pub const PER_PAGE: i64 = 10;
 
@@ -41,6 +38,9 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/drafts", get(drafts))
 }
 
+/// How long a card's automatic summary is, in characters: two lines or so.
+const CARD_SUMMARY_CHARS: usize = 160;
+
 /// A post as pages show it.
 #[derive(Serialize)]
 pub struct PostView {
@@ -48,6 +48,8 @@ pub struct PostView {
     post: Post,
     state: PostState,
     reading_minutes: u32,
+    /// For cards: the description, or the first words.
+    summary: String,
     can_modify: bool,
     can_like: bool,
     html: Option<Value>,
@@ -58,6 +60,7 @@ impl PostView {
         Self {
             state: post.state(),
             reading_minutes: markdown::reading_minutes(&post.body),
+            summary: post.summary(CARD_SUMMARY_CHARS),
             can_modify: viewer.is_some_and(|u| u.can_modify(post.author_id)),
             can_like: viewer.is_some_and(|u| super::SelfReaction::Refuse.permits(u, &post)),
             // Rendered when the post was written (`super::find` keeps it current).
@@ -201,14 +204,8 @@ async fn tag(
 /// scheduled post goes live: served from the cache until then.
 async fn shared_listing(state: &App, ctx: &Page, mut page: Response) -> AppResult<Response> {
     if ctx.viewer.user().is_none() {
-        let until = super::next_publication(&state.db).await?.map(|at| {
-            let wait = at.as_datetime() - time::OffsetDateTime::now_utc();
-            Instant::now() + std::time::Duration::try_from(wait).unwrap_or_default()
-        });
-        page.extensions_mut().insert(Shareable {
-            on_hit: None,
-            until,
-        });
+        let shareable = super::shared_listing(&state.db).await?;
+        page.extensions_mut().insert(shareable);
     }
     Ok(page)
 }
