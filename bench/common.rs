@@ -70,6 +70,50 @@ pub async fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
     out
 }
 
+/// Says what runs where, runs `bench` on each of [`databases`] (with a
+/// folder of its own for the server's data), then drops them.
+#[allow(dead_code)] // each bench is its own crate; only some ask
+pub async fn on_each_database<F, Fut>(name: &str, bench: F)
+where
+    F: Fn(&'static str, String, std::path::PathBuf) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    println!(
+        "{name} benchmark: {} cores, load generator in this process",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in databases(dir.path()).await {
+        let data = dir.path().join(backend);
+        std::fs::create_dir_all(&data).unwrap();
+        bench(backend, url, data).await;
+    }
+    drop_databases().await;
+}
+
+/// Registers `name` through the API; the header that signs requests as
+/// them (`Token …`).
+#[allow(dead_code)] // each bench is its own crate; only some ask
+pub async fn register(client: &reqwest::Client, base: &str, name: &str) -> String {
+    let registered: serde_json::Value = client
+        .post(format!("{base}/api/users"))
+        .json(&serde_json::json!({"user": {
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "password": "bench password",
+        }}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["user"]["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("registering {name}: {registered}"));
+    format!("Token {token}")
+}
+
 pub async fn drop_databases() {
     if let Ok(admin) = std::env::var("QUIRE_TEST_POSTGRES_URL") {
         let name = format!("quire_bench_{}", std::process::id());
@@ -151,6 +195,7 @@ impl Run {
     /// `N/s = S% of /healthz (target ≥ T%)  p50 … ms  p99 … ms (target ≤
     /// 20 ms)`: throughput as a share of the HTTP floor measured in the
     /// same run, which is what stays comparable on a shared machine.
+    #[allow(dead_code)] // each bench is its own crate; only some ask
     pub fn against(&mut self, floor: f64, target_share: Option<f64>) -> String {
         let share = self.per_second() / floor * 100.0;
         let target = target_share.map_or(String::new(), |t| format!(" (target ≥ {t:.0}%)"));

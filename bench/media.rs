@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use image::{DynamicImage, RgbImage};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[path = "common.rs"]
 mod common;
@@ -57,16 +57,7 @@ async fn bench(backend: &str, database_url: &str, data_dir: &std::path::Path, ph
         .unwrap();
     let base = server.base.clone();
     wait_until_up(&client, &base).await;
-    let registered: Value = client
-        .post(format!("{base}/api/users"))
-        .json(&json!({"user": {"username": format!("bench{backend}"), "email": format!("bench-{backend}@example.com"), "password": "bench password"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["user"]["token"].as_str().unwrap().to_owned();
+    let token = common::register(&client, &base, &format!("bench{backend}")).await;
 
     // Uploads, one after another; then when each one's copies exist.
     let started = Instant::now();
@@ -78,7 +69,7 @@ async fn bench(backend: &str, database_url: &str, data_dir: &std::path::Path, ph
         );
         let response = client
             .post(format!("{base}/api/uploads"))
-            .header("authorization", format!("Token {token}"))
+            .header("authorization", &token)
             .multipart(form)
             .send()
             .await
@@ -154,16 +145,11 @@ async fn bench(backend: &str, database_url: &str, data_dir: &std::path::Path, ph
 async fn main() {
     // `cargo bench` passes `--bench`; there is nothing else to parse.
     let uploads = env_number("QUIRE_BENCH_UPLOADS", 8);
-    println!(
-        "media benchmark: {} cores, load generator in this process; making {uploads} photos…",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    println!("making {uploads} photos…");
     let photos: Vec<Vec<u8>> = (0..uploads as u32).map(photo).collect();
-    let dir = tempfile::tempdir().unwrap();
-    for (backend, url) in common::databases(dir.path()).await {
-        let data = dir.path().join(backend);
-        std::fs::create_dir_all(&data).unwrap();
-        bench(backend, &url, &data, &photos).await;
-    }
-    common::drop_databases().await;
+    let photos = &photos;
+    common::on_each_database("media", |backend, url, data| async move {
+        bench(backend, &url, &data, photos).await
+    })
+    .await;
 }

@@ -32,19 +32,11 @@ fn body() -> String {
 /// Publishes the post through the API, with comments from a second member;
 /// returns its slug.
 async fn seed(client: &reqwest::Client, base: &str) -> String {
-    let register = |name: &str| {
-        client
-            .post(format!("{base}/api/users"))
-            .json(&json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "bench password"}}))
-            .send()
-    };
-    let owner: serde_json::Value = register("owner").await.unwrap().json().await.unwrap();
-    let reader: serde_json::Value = register("reader").await.unwrap().json().await.unwrap();
-    let token =
-        |user: &serde_json::Value| format!("Token {}", user["user"]["token"].as_str().unwrap());
+    let owner = common::register(client, base, "owner").await;
+    let reader = common::register(client, base, "reader").await;
     let article: serde_json::Value = client
         .post(format!("{base}/api/articles"))
-        .header(header::AUTHORIZATION, token(&owner))
+        .header(header::AUTHORIZATION, &owner)
         .json(&json!({"article": {"title": "A long read", "description": "For the benchmark", "body": body(), "tagList": ["bench"]}}))
         .send()
         .await
@@ -56,7 +48,7 @@ async fn seed(client: &reqwest::Client, base: &str) -> String {
     for i in 0..COMMENTS {
         let status = client
             .post(format!("{base}/api/articles/{slug}/comments"))
-            .header(header::AUTHORIZATION, token(&reader))
+            .header(header::AUTHORIZATION, &reader)
             .json(&json!({"comment": {"body": format!("Comment {i}: *well* said, and [a link](https://example.com/{i}).")}}))
             .send()
             .await
@@ -164,13 +156,8 @@ async fn bench(backend: &str, database_url: &str, data_dir: &std::path::Path) {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; there is nothing else to parse.
-    let dir = tempfile::tempdir().unwrap();
-    println!(
-        "pages benchmark: {} cores, load generator in this process",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    for (backend, url) in common::databases(dir.path()).await {
-        bench(backend, &url, dir.path()).await;
-    }
-    common::drop_databases().await;
+    common::on_each_database("pages", |backend, url, data| async move {
+        bench(backend, &url, &data).await
+    })
+    .await;
 }

@@ -112,15 +112,10 @@ async fn seed_list(database_url: &str) {
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; there is nothing else to parse.
-    let dir = tempfile::tempdir().unwrap();
-    println!(
-        "visits benchmark: {} cores, load generator in this process",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    for (backend, url) in common::databases(dir.path()).await {
+    common::on_each_database("visits", |backend, url, data| async move {
         // Increments as a share of /healthz's throughput.
         let target = if backend == "sqlite" { 30.0 } else { 15.0 };
-        bench(backend, &url, dir.path(), target).await;
-    }
-    common::drop_databases().await;
+        bench(backend, &url, &data, target).await
+    })
+    .await;
 }

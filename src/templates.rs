@@ -24,6 +24,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("author.html", include_str!("../templates/author.html")),
     ("tag.html", include_str!("../templates/tag.html")),
+    ("search.html", include_str!("../templates/search.html")),
     ("drafts.html", include_str!("../templates/drafts.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("register.html", include_str!("../templates/register.html")),

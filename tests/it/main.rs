@@ -30,5 +30,6 @@ mod page_cache;
 mod posts;
 mod realworld;
 mod schemathesis;
+mod search;
 mod security;
 mod visits;

@@ -94,6 +94,10 @@ pub struct ListParams {
     author: Option<String>,
     /// Only articles favorited by this username.
     favorited: Option<String>,
+    /// Only articles matching this search, best match first: words (all
+    /// must match), "a phrase", -word to leave out, `or` between
+    /// alternatives; anything else is text, never an error.
+    q: Option<String>,
     /// At most this many (default 20, at most 100).
     limit: Option<i64>,
     /// Skip this many (default 0).
@@ -137,7 +141,8 @@ async fn list_articles(
     }))
 }
 
-/// Published articles by every author, newest first. Blog mode shapes the
+/// Published articles by every author, newest first (with `q`, best match
+/// first). Blog mode shapes the
 /// site's home page, not what is public: every published post is already
 /// public on its author's and tags' pages, and API clients (the RealWorld
 /// frontends, its conformance suite) expect the global list. Drafts and
@@ -149,14 +154,25 @@ pub async fn list(
     caller: MaybeApiUser,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ArticlesResponse>, ApiError> {
-    let page = page(params.limit, params.offset)?;
+    let (limit, offset) = page(params.limit, params.offset)?;
     let listing = Listing {
         author: params.author,
         tag: params.tag,
         liked_by: params.favorited,
         ..Listing::default()
     };
-    list_articles(&state, caller.id(), listing, page).await
+    let Some(q) = params.q else {
+        return list_articles(&state, caller.id(), listing, (limit, offset)).await;
+    };
+    let (hits, total) =
+        super::search::search(&state.db, caller.id(), &listing, &q, offset, limit).await?;
+    Ok(Json(ArticlesResponse {
+        articles: hits
+            .into_iter()
+            .map(|hit| ArticleJson::new(hit.post, false))
+            .collect(),
+        articles_count: total,
+    }))
 }
 
 /// Articles by the authors the caller follows, newest first.

@@ -2,6 +2,7 @@
 //! mode, and reactions.
 
 pub mod api;
+pub mod search;
 pub mod slug;
 pub mod web;
 
@@ -644,11 +645,13 @@ async fn insert_post(
     (status, published_at): (PostStatus, Option<Timestamp>),
     now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
+    let (search_text, search_tags) = search::indexed_text(&input.body_html, &input.tags);
     let mut tx = db.begin().await?;
     let id: i64 = query(
         "INSERT INTO posts (author_id, slug, title, description, body, body_html,
-                            body_html_version, status, published_at, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id",
+                            body_html_version, status, published_at, created_at, updated_at,
+                            search_text, search_tags)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING id",
     )
     .bind(author.id)
     .bind(slug)
@@ -660,6 +663,8 @@ async fn insert_post(
     .bind(status)
     .bind(published_at)
     .bind(now)
+    .bind(search_text)
+    .bind(search_tags)
     .scalar(&mut tx)
     .await?;
     insert_tags(&mut tx, id, &input.tags).await?;
@@ -686,11 +691,12 @@ pub async fn update(app: &App, user: &User, post: &Post, input: &PostInput) -> A
     } else {
         post.edited_at
     };
+    let (search_text, search_tags) = search::indexed_text(&input.body_html, &input.tags);
     let mut tx = app.db.begin().await?;
     query(
         "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
              published_at = $5, updated_at = $6, edited_at = $7, body_html = $9,
-             body_html_version = $10
+             body_html_version = $10, search_text = $11, search_tags = $12
          WHERE id = $8",
     )
     .bind(&input.title)
@@ -703,6 +709,8 @@ pub async fn update(app: &App, user: &User, post: &Post, input: &PostInput) -> A
     .bind(post.id)
     .bind(&input.body_html)
     .bind(input.body_html_version)
+    .bind(search_text)
+    .bind(search_tags)
     .execute(&mut tx)
     .await?;
     query("DELETE FROM post_tags WHERE post_id = $1")

@@ -36,6 +36,7 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/users/{username}", get(author))
         .route("/tags/{tag}", get(tag))
         .route("/drafts", get(drafts))
+        .route("/search", get(search))
 }
 
 /// How long a card's automatic summary is, in characters: two lines or so.
@@ -53,9 +54,18 @@ pub struct PostView {
     can_modify: bool,
     can_like: bool,
     html: Option<Value>,
+    /// Where a search found it: the words around the matches (safe HTML).
+    snippet: Option<Value>,
 }
 
 impl PostView {
+    fn found(hit: super::search::Hit, viewer: Option<&User>) -> Self {
+        Self {
+            snippet: Some(Value::from_safe_string(hit.snippet)),
+            ..Self::new(hit.post, viewer, false)
+        }
+    }
+
     pub fn new(post: Post, viewer: Option<&User>, with_html: bool) -> Self {
         Self {
             state: post.state(),
@@ -66,6 +76,7 @@ impl PostView {
             // Rendered when the post was written (`super::find` keeps it current).
             html: with_html
                 .then(|| Value::from_safe_string(post.body_html.clone().unwrap_or_default())),
+            snippet: None,
             post,
         }
     }
@@ -75,6 +86,8 @@ impl PostView {
 struct ListQuery {
     page: Option<String>,
     view: Option<String>,
+    /// What to search for (`/search`).
+    q: Option<String>,
 }
 
 impl ListQuery {
@@ -198,6 +211,42 @@ async fn tag(
         context! { tag, posts => Serde(posts), pagination => Serde(pagination) },
     );
     shared_listing(&state, &ctx, page).await
+}
+
+/// Posts matching a reader's words, best first, with the words around
+/// each match; the form is in every page's header and works without
+/// JavaScript.
+async fn search(
+    State(state): State<App>,
+    ctx: Page,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let text = q.q.clone().unwrap_or_default();
+    let page = q.page();
+    let (hits, total) = super::search::search(
+        &state.db,
+        ctx.viewer.id(),
+        &Listing::default(),
+        &text,
+        (page - 1) * PER_PAGE,
+        PER_PAGE,
+    )
+    .await?;
+    let posts: Vec<PostView> = hits
+        .into_iter()
+        .map(|hit| PostView::found(hit, ctx.viewer.user()))
+        .collect();
+    let pagination = Pagination {
+        page,
+        pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
+        total,
+    };
+    let shown = ctx.render(
+        &state,
+        "search.html",
+        context! { q => text.trim(), posts => Serde(posts), pagination => Serde(pagination) },
+    );
+    shared_listing(&state, &ctx, shown).await
 }
 
 /// A listing is the same for every anonymous reader, until the next

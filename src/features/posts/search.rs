@@ -1,0 +1,323 @@
+//! Full-text search over the posts a listing shows: title and tags weigh
+//! most, then the description, then the text. SQLite keeps an FTS5 index
+//! (`post_search`, Porter stemming, accents folded) and PostgreSQL a
+//! weighted `tsvector` under a GIN index (`posts.search`, English
+//! stemming); both follow the `search_text` and `search_tags` columns that
+//! a post's writes set in their transaction ([`indexed_text`]).
+//!
+//! Queries read as a web search engine's do: words (all must be there),
+//! `"a phrase"`, `-word` to leave out, `or` between alternatives. Nothing
+//! a reader types is an error: the engines' own operators, stray quotes
+//! and punctuation are only text. A query is bounded (characters, terms),
+//! so what one costs is too.
+
+use super::{Listing, Post, SELECT_POSTS, attach_tags};
+use crate::db::{self, Db, Dialect, Query};
+use crate::error::AppResult;
+
+/// What of a query is read: longer ones cost more and find no better.
+const MAX_QUERY_CHARS: usize = 200;
+const MAX_TERMS: usize = 12;
+
+/// Around the matched words of a snippet, from the database; the text is
+/// escaped before they become `<mark>`. From Unicode's private use area,
+/// and taken out of what is indexed, so a post cannot fake a mark.
+const START: char = '\u{E000}';
+const STOP: char = '\u{E001}';
+
+/// A post found, with the words around what matched (safe HTML, the
+/// matches in `<mark>`).
+pub struct Hit {
+    pub post: Post,
+    pub snippet: String,
+}
+
+/// What a post's writes store for search: its text as readers see it (from
+/// its rendered HTML), and its tags.
+pub(super) fn indexed_text(body_html: &str, tags: &[String]) -> (String, String) {
+    let unmarked = |text: String| text.replace([START, STOP], " ");
+    (
+        unmarked(crate::markdown::excerpt(body_html, usize::MAX)),
+        unmarked(tags.join(" ")),
+    )
+}
+
+/// One page of the posts in `listing` that match `text`, best first, and
+/// how many match in all. A query with no words finds nothing.
+pub async fn search(
+    db: &Db,
+    viewer: Option<i64>,
+    listing: &Listing,
+    text: &str,
+    offset: i64,
+    limit: i64,
+) -> AppResult<(Vec<Hit>, i64)> {
+    let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
+    let (matches, query) = match db.dialect() {
+        Dialect::Sqlite => match fts5_query(&text) {
+            Some(query) => ("post_search MATCH $1", query),
+            None => return Ok((Vec::new(), 0)),
+        },
+        Dialect::Postgres => (
+            "p.search @@ websearch_to_tsquery('english', $1)",
+            text.clone(),
+        ),
+    };
+    let (clause, args) = listing.clause(2);
+    let from = match db.dialect() {
+        Dialect::Sqlite => {
+            "FROM post_search JOIN posts p ON p.id = post_search.rowid
+             JOIN users u ON u.id = p.author_id"
+        }
+        Dialect::Postgres => "FROM posts p JOIN users u ON u.id = p.author_id",
+    };
+    let rank = match db.dialect() {
+        // FTS5's rank is bm25 with the weights the migration set: lower is better.
+        Dialect::Sqlite => "post_search.rank",
+        Dialect::Postgres => "-ts_rank(p.search, websearch_to_tsquery('english', $1))",
+    };
+    let next = args.len() + 2;
+    let ranked_sql = format!(
+        "SELECT p.id {from} WHERE {matches} AND {clause}
+         ORDER BY {rank}, p.published_at DESC, p.id DESC LIMIT ${next} OFFSET ${}",
+        next + 1
+    );
+    let ranked = args
+        .iter()
+        .fold(Query::assembled(ranked_sql).bind(query.clone()), |q, a| {
+            a.bind_to(q)
+        });
+    let ids: Vec<i64> = ranked.bind(limit).bind(offset).scalars(db).await?;
+    let count_sql = format!("SELECT COUNT(*) {from} WHERE {matches} AND {clause}");
+    let count = args
+        .iter()
+        .fold(Query::assembled(count_sql).bind(query.clone()), |q, a| {
+            a.bind_to(q)
+        });
+    let total: i64 = count.scalar(db).await?;
+    if ids.is_empty() {
+        return Ok((Vec::new(), total));
+    }
+    let snippets = snippets(db, &query, &ids).await?;
+    let posts_sql = format!(
+        "{SELECT_POSTS} WHERE p.id IN ({})",
+        db::placeholders(2, ids.len())
+    );
+    let mut posts: Vec<Post> = Query::assembled(posts_sql)
+        .bind(viewer.unwrap_or(0))
+        .bind_all(ids.iter().copied())
+        .fetch_all(db)
+        .await?;
+    attach_tags(db, &mut posts).await?;
+    let mut hits: Vec<Hit> = posts
+        .into_iter()
+        .map(|post| {
+            let raw = snippets
+                .iter()
+                .find(|(id, _)| *id == post.id)
+                .map(|(_, s)| s.as_str())
+                .unwrap_or_default();
+            Hit {
+                snippet: marked(raw),
+                post,
+            }
+        })
+        .collect();
+    hits.sort_by_key(|hit| ids.iter().position(|id| *id == hit.post.id));
+    Ok((hits, total))
+}
+
+/// The words around the matches of each post in `ids`, with the matches
+/// between [`START`] and [`STOP`].
+async fn snippets(db: &Db, query: &str, ids: &[i64]) -> AppResult<Vec<(i64, String)>> {
+    let listed = db::placeholders(4, ids.len());
+    let sql = match db.dialect() {
+        Dialect::Sqlite => format!(
+            "SELECT rowid, snippet(post_search, -1, $2, $3, '…', 24) FROM post_search
+             WHERE post_search MATCH $1 AND rowid IN ({listed})"
+        ),
+        Dialect::Postgres => format!(
+            "SELECT id, ts_headline('english', search_text, websearch_to_tsquery('english', $1),
+                 'StartSel=' || $2 || ', StopSel=' || $3 ||
+                 ', MinWords=12, MaxWords=30, MaxFragments=2, FragmentDelimiter=\" … \"')
+             FROM posts WHERE id IN ({listed})"
+        ),
+    };
+    Ok(Query::assembled(sql)
+        .bind(query.to_owned())
+        .bind(START.to_string())
+        .bind(STOP.to_string())
+        .bind_all(ids.iter().copied())
+        .fetch_all(db)
+        .await?)
+}
+
+/// A snippet as HTML: its text escaped, its marks `<mark>` (balanced,
+/// whatever the text held).
+fn marked(raw: &str) -> String {
+    let mut html = String::with_capacity(raw.len() + 32);
+    let mut open = false;
+    let mut plain = String::new();
+    let flush = |plain: &mut String, html: &mut String| {
+        html.push_str(&quick_xml::escape::escape(plain.as_str()));
+        plain.clear();
+    };
+    for c in raw.chars() {
+        match c {
+            START if !open => {
+                flush(&mut plain, &mut html);
+                html.push_str("<mark>");
+                open = true;
+            }
+            STOP if open => {
+                flush(&mut plain, &mut html);
+                html.push_str("</mark>");
+                open = false;
+            }
+            START | STOP => {}
+            c => plain.push(c),
+        }
+    }
+    flush(&mut plain, &mut html);
+    if open {
+        html.push_str("</mark>");
+    }
+    html
+}
+
+/// A reader's query in FTS5's syntax, as PostgreSQL's
+/// `websearch_to_tsquery` reads it: every word and phrase becomes a quoted
+/// phrase (so nothing in it is an operator), `-` before one leaves it out,
+/// `or` joins alternatives. `None` when nothing is left to look for.
+fn fts5_query(text: &str) -> Option<String> {
+    // Words and phrases, each with whether it is left out.
+    let mut items: Vec<Item> = Vec::new();
+    let mut rest = text;
+    while items.len() < MAX_TERMS {
+        rest = rest.trim_start();
+        if rest.is_empty() {
+            break;
+        }
+        let (negated, after) = match rest.strip_prefix('-') {
+            Some(after) if after.starts_with(|c: char| !c.is_whitespace()) => (true, after),
+            _ => (false, rest),
+        };
+        let (raw, remaining) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.find('"') {
+                Some(end) => (&quoted[..end], &quoted[end + 1..]),
+                None => (quoted, ""),
+            }
+        } else {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        rest = remaining;
+        if !negated && raw.eq_ignore_ascii_case("or") {
+            items.push(Item::Or);
+            continue;
+        }
+        // The tokenizer splits on anything but letters and digits: so does
+        // this, and what is left cannot be an operator.
+        let words: Vec<&str> = raw
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !words.is_empty() {
+            items.push(Item::Phrase {
+                text: format!("\"{}\"", words.join(" ")),
+                negated,
+            });
+        }
+    }
+    // Alternatives joined by `or` form a group; groups must all match.
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut excluded: Vec<String> = Vec::new();
+    let mut joined = false;
+    for item in items {
+        match item {
+            Item::Or => joined = !groups.is_empty(),
+            Item::Phrase {
+                text,
+                negated: true,
+            } => {
+                excluded.push(text);
+                joined = false;
+            }
+            Item::Phrase {
+                text,
+                negated: false,
+            } => {
+                match groups.last_mut() {
+                    Some(group) if joined => group.push(text),
+                    _ => groups.push(vec![text]),
+                }
+                joined = false;
+            }
+        }
+    }
+    if groups.is_empty() {
+        return None;
+    }
+    let mut query = groups
+        .iter()
+        .map(|group| match group.as_slice() {
+            [one] => one.clone(),
+            many => format!("({})", many.join(" OR ")),
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    for text in excluded {
+        query.push_str(" NOT ");
+        query.push_str(&text);
+    }
+    Some(query)
+}
+
+enum Item {
+    Phrase { text: String, negated: bool },
+    Or,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_read_as_web_searches_and_never_as_operators() {
+        let q = |text| fts5_query(text);
+        assert_eq!(q("rust async").as_deref(), Some(r#""rust" AND "async""#));
+        assert_eq!(
+            q(r#""zero downtime" deploy"#).as_deref(),
+            Some(r#""zero downtime" AND "deploy""#)
+        );
+        assert_eq!(
+            q("rust or go -java").as_deref(),
+            Some(r#"("rust" OR "go") NOT "java""#)
+        );
+        assert_eq!(
+            q("NEAR(a b) AND * ^x").as_deref(),
+            Some(r#""NEAR a" AND "b" AND "AND" AND "x""#)
+        );
+        assert_eq!(
+            q(r#"unclosed "quote"#).as_deref(),
+            Some(r#""unclosed" AND "quote""#)
+        );
+        assert_eq!(
+            q("café naïve 東京").as_deref(),
+            Some(r#""café" AND "naïve" AND "東京""#)
+        );
+        for nothing in ["", "   ", "-alone", "or", "\"\"", "!!! ???", "-"] {
+            assert_eq!(q(nothing), None, "{nothing:?}");
+        }
+    }
+
+    #[test]
+    fn snippets_escape_text_and_balance_marks() {
+        assert_eq!(
+            marked("a <b> \u{E000}rust\u{E001} & more"),
+            "a &lt;b&gt; <mark>rust</mark> &amp; more"
+        );
+        assert_eq!(marked("\u{E000}open"), "<mark>open</mark>");
+        assert_eq!(marked("stray\u{E001} end"), "stray end");
+    }
+}
