@@ -429,6 +429,17 @@ pub fn excerpt(html: &str, max: usize) -> String {
     excerpt
 }
 
+/// The address of the first image in rendered HTML, as written there
+/// (site-relative for uploads), for a page's preview card (OpenGraph).
+pub fn first_image(html: &str) -> Option<&str> {
+    // The sanitizer's serializer writes every attribute in double quotes.
+    let img = &html[html.find("<img ")?..];
+    let tag = &img[..img.find('>')?];
+    let src = &tag[tag.find(" src=\"")? + " src=\"".len()..];
+    let src = &src[..src.find('"')?];
+    (!src.is_empty()).then_some(src)
+}
+
 /// Stored HTML as a feed carries it, to be read away from the site: every
 /// relative address made absolute against the post's own (`/media/…`,
 /// `#footnote`), and what only the site's pages use (image copies for the
@@ -478,6 +489,13 @@ mod tests {
             "{fed}"
         );
         assert!(!fed.contains("srcset") && !fed.contains("loading"), "{fed}");
+    }
+
+    #[test]
+    fn the_first_image_is_found_in_rendered_html() {
+        let html = rendered("Text.\n\n![a](/media/x.png) ![b](https://e.example/b.jpg?a=1&b=2)");
+        assert_eq!(first_image(&html), Some("/media/x.png"));
+        assert_eq!(first_image("<p>none</p>"), None);
     }
 
     #[test]

@@ -26,10 +26,22 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/theme.js"),
     ),
+    // A theme folder's `static/favicon.svg` is the site's own icon.
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../static/favicon.svg"),
+    ),
 ];
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/static/{name}", get(serve))
+    Router::new()
+        .route("/static/{name}", get(serve))
+        // Browsers and crawlers ask for /favicon.ico whatever the page says.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/static/favicon.svg") }),
+        )
 }
 
 async fn serve(State(state): State<App>, Path(name): Path<String>) -> Result<Response, AppError> {

@@ -198,8 +198,31 @@ struct Common<'a> {
     user: Option<&'a Value>,
     csrf_token: &'a str,
     path: &'a str,
+    /// The site's public root (`https://blog.example/`), for absolute
+    /// addresses in metadata.
+    root: String,
+    /// This page's canonical address: the public root and the path, with
+    /// only the query that picks a page of a list.
+    url: String,
     registration: crate::config::Registration,
     version: &'static str,
+}
+
+/// `path` (with its query) as its canonical address under `root`.
+fn canonical(root: &url::Url, path: &str) -> String {
+    let Ok(mut url) = root.join(path.trim_start_matches('/')) else {
+        return root.to_string();
+    };
+    let page: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(name, _)| name == "page")
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    url.set_query(None);
+    if !page.is_empty() {
+        url.query_pairs_mut().extend_pairs(page);
+    }
+    url.to_string()
 }
 
 impl PageCtx {
@@ -235,11 +258,14 @@ impl PageCtx {
         template: &str,
         extra: Value,
     ) -> Response {
+        let root = state.settings.http.public_url();
         let common = Common {
             site_title: &state.settings.site.title,
             user: self.caller.as_ref().map(|c| &c.shown),
             csrf_token: &self.csrf.0,
             path: &self.path,
+            url: canonical(&root, &self.path),
+            root: root.to_string(),
             registration: state.settings.site.registration,
             version: env!("CARGO_PKG_VERSION"),
         };

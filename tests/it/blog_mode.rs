@@ -6,13 +6,15 @@ backend_test!(visitors_see_the_owners_posts_members_see_everyones, |app| {
     let member = app.new_browser();
     member.register("member").await;
     member
-        .publish("Member's post", "by a member", "shared")
+        .publish("Member's post", "by a member", "shared, members-only")
         .await;
 
     let visitor = app.new_browser();
     let home = visitor.get("/").await;
     assert_eq!(home.texts(".post-card h2"), vec!["Owner's post"]);
     assert!(!home.contains("Everyone"), "no Everyone view for visitors");
+    // The tags beside the list are the list's: the owner's.
+    assert_eq!(home.texts("aside .tags a"), vec!["shared"]);
     let home = visitor.get("/?view=everyone").await;
     assert_eq!(
         home.texts(".post-card h2"),
@@ -26,6 +28,10 @@ backend_test!(visitors_see_the_owners_posts_members_see_everyones, |app| {
     assert_eq!(
         everyone.texts(".post-card h2"),
         vec!["Member's post", "Owner's post"]
+    );
+    assert_eq!(
+        everyone.texts("aside .tags a"),
+        vec!["shared", "members-only"]
     );
 
     // Author and tag pages are public.

@@ -172,6 +172,11 @@ backend_test!(feeds_can_carry_summaries_only, |app| {
 });
 
 backend_test!(search_engines_get_a_sitemap_and_robots_rules, |app| {
+    // Every browser asks for /favicon.ico: it is the site's icon.
+    let icon = reqwest::get(app.url("/favicon.ico")).await.unwrap();
+    assert_eq!(icon.url().path(), "/static/favicon.svg");
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
+
     app.register("owner").await;
     let slug = app.publish("Mapped", "Words.", "rust, c++").await;
     app.save_draft("Unmapped draft", "No.").await;
@@ -241,3 +246,99 @@ backend_test!(search_engines_get_a_sitemap_and_robots_rules, |app| {
         "the first part is the whole map while it fits one file"
     );
 });
+
+/// The `content` of a page's `<meta>` named (or with the property) `name`.
+fn meta(html: &scraper::Html, name: &str) -> Option<String> {
+    let selector = format!(r#"meta[name="{name}"], meta[property="{name}"]"#);
+    html.select(&scraper::Selector::parse(&selector).unwrap())
+        .next()
+        .and_then(|m| m.value().attr("content").map(str::to_owned))
+}
+
+/// The page's structured data (JSON-LD), parsed.
+fn json_ld(html: &scraper::Html) -> serde_json::Value {
+    let script = scraper::Selector::parse(r#"script[type="application/ld+json"]"#).unwrap();
+    let text: String = html
+        .select(&script)
+        .next()
+        .expect("JSON-LD")
+        .text()
+        .collect();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn anonymous_page(app: &TestApp, path: &str) -> scraper::Html {
+    let text = reqwest::get(app.url(path))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    scraper::Html::parse_document(&text)
+}
+
+backend_test!(
+    pages_describe_themselves_to_search_engines_and_previews,
+    |app| {
+        app.register("owner").await;
+        let slug = app
+            .publish(
+                "Seen from afar",
+                "![A view](https://images.example/view.jpg?w=1&h=2)\n\nThe *first* words of it.",
+                "travel",
+            )
+            .await;
+        let post_url = public(&app, &format!("/posts/{slug}"));
+        let html = anonymous_page(&app, &format!("/posts/{slug}")).await;
+        let canonical = scraper::Selector::parse(r#"link[rel=canonical]"#).unwrap();
+        assert_eq!(
+            html.select(&canonical).next().unwrap().value().attr("href"),
+            Some(post_url.as_str())
+        );
+        assert_eq!(
+            meta(&html, "description").as_deref(),
+            Some("The first words of it.")
+        );
+        assert_eq!(meta(&html, "og:title").as_deref(), Some("Seen from afar"));
+        assert_eq!(meta(&html, "og:url").as_deref(), Some(post_url.as_str()));
+        assert_eq!(
+            meta(&html, "og:image").as_deref(),
+            Some("https://images.example/view.jpg?w=1&h=2")
+        );
+        assert_eq!(
+            meta(&html, "twitter:card").as_deref(),
+            Some("summary_large_image")
+        );
+        assert_eq!(meta(&html, "robots"), None);
+        let data = json_ld(&html);
+        assert_eq!(data["@type"], "BlogPosting");
+        assert_eq!(data["headline"], "Seen from afar");
+        assert_eq!(data["author"]["name"], "owner");
+        assert_eq!(data["author"]["url"], public(&app, "/users/owner"));
+        assert!(data["datePublished"].is_string());
+        assert_eq!(data["keywords"][0], "travel");
+
+        // The home page: the site, and how to search it.
+        let home = anonymous_page(&app, "/?page=1&utm_source=x").await;
+        let data = json_ld(&home);
+        assert_eq!(data["@type"], "WebSite");
+        assert_eq!(
+            data["potentialAction"]["target"]["urlTemplate"],
+            format!("{}search?q={{search_term_string}}", public(&app, "/"))
+        );
+        assert_eq!(
+            home.select(&canonical).next().unwrap().value().attr("href"),
+            Some(format!("{}?page=1", public(&app, "/")).as_str()),
+            "only the page of the list stays in the canonical address"
+        );
+        assert_eq!(
+            json_ld(&anonymous_page(&app, "/users/owner").await)["@type"],
+            "ProfilePage"
+        );
+
+        // A draft, seen by its author, is not for indexing.
+        let draft = app.save_draft("Not yet", "Soon.").await;
+        let page = app.get(&format!("/posts/{draft}")).await;
+        assert_eq!(meta(&page.html(), "robots").as_deref(), Some("noindex"));
+    }
+);

@@ -395,6 +395,6 @@ pub struct TagsResponse {
 #[utoipa::path(get, path = "/tags", tag = "Tags", responses((status = 200, body = TagsResponse)))]
 pub async fn tags(State(state): State<App>) -> Result<Json<TagsResponse>, ApiError> {
     Ok(Json(TagsResponse {
-        tags: super::popular_tags(&state.db, 1000).await?,
+        tags: super::popular_tags(&state.db, &Listing::default(), 1000).await?,
     }))
 }

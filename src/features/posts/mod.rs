@@ -844,18 +844,20 @@ pub async fn shared_listing(db: &Db) -> AppResult<Shareable> {
     })
 }
 
-/// Tags in use on visible posts, most used first, for suggestions.
-pub async fn popular_tags(db: &Db, limit: i64) -> AppResult<Vec<String>> {
+/// Tags in use on the posts a listing shows, most used first (a home
+/// page's list, suggestions in the editor).
+pub async fn popular_tags(db: &Db, listing: &Listing, limit: i64) -> AppResult<Vec<String>> {
+    let (clause, args) = listing.clause(1);
     let sql = format!(
-        "SELECT t.name FROM tags t JOIN post_tags pt ON pt.tag_id = t.id JOIN posts p ON p.id = pt.post_id
-         WHERE {} GROUP BY t.name ORDER BY COUNT(*) DESC, t.name LIMIT $2",
-        VISIBLE.replace("{now}", "$1")
+        "SELECT t.name FROM tags t JOIN post_tags pt ON pt.tag_id = t.id
+         JOIN posts p ON p.id = pt.post_id JOIN users u ON u.id = p.author_id
+         WHERE {clause} GROUP BY t.name ORDER BY COUNT(*) DESC, t.name LIMIT ${}",
+        args.len() + 1
     );
-    Ok(Query::assembled(sql)
-        .bind(Timestamp::now())
-        .bind(limit)
-        .scalars(db)
-        .await?)
+    let tags = args
+        .iter()
+        .fold(Query::assembled(sql), |q, arg| arg.bind_to(q));
+    Ok(tags.bind(limit).scalars(db).await?)
 }
 
 /// What a sitemap lists of the posts' pages: each visible post, each

@@ -133,7 +133,9 @@ async fn snippets(db: &Db, query: &str, ids: &[i64]) -> AppResult<Vec<(i64, Stri
     let listed = db::placeholders(4, ids.len());
     let sql = match db.dialect() {
         Dialect::Sqlite => format!(
-            "SELECT rowid, snippet(post_search, -1, $2, $3, '…', 24) FROM post_search
+            // From the text (column 3), as PostgreSQL's: the card shows
+            // the title already.
+            "SELECT rowid, snippet(post_search, 3, $2, $3, '…', 24) FROM post_search
              WHERE post_search MATCH $1 AND rowid IN ({listed})"
         ),
         Dialect::Postgres => format!(

@@ -56,6 +56,8 @@ pub struct PostView {
     html: Option<Value>,
     /// Where a search found it: the words around the matches (safe HTML).
     snippet: Option<Value>,
+    /// Its first image, for link previews (on the post's page).
+    image: Option<String>,
 }
 
 impl PostView {
@@ -77,6 +79,10 @@ impl PostView {
             html: with_html
                 .then(|| Value::from_safe_string(post.body_html.clone().unwrap_or_default())),
             snippet: None,
+            image: with_html
+                .then(|| markdown::first_image(post.body_html.as_deref().unwrap_or_default()))
+                .flatten()
+                .map(|src| src.replace("&amp;", "&")),
             post,
         }
     }
@@ -154,7 +160,8 @@ async fn home(
         }
     };
     let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
-    let tags = super::popular_tags(&state.db, 20).await?;
+    // The tags of what the list shows: in blog mode, the owner's.
+    let tags = super::popular_tags(&state.db, &listing, 20).await?;
     let page = ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) });
     shared_listing(&state, &ctx, page).await
 }
@@ -387,7 +394,7 @@ async fn render_editor(
             }
         }
     }
-    let suggestions = super::popular_tags(&state.db, 50).await?;
+    let suggestions = super::popular_tags(&state.db, &Listing::default(), 50).await?;
     let post = post.map(|p| PostView::new(p.clone(), ctx.viewer.user(), false));
     Ok(ctx.render_status(
         state,
