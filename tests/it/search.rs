@@ -165,3 +165,78 @@ backend_test!(search_results_come_in_pages, |app| {
     let cards = scraper::Selector::parse(".post-card").unwrap();
     assert_eq!(second.select(&cards).count(), 2);
 });
+
+backend_test!(
+    searches_matching_too_much_come_newest_first_and_bounded,
+    |app| {
+        app.register("owner").await;
+        let owner: i64 = quire::db::query("SELECT id FROM users WHERE username = 'owner'")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        // Past the ranking's bound: written straight into the table, as the
+        // site's own writes fill it.
+        let posts = quire::features::posts::search::RANKED_AT_MOST + 5;
+        let at = quire::db::Timestamp::now() - time::Duration::minutes(1);
+        for first in (0..posts).step_by(200) {
+            let rows: Vec<i64> = (first..(first + 200).min(posts)).collect();
+            let values: Vec<String> = (0..rows.len())
+                .map(|r| {
+                    let p = |c: usize| format!("${}", r * 2 + c + 1);
+                    format!(
+                        "({owner}, {slug}, {slug}, '', 'common words', '<p>common words</p>', 2,
+                      'published', {at}, {at}, {at}, 'common words', '')",
+                        slug = p(0),
+                        at = p(1)
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO posts (author_id, slug, title, description, body, body_html,
+                 body_html_version, status, published_at, created_at, updated_at,
+                 search_text, search_tags) VALUES {}",
+                values.join(", ")
+            );
+            let mut insert = quire::db::Query::assembled(sql);
+            for n in rows {
+                insert = insert.bind(format!("common-{n:04}")).bind(at);
+            }
+            insert.execute(&app.db).await.unwrap();
+        }
+
+        let page = search(&app, "common").await;
+        page.assert_status(200);
+        assert!(
+            page.texts("[role=status]")[0].contains("More than 1000 posts match"),
+            "{:?}",
+            page.texts("[role=status]")
+        );
+        let newest = format!("common-{:04}", posts - 1);
+        assert_eq!(page.texts(".post-card h2 a")[0], newest);
+        // The last page there is: page 100 of 10 each.
+        let last = reqwest::get(app.url("/search?q=common&page=100"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(last.contains("Page 100 of 100"), "{last}");
+        let beyond = reqwest::get(app.url("/search?q=common&page=101"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!beyond.contains("post-card"), "nothing past the bound");
+        let (_, body) = app
+            .api(
+                reqwest::Method::GET,
+                "/api/articles?q=common&limit=1",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(body["articlesCount"], 1000);
+        assert_eq!(body["articles"][0]["slug"], newest);
+    }
+);

@@ -96,7 +96,9 @@ pub struct ListParams {
     favorited: Option<String>,
     /// Only articles matching this search, best match first: words (all
     /// must match), "a phrase", -word to leave out, `or` between
-    /// alternatives; anything else is text, never an error.
+    /// alternatives; anything else is text, never an error. Past 1,000
+    /// matches, the newest 1,000 come, newest first (`articlesCount` is
+    /// then 1000).
     q: Option<String>,
     /// At most this many (default 20, at most 100).
     limit: Option<i64>,
@@ -164,14 +166,14 @@ pub async fn list(
     let Some(q) = params.q else {
         return list_articles(&state, caller.id(), listing, (limit, offset)).await;
     };
-    let (hits, total) =
-        super::search::search(&state.db, caller.id(), &listing, &q, offset, limit).await?;
+    let found = super::search::search(&state.db, caller.id(), &listing, &q, offset, limit).await?;
     Ok(Json(ArticlesResponse {
-        articles: hits
+        articles: found
+            .hits
             .into_iter()
             .map(|hit| ArticleJson::new(hit.post, false))
             .collect(),
-        articles_count: total,
+        articles_count: found.total,
     }))
 }
 

@@ -42,8 +42,24 @@ pub(super) fn indexed_text(body_html: &str, tags: &[String]) -> (String, String)
     )
 }
 
-/// One page of the posts in `listing` that match `text`, best first, and
-/// how many match in all. A query with no words finds nothing.
+/// Ranking orders every match before the best can be picked, so past
+/// this many matches it is not tried: results come newest first, and only
+/// this many are counted and paged through. A search costs a bounded
+/// amount of work whatever it matches.
+pub const RANKED_AT_MOST: i64 = 1_000;
+
+/// A page of results.
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// How many match, counted up to [`RANKED_AT_MOST`].
+    pub total: i64,
+    /// More than [`RANKED_AT_MOST`] match: the newest come first.
+    pub more: bool,
+}
+
+/// One page of the posts in `listing` that match `text`, best first (or,
+/// past [`RANKED_AT_MOST`] matches, newest first). A query with no words
+/// finds nothing.
 pub async fn search(
     db: &Db,
     viewer: Option<i64>,
@@ -51,12 +67,17 @@ pub async fn search(
     text: &str,
     offset: i64,
     limit: i64,
-) -> AppResult<(Vec<Hit>, i64)> {
+) -> AppResult<Found> {
+    let nothing = Found {
+        hits: Vec::new(),
+        total: 0,
+        more: false,
+    };
     let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
     let (matches, query) = match db.dialect() {
         Dialect::Sqlite => match fts5_query(&text) {
             Some(query) => ("post_search MATCH $1", query),
-            None => return Ok((Vec::new(), 0)),
+            None => return Ok(nothing),
         },
         Dialect::Postgres => (
             "p.search @@ websearch_to_tsquery('english', $1)",
@@ -64,39 +85,62 @@ pub async fn search(
         ),
     };
     let (clause, args) = listing.clause(2);
-    let from = match db.dialect() {
-        Dialect::Sqlite => {
-            "FROM post_search JOIN posts p ON p.id = post_search.rowid
-             JOIN users u ON u.id = p.author_id"
-        }
-        Dialect::Postgres => "FROM posts p JOIN users u ON u.id = p.author_id",
+    let (from, rank, newest) = match db.dialect() {
+        // The index leads (CROSS JOIN fixes SQLite's join order): led by
+        // the posts, SQLite would run the MATCH once for each of them.
+        // FTS5's rank is bm25 with the weights the migration set, lower
+        // better; its rowid order needs no sort.
+        Dialect::Sqlite => (
+            "FROM post_search CROSS JOIN posts p ON p.id = post_search.rowid
+             CROSS JOIN users u ON u.id = p.author_id",
+            "post_search.rank, p.id DESC",
+            "post_search.rowid DESC",
+        ),
+        Dialect::Postgres => (
+            "FROM posts p JOIN users u ON u.id = p.author_id",
+            "ts_rank(p.search, websearch_to_tsquery('english', $1)) DESC, p.id DESC",
+            "p.published_at DESC, p.id DESC",
+        ),
     };
-    let rank = match db.dialect() {
-        // FTS5's rank is bm25 with the weights the migration set: lower is better.
-        Dialect::Sqlite => "post_search.rank",
-        Dialect::Postgres => "-ts_rank(p.search, websearch_to_tsquery('english', $1))",
+    let bound = |sql: String| {
+        args.iter()
+            .fold(Query::assembled(sql).bind(query.clone()), |q, a| {
+                a.bind_to(q)
+            })
     };
+    let counted: i64 = bound(format!(
+        "SELECT COUNT(*) FROM (SELECT 1 {from} WHERE {matches} AND {clause} LIMIT {}) m",
+        RANKED_AT_MOST + 1
+    ))
+    .scalar(db)
+    .await?;
+    let more = counted > RANKED_AT_MOST;
+    let total = counted.min(RANKED_AT_MOST);
+    let limit = limit.min(total - offset);
+    if limit <= 0 {
+        return Ok(Found {
+            total,
+            more,
+            ..nothing
+        });
+    }
+    let order = if more { newest } else { rank };
     let next = args.len() + 2;
-    let ranked_sql = format!(
+    let ids: Vec<i64> = bound(format!(
         "SELECT p.id {from} WHERE {matches} AND {clause}
-         ORDER BY {rank}, p.published_at DESC, p.id DESC LIMIT ${next} OFFSET ${}",
+         ORDER BY {order} LIMIT ${next} OFFSET ${}",
         next + 1
-    );
-    let ranked = args
-        .iter()
-        .fold(Query::assembled(ranked_sql).bind(query.clone()), |q, a| {
-            a.bind_to(q)
-        });
-    let ids: Vec<i64> = ranked.bind(limit).bind(offset).scalars(db).await?;
-    let count_sql = format!("SELECT COUNT(*) {from} WHERE {matches} AND {clause}");
-    let count = args
-        .iter()
-        .fold(Query::assembled(count_sql).bind(query.clone()), |q, a| {
-            a.bind_to(q)
-        });
-    let total: i64 = count.scalar(db).await?;
+    ))
+    .bind(limit)
+    .bind(offset)
+    .scalars(db)
+    .await?;
     if ids.is_empty() {
-        return Ok((Vec::new(), total));
+        return Ok(Found {
+            total,
+            more,
+            ..nothing
+        });
     }
     let snippets = snippets(db, &query, &ids).await?;
     let posts_sql = format!(
@@ -124,7 +168,7 @@ pub async fn search(
         })
         .collect();
     hits.sort_by_key(|hit| ids.iter().position(|id| *id == hit.post.id));
-    Ok((hits, total))
+    Ok(Found { hits, total, more })
 }
 
 /// The words around the matches of each post in `ids`, with the matches

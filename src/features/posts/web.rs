@@ -230,7 +230,7 @@ async fn search(
 ) -> AppResult<Response> {
     let text = q.q.clone().unwrap_or_default();
     let page = q.page();
-    let (hits, total) = super::search::search(
+    let found = super::search::search(
         &state.db,
         ctx.viewer.id(),
         &Listing::default(),
@@ -239,19 +239,26 @@ async fn search(
         PER_PAGE,
     )
     .await?;
-    let posts: Vec<PostView> = hits
+    let posts: Vec<PostView> = found
+        .hits
         .into_iter()
         .map(|hit| PostView::found(hit, ctx.viewer.user()))
         .collect();
     let pagination = Pagination {
         page,
-        pages: ((total + PER_PAGE - 1) / PER_PAGE).max(1),
-        total,
+        pages: ((found.total + PER_PAGE - 1) / PER_PAGE).max(1),
+        total: found.total,
     };
     let shown = ctx.render(
         &state,
         "search.html",
-        context! { q => text.trim(), posts => Serde(posts), pagination => Serde(pagination) },
+        context! {
+            q => text.trim(),
+            posts => Serde(posts),
+            pagination => Serde(pagination),
+            more => found.more,
+            at_most => super::search::RANKED_AT_MOST,
+        },
     );
     shared_listing(&state, &ctx, shown).await
 }
