@@ -88,6 +88,9 @@ pub(super) enum Target<'c> {
 pub struct Query<'q> {
     sql: SqlStr,
     args: Vec<Box<dyn Param<'q> + 'q>>,
+    /// Kept prepared on the connection (sqlx's default), or planned anew
+    /// each time ([`Query::planned_each_time`]).
+    persistent: bool,
 }
 
 /// A query whose text is a constant.
@@ -95,6 +98,7 @@ pub fn query<'q>(sql: &'static str) -> Query<'q> {
     Query {
         sql: sql.into_sql_str(),
         args: Vec::new(),
+        persistent: true,
     }
 }
 
@@ -106,7 +110,18 @@ impl<'q> Query<'q> {
         Query {
             sql: AssertSqlSafe(sql).into_sql_str(),
             args: Vec::new(),
+            persistent: true,
         }
+    }
+
+    /// Planned for its values each time it runs, never kept prepared. For
+    /// a statement whose best plan depends on its values: PostgreSQL
+    /// settles on one generic plan after five runs of a prepared one, and
+    /// a search for a word in every other post wants another plan than a
+    /// search for a rare one (200 ms against 0.5 ms, measured).
+    pub fn planned_each_time(mut self) -> Self {
+        self.persistent = false;
+        self
     }
 
     /// Binds the next placeholder.
@@ -150,6 +165,7 @@ impl<'q> Query<'q> {
             Target::SqlitePool(pool) => {
                 let args = self.sqlite_args()?;
                 sqlx::query_with(self.sql, args)
+                    .persistent(self.persistent)
                     .execute(pool)
                     .await?
                     .rows_affected()
@@ -157,6 +173,7 @@ impl<'q> Query<'q> {
             Target::Sqlite(conn) => {
                 let args = self.sqlite_args()?;
                 sqlx::query_with(self.sql, args)
+                    .persistent(self.persistent)
                     .execute(conn)
                     .await?
                     .rows_affected()
@@ -164,14 +181,20 @@ impl<'q> Query<'q> {
             Target::PgPool(pool, outage) => outage
                 .guard(async move {
                     let args = self.postgres_args()?;
-                    sqlx::query_with(self.sql, args).execute(pool).await
+                    sqlx::query_with(self.sql, args)
+                        .persistent(self.persistent)
+                        .execute(pool)
+                        .await
                 })
                 .await?
                 .rows_affected(),
             Target::Postgres(conn, outage) => outage
                 .watch(async move {
                     let args = self.postgres_args()?;
-                    sqlx::query_with(self.sql, args).execute(conn).await
+                    sqlx::query_with(self.sql, args)
+                        .persistent(self.persistent)
+                        .execute(conn)
+                        .await
                 })
                 .await?
                 .rows_affected(),
@@ -186,17 +209,26 @@ impl<'q> Query<'q> {
         match on.into().0 {
             Target::SqlitePool(pool) => {
                 let args = self.sqlite_args()?;
-                sqlx::query_as_with(self.sql, args).fetch_all(pool).await
+                sqlx::query_as_with(self.sql, args)
+                    .persistent(self.persistent)
+                    .fetch_all(pool)
+                    .await
             }
             Target::Sqlite(conn) => {
                 let args = self.sqlite_args()?;
-                sqlx::query_as_with(self.sql, args).fetch_all(conn).await
+                sqlx::query_as_with(self.sql, args)
+                    .persistent(self.persistent)
+                    .fetch_all(conn)
+                    .await
             }
             Target::PgPool(pool, outage) => {
                 outage
                     .guard(async move {
                         let args = self.postgres_args()?;
-                        sqlx::query_as_with(self.sql, args).fetch_all(pool).await
+                        sqlx::query_as_with(self.sql, args)
+                            .persistent(self.persistent)
+                            .fetch_all(pool)
+                            .await
                     })
                     .await
             }
@@ -204,7 +236,10 @@ impl<'q> Query<'q> {
                 outage
                     .watch(async move {
                         let args = self.postgres_args()?;
-                        sqlx::query_as_with(self.sql, args).fetch_all(conn).await
+                        sqlx::query_as_with(self.sql, args)
+                            .persistent(self.persistent)
+                            .fetch_all(conn)
+                            .await
                     })
                     .await
             }
@@ -220,12 +255,14 @@ impl<'q> Query<'q> {
             Target::SqlitePool(pool) => {
                 let args = self.sqlite_args()?;
                 sqlx::query_as_with(self.sql, args)
+                    .persistent(self.persistent)
                     .fetch_optional(pool)
                     .await
             }
             Target::Sqlite(conn) => {
                 let args = self.sqlite_args()?;
                 sqlx::query_as_with(self.sql, args)
+                    .persistent(self.persistent)
                     .fetch_optional(conn)
                     .await
             }
@@ -234,6 +271,7 @@ impl<'q> Query<'q> {
                     .guard(async move {
                         let args = self.postgres_args()?;
                         sqlx::query_as_with(self.sql, args)
+                            .persistent(self.persistent)
                             .fetch_optional(pool)
                             .await
                     })
@@ -244,6 +282,7 @@ impl<'q> Query<'q> {
                     .watch(async move {
                         let args = self.postgres_args()?;
                         sqlx::query_as_with(self.sql, args)
+                            .persistent(self.persistent)
                             .fetch_optional(conn)
                             .await
                     })

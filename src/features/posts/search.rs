@@ -102,11 +102,13 @@ pub async fn search(
             "p.published_at DESC, p.id DESC",
         ),
     };
+    // Planned for each query's words: whether the index or the newest
+    // posts should lead depends on how many posts hold them.
     let bound = |sql: String| {
-        args.iter()
-            .fold(Query::assembled(sql).bind(query.clone()), |q, a| {
-                a.bind_to(q)
-            })
+        let query = Query::assembled(sql)
+            .planned_each_time()
+            .bind(query.clone());
+        args.iter().fold(query, |q, a| a.bind_to(q))
     };
     let counted: i64 = bound(format!(
         "SELECT COUNT(*) FROM (SELECT 1 {from} WHERE {matches} AND {clause} LIMIT {}) m",
