@@ -38,16 +38,11 @@ static OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
 });
 
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-    let mut builder = ammonia::Builder::default();
+    let mut builder = content_sanitizer();
     builder
         .link_rel(Some("noopener noreferrer nofollow ugc"))
-        // Footnote references and back-links point at ids.
-        .add_tag_attributes("a", &["id"])
-        .add_tag_attributes("li", &["id"])
-        .add_tag_attributes("sup", &["id"])
         .add_tags(&["input", "section"])
         .add_tag_attributes("input", &["checked"])
-        .add_tag_attributes("code", &["class"])
         // Uploaded images are laid out before they load (width, height)
         // and come in the size the screen needs (srcset, sizes).
         .add_tag_attributes("img", &["srcset", "sizes", "loading", "decoding"])
@@ -66,6 +61,19 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         .url_relative(ammonia::UrlRelative::Custom(Box::new(prefix_fragment)));
     builder
 });
+
+/// What every copy of rendered HTML keeps, on a page or in a feed: ammonia's
+/// defaults, the ids footnote references and back-links point at, and code
+/// blocks' language class.
+fn content_sanitizer() -> ammonia::Builder<'static> {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_tag_attributes("a", &["id"])
+        .add_tag_attributes("li", &["id"])
+        .add_tag_attributes("sup", &["id"])
+        .add_tag_attributes("code", &["class"]);
+    builder
+}
 
 /// Before every id an author's Markdown makes.
 const ID_PREFIX: &str = "user-content-";
@@ -445,13 +453,8 @@ pub fn first_image(html: &str) -> Option<&str> {
 /// `#footnote`), and what only the site's pages use (image copies for the
 /// screen's size, lazy loading) left out.
 pub fn for_feed(html: &str, post_url: &url::Url) -> String {
-    let mut builder = ammonia::Builder::default();
-    builder
-        .add_tag_attributes("a", &["id"])
-        .add_tag_attributes("li", &["id"])
-        .add_tag_attributes("sup", &["id"])
-        .add_tag_attributes("code", &["class"])
-        .url_relative(ammonia::UrlRelative::RewriteWithBase(post_url.clone()));
+    let mut builder = content_sanitizer();
+    builder.url_relative(ammonia::UrlRelative::RewriteWithBase(post_url.clone()));
     builder.clean(html).to_string()
 }
 

@@ -646,7 +646,8 @@ impl Browser {
         self.base.join(path).unwrap()
     }
 
-    async fn page(response: reqwest::Response) -> Page {
+    /// A response as a [`Page`], read whole.
+    pub async fn page(response: reqwest::Response) -> Page {
         Page {
             status: response.status(),
             location: response

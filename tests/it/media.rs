@@ -763,15 +763,7 @@ async fn post_editor(app: &Browser, path: &str, parts: Vec<Sent<'_>>) -> crate::
         .send()
         .await
         .unwrap();
-    crate::helpers::Page {
-        status: response.status(),
-        location: response
-            .headers()
-            .get("location")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        headers: response.headers().clone(),
-        body: response.text().await.unwrap(),
-    }
+    Browser::page(response).await
 }
 
 /// The editor's form around `files`, as typed.

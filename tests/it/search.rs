@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 
 use crate::backend_test;
-use crate::helpers::{Page, TestApp};
+use crate::helpers::{Browser, Page, TestApp};
 
 /// The results page as a reader without a session sees it.
 async fn search(app: &TestApp, q: &str) -> Page {
@@ -14,14 +14,7 @@ async fn search(app: &TestApp, q: &str) -> Page {
         url.query_pairs_mut().append_pair("q", q);
         url
     };
-    let response = reqwest::get(url).await.unwrap();
-    let status = response.status();
-    Page {
-        status,
-        location: None,
-        headers: response.headers().clone(),
-        body: response.text().await.unwrap(),
-    }
+    Browser::page(reqwest::get(url).await.unwrap()).await
 }
 
 async fn found(app: &TestApp, q: &str) -> Vec<String> {
