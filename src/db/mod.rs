@@ -99,8 +99,8 @@ impl Tx {
     }
 
     /// Keeps other writers of these tables waiting until this transaction
-    /// ends. SQLite has one writer at a time, so there the transaction
-    /// holds that lock from its first write and nothing is needed.
+    /// ends. SQLite has one writer at a time, and `begin` takes that lock
+    /// at once, so there nothing more is needed.
     pub async fn lock_exclusive(&mut self, tables: &[&str]) -> Result<(), sqlx::Error> {
         if self.dialect() == Dialect::Postgres {
             Query::assembled(format!(
@@ -288,9 +288,17 @@ impl Db {
     }
 
     /// Starts a transaction, for changes that must happen together.
+    ///
+    /// Every caller writes, so on SQLite the transaction takes the write lock
+    /// at `BEGIN IMMEDIATE`, where the busy timeout applies. A deferred
+    /// `BEGIN` that reads first and then writes fails at once with "database
+    /// is locked" (SQLITE_BUSY_SNAPSHOT) when another connection — the
+    /// in-process worker, say — committed in between, and no wait can mend
+    /// that.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(Tx(match &self.0 {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin().await?),
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+
             Pool::Postgres(pool, outage) => {
                 TxInner::Postgres(outage.guard(pool.begin()).await?, outage.clone())
             }

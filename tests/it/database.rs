@@ -412,3 +412,40 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
     assert_eq!(titles, ["Before", "After"]);
     db.close().await;
 }
+
+backend_test!(
+    a_transaction_that_reads_then_writes_survives_a_commit_in_between,
+    |app| {
+        use quire::db::query;
+        app.register("owner").await;
+        let mut tx = app.db.begin().await.unwrap();
+        let users: i64 = query("SELECT COUNT(*) FROM users")
+            .scalar(&mut tx)
+            .await
+            .unwrap();
+        assert_eq!(users, 1);
+        // Another connection (a request, the worker) writes meanwhile. On SQLite
+        // with a deferred BEGIN it commits here, and the transaction's write
+        // below then fails at once with "database is locked"; with the write
+        // lock taken at BEGIN it waits for the transaction instead.
+        let db = app.db.clone();
+        let mut other = tokio::spawn(async move {
+            query("UPDATE users SET bio = 'written elsewhere'")
+                .execute(&db)
+                .await
+        });
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut other)
+            .await
+            .ok();
+        query("UPDATE users SET image = 'https://example.com/a.png'")
+            .execute(&mut tx)
+            .await
+            .expect("a write after a read in a transaction is not refused");
+        tx.commit().await.unwrap();
+        let other = match early {
+            Some(done) => done,
+            None => other.await,
+        };
+        assert_eq!(other.unwrap().unwrap(), 1, "the other write landed too");
+    }
+);
