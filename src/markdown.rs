@@ -23,17 +23,39 @@ use tokio::sync::Semaphore;
 use crate::db::{Db, Query};
 use crate::error::Problem;
 
-use comrak::nodes::NodeValue;
-use comrak::{Arena, Options, format_html, parse_document};
+use comrak::nodes::{AstNode, NodeValue};
+use comrak::{Anchorizer, Arena, Options, format_html, parse_document};
 
-static OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
+/// What a text is, which decides what the renderer adds to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A post or a page: the one text on its page, so its headings get
+    /// ids and links to themselves, and a long one a table of contents.
+    Article,
+    /// A comment or a bio: one of many on a page, where ids would repeat.
+    Note,
+}
+
+static NOTE_OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
     let mut options = Options::default();
     options.extension.strikethrough = true;
     options.extension.table = true;
     options.extension.autolink = true;
     options.extension.tasklist = true;
     options.extension.footnotes = true;
+    // `$…$` and `$$…$$`, written as MathML by `mathml`. Pandoc's rule: no
+    // space inside the dollars and no digit after the closing one, so
+    // "$5 and $10" stays text.
+    options.extension.math_dollars = true;
     options.render.r#unsafe = true;
+    options
+});
+
+static ARTICLE_OPTIONS: LazyLock<Options<'static>> = LazyLock::new(|| {
+    let mut options = NOTE_OPTIONS.clone();
+    // Every heading gets an id from its text and an empty `<a
+    // class="anchor">` to itself, which the style sheet shows as "#".
+    options.extension.header_id_prefix = Some(String::new());
     options
 });
 
@@ -68,11 +90,116 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 fn content_sanitizer() -> ammonia::Builder<'static> {
     let mut builder = ammonia::Builder::default();
     builder
-        .add_tag_attributes("a", &["id"])
+        .add_tag_attributes("a", &["id", "class", "aria-label"])
         .add_tag_attributes("li", &["id"])
         .add_tag_attributes("sup", &["id"])
-        .add_tag_attributes("code", &["class"]);
+        .add_tag_attributes("h2", &["id"])
+        .add_tag_attributes("h3", &["id"])
+        .add_tag_attributes("h4", &["id"])
+        .add_tag_attributes("h5", &["id"])
+        .add_tag_attributes("h6", &["id"])
+        .add_tag_attributes("nav", &["class", "aria-label"])
+        .add_tag_attributes("details", &["open"])
+        .add_tag_attributes("code", &["class"])
+        .add_tag_attributes("span", &["class"])
+        // MathML Core's presentation elements, with the attributes that
+        // lay them out; ammonia checks that they appear only inside
+        // `<math>`, which closes the namespace-confusion tricks.
+        .add_tags(MATHML)
+        .add_tag_attributes("math", &["display"])
+        .add_tag_attributes("annotation", &["encoding"])
+        .add_tag_attributes(
+            "mo",
+            &[
+                "stretchy",
+                "fence",
+                "separator",
+                "lspace",
+                "rspace",
+                "minsize",
+                "maxsize",
+                "largeop",
+                "movablelimits",
+                "symmetric",
+                "class",
+            ],
+        )
+        .add_tag_attributes("mi", &["mathvariant"])
+        .add_tag_attributes("mfrac", &["linethickness"])
+        .add_tag_attributes("mover", &["accent"])
+        .add_tag_attributes("munder", &["accentunder"])
+        .add_tag_attributes("munderover", &["accent", "accentunder"])
+        .add_tag_attributes("mspace", &["width", "height", "depth"])
+        .add_tag_attributes(
+            "mpadded",
+            &["width", "height", "depth", "lspace", "voffset"],
+        )
+        .add_tag_attributes("mstyle", &["displaystyle", "scriptlevel"])
+        .add_tag_attributes("mtable", &["class"])
+        .add_tag_attributes("mtr", &["class"])
+        .add_tag_attributes("mtd", &["class", "columnspan", "rowspan"])
+        .attribute_filter(|element, attribute, value| {
+            if attribute != "class" {
+                return Some(value.into());
+            }
+            let kept: Vec<&str> = value
+                .split_ascii_whitespace()
+                .filter(|class| renderers_class(element, class))
+                .collect();
+            (!kept.is_empty()).then(|| kept.join(" ").into())
+        });
     builder
+}
+
+/// The MathML elements `mathml` writes and readers' browsers draw.
+const MATHML: &[&str] = &[
+    "math",
+    "semantics",
+    "annotation",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mspace",
+    "mtext",
+    "merror",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "mstyle",
+    "mpadded",
+    "mphantom",
+    "msub",
+    "msup",
+    "msubsup",
+    "munder",
+    "mover",
+    "munderover",
+    "mmultiscripts",
+    "mprescripts",
+    "none",
+    "mtable",
+    "mtr",
+    "mtd",
+];
+
+/// Whether a class on `element` is one the renderer gives (and the style
+/// sheet styles): an author's own classes could restyle the page.
+fn renderers_class(element: &str, class: &str) -> bool {
+    match element {
+        "code" => class.starts_with("language-"),
+        "span" => class.starts_with(HIGHLIGHT_PREFIX),
+        "a" => class == "anchor",
+        "nav" => class == "toc",
+        "mo" | "mtable" | "mtr" | "mtd" => {
+            ["menv-", "cell-", "mop-"]
+                .iter()
+                .any(|prefix| class.starts_with(prefix))
+                || class == "small"
+        }
+        _ => false,
+    }
 }
 
 /// Before every id an author's Markdown makes.
@@ -92,7 +219,7 @@ fn prefix_fragment(url: &str) -> Option<std::borrow::Cow<'_, str>> {
 /// The renderer's version, stored beside every HTML it makes. Raise it when
 /// a change here changes the HTML (a sanitizer rule, an extension): stored
 /// HTML of another version is made again the next time it is read.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 const _: () = assert!(
     VERSION < 1000,
     "versions for image bases count in thousands"
@@ -173,18 +300,48 @@ const IMAGE_SIZES: &str = "(max-width: 46rem) calc(100vw - 2rem), 44rem";
 /// calling thread. Headings move one level down (`#` becomes `<h2>`): the
 /// page's own title is its one `<h1>`, and the outline stays correct for
 /// screen readers. Images in `figures` get their size and copies, and load
-/// lazily. Requests use [`render_off_thread`].
-pub fn render(source: &str, figures: &Figures) -> Result<String, Refusal> {
+/// lazily; fenced code is highlighted and math written as MathML, so
+/// readers need no script for either. Requests use [`render_off_thread`].
+pub fn render(source: &str, figures: &Figures, shape: Shape) -> Result<String, Refusal> {
     let arena = Arena::new();
-    let root = parse_document(&arena, source, &OPTIONS);
+    let options = match shape {
+        Shape::Article => &*ARTICLE_OPTIONS,
+        Shape::Note => &*NOTE_OPTIONS,
+    };
+    let root = parse_document(&arena, source, options);
     let mut images = Vec::new();
+    let mut formulas = Vec::new();
+    let mut code = Vec::new();
     for node in root.descendants() {
         match &mut node.data_mut().value {
             NodeValue::Heading(heading) => heading.level = (heading.level + 1).min(6),
             NodeValue::Image(link) if figures.contains_key(&link.url) => images.push(node),
+            NodeValue::Math(_) => formulas.push(node),
+            NodeValue::CodeBlock(block) if block.fenced => code.push(node),
             _ => {}
         }
     }
+    for node in formulas {
+        let html = match &node.data().value {
+            NodeValue::Math(math) => mathml(&math.literal, math.display_math),
+            _ => unreachable!("collected as math"),
+        };
+        node.data_mut().value = NodeValue::HtmlInline(html);
+    }
+    let mut budget = MAX_HIGHLIGHTED;
+    for node in code {
+        let html = match &node.data().value {
+            NodeValue::CodeBlock(block) => highlighted(&block.info, &block.literal, &mut budget),
+            _ => unreachable!("collected as code"),
+        };
+        if let Some(html) = html {
+            node.data_mut().value = NodeValue::HtmlBlock(comrak::nodes::NodeHtmlBlock {
+                block_type: 0,
+                literal: html,
+            });
+        }
+    }
+
     for node in images {
         let alt: String = node
             .descendants()
@@ -209,12 +366,257 @@ pub fn render(source: &str, figures: &Figures) -> Result<String, Refusal> {
         };
         node.data_mut().value = NodeValue::HtmlInline(html);
     }
-    let mut html = String::new();
-    format_html(root, &OPTIONS, &mut html).expect("writing to a String cannot fail");
+    let mut html = match shape {
+        Shape::Article => contents(root).unwrap_or_default(),
+        Shape::Note => String::new(),
+    };
+    format_html(root, options, &mut html).expect("writing to a String cannot fail");
     if nesting_exceeds(&html, MAX_DEPTH) {
         return Err(Refusal::TooDeep);
     }
     Ok(SANITIZER.clean(&html).to_string())
+}
+
+/// A post with this many headings or more opens with a table of contents.
+const HEADINGS_FOR_CONTENTS: usize = 3;
+
+/// The table of contents of a long article: its two highest levels of
+/// headings, linked by the ids the renderer gives them (comrak's
+/// `Anchorizer`, over every heading in document order, as it does when it
+/// writes them).
+fn contents<'a>(root: &'a AstNode<'a>) -> Option<String> {
+    let mut anchors = Anchorizer::new();
+    let headings: Vec<(u8, String, String)> = root
+        .descendants()
+        .filter_map(|node| {
+            let NodeValue::Heading(heading) = &node.data().value else {
+                return None;
+            };
+            let text = node.collect_text();
+            let id = anchors.anchorize(&text);
+            Some((heading.level, text, id))
+        })
+        .collect();
+    let top = headings.iter().map(|(level, ..)| *level).min()?;
+    let listed: Vec<_> = headings
+        .iter()
+        .filter(|(level, ..)| *level <= top + 1)
+        .collect();
+    if listed.len() < HEADINGS_FOR_CONTENTS {
+        return None;
+    }
+    let mut html = String::from(
+        r#"<nav class="toc" aria-label="Contents"><details open><summary>Contents</summary><ol>"#,
+    );
+    let (mut item_open, mut sublist_open) = (false, false);
+    for (level, text, id) in listed {
+        let link = format!(r##"<a href="#{id}">{}</a>"##, ammonia::clean_text(text));
+        if *level > top && item_open {
+            if !sublist_open {
+                html.push_str("<ol>");
+                sublist_open = true;
+            }
+            html.push_str(&format!("<li>{link}</li>"));
+            continue;
+        }
+        if sublist_open {
+            html.push_str("</ol>");
+            sublist_open = false;
+        }
+        if item_open {
+            html.push_str("</li>");
+        }
+        html.push_str(&format!("<li>{link}"));
+        item_open = true;
+    }
+    if sublist_open {
+        html.push_str("</ol>");
+    }
+    if item_open {
+        html.push_str("</li>");
+    }
+    html.push_str("</ol></details></nav>\n");
+    Some(html)
+}
+
+/// Before the classes of highlighted code (`hl-keyword`, `hl-string`…),
+/// which the style sheet colours for the light and the dark theme.
+const HIGHLIGHT_PREFIX: &str = "hl-";
+/// How much code one text may have highlighted; the rest is shown plain.
+/// Highlighting runs regular expressions over every line: bounded so that
+/// a text made to be slow costs a known amount.
+const MAX_HIGHLIGHTED: usize = 256 * 1024;
+/// Lines longer than this (minified code, data) leave their block plain.
+const MAX_HIGHLIGHTED_LINE: usize = 2000;
+
+/// The kinds of token the style sheet colours, each with the TextMate
+/// scopes (which every syntax uses) that it stands for. The most specific
+/// selector wins, as in an editor's theme: `storage.type` is a type,
+/// `storage` a keyword.
+const TOKENS: &[(&str, &str)] = &[
+    ("comment", "comment"),
+    ("string", "string, constant.character, markup.raw"),
+    ("number", "constant.numeric"),
+    (
+        "constant",
+        "constant.language, constant.other, support.constant, variable.language",
+    ),
+    (
+        "keyword",
+        "keyword, storage, keyword.operator.word, storage.type.function, storage.type.class, storage.type.struct, storage.type.enum, storage.type.trait, storage.type.impl, storage.type.module",
+    ),
+    ("operator", "keyword.operator, punctuation.accessor"),
+    (
+        "type",
+        "entity.name.type, entity.name.class, entity.other.inherited-class, support.type, support.class, storage.type",
+    ),
+    (
+        "function",
+        "entity.name.function, support.function, variable.function",
+    ),
+    ("tag", "entity.name.tag"),
+    (
+        "attribute",
+        "entity.other.attribute-name, support.type.property-name",
+    ),
+    ("heading", "markup.heading, entity.name.section"),
+    ("inserted", "markup.inserted"),
+    ("deleted", "markup.deleted, invalid"),
+];
+
+static SYNTAXES: LazyLock<syntect::parsing::SyntaxSet> =
+    LazyLock::new(syntect::parsing::SyntaxSet::load_defaults_newlines);
+
+/// A theme in syntect's terms whose "colours" are indexes into [`TOKENS`]
+/// (red = index + 1), so its scope matching yields a class, not a colour:
+/// the page keeps its colours in the style sheet, one set per theme.
+static TOKEN_THEME: LazyLock<syntect::highlighting::Theme> = LazyLock::new(|| {
+    use syntect::highlighting::{Color, StyleModifier, Theme, ThemeItem, ThemeSettings};
+    let index = |i: usize| Color {
+        r: i as u8,
+        g: 0,
+        b: 0,
+        a: 0xff,
+    };
+    Theme {
+        settings: ThemeSettings {
+            foreground: Some(index(0)),
+            ..ThemeSettings::default()
+        },
+        scopes: TOKENS
+            .iter()
+            .enumerate()
+            .map(|(i, (_, selectors))| ThemeItem {
+                scope: selectors.parse().expect("the selectors above are valid"),
+                style: StyleModifier {
+                    foreground: Some(index(i + 1)),
+                    ..StyleModifier::default()
+                },
+            })
+            .collect(),
+        ..Theme::default()
+    }
+});
+
+/// A fenced block as highlighted HTML, when its language (the first word
+/// of the info string) is known and it fits in what is left of `budget`.
+fn highlighted(info: &str, code: &str, budget: &mut usize) -> Option<String> {
+    let language = info.split_whitespace().next()?;
+    let plain_name = |c: char| c.is_ascii_alphanumeric() || "+#-_.".contains(c);
+    if language.len() > 32 || !language.chars().all(plain_name) {
+        return None;
+    }
+    if code.len() > *budget || code.lines().any(|line| line.len() > MAX_HIGHLIGHTED_LINE) {
+        return None;
+    }
+    let syntax = SYNTAXES.find_syntax_by_token(language)?;
+    let mut lines = syntect::easy::HighlightLines::new(syntax, &TOKEN_THEME);
+    let mut html = format!("<pre><code class=\"language-{language}\">");
+    for line in syntect::util::LinesWithEndings::from(code) {
+        for (style, text) in lines.highlight_line(line, &SYNTAXES).ok()? {
+            let escaped = minijinja::HtmlEscape(text);
+            match TOKENS.get((style.foreground.r as usize).wrapping_sub(1)) {
+                Some((token, _)) if !text.trim().is_empty() => {
+                    html.push_str(&format!(
+                        "<span class=\"{HIGHLIGHT_PREFIX}{token}\">{escaped}</span>"
+                    ));
+                }
+                _ => html.push_str(&escaped.to_string()),
+            }
+        }
+    }
+    html.push_str("</code></pre>\n");
+    *budget -= code.len();
+    Some(html)
+}
+
+/// LaTeX as MathML Core, which browsers draw without script; the source
+/// goes with it as an annotation (copied with the formula, read by some
+/// screen readers). LaTeX it cannot read shows the error in place.
+fn mathml(latex: &str, display: bool) -> String {
+    use pulldown_latex::config::DisplayMode;
+    // The converter recurses into groups: what nests deeper than any real
+    // formula is shown as its source instead of reaching it.
+    if latex_depth(latex) > MAX_DEPTH {
+        return format!("<code>{}</code>", ammonia::clean_text(latex));
+    }
+    let storage = pulldown_latex::Storage::new();
+    let parser = pulldown_latex::Parser::new(latex, &storage);
+    let config = pulldown_latex::RenderConfig {
+        display_mode: if display {
+            DisplayMode::Block
+        } else {
+            DisplayMode::Inline
+        },
+        ..pulldown_latex::RenderConfig::with_annotation(latex)
+    };
+    let mut html = String::new();
+    match pulldown_latex::push_mathml(&mut html, parser, config) {
+        Ok(()) => html,
+        Err(_) => format!("<code>{}</code>", ammonia::clean_text(latex)),
+    }
+}
+
+/// How deeply LaTeX nests: groups, `\left…\right`, environments, and
+/// commands that take what follows as an argument without braces
+/// (`\sqrt\sqrt x`), counted generously.
+fn latex_depth(latex: &str) -> usize {
+    let (mut depth, mut deepest, mut commands_in_a_row) = (0usize, 0usize, 0usize);
+    let mut chars = latex.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let mut name = String::new();
+                while let Some(&next) = chars.peek().filter(|c| c.is_ascii_alphabetic()) {
+                    name.push(next);
+                    chars.next();
+                }
+                if name.is_empty() {
+                    chars.next(); // `\{`, `\\`: an escaped character
+                    commands_in_a_row = 0;
+                    continue;
+                }
+                match name.as_str() {
+                    "left" | "begin" => depth += 1,
+                    "right" | "end" => depth = depth.saturating_sub(1),
+                    _ => commands_in_a_row += 1,
+                }
+            }
+            '{' => {
+                depth += 1;
+                commands_in_a_row = 0;
+            }
+            '}' => {
+                depth = depth.saturating_sub(1);
+                commands_in_a_row = 0;
+            }
+            c if c.is_whitespace() => {}
+
+            _ => commands_in_a_row = 0,
+        }
+        deepest = deepest.max(depth + commands_in_a_row);
+    }
+    deepest
 }
 
 /// An uploaded image's `<img>`. The sanitizer still checks it, as it does
@@ -249,7 +651,11 @@ fn figure_html(figure: &Figure, alt: &str, title: &str) -> String {
 /// Renders on a blocking thread, at most one per core at a time, so that
 /// requests keep being answered while authors write; a render that has not
 /// finished within the budget is refused.
-pub async fn render_off_thread(source: String, figures: Figures) -> Result<String, Refusal> {
+pub async fn render_off_thread(
+    source: String,
+    figures: Figures,
+    shape: Shape,
+) -> Result<String, Refusal> {
     static RENDERERS: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Arc::new(Semaphore::new(cores))
@@ -260,7 +666,7 @@ pub async fn render_off_thread(source: String, figures: Figures) -> Result<Strin
         // budget still holds its core until it ends.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            render(&source, &figures)
+            render(&source, &figures, shape)
         })
         .await
     };
@@ -292,7 +698,7 @@ pub async fn keep_current(
     if html.is_some() && *version == current {
         return Ok(());
     }
-    let rendered = match render_off_thread(source.to_owned(), figures.await?).await {
+    let rendered = match render_off_thread(source.to_owned(), figures.await?, table.shape()).await {
         Ok(rendered) => rendered,
         Err(refusal) => {
             tracing::warn!(%refusal, table = table.name(), id, "stored Markdown shown as text");
@@ -333,6 +739,14 @@ impl StoredIn {
         match self {
             StoredIn::Posts => "posts",
             StoredIn::Comments => "comments",
+        }
+    }
+
+    /// What the rows of the table are.
+    pub fn shape(self) -> Shape {
+        match self {
+            StoredIn::Posts => Shape::Article,
+            StoredIn::Comments => Shape::Note,
         }
     }
 }
@@ -463,7 +877,7 @@ mod tests {
     use super::*;
 
     fn rendered(source: &str) -> String {
-        render(source, &Figures::new()).expect("renders")
+        render(source, &Figures::new(), Shape::Note).expect("renders")
     }
 
     #[test]
@@ -597,7 +1011,7 @@ mod tests {
                 .collect(),
         ] {
             assert_eq!(
-                render(&source, &Figures::new()),
+                render(&source, &Figures::new(), Shape::Article),
                 Err(Refusal::TooDeep),
                 "{}",
                 &source[..20]
@@ -635,9 +1049,9 @@ mod tests {
 
     #[tokio::test]
     async fn renders_off_the_async_threads() {
-        let rendered = render_off_thread("*hi*".to_owned(), Figures::new()).await;
+        let rendered = render_off_thread("*hi*".to_owned(), Figures::new(), Shape::Note).await;
         assert_eq!(rendered.as_deref(), Ok("<p><em>hi</em></p>\n"));
-        let deep = render_off_thread(">".repeat(100) + " x", Figures::new()).await;
+        let deep = render_off_thread(">".repeat(100) + " x", Figures::new(), Shape::Note).await;
         assert_eq!(deep, Err(Refusal::TooDeep));
     }
 
@@ -677,6 +1091,7 @@ mod tests {
         let html = render(
             "![A *cat* \"asleep\"](/media/abc.jpg \"Title\") and ![other](/x.png)",
             &figures,
+            Shape::Note,
         )
         .unwrap();
         assert!(
@@ -733,6 +1148,136 @@ mod tests {
         assert!(rendered("[a](/posts/x)").contains("href=\"/posts/x\""));
     }
 
+    #[test]
+    fn headings_link_to_themselves_and_long_articles_get_contents() {
+        let source = "# One\n\ntext\n\n## One a\n\n# Two & *more*\n\n#### Deep\n\n# One\n";
+        let article = |source: &str| render(source, &Figures::new(), Shape::Article).unwrap();
+        let html = article(source);
+        assert!(
+            html.contains(r##"<h2 id="user-content-one">One<a href="#user-content-one" aria-label="Link to heading 'One'" class="anchor" rel="noopener noreferrer nofollow ugc"></a></h2>"##),
+            "{html}"
+        );
+        // A repeated heading gets its own id, and the contents point at it.
+        assert!(html.contains(r#"id="user-content-one-1""#), "{html}");
+        let toc = &html[..html.find("</nav>").expect("a table of contents")];
+        assert!(
+            toc.starts_with(r#"<nav class="toc" aria-label="Contents"><details open=""><summary>Contents</summary><ol><li>"#),
+            "{toc}"
+        );
+        let toc = toc.replace(r#" rel="noopener noreferrer nofollow ugc""#, "");
+        assert!(
+            toc.contains(r##"<li><a href="#user-content-one">One</a><ol><li><a href="#user-content-one-a">One a</a></li></ol></li>"##),
+            "{toc}"
+        );
+        assert!(
+            toc.contains(r##"<a href="#user-content-two--more">Two &amp; more</a>"##),
+            "{toc}"
+        );
+        assert!(!toc.contains("Deep"), "two levels only: {toc}");
+        // Short articles and comments have none; comments no heading ids.
+        assert!(!article("# One\n\n# Two\n").contains("<nav"));
+        let note = render(source, &Figures::new(), Shape::Note).unwrap();
+        assert!(!note.contains("<nav") && !note.contains(" id="), "{note}");
+    }
+
+    #[test]
+    fn fenced_code_is_highlighted_with_classes_only() {
+        let html = rendered("```rust\nfn main() { let s = \"<b>\"; } // done\n```\n");
+        assert!(
+            html.starts_with(r#"<pre tabindex="0"><code class="language-rust">"#),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"<span class="hl-keyword"#)
+                || html.contains(r#"<span class="hl-storage"#),
+            "{html}"
+        );
+        assert!(html.contains("hl-comment"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;") && !html.contains("<b>"),
+            "{html}"
+        );
+        assert!(!html.contains("style="), "{html}");
+        // Unknown languages and odd info strings stay plain, as written.
+        let plain = rendered("```nosuchlanguage\nx = 1\n```\n");
+        assert!(
+            plain.contains(r#"<code class="language-nosuchlanguage">x = 1"#),
+            "{plain}"
+        );
+        // An author's own classes do not survive; the renderer's do.
+        let own = rendered(
+            r#"<span class="visually-hidden hl-x">a</span> <code class="language-x evil">b</code> <a class="anchor other" href="/">c</a>"#,
+        );
+        assert!(
+            own.contains(r#"<span class="hl-x">"#) && own.contains(r#"<code class="language-x">"#),
+            "{own}"
+        );
+        assert!(own.contains(r#"<a class="anchor" href="/""#), "{own}");
+        assert!(
+            !own.contains("visually-hidden") && !own.contains("evil") && !own.contains("other"),
+            "{own}"
+        );
+    }
+
+    #[test]
+    fn highlighting_is_bounded() {
+        let line = format!(
+            "```js\nvar x = \"{}\";\n```\n",
+            "a".repeat(MAX_HIGHLIGHTED_LINE)
+        );
+        assert!(
+            !rendered(&line).contains("hl-"),
+            "a very long line stays plain"
+        );
+        let block = format!("```js\n{}```\n", "var x = 1;\n".repeat(20_000));
+        let html = rendered(&format!("{block}\n{block}"));
+        assert_eq!(html.matches("<pre").count(), 2);
+        let second = &html[html.rfind("<pre").unwrap()..];
+        assert!(
+            html.contains("hl-") && !second.contains("hl-"),
+            "past the budget, plain"
+        );
+    }
+
+    #[test]
+    fn math_becomes_mathml() {
+        let html = rendered(
+            "Euler: $e^{i\\pi} + 1 = 0$ and\n\n$$\\frac{a}{b}$$\n\nbut $5 and $10 stay text.",
+        );
+        assert!(
+            html.contains(r#"<math display="inline"><semantics>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<math display="block">"#), "{html}");
+        assert!(html.contains("<mfrac>"), "{html}");
+        assert!(
+            html.contains(
+                r#"<annotation encoding="application/x-tex">e^{i\pi} + 1 = 0</annotation>"#
+            ),
+            "{html}"
+        );
+        assert!(html.contains("$5 and $10 stay text"), "{html}");
+        // Errors show in place; script never gets through the formula.
+        let bad =
+            rendered(r#"$\frac{<script>alert(1)</script>$ and $\href{javascript:alert(1)}{x}$"#);
+        assert!(
+            !bad.contains("<script") && !bad.contains("=\"javascript:"),
+            "{bad}"
+        );
+        assert!(bad.contains("<merror>"), "{bad}");
+        // Nesting past the bound is shown as its source.
+        let deep = rendered(&format!("${}x{}$", "{".repeat(200), "}".repeat(200)));
+        assert!(
+            deep.contains("<code>{{{") && !deep.contains("<math"),
+            "{deep}"
+        );
+        let chained = rendered(&format!("${}x$", "\\sqrt".repeat(5000)));
+        assert!(
+            chained.contains("<code>") && !chained.contains("<math"),
+            "{chained}"
+        );
+    }
+
     /// Markdown and HTML fragments that have broken renderers and
     /// sanitizers, combined at random (`PROPTEST_CASES` runs more).
     fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
@@ -758,6 +1303,12 @@ mod tests {
             Just("<li>".to_owned()),
             Just("<svg>".to_owned()),
             Just("<math>".to_owned()),
+            Just("$".to_owned()),
+            Just("$$".to_owned()),
+            Just("\\frac{".to_owned()),
+            Just("}".to_owned()),
+            Just("```rust\n".to_owned()),
+            Just("<mtext>".to_owned()),
             Just("<script>".to_owned()),
             Just("<img src=x onerror=".to_owned()),
             Just("<a href=\"javascript:".to_owned()),
@@ -774,7 +1325,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics_and_never_lets_script_through(source in hostile()) {
-            if let Ok(html) = render(&source, &Figures::new()) {
+            if let Ok(html) = render(&source, &Figures::new(), Shape::Article) {
                 // Read back as a browser would: text may say anything,
                 // elements and attributes may not run or restyle.
                 let page = scraper::Html::parse_fragment(&html);

@@ -49,6 +49,41 @@
     resizeTimer = setTimeout(scrollables, 150);
   });
 
+  // Code blocks (highlighted by the server): the language above each, and
+  // a button that copies the code.
+  document.querySelectorAll(".prose pre > code").forEach(function (code) {
+    var pre = code.parentNode;
+    var language = /(?:^|\s)language-(\S+)/.exec(code.className);
+    if (!language && !navigator.clipboard) return;
+    var block = document.createElement("div");
+    block.className = "code-block";
+    var bar = document.createElement("div");
+    bar.className = "code-bar";
+    var label = document.createElement("span");
+    label.textContent = language ? language[1] : "";
+    bar.appendChild(label);
+    if (navigator.clipboard) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = "Copy";
+      var done = null;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(code.textContent).then(function () {
+          button.textContent = "Copied";
+        }, function () {
+          button.textContent = "Not copied";
+        });
+        clearTimeout(done);
+        done = setTimeout(function () { button.textContent = "Copy"; }, 2000);
+      });
+      bar.appendChild(button);
+    }
+    pre.parentNode.insertBefore(block, pre);
+    block.appendChild(bar);
+    block.appendChild(pre);
+  });
+
   // Confirm before destructive inline forms (the server still asks on pages).
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
     form.addEventListener("submit", function (event) {

@@ -2,7 +2,7 @@ use crate::backend_test;
 
 backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     app.register("author").await;
-    let body = "# Heading\n\nSome **bold** text and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nA footnote[^1] and https://example.com.\n\n[^1]: The note.\n";
+    let body = "# Heading\n\nSome **bold** text and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n```rust\nfn main() {}\n```\n\nA footnote[^1], $x^2$ and https://example.com.\n\n[^1]: The note.\n";
     let slug = app
         .publish("Hello, World!", body, "rust, web, Rust Lang")
         .await;
@@ -11,12 +11,18 @@ backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     page.assert_status(200);
     assert_eq!(page.texts("h1")[0], "Hello, World!");
     assert!(page.contains("<strong>bold</strong>"));
-    assert!(
-        page.contains("<h2>Heading</h2>"),
+    assert_eq!(
+        page.texts(".prose h2"),
+        ["Heading"],
         "headings sit below the title"
     );
+    assert!(
+        page.contains(r##"<h2 id="user-content-heading">Heading<a href="#user-content-heading""##),
+        "headings link to themselves"
+    );
     assert!(page.contains("<table tabindex=\"0\">"));
-    assert!(page.contains("<code class=\"language-rust\">"));
+    assert!(page.contains("<code class=\"language-rust\"><span class=\"hl-keyword\">fn</span>"));
+    assert!(page.contains("<msup><mi>x</mi><mn>2</mn></msup>"), "math as MathML");
     assert!(page.contains("href=\"https://example.com\""));
     assert!(page.contains("The note."));
     assert_eq!(
@@ -58,7 +64,14 @@ backend_test!(preview_renders_without_saving, |app| {
     // The live preview endpoint used by the script.
     let fragment = app.post("/preview", &[("body", "## Sub")]).await;
     fragment.assert_status(200);
-    assert_eq!(fragment.body.trim(), "<h3>Sub</h3>");
+    assert!(
+        fragment
+            .body
+            .trim()
+            .starts_with(r##"<h3 id="user-content-sub">Sub<a href="#user-content-sub""##),
+        "{}",
+        fragment.body
+    );
 });
 
 backend_test!(drafts_are_visible_to_their_author_only, |app| {

@@ -153,14 +153,14 @@ pub fn parse_bio(input: &str) -> Result<Option<String>, Problem> {
     if bio.chars().count() > MAX_BIO {
         return Err(Problem::TooLong { max: MAX_BIO });
     }
-    markdown::render(bio, &markdown::Figures::new())?;
+    markdown::render(bio, &markdown::Figures::new(), markdown::Shape::Note)?;
     Ok((!bio.is_empty()).then(|| bio.to_owned()))
 }
 
 /// A stored bio as HTML; one written before nesting was bounded is shown
 /// as text.
 pub fn bio_html(bio: &str) -> String {
-    markdown::render(bio, &markdown::Figures::new())
+    markdown::render(bio, &markdown::Figures::new(), markdown::Shape::Note)
         .unwrap_or_else(|_| format!("<p>{}</p>", ammonia::clean_text(bio)))
 }
 

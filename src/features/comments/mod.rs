@@ -17,7 +17,7 @@ use crate::features::accounts::{Author, User};
 use crate::features::media;
 use crate::features::posts::{self, Post};
 use crate::jobs::events::{self, Event};
-use crate::markdown::{self, StoredIn};
+use crate::markdown::{self, Shape, StoredIn};
 use crate::page_cache::Shared;
 
 pub const MAX_BODY: usize = 20_000;
@@ -70,7 +70,7 @@ pub async fn parse_body(app: &App, body: &str) -> AppResult<CommentBody> {
         Problem::TooLong { max: MAX_BODY }
     } else {
         let figures = media::figures(app, body).await?;
-        match markdown::render_off_thread(body.to_owned(), figures).await {
+        match markdown::render_off_thread(body.to_owned(), figures, Shape::Note).await {
             Ok(html) => {
                 return Ok(CommentBody {
                     source: body.to_owned(),

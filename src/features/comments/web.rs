@@ -118,16 +118,17 @@ async fn create(
     }
     let form: CommentForm = data.fields().await?;
     if form.action == "preview" {
-        let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
-            Ok(html) => (
-                StatusCode::OK,
-                context! { comment_preview => Value::from_safe_string(html) },
-            ),
-            Err(problem) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                context! { comment_errors => Serde(FieldErrors::single("body", problem)) },
-            ),
-        };
+        let (status, extra) =
+            match posts::preview(&state, &user, &form.body, crate::markdown::Shape::Note).await? {
+                Ok(html) => (
+                    StatusCode::OK,
+                    context! { comment_preview => Value::from_safe_string(html) },
+                ),
+                Err(problem) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    context! { comment_errors => Serde(FieldErrors::single("body", problem)) },
+                ),
+            };
         return render_post(
             &state,
             &ctx,
@@ -211,16 +212,17 @@ async fn update(
     }
     let form: CommentForm = data.fields().await?;
     if form.action == "preview" {
-        let (status, extra) = match posts::preview(&state, &user, &form.body).await? {
-            Ok(html) => (
-                StatusCode::OK,
-                context! { preview => Value::from_safe_string(html) },
-            ),
-            Err(problem) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                context! { errors => Serde(FieldErrors::single("body", problem)) },
-            ),
-        };
+        let (status, extra) =
+            match posts::preview(&state, &user, &form.body, crate::markdown::Shape::Note).await? {
+                Ok(html) => (
+                    StatusCode::OK,
+                    context! { preview => Value::from_safe_string(html) },
+                ),
+                Err(problem) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    context! { errors => Serde(FieldErrors::single("body", problem)) },
+                ),
+            };
         return Ok(ctx.render_status(&state, status, "comment_edit.html", context! { post => Serde(post), comment => Serde(comment), form => Serde(form), ..extra }));
     }
     match super::update(&state, &user, &post, &comment, &form.body).await {

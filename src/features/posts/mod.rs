@@ -23,7 +23,7 @@ use crate::features::accounts::{Author, User};
 use crate::features::media;
 
 use crate::http::limit::RateLimit;
-use crate::markdown::{self, StoredIn};
+use crate::markdown::{self, Shape, StoredIn};
 
 pub const MAX_TITLE: usize = 200;
 pub const MAX_DESCRIPTION: usize = 500;
@@ -250,7 +250,8 @@ impl PostInput {
             Some(problem) => errors.check("body", Err(problem)),
             None => {
                 let figures = media::figures(app, &fields.body).await?;
-                let rendered = markdown::render_off_thread(fields.body.clone(), figures).await;
+                let rendered =
+                    markdown::render_off_thread(fields.body.clone(), figures, Shape::Article).await;
                 errors.check("body", rendered.map_err(Problem::from))
             }
         };
@@ -284,15 +285,22 @@ impl Default for Previews {
 /// What a member is writing (a post or a comment), rendered for them to
 /// check, within their budget of previews. The outer error refuses the
 /// request; the inner one is about the text, for beside the field.
-pub async fn preview(app: &App, user: &User, source: &str) -> AppResult<Result<String, Problem>> {
+pub async fn preview(
+    app: &App,
+    user: &User,
+    source: &str,
+    shape: Shape,
+) -> AppResult<Result<String, Problem>> {
     app.part::<Previews>().0.check(user.id)?;
     if source.chars().count() > MAX_BODY {
         return Ok(Err(Problem::TooLong { max: MAX_BODY }));
     }
     let figures = media::figures(app, source).await?;
-    Ok(markdown::render_off_thread(source.to_owned(), figures)
-        .await
-        .map_err(Problem::from))
+    Ok(
+        markdown::render_off_thread(source.to_owned(), figures, shape)
+            .await
+            .map_err(Problem::from),
+    )
 }
 
 /// Splits a comma-separated tag field ("rust, web") into tags.

@@ -20,7 +20,7 @@ use crate::features::accounts::{self, User};
 use crate::features::media::{self, FormUploads, UploadQuery};
 use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
-use crate::markdown;
+use crate::markdown::{self, Shape};
 
 pub const PER_PAGE: i64 = 10;
 
@@ -393,7 +393,7 @@ async fn render_editor(
     if form.action == "preview"
         && let Some(user) = ctx.viewer.user()
     {
-        match super::preview(state, user, &form.body).await? {
+        match super::preview(state, user, &form.body, Shape::Article).await? {
             Ok(html) => preview = Some(Value::from_safe_string(html)),
             Err(problem) => {
                 errors = Some(FieldErrors::single("body", problem));
@@ -573,13 +573,15 @@ async fn preview(
     SignedIn(user): SignedIn,
     CsrfForm(form): CsrfForm<PreviewForm>,
 ) -> AppResult<Response> {
-    Ok(match super::preview(&state, &user, &form.body).await? {
-        Ok(html) => Html(html).into_response(),
-        // As HTML, so the error page does not replace it: the words alone.
-        Err(problem) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Html(format!("The text {problem}.")),
-        )
-            .into_response(),
-    })
+    Ok(
+        match super::preview(&state, &user, &form.body, Shape::Article).await? {
+            Ok(html) => Html(html).into_response(),
+            // As HTML, so the error page does not replace it: the words alone.
+            Err(problem) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Html(format!("The text {problem}.")),
+            )
+                .into_response(),
+        },
+    )
 }
