@@ -133,6 +133,12 @@ impl HttpSettings {
         })
     }
 
+    /// The address of a path of the site (`/posts/x`), for what is read
+    /// away from it: emails, feeds, sitemaps, links to share.
+    pub fn absolute(&self, path: &str) -> Result<Url, url::ParseError> {
+        self.public_url().join(path.trim_start_matches('/'))
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url().scheme() == "https"
     }

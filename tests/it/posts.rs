@@ -22,7 +22,10 @@ backend_test!(publishing_a_post_shows_it_rendered_with_its_tags, |app| {
     );
     assert!(page.contains("<table tabindex=\"0\">"));
     assert!(page.contains("<code class=\"language-rust\"><span class=\"hl-keyword\">fn</span>"));
-    assert!(page.contains("<msup><mi>x</mi><mn>2</mn></msup>"), "math as MathML");
+    assert!(
+        page.contains("<msup><mi>x</mi><mn>2</mn></msup>"),
+        "math as MathML"
+    );
     assert!(page.contains("href=\"https://example.com\""));
     assert!(page.contains("The note."));
     assert_eq!(
@@ -511,3 +514,113 @@ backend_test!(
         assert!(body["errors"]["tags"].is_array(), "{body}");
     }
 );
+
+backend_test!(a_draft_is_shared_by_a_link_its_author_can_revoke, |app| {
+    app.register("owner").await;
+    let slug = app.save_draft("Secret plans", "Not *yet*.").await;
+    let edit = format!("/posts/{slug}/edit");
+    assert!(app.get(&edit).await.contains("Create a preview link"));
+    let link = |page: &crate::helpers::Page| {
+        let address = page
+            .attr("#preview-link", "value")
+            .expect("the link is shown");
+        let root = app.app.settings.http.public_url().to_string();
+        format!(
+            "/{}",
+            address.strip_prefix(&root).expect("an absolute address")
+        )
+    };
+    let shared = app
+        .post(
+            &format!("/posts/{slug}/preview-link"),
+            &[("action", "share")],
+        )
+        .await;
+    shared.assert_redirect(&format!("/posts/{slug}/edit#share"));
+    let first = link(&app.get(&edit).await);
+    assert!(first.starts_with("/p/") && first.len() > 40, "{first}");
+
+    // Anyone with the link reads the draft as it is: no account needed,
+    // nothing to index, keep or count.
+    let visitor = app.new_browser();
+    let page = visitor.get(&first).await;
+    page.assert_status(200);
+    assert_eq!(page.texts("h1"), ["Secret plans"]);
+    assert!(page.contains("<em>yet</em>") && page.contains("A preview of a draft"));
+    assert!(page.contains(r#"<meta name="robots" content="noindex">"#));
+    assert_eq!(page.headers["x-robots-tag"], "noindex, nofollow");
+    assert_eq!(page.headers["cache-control"], "private, no-store");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+    assert!(page.texts("#comments").is_empty() && page.texts(".view-count").is_empty());
+    // Still nowhere else.
+    visitor
+        .get(&format!("/posts/{slug}"))
+        .await
+        .assert_status(404);
+
+    // Another member can neither share nor revoke it.
+    let member = app.new_browser();
+    member.register("member").await;
+    member
+        .post(
+            &format!("/posts/{slug}/preview-link"),
+            &[("action", "revoke")],
+        )
+        .await
+        .assert_status(404);
+    visitor.get(&first).await.assert_status(200);
+
+    // A new link replaces the old one; revoking ends it.
+    app.post(
+        &format!("/posts/{slug}/preview-link"),
+        &[("action", "share")],
+    )
+    .await
+    .assert_status(303);
+    let second = link(&app.get(&edit).await);
+    assert_ne!(first, second);
+    visitor.get(&first).await.assert_status(404);
+    visitor.get(&second).await.assert_status(200);
+    app.post(
+        &format!("/posts/{slug}/preview-link"),
+        &[("action", "revoke")],
+    )
+    .await
+    .assert_status(303);
+    visitor.get(&second).await.assert_status(404);
+    assert!(app.get(&edit).await.contains("Create a preview link"));
+    for odd in ["/p/x", "/p/..%2F..", &format!("/p/{}", "a".repeat(100))] {
+        visitor.get(odd).await.assert_status(404);
+    }
+
+    // Once published, a link made before leads to the post.
+    app.post(
+        &format!("/posts/{slug}/preview-link"),
+        &[("action", "share")],
+    )
+    .await
+    .assert_status(303);
+    let third = link(&app.get(&edit).await);
+    let published = app
+        .post(
+            &edit,
+            &[
+                ("title", "Secret plans"),
+                ("body", "Not *yet*."),
+                ("action", "publish"),
+            ],
+        )
+        .await;
+    published.assert_status(303);
+    let post = published.location.unwrap();
+    visitor.get(&third).await.assert_redirect(&post);
+    assert!(
+        !app.get(&format!("{post}/edit"))
+            .await
+            .contains("preview-link"),
+        "a published post has its own address"
+    );
+    app.post(&format!("{post}/preview-link"), &[("action", "share")])
+        .await
+        .assert_status(403);
+});

@@ -27,11 +27,7 @@ pub(super) async fn send(
     lifetime: time::Duration,
 ) -> anyhow::Result<()> {
     use crate::mail;
-    let link = app
-        .settings
-        .http
-        .public_url()
-        .join(&format!("{path}/{token}"))?;
+    let link = app.settings.http.absolute(&format!("{path}/{token}"))?;
     let message = mail::Email::render(
         &app.templates,
         template,

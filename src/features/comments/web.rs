@@ -28,6 +28,7 @@ pub fn routes(app: &App) -> Router<App> {
     let images = DefaultBodyLimit::max(media::form_body_limit(&app.settings));
     Router::new()
         .route("/posts/{slug}", get(show))
+        .route("/p/{token}", get(shared))
         .route("/posts/{slug}/like", post(like))
         .route("/posts/{slug}/unlike", post(unlike))
         .route("/posts/{slug}/comments", post(create).layer(images))
@@ -274,6 +275,44 @@ async fn show(
             until: None,
         });
     }
+    Ok(response)
+}
+
+/// A draft or a scheduled post read through its preview link
+/// (`posts::preview_links`): the post alone, never indexed or kept by a
+/// cache; once published, the link leads to the post.
+async fn shared(
+    State(state): State<App>,
+    ctx: Page,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
+    use axum::http::{HeaderValue, header};
+    let post = posts::preview_links::find(&state, &token).await?;
+    if post.state() == posts::PostState::Published {
+        return Ok(see_other(&format!("/posts/{}", post.slug)));
+    }
+    let mut response = render_discussion(
+        &state,
+        &ctx,
+        post,
+        Vec::new(),
+        StatusCode::OK,
+        context! { shared => true },
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::HeaderName::from_static("x-robots-tag"),
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    // The secret address is not sent to sites the draft links to.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     Ok(response)
 }
 

@@ -147,9 +147,10 @@ pub async fn build(app: &App, scope: &Scope, format: Format) -> AppResult<Feed> 
     if total == 0 && matches!(scope, Scope::Tag(_)) {
         return Err(AppError::NotFound(Thing::Page));
     }
-    let root = app.settings.http.public_url();
     let absolute = |path: &str| {
-        root.join(path.trim_start_matches('/'))
+        app.settings
+            .http
+            .absolute(path)
             .map_err(|e| AppError::Internal(e.into()))
     };
     let full = app.settings.site.feed_content == FeedContent::Full;

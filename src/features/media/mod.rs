@@ -522,8 +522,7 @@ pub async fn set_avatar(app: &App, user_id: i64, upload: &Upload) -> AppResult<S
         None => app
             .settings
             .http
-            .public_url()
-            .join(path.trim_start_matches('/'))
+            .absolute(&path)
             .map_err(|e| AppError::Internal(e.into()))?
             .to_string(),
     };

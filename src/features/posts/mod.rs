@@ -2,6 +2,7 @@
 //! mode, and reactions.
 
 pub mod api;
+pub mod preview_links;
 pub mod search;
 pub mod slug;
 pub mod web;

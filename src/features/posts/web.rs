@@ -11,7 +11,9 @@ use minijinja::value::Serde;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Listing, Post, PostFields, PostInput, PostState, Publication, split_tags};
+use super::{
+    Listing, Post, PostFields, PostInput, PostState, Publication, preview_links, split_tags,
+};
 use crate::app::App;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
@@ -32,6 +34,7 @@ pub fn routes(app: &App) -> Router<App> {
         .route("/editor", get(new_post).post(create).layer(images))
         .route("/posts/{slug}/edit", get(edit).post(update).layer(images))
         .route("/posts/{slug}/delete", get(confirm_delete).post(delete))
+        .route("/posts/{slug}/preview-link", post(preview_link))
         .route("/preview", post(preview))
         .route("/users/{username}", get(author))
         .route("/tags/{tag}", get(tag))
@@ -402,13 +405,60 @@ async fn render_editor(
         }
     }
     let suggestions = super::popular_tags(&state.db, &Listing::default(), 50).await?;
+    // A post not yet published can be shown to others by a secret link.
+    let shareable = post.is_some_and(|p| p.state() != PostState::Published);
+    let preview_link = match post {
+        Some(post) if shareable => match preview_links::token(state, post).await? {
+            Some(token) => Some(shared_address(state, &token)?),
+            None => None,
+        },
+        _ => None,
+    };
     let post = post.map(|p| PostView::new(p.clone(), ctx.viewer.user(), false));
     Ok(ctx.render_status(
         state,
         status,
         "editor.html",
-        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions), added },
+        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions), added, shareable, preview_link },
     ))
+}
+
+/// Where a preview token leads.
+fn shared_address(state: &App, token: &str) -> AppResult<String> {
+    Ok(state
+        .settings
+        .http
+        .absolute(&format!("/p/{token}"))
+        .map_err(|e| AppError::Internal(e.into()))?
+        .to_string())
+}
+
+#[derive(Deserialize)]
+struct PreviewLinkForm {
+    /// `share` (a new link, replacing any) or `revoke`.
+    action: String,
+}
+
+/// Makes or revokes a draft's preview link, from the editor.
+async fn preview_link(
+    State(state): State<App>,
+    SignedIn(user): SignedIn,
+    Path(slug): Path<String>,
+    CsrfForm(form): CsrfForm<PreviewLinkForm>,
+) -> AppResult<Response> {
+    let post = super::find_for_edit(&state, &slug, &user).await?;
+    match form.action.as_str() {
+        "revoke" => preview_links::revoke(&state, &post).await?,
+        "share" => {
+            preview_links::renew(&state, &post).await?;
+        }
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "unknown action {other:?}: expected share or revoke"
+            )));
+        }
+    }
+    Ok(see_other(&format!("/posts/{}/edit#share", post.slug)))
 }
 
 async fn new_post(

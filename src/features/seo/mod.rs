@@ -161,7 +161,6 @@ async fn shared(app: &App, xml: String) -> AppResult<Response> {
 fn absolute(app: &App, path: &str) -> AppResult<Url> {
     app.settings
         .http
-        .public_url()
-        .join(path)
+        .absolute(path)
         .map_err(|e| AppError::Internal(e.into()))
 }

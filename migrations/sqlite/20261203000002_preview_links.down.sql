@@ -1,0 +1,2 @@
+DROP INDEX posts_preview_token;
+ALTER TABLE posts DROP COLUMN preview_token;
