@@ -19,3 +19,4 @@ pub mod page_cache;
 pub mod storage;
 pub mod telemetry;
 pub mod templates;
+pub mod zone;

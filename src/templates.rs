@@ -148,6 +148,8 @@ impl Templates {
         });
         env.add_filter("date", format_date);
         env.add_filter("segment", path_segment);
+        // The names a time zone field offers (settings).
+        env.add_function("time_zones", crate::zone::Zone::names);
         Self { env }
     }
 

@@ -33,6 +33,17 @@
     });
   }
 
+  // The browser's time zone, for times the server shows and reads (the
+  // editor's "Publish at"), unless the member chose one in their settings.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    // IANA names ("America/New_York") are plain cookie characters.
+    if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone) && document.cookie.indexOf("quire_tz=" + zone) === -1) {
+      document.cookie = "quire_tz=" + zone + "; path=/; max-age=31536000; samesite=lax" +
+        (location.protocol === "https:" ? "; secure" : "");
+    }
+  } catch (e) {}
+
   // Rendered Markdown: the server makes wide code blocks and tables
   // keyboard-focusable so they can be scrolled; keep that only where they
   // actually scroll sideways, so the others are not empty tab stops.

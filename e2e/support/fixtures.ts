@@ -8,7 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 
-import { expect, test as base, type APIRequestContext, type Page } from '@playwright/test';
+import { expect, test as base, type APIRequestContext, type Locator, type Page } from '@playwright/test';
 
 import { emailedLink } from './outbox';
 import { PASSWORD } from './site';
@@ -88,11 +88,20 @@ export class Person {
   }
 }
 
+/** The header's main navigation, as a person reaches it: on a phone it is
+ * a menu, opened first. */
+export async function mainNav(page: Page): Promise<Locator> {
+  const menu = page.locator('details.nav-menu');
+  if ((await menu.isVisible()) && !(await menu.evaluate((d) => (d as HTMLDetailsElement).open))) {
+    await menu.getByText('Menu').click();
+  }
+  return page.getByRole('navigation', { name: 'Main' });
+}
+
 /** Signs a page out through the header's button. */
 export async function signOut(page: Page) {
-  const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('button', { name: 'Sign out' }).click();
-  await expect(nav.getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await (await mainNav(page)).getByRole('button', { name: 'Sign out' }).click();
+  await expect((await mainNav(page)).getByRole('link', { name: 'Sign in' })).toBeVisible();
 }
 
 /** Fills the sign-in form the page is on and submits it. */

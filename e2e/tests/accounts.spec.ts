@@ -1,6 +1,6 @@
 // Registering, signing in and out, and where the site sends people.
 
-import { expect, fillSignIn, Person, signOut, test, unique } from '../support/fixtures';
+import { expect, fillSignIn, mainNav, Person, signOut, test, unique } from '../support/fixtures';
 import { emailedLink } from '../support/outbox';
 import { PASSWORD } from '../support/site';
 
@@ -22,7 +22,7 @@ test('registers a new account and is signed in', async ({ page }) => {
   await page.getByRole('button', { name: 'Create my account' }).click();
 
   await expect(page).toHaveURL('/');
-  const nav = page.getByRole('navigation', { name: 'Main' });
+  const nav = await mainNav(page);
   await expect(nav.getByRole('link', { name: username, exact: true })).toBeVisible();
   await expect(nav.getByRole('button', { name: 'Sign out' })).toBeVisible();
   await expect(nav.getByRole('link', { name: 'Register' })).toHaveCount(0);
@@ -37,7 +37,7 @@ test('registering with an address that has an account answers as for any other',
 
   await expect(page.getByRole('heading', { name: 'Check your inbox' })).toBeVisible();
   await expect(page.getByRole('status')).toContainText(someoneElse.email);
-  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
 });
 
 test('registering a taken username shows the error and keeps what was typed', async ({ page, someoneElse }) => {
@@ -53,7 +53,7 @@ test('registering a taken username shows the error and keeps what was typed', as
   // The message is tied to the field for screen readers.
   await expect(username).toHaveAttribute('aria-invalid', 'true');
   await expect(username).toHaveAccessibleDescription(/Username has already been taken/);
-  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
 });
 
 test('signs in with username or email, and signs out', async ({ page, request }) => {
@@ -86,7 +86,7 @@ test('wrong credentials show one message that does not say which part was wrong'
   await expect(page.getByLabel('Username or email')).toHaveValue(someoneElse.username);
   await expect(page.getByLabel('Username or email')).toHaveAccessibleDescription('Wrong username or password.');
   await expect(page.getByLabel('Password')).toHaveValue('');
-  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
 });
 
 test('sign-in errors are gone after navigating away and back', async ({ page, someoneElse }) => {
@@ -94,10 +94,9 @@ test('sign-in errors are gone after navigating away and back', async ({ page, so
   await fillSignIn(page, someoneElse.username, 'not the password');
   await expect(page.getByRole('alert')).toHaveText('Wrong username or password.');
 
-  const nav = page.getByRole('navigation', { name: 'Main' });
-  await nav.getByRole('link', { name: 'Register' }).click();
+  await (await mainNav(page)).getByRole('link', { name: 'Register' }).click();
   await expect(page.getByRole('heading', { name: 'Register' })).toBeVisible();
-  await nav.getByRole('link', { name: 'Sign in' }).click();
+  await (await mainNav(page)).getByRole('link', { name: 'Sign in' }).click();
 
   await expect(page.getByRole('heading', { name: 'Sign in' })).toBeVisible();
   await expect(page.getByText('Wrong username or password.')).toHaveCount(0);
@@ -109,7 +108,8 @@ test('sign-in returns to the page that asked for it', async ({ page, request }) 
   const person = await new Person(request, unique('writer')).register();
 
   await page.goto('/editor');
-  await expect(page).toHaveURL('/login?next=%2Feditor');
+  await expect(page).toHaveURL('/login?next=%2Feditor&why=members');
+  await expect(page.getByRole('status')).toHaveText('That page is for signed-in members. Sign in and you will go straight back to it.');
   await fillSignIn(page, person.username, PASSWORD);
 
   await expect(page).toHaveURL('/editor');
@@ -132,5 +132,5 @@ test('after signing out, Back does not show the signed-in page again', async ({ 
   await signOut(page);
   await page.goBack();
   await expect(page.getByLabel('Email')).not.toHaveValue(member.email);
-  await expect(page.getByRole('button', { name: 'Sign out' })).toHaveCount(0);
+  await expect(page.locator('form[action="/logout"]')).toHaveCount(0);
 });

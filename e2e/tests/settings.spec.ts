@@ -1,12 +1,12 @@
 // Account settings, and deleting an account. Asking for the `member` fixture
 // signs the page in as a new member.
 
-import { expect, test } from '../support/fixtures';
+import { expect, mainNav, test } from '../support/fixtures';
 import { PASSWORD } from '../support/site';
 
 test('a bio saved in settings shows on the author page', async ({ page, member }) => {
   await page.goto('/');
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+  await (await mainNav(page)).getByRole('link', { name: 'Settings' }).click();
   await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
   await expect(page.getByLabel('Email')).toHaveValue(member.email);
 
@@ -15,7 +15,7 @@ test('a bio saved in settings shows on the author page', async ({ page, member }
   await expect(page.getByRole('status')).toHaveText('Your settings were saved.');
   await expect(page.getByLabel('Bio')).toHaveValue('I *write* end-to-end tests.');
 
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: member.username, exact: true }).click();
+  await (await mainNav(page)).getByRole('link', { name: member.username, exact: true }).click();
   await expect(page).toHaveURL(`/users/${member.username}`);
   await expect(page.getByText('I write end-to-end tests.')).toBeVisible();
   await expect(page.locator('em', { hasText: 'write' })).toBeVisible();
@@ -31,12 +31,12 @@ test('deleting the account signs out and leaves the posts under “[deleted]”'
   await page.getByLabel('Your password, to confirm').fill('not my password');
   await page.getByRole('button', { name: 'Delete my account' }).click();
   await expect(page.getByLabel('Your password, to confirm')).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+  await expect((await mainNav(page)).getByRole('button', { name: 'Sign out' })).toBeVisible();
 
   await page.getByLabel('Your password, to confirm').fill(PASSWORD);
   await page.getByRole('button', { name: 'Delete my account' }).click();
   await expect(page).toHaveURL('/');
-  await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sign in' })).toBeVisible();
+  await expect((await mainNav(page)).getByRole('link', { name: 'Sign in' })).toBeVisible();
 
   // The post stays, by "[deleted]", with no way to the old profile.
   await page.goto(post.url);

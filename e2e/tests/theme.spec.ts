@@ -2,7 +2,7 @@
 
 import type { Page } from '@playwright/test';
 
-import { expect, test } from '../support/fixtures';
+import { expect, mainNav, test } from '../support/fixtures';
 
 const themeToggle = (page: Page) => page.getByRole('button', { name: 'Dark theme' });
 
@@ -23,7 +23,7 @@ test.describe('with a light system theme', () => {
     expect(dark).not.toBe(light);
 
     // Another page, then a reload: still dark.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Register' }).click();
+    await (await mainNav(page)).getByRole('link', { name: 'Register' }).click();
     await expect(page.getByRole('heading', { name: 'Register' })).toBeVisible();
     await expect(themeToggle(page)).toHaveAttribute('aria-pressed', 'true');
     expect(await background(page)).toBe(dark);

@@ -85,7 +85,12 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
     }
     let status = response.status();
     if status == StatusCode::UNAUTHORIZED {
-        return Redirect::to(&format!("/login?next={}", urlencode(&return_to))).into_response();
+        // `why`: the sign-in page says the page asked for it.
+        return Redirect::to(&format!(
+            "/login?next={}&why=members",
+            urlencode(&return_to)
+        ))
+        .into_response();
     }
     if status.is_client_error() || status.is_server_error() {
         let is_html = response

@@ -371,12 +371,19 @@ backend_test!(sign_in_returns_to_the_page_that_asked, |app| {
     app.register("writer").await;
     app.logout().await.assert_redirect("/");
     let page = app.get("/editor").await;
-    page.assert_redirect("/login?next=%2Feditor");
-    let login = app.get("/login?next=%2Feditor").await;
+    page.assert_redirect("/login?next=%2Feditor&why=members");
+    let login = app.get("/login?next=%2Feditor&why=members").await;
     assert_eq!(
         login.attr("input[name=next]", "value").as_deref(),
         Some("/editor")
     );
+    assert_eq!(
+        login.texts(".notice"),
+        ["That page is for signed-in members. Sign in and you will go straight back to it."],
+        "the page says why it is there"
+    );
+    // Reached from the header's link, it says nothing of the kind.
+    assert!(app.get("/login?next=%2F").await.texts(".notice").is_empty());
     let page = app
         .post(
             "/login",
@@ -678,7 +685,7 @@ backend_test!(
         laptop
             .get("/settings")
             .await
-            .assert_redirect("/login?next=%2Fsettings");
+            .assert_redirect("/login?next=%2Fsettings&why=members");
 
         app.logout().await;
         app.login("erin", "correct horse").await.assert_status(422);

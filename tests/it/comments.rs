@@ -213,11 +213,11 @@ backend_test!(visitors_must_sign_in_to_comment, |app| {
     assert_eq!(response.status(), 303);
     assert_eq!(
         response.headers()["location"],
-        format!("/login?next=%2Fposts%2F{slug}").as_str()
+        format!("/login?next=%2Fposts%2F{slug}&why=members").as_str()
     );
     // Without a Referer from this site, home.
     let page = visitor
         .post(&format!("/posts/{slug}/comments"), &[("body", "anon")])
         .await;
-    page.assert_redirect("/login?next=%2F");
+    page.assert_redirect("/login?next=%2F&why=members");
 });

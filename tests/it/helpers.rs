@@ -671,6 +671,12 @@ impl Browser {
         self.cookie("quire_csrf").expect("the site sets quire_csrf")
     }
 
+    /// Sets a cookie as the site's script would.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &self.base);
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         let header = self.jar.cookies(&self.base)?;
         header

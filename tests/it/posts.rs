@@ -624,3 +624,77 @@ backend_test!(a_draft_is_shared_by_a_link_its_author_can_revoke, |app| {
         .await
         .assert_status(403);
 });
+
+backend_test!(publish_times_are_in_the_authors_time_zone, |app| {
+    app.register("owner").await;
+    let zone_shown = |page: &crate::helpers::Page| page.texts("label[for=publish_at]").join("");
+    // Without script and without a setting: UTC, and the field says so.
+    assert!(zone_shown(&app.get("/editor").await).contains("(your time, UTC;"));
+    // The browser's zone, as the site's script keeps it.
+    app.set_cookie("quire_tz", "Asia/Tokyo");
+    assert!(zone_shown(&app.get("/editor").await).contains("(your time, Asia/Tokyo;"));
+    let page = app
+        .post(
+            "/editor",
+            &[
+                ("title", "Tokyo morning"),
+                ("body", "x"),
+                ("publish_at", "2001-02-03T09:05"),
+                ("action", "publish"),
+            ],
+        )
+        .await;
+    page.assert_status(303);
+    let post = app.new_browser().get("/posts/tokyo-morning").await;
+    assert!(
+        post.contains("datetime=\"2001-02-03T00:05:00Z\""),
+        "stored in UTC"
+    );
+
+    // A zone chosen in the settings wins over the browser's.
+    let saved = app
+        .post("/settings/time-zone", &[("time_zone", "America/New_York")])
+        .await;
+    saved.assert_status(200);
+    assert!(saved.contains("Your time zone was saved."));
+    assert_eq!(
+        saved.attr("#time_zone", "value").as_deref(),
+        Some("America/New_York")
+    );
+    let page = app
+        .post(
+            "/editor",
+            &[
+                ("title", "New York evening"),
+                ("body", "x"),
+                ("publish_at", "2999-07-04T21:00"),
+                ("action", "publish"),
+            ],
+        )
+        .await;
+    let path = page.location.expect("a redirect to the post");
+    assert!(
+        app.get(&path)
+            .await
+            .contains("datetime=\"2999-07-05T01:00:00Z\"")
+    );
+    let edit = app.get(&format!("{path}/edit")).await;
+    assert_eq!(
+        edit.attr("#publish_at", "value").as_deref(),
+        Some("2999-07-04T21:00"),
+        "shown back in the author's zone"
+    );
+    assert!(zone_shown(&edit).contains("(your time, America/New_York;"));
+
+    // A zone that does not exist is refused, beside the field.
+    let refused = app
+        .post("/settings/time-zone", &[("time_zone", "Mars/Olympus_Mons")])
+        .await;
+    refused.assert_status(422);
+    assert!(refused.texts(".field-errors li")[0].starts_with("Time zone must be a time zone"));
+    // Cleared, the browser's zone applies again.
+    app.post("/settings/time-zone", &[("time_zone", "")])
+        .await
+        .assert_status(200);
+    assert!(zone_shown(&app.get("/editor").await).contains("(your time, Asia/Tokyo;"));
+});

@@ -97,6 +97,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
     }
 }
 
+/// The cookie `app.js` keeps the browser's time zone in (an IANA name).
+pub const ZONE_COOKIE: &str = "quire_tz";
+
+/// The zone the reader types and reads times in: their setting when signed
+/// in and they chose one, else their browser's (from [`ZONE_COOKIE`]), else
+/// UTC (a first page without script).
+#[derive(Clone, Debug)]
+pub struct ReaderZone(pub crate::zone::Zone);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReaderZone {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        use crate::zone::Zone;
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let chosen = viewer.user().and_then(|u| u.time_zone.as_deref());
+        let browser = crate::http::pages::cookie(&parts.headers, ZONE_COOKIE);
+        let zone = chosen
+            .and_then(Zone::named)
+            .or_else(|| browser.as_deref().and_then(Zone::named))
+            .unwrap_or_else(Zone::utc);
+        Ok(ReaderZone(zone))
+    }
+}
+
 /// A signed-in user; anyone else is sent to the sign-in page.
 #[derive(Clone, Debug)]
 pub struct SignedIn(pub User);
@@ -139,7 +163,8 @@ pub struct ApiUser {
 #[derive(Clone)]
 enum TokenAuth {
     None,
-    Valid(ApiUser),
+    // Boxed: requests without a token carry the small variants.
+    Valid(Box<ApiUser>),
     Invalid,
 }
 
@@ -161,7 +186,7 @@ pub async fn load_api_user(State(app): State<App>, mut request: Request, next: N
     let auth = match bearer(&request) {
         None => TokenAuth::None,
         Some(jwt) => match token::authenticate(&app.db, app.secret(), jwt).await {
-            Ok((user, token)) => TokenAuth::Valid(ApiUser { user, token }),
+            Ok((user, token)) => TokenAuth::Valid(Box::new(ApiUser { user, token })),
             Err(AppError::Unauthorized) => TokenAuth::Invalid,
             Err(e) => return ApiError::from(e).into_response(),
         },
@@ -201,7 +226,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MaybeApiUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         match parts.extensions.get::<TokenAuth>() {
-            Some(TokenAuth::Valid(user)) => Ok(MaybeApiUser(Some(user.clone()))),
+            Some(TokenAuth::Valid(user)) => Ok(MaybeApiUser(Some((**user).clone()))),
             Some(TokenAuth::Invalid) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "token",

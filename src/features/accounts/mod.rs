@@ -31,6 +31,7 @@ use crate::db::{self, Db, MigrationStep, Query, Timestamp, Unique, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
 use crate::page_cache::Shared;
+use crate::zone::Zone;
 pub use domain::bio_html;
 use domain::{Email, Password, Username, parse_bio, parse_image_url, username_key};
 
@@ -78,6 +79,9 @@ pub struct User {
     pub deleted_at: Option<Timestamp>,
     /// Emails when someone replies to their post or comment.
     pub notify_replies: bool,
+    /// The zone they type and read times in (an IANA name); `None`: their
+    /// browser's.
+    pub time_zone: Option<String>,
 }
 
 impl User {
@@ -102,7 +106,7 @@ fn user_columns_of_u() -> String {
 }
 
 const USER_COLUMNS: &str =
-    "id, username, email, bio, image, role, created_at, deleted_at, notify_replies";
+    "id, username, email, bio, image, role, created_at, deleted_at, notify_replies, time_zone";
 
 pub async fn find(db: &Db, id: i64) -> AppResult<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
@@ -787,6 +791,17 @@ pub async fn delete_account(db: &Db, user: &User, password: &str) -> AppResult<(
 }
 
 /// Turns reply emails on or off.
+/// Sets the zone a member types and reads times in; `None`: their
+/// browser's.
+pub async fn set_time_zone(db: &Db, user_id: i64, zone: Option<&Zone>) -> AppResult<()> {
+    query("UPDATE users SET time_zone = $1 WHERE id = $2")
+        .bind(zone.map(Zone::name))
+        .bind(user_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_notify_replies(db: &Db, user_id: i64, on: bool) -> AppResult<()> {
     query("UPDATE users SET notify_replies = $1 WHERE id = $2")
         .bind(on)

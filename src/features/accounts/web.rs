@@ -17,7 +17,7 @@ use super::session_store::USER_ID_KEY;
 use super::signup::{self, SignUp};
 use super::{NewAccount, NewAddress, ProfileChanges, SignInFrom, User, address, device};
 use crate::app::App;
-use crate::error::{AppError, AppResult, Thing};
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::http::extract::{ClientIp, CsrfForm, NoFields};
 use crate::http::pages::{PageCtx, safe_next, see_other};
 
@@ -33,6 +33,7 @@ pub fn routes() -> Router<App> {
         .route("/settings/delete", get(delete_page).post(delete_account))
         .route("/admin/invites", get(invites_page).post(create_invite))
         .route("/settings/notifications", post(update_notifications))
+        .route("/settings/time-zone", post(update_time_zone))
         .route("/password/forgot", get(forgot_page).post(forgot))
         .route(RESET_ROUTE, get(reset_page).post(reset))
         .route(
@@ -53,6 +54,8 @@ pub const SECRET_ROUTES: [&str; 4] = [CONFIRM_ROUTE, ADDRESS_ROUTE, RESET_ROUTE,
 #[derive(Deserialize, Default)]
 struct NextQuery {
     next: Option<String>,
+    /// `members`: sent here by a page for signed-in members.
+    why: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -75,7 +78,10 @@ async fn login_page(
     ctx.render(
         &state,
         "login.html",
-        context! { next => safe_next(q.next.as_deref()) },
+        context! {
+            next => safe_next(q.next.as_deref()),
+            members_only => q.why.as_deref() == Some("members"),
+        },
     )
 }
 
@@ -422,6 +428,44 @@ async fn update_notifications(
         &state,
         "settings.html",
         context! { form => Serde(user), notify_replies => on, notifications_saved => true },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct TimeZoneForm {
+    /// An IANA name; empty: the browser's.
+    #[serde(default)]
+    time_zone: String,
+}
+
+async fn update_time_zone(
+    State(state): State<App>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<TimeZoneForm>,
+) -> AppResult<Response> {
+    let chosen = form.time_zone.trim();
+    let zone = if chosen.is_empty() {
+        None
+    } else {
+        match crate::zone::Zone::named(chosen) {
+            Some(zone) => Some(zone),
+            None => {
+                let errors = FieldErrors::single(
+                    "time_zone",
+                    Problem::Format("must be a time zone from the list, like Europe/Paris"),
+                );
+                return ctx.form_again(&state, "settings.html", AppError::Validation(errors), |errors| {
+                    context! { form => Serde(&user), time_zone => chosen, time_zone_errors => Serde(errors) }
+                });
+            }
+        }
+    };
+    super::set_time_zone(&state.db, user.id, zone.as_ref()).await?;
+    Ok(ctx.render(
+        &state,
+        "settings.html",
+        context! { form => Serde(&user), time_zone => zone.as_ref().map(|z| z.name()).unwrap_or_default(), time_zone_saved => true },
     ))
 }
 

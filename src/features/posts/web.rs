@@ -15,14 +15,14 @@ use super::{
     Listing, Post, PostFields, PostInput, PostState, Publication, preview_links, split_tags,
 };
 use crate::app::App;
-use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
-use crate::features::accounts::extract::{Page, SignedIn, Viewer};
+use crate::features::accounts::extract::{Page, ReaderZone, SignedIn, Viewer};
 use crate::features::accounts::{self, User};
 use crate::features::media::{self, FormUploads, UploadQuery};
 use crate::http::extract::{CsrfForm, CsrfFormData, NoFields};
 use crate::http::pages::see_other;
 use crate::markdown::{self, Shape};
+use crate::zone::Zone;
 
 pub const PER_PAGE: i64 = 10;
 
@@ -310,9 +310,13 @@ struct EditorForm {
     body: String,
     #[serde(default)]
     tags: String,
-    /// `YYYY-MM-DDTHH:MM` in UTC, from a datetime-local field; empty for now.
+    /// `YYYY-MM-DDTHH:MM` in [`Self::zone`], from a datetime-local field;
+    /// empty for now.
     #[serde(default)]
     publish_at: String,
+    /// The author's zone, which `publish_at` is in ([`ReaderZone`]).
+    #[serde(skip)]
+    zone: Zone,
     /// Which button was pressed: `preview`, `draft` or `publish`; "Upload
     /// images" says so in the address instead ([`UploadQuery`]).
     #[serde(default)]
@@ -320,9 +324,12 @@ struct EditorForm {
 }
 
 impl EditorForm {
-    fn from_post(post: &Post) -> Self {
+    fn from_post(post: &Post, zone: Zone) -> Self {
         let publish_at = match post.state() {
-            PostState::Scheduled => post.published_at.map(datetime_local).unwrap_or_default(),
+            PostState::Scheduled => post
+                .published_at
+                .map(|at| zone.local_input(at))
+                .unwrap_or_default(),
             _ => String::new(),
         };
         Self {
@@ -331,6 +338,7 @@ impl EditorForm {
             body: post.body.clone(),
             tags: post.tags.join(", "),
             publish_at,
+            zone,
             action: String::new(),
         }
     }
@@ -339,14 +347,14 @@ impl EditorForm {
         let publication = match self.action.as_str() {
             "draft" => Publication::Draft,
             _ if self.publish_at.trim().is_empty() => Publication::Publish,
-            _ => {
-                Publication::PublishAt(parse_datetime_local(&self.publish_at).ok_or_else(|| {
+            _ => Publication::PublishAt(self.zone.read_local_input(&self.publish_at).ok_or_else(
+                || {
                     FieldErrors::single(
                         "publish_at",
                         Problem::Format("must be a date and time like 2026-12-24T18:00"),
                     )
-                })?)
-            }
+                },
+            )?),
         };
         Ok(PostFields {
             title: self.title.clone(),
@@ -361,24 +369,6 @@ impl EditorForm {
     async fn input(&self, app: &App) -> AppResult<PostInput> {
         PostInput::parse(app, &self.fields().map_err(AppError::Validation)?).await
     }
-}
-
-fn parse_datetime_local(text: &str) -> Option<Timestamp> {
-    let text = text.trim();
-    let with_seconds =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    let without = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    time::PrimitiveDateTime::parse(text, with_seconds)
-        .or_else(|_| time::PrimitiveDateTime::parse(text, without))
-        .ok()
-        // Years outside 1970–9999 are typos, and have no RFC 3339 form.
-        .filter(|at| (1970..=9999).contains(&at.year()))
-        .map(|at| Timestamp::from_datetime(at.assume_utc()))
-}
-
-fn datetime_local(at: Timestamp) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    at.as_datetime().format(format).unwrap_or_default()
 }
 
 /// The editor, with `form` as typed; `added` images were just uploaded into
@@ -419,7 +409,7 @@ async fn render_editor(
         state,
         status,
         "editor.html",
-        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions), added, shareable, preview_link },
+        context! { form => Serde(form), post => Serde(post), errors => Serde(errors), preview, suggestions => Serde(suggestions), added, shareable, preview_link, time_zone => form.zone.name() },
     ))
 }
 
@@ -465,12 +455,16 @@ async fn new_post(
     State(state): State<App>,
     ctx: Page,
     SignedIn(_): SignedIn,
+    ReaderZone(zone): ReaderZone,
 ) -> AppResult<Response> {
     render_editor(
         &state,
         &ctx,
         StatusCode::OK,
-        &EditorForm::default(),
+        &EditorForm {
+            zone,
+            ..EditorForm::default()
+        },
         None,
         None,
         0,
@@ -482,10 +476,11 @@ async fn create(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
+    ReaderZone(zone): ReaderZone,
     Query(query): Query<UploadQuery>,
     form: CsrfFormData,
 ) -> AppResult<Response> {
-    submit(&state, &ctx, &user, &query, form, None).await
+    submit(&state, &ctx, &user, zone, &query, form, None).await
 }
 
 /// The editor's form as posted: its images uploaded, or its other buttons'
@@ -494,16 +489,23 @@ async fn submit(
     state: &App,
     ctx: &Page,
     user: &User,
+    zone: Zone,
     query: &UploadQuery,
     mut data: CsrfFormData,
     editing: Option<Post>,
 ) -> AppResult<Response> {
     if !query.wants_upload() {
-        let form: EditorForm = data.fields().await?;
+        let form = EditorForm {
+            zone,
+            ..data.fields().await?
+        };
         return save(state, ctx, user, &form, editing).await;
     }
     let (uploaded, refused) = FormUploads::take(state, user.id, &mut data).await?.settle();
-    let mut form: EditorForm = data.fields().await?;
+    let mut form = EditorForm {
+        zone,
+        ..data.fields().await?
+    };
     media::append_markdown(&mut form.body, &uploaded);
     let (status, errors) = media::upload_outcome(refused)?;
     render_editor(
@@ -557,6 +559,7 @@ async fn edit(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
+    ReaderZone(zone): ReaderZone,
     Path(slug): Path<String>,
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state, &slug, &user).await?;
@@ -564,7 +567,7 @@ async fn edit(
         &state,
         &ctx,
         StatusCode::OK,
-        &EditorForm::from_post(&post),
+        &EditorForm::from_post(&post, zone),
         Some(&post),
         None,
         0,
@@ -576,12 +579,13 @@ async fn update(
     State(state): State<App>,
     ctx: Page,
     SignedIn(user): SignedIn,
+    ReaderZone(zone): ReaderZone,
     Path(slug): Path<String>,
     Query(query): Query<UploadQuery>,
     form: CsrfFormData,
 ) -> AppResult<Response> {
     let post = super::find_for_edit(&state, &slug, &user).await?;
-    submit(&state, &ctx, &user, &query, form, Some(post)).await
+    submit(&state, &ctx, &user, zone, &query, form, Some(post)).await
 }
 
 async fn confirm_delete(
