@@ -438,14 +438,15 @@ pub fn excerpt(html: &str, max: usize) -> String {
 }
 
 /// The address of the first image in rendered HTML, as written there
-/// (site-relative for uploads), for a page's preview card (OpenGraph).
-pub fn first_image(html: &str) -> Option<&str> {
+/// (site-relative for uploads), for a page's preview card (OpenGraph),
+/// with its `&amp;` read as `&`: templates escape it again.
+pub fn first_image(html: &str) -> Option<String> {
     // The sanitizer's serializer writes every attribute in double quotes.
     let img = &html[html.find("<img ")?..];
     let tag = &img[..img.find('>')?];
     let src = &tag[tag.find(" src=\"")? + " src=\"".len()..];
     let src = &src[..src.find('"')?];
-    (!src.is_empty()).then_some(src)
+    (!src.is_empty()).then(|| src.replace("&amp;", "&"))
 }
 
 /// Stored HTML as a feed carries it, to be read away from the site: every
@@ -497,8 +498,13 @@ mod tests {
     #[test]
     fn the_first_image_is_found_in_rendered_html() {
         let html = rendered("Text.\n\n![a](/media/x.png) ![b](https://e.example/b.jpg?a=1&b=2)");
-        assert_eq!(first_image(&html), Some("/media/x.png"));
+        assert_eq!(first_image(&html).as_deref(), Some("/media/x.png"));
         assert_eq!(first_image("<p>none</p>"), None);
+        let html = rendered("![b](https://e.example/b.jpg?a=1&b=2)");
+        assert_eq!(
+            first_image(&html).as_deref(),
+            Some("https://e.example/b.jpg?a=1&b=2")
+        );
     }
 
     #[test]

@@ -81,8 +81,7 @@ impl PostView {
             snippet: None,
             image: with_html
                 .then(|| markdown::first_image(post.body_html.as_deref().unwrap_or_default()))
-                .flatten()
-                .map(|src| src.replace("&amp;", "&")),
+                .flatten(),
             post,
         }
     }
