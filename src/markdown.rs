@@ -6,9 +6,9 @@
 //! what reaches the browser, whatever comrak emits.
 //!
 //! Rendering is work an author asks for, so it is bounded and done once:
-//! posts and comments store their HTML with the [`VERSION`] of the renderer
-//! that made it when they are written ([`render_off_thread`]), and pages
-//! show what is stored. Parsing is linear in comrak, but html5ever (inside
+//! posts, comments and the site's pages store their HTML with the
+//! [`VERSION`] of the renderer that made it when they are written
+//! ([`render_off_thread`]), and pages show what is stored. Parsing is linear in comrak, but html5ever (inside
 //! ammonia) spends time in the square of the element nesting depth —
 //! `'>' × 32,000` took 17 s — so output nested deeper than [`MAX_DEPTH`] is
 //! refused before it reaches the sanitizer, and the whole render runs on a
@@ -326,6 +326,7 @@ pub async fn keep_current(
 pub enum StoredIn {
     Posts,
     Comments,
+    Pages,
 }
 
 impl StoredIn {
@@ -333,6 +334,7 @@ impl StoredIn {
         match self {
             StoredIn::Posts => "posts",
             StoredIn::Comments => "comments",
+            StoredIn::Pages => "pages",
         }
     }
 }
