@@ -40,7 +40,7 @@ pub fn routes(app: &App) -> Router<App> {
 }
 
 /// How long a card's automatic summary is, in characters: two lines or so.
-const CARD_SUMMARY_CHARS: usize = 160;
+pub const CARD_SUMMARY_CHARS: usize = 160;
 
 /// A post as pages show it.
 #[derive(Serialize)]
