@@ -426,6 +426,42 @@ fn every_top_level_route_of_the_site_is_reserved() {
     assert!(missing.is_empty(), "not in pages::RESERVED: {missing:?}");
 }
 
+backend_test!(pages_are_in_the_sitemap, |app| {
+    app.register("owner").await;
+    create(&app, "About", "", "Me.").await.assert_status(303);
+    create(&app, "Ünïcödé", "", "Yes.").await.assert_status(303);
+    let map = reqwest::get(app.url("/sitemap.xml"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let doc = roxmltree::Document::parse(&map).unwrap_or_else(|e| panic!("{e}: {map}"));
+    let locs: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("loc"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert_eq!(
+        locs,
+        vec![
+            public(&app, "/"),
+            public(&app, "/about"),
+            public(&app, "/%C3%BCn%C3%AFc%C3%B6d%C3%A9"),
+        ]
+    );
+    let lastmods = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("lastmod"))
+        .count();
+    assert_eq!(lastmods, 2, "each page says when it changed: {map}");
+    // The page's address as written works.
+    app.new_browser()
+        .get("/%C3%BCn%C3%AFc%C3%B6d%C3%A9")
+        .await
+        .assert_status(200);
+});
+
 backend_test!(a_new_page_shows_in_the_navigation_of_cached_pages, |app| {
     app.register("owner").await;
     app.publish("A post", "Words.", "").await;

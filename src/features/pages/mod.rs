@@ -338,6 +338,16 @@ pub async fn nav(app: &App) -> AppResult<Nav> {
     Ok(nav)
 }
 
+/// What a sitemap lists of the pages: each slug, with when it last
+/// changed, in the navigation's order.
+pub async fn site_map(db: &Db) -> AppResult<Vec<(String, Timestamp)>> {
+    Ok(
+        query("SELECT slug, updated_at FROM pages ORDER BY position, id")
+            .fetch_all(db)
+            .await?,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
