@@ -20,8 +20,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
-use crate::features::{accounts, admin, comments, feeds, media, posts, seo, visits};
-use crate::http::{self, pages};
+use crate::features::{accounts, admin, comments, feeds, media, pages, posts, seo, visits};
+use crate::http;
 use crate::jobs::{self, Job, Registry};
 use crate::mail::Mailer;
 use crate::templates::Templates;
@@ -40,6 +40,7 @@ impl App {
         parts.insert(posts::Relations::default());
         parts.insert(media::Uploads::default());
         parts.insert(media::serve::Kept::default());
+        parts.insert(pages::NavCache::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));
@@ -72,7 +73,7 @@ pub const SECRET_ROUTES: &[&str] = &accounts::web::SECRET_ROUTES;
 pub fn router(app: App) -> Router {
     let sessions =
         SessionManagerLayer::new(accounts::session_store::DbSessionStore::new(app.db.clone()))
-            .with_name(pages::SESSION_COOKIE)
+            .with_name(http::pages::SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
             .with_secure(app.settings.http.secure_cookies())
@@ -81,8 +82,9 @@ pub fn router(app: App) -> Router {
             // view.
             .with_expiry(Expiry::OnInactivity(time::Duration::days(30)));
 
-    // Outermost last: the session, who is signed in, the page context, then
-    // the maintenance gate, which lets administrators through.
+    // Outermost last: the session, who is signed in, the header's links,
+    // the page context, then the maintenance gate, which lets
+    // administrators through.
     let site = Router::new()
         .merge(accounts::web::routes())
         .merge(posts::web::routes(&app))
@@ -92,7 +94,8 @@ pub fn router(app: App) -> Router {
         .merge(visits::web::routes())
         .merge(media::web::routes(&app))
         .merge(admin::routes())
-        .fallback(pages::not_found)
+        .merge(pages::web::routes())
+        .fallback(http::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             (app.clone(), http::gate::Renderer::Page),
             http::gate::gate,
@@ -102,7 +105,11 @@ pub fn router(app: App) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            pages::page_context,
+            http::pages::page_context,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            pages::web::load_nav,
         ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

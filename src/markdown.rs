@@ -6,9 +6,9 @@
 //! what reaches the browser, whatever comrak emits.
 //!
 //! Rendering is work an author asks for, so it is bounded and done once:
-//! posts and comments store their HTML with the [`VERSION`] of the renderer
-//! that made it when they are written ([`render_off_thread`]), and pages
-//! show what is stored. Parsing is linear in comrak, but html5ever (inside
+//! posts, comments and the site's pages store their HTML with the
+//! [`VERSION`] of the renderer that made it when they are written
+//! ([`render_off_thread`]), and pages show what is stored. Parsing is linear in comrak, but html5ever (inside
 //! ammonia) spends time in the square of the element nesting depth —
 //! `'>' × 32,000` took 17 s — so output nested deeper than [`MAX_DEPTH`] is
 //! refused before it reaches the sanitizer, and the whole render runs on a
@@ -732,6 +732,7 @@ pub async fn keep_current(
 pub enum StoredIn {
     Posts,
     Comments,
+    Pages,
 }
 
 impl StoredIn {
@@ -739,13 +740,14 @@ impl StoredIn {
         match self {
             StoredIn::Posts => "posts",
             StoredIn::Comments => "comments",
+            StoredIn::Pages => "pages",
         }
     }
 
     /// What the rows of the table are.
     pub fn shape(self) -> Shape {
         match self {
-            StoredIn::Posts => Shape::Article,
+            StoredIn::Posts | StoredIn::Pages => Shape::Article,
             StoredIn::Comments => Shape::Note,
         }
     }
@@ -852,14 +854,15 @@ pub fn excerpt(html: &str, max: usize) -> String {
 }
 
 /// The address of the first image in rendered HTML, as written there
-/// (site-relative for uploads), for a page's preview card (OpenGraph).
-pub fn first_image(html: &str) -> Option<&str> {
+/// (site-relative for uploads), for a page's preview card (OpenGraph),
+/// with its `&amp;` read as `&`: templates escape it again.
+pub fn first_image(html: &str) -> Option<String> {
     // The sanitizer's serializer writes every attribute in double quotes.
     let img = &html[html.find("<img ")?..];
     let tag = &img[..img.find('>')?];
     let src = &tag[tag.find(" src=\"")? + " src=\"".len()..];
     let src = &src[..src.find('"')?];
-    (!src.is_empty()).then_some(src)
+    (!src.is_empty()).then(|| src.replace("&amp;", "&"))
 }
 
 /// Stored HTML as a feed carries it, to be read away from the site: every
@@ -911,8 +914,13 @@ mod tests {
     #[test]
     fn the_first_image_is_found_in_rendered_html() {
         let html = rendered("Text.\n\n![a](/media/x.png) ![b](https://e.example/b.jpg?a=1&b=2)");
-        assert_eq!(first_image(&html), Some("/media/x.png"));
+        assert_eq!(first_image(&html).as_deref(), Some("/media/x.png"));
         assert_eq!(first_image("<p>none</p>"), None);
+        let html = rendered("![b](https://e.example/b.jpg?a=1&b=2)");
+        assert_eq!(
+            first_image(&html).as_deref(),
+            Some("https://e.example/b.jpg?a=1&b=2")
+        );
     }
 
     #[test]

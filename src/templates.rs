@@ -60,6 +60,19 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "admin_jobs.html",
         include_str!("../templates/admin_jobs.html"),
     ),
+    ("page.html", include_str!("../templates/page.html")),
+    (
+        "admin_pages.html",
+        include_str!("../templates/admin_pages.html"),
+    ),
+    (
+        "page_editor.html",
+        include_str!("../templates/page_editor.html"),
+    ),
+    (
+        "page_delete.html",
+        include_str!("../templates/page_delete.html"),
+    ),
     (
         "maintenance.html",
         include_str!("../templates/maintenance.html"),

@@ -92,7 +92,7 @@ export class Person {
  * a menu, opened first. */
 export async function mainNav(page: Page): Promise<Locator> {
   const menu = page.locator('details.nav-menu');
-  if ((await menu.isVisible()) && !(await menu.evaluate((d) => (d as HTMLDetailsElement).open))) {
+  if ((await menu.isVisible()) && (await menu.getAttribute('open')) === null) {
     await menu.getByText('Menu').click();
   }
   return page.getByRole('navigation', { name: 'Main' });

@@ -414,13 +414,14 @@ pub enum Unique {
     /// The partial index that allows one owner.
     SingleOwner,
     PostSlug,
+    PageSlug,
 }
 
 /// Each constraint as each backend names it in a violation: PostgreSQL by
 /// the constraint's name, SQLite by its columns in the message
 /// ("UNIQUE constraint failed: users.username"). One table, checked by a
 /// test that makes each violation on both databases.
-const UNIQUES: [(Unique, &str, &str); 5] = [
+const UNIQUES: [(Unique, &str, &str); 6] = [
     (Unique::Username, "users.username", "users_username_key"),
     (
         Unique::Username,
@@ -430,6 +431,7 @@ const UNIQUES: [(Unique, &str, &str); 5] = [
     (Unique::Email, "users.email", "users_email_key"),
     (Unique::SingleOwner, "users.role", "users_single_owner"),
     (Unique::PostSlug, "posts.slug", "posts_slug_key"),
+    (Unique::PageSlug, "pages.slug", "pages_slug_key"),
 ];
 
 /// Which known unique constraint an error violates, if it is one.

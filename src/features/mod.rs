@@ -5,6 +5,7 @@ pub mod admin;
 pub mod comments;
 pub mod feeds;
 pub mod media;
+pub mod pages;
 pub mod posts;
 pub mod seo;
 pub mod visits;

@@ -11,6 +11,7 @@ pub mod gate;
 pub mod health;
 pub mod limit;
 pub mod logging;
+pub mod nav;
 pub mod pages;
 pub mod security;
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::caller::Caller;
 use super::extract::CsrfToken;
+use super::nav::Nav;
 use crate::app::App;
 use crate::error::{AppError, AppResult, ErrorPage, FieldErrors, Thing};
 
@@ -53,6 +54,7 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
             .unwrap_or_else(|| "/".into())
     };
     let script = wants_json(request.headers());
+    let nav = Nav::of(request.extensions());
     request.extensions_mut().insert(CsrfToken(token.clone()));
 
     let mut response = next.run(request).await;
@@ -106,6 +108,7 @@ pub async fn page_context(State(state): State<App>, mut request: Request, next: 
                 caller,
                 csrf: CsrfToken(token),
                 path,
+                nav,
             };
             let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
             let mut page = ctx
@@ -174,12 +177,14 @@ pub async fn not_found() -> AppError {
 }
 
 /// What a handler needs to render a page: who is looking, the token for
-/// its forms, and where they are (for "sign in and come back").
+/// its forms, where they are (for "sign in and come back"), and the
+/// header's links.
 #[derive(Clone)]
 pub struct PageCtx {
     pub caller: Option<Caller>,
     pub csrf: CsrfToken,
     pub path: String,
+    pub nav: Nav,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
@@ -193,6 +198,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
                 .path_and_query()
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
+            nav: Nav::of(&parts.extensions),
         })
     }
 }
@@ -211,6 +217,8 @@ struct Common<'a> {
     url: String,
     registration: crate::config::Registration,
     version: &'static str,
+    /// The header's links after the site's name.
+    nav: &'a Nav,
 }
 
 /// `path` (with its query) as its canonical address under `root`.
@@ -273,6 +281,7 @@ impl PageCtx {
             root: root.to_string(),
             registration: state.settings.site.registration,
             version: env!("CARGO_PKG_VERSION"),
+            nav: &self.nav,
         };
         match state
             .templates

@@ -63,6 +63,14 @@ backend_test!(each_known_unique_violation_is_recognised, |app| {
             .bind(now),
             Some(Unique::PostSlug),
         ),
+        (
+            query(
+                "INSERT INTO pages (slug, title, body, position, created_at, updated_at)
+                 VALUES ('twice', 't', 'b', 0, $1, $1), ('twice', 't', 'b', 1, $1, $1)",
+            )
+            .bind(now),
+            Some(Unique::PageSlug),
+        ),
         // A unique constraint no feature answers for.
         (
             query("INSERT INTO tags (name) VALUES ('twice'), ('twice')"),

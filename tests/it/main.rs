@@ -27,6 +27,7 @@ mod media;
 mod migrations;
 mod operations;
 mod page_cache;
+mod pages;
 mod posts;
 mod realworld;
 mod schemathesis;

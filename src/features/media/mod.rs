@@ -10,9 +10,10 @@
 
 //!
 //! Who uploaded what is in `uploads` (the media page, the quota); where an
-//! image is used is in `media_uses`, written with the post, comment or
-//! profile that uses it ([`record_uses`]). Housekeeping removes uploads that
-//! nothing used for a day, and objects no one has uploaded or uses.
+//! image is used is in `media_uses`, written with the post, comment,
+//! profile or page that uses it ([`record_uses`]). Housekeeping removes
+//! uploads that nothing used for a day, and objects no one has uploaded or
+//! uses.
 
 pub mod api;
 pub mod picture;
@@ -128,7 +129,7 @@ fn served_at(settings: &MediaSettings, name: &MediaName) -> String {
     }
 }
 
-/// The version stored with the HTML of posts and comments: pages made
+/// The version stored with the HTML of posts, comments and pages: HTML made
 /// before the images moved to (or from) a CDN are made again.
 pub fn html_version(settings: &MediaSettings) -> i32 {
     crate::markdown::version_for(settings.base_url.as_ref().map(url::Url::as_str))
@@ -602,6 +603,8 @@ pub enum Use {
     Comment(i64),
     /// A member's profile picture.
     Avatar(i64),
+    /// A standalone page of the site (About, Now…).
+    Page(i64),
 }
 
 impl Use {
@@ -610,6 +613,7 @@ impl Use {
             Use::Post(id) => ("post_id", id),
             Use::Comment(id) => ("comment_id", id),
             Use::Avatar(id) => ("user_id", id),
+            Use::Page(id) => ("page_id", id),
         }
     }
 }
@@ -702,7 +706,7 @@ pub struct UsedIn {
 }
 
 /// A use of one of an author's images: a post's, a comment's (on the post
-/// with `comment_slug`) or, with neither, their profile picture's.
+/// with `comment_slug`), a page's or, with none, their profile picture's.
 #[derive(sqlx::FromRow)]
 struct UseRow {
     name: String,
@@ -710,6 +714,8 @@ struct UseRow {
     title: Option<String>,
     comment: Option<i64>,
     comment_slug: Option<String>,
+    page_slug: Option<String>,
+    page_title: Option<String>,
 }
 
 /// Everything `user_id` uploaded, newest first, with where each is used.
@@ -723,12 +729,14 @@ pub async fn list(db: &Db, user_id: i64) -> AppResult<Vec<Listed>> {
     .fetch_all(db)
     .await?;
     let uses: Vec<UseRow> = query(
-        "SELECT mu.name, p.slug, p.title, c.id AS comment, cp.slug AS comment_slug
+        "SELECT mu.name, p.slug, p.title, c.id AS comment, cp.slug AS comment_slug,
+                pg.slug AS page_slug, pg.title AS page_title
          FROM media_uses mu
          JOIN uploads u ON u.name = mu.name AND u.user_id = $1
          LEFT JOIN posts p ON p.id = mu.post_id
          LEFT JOIN comments c ON c.id = mu.comment_id
          LEFT JOIN posts cp ON cp.id = c.post_id
+         LEFT JOIN pages pg ON pg.id = mu.page_id
          ORDER BY mu.name",
     )
     .bind(user_id)
@@ -736,16 +744,28 @@ pub async fn list(db: &Db, user_id: i64) -> AppResult<Vec<Listed>> {
     .await?;
     let mut by_name: BTreeMap<String, Vec<UsedIn>> = BTreeMap::new();
     for row in uses {
-        let used = match (row.slug, row.title, row.comment, row.comment_slug) {
-            (Some(slug), Some(title), _, _) => UsedIn {
+        let used = match (
+            row.slug,
+            row.title,
+            row.comment,
+            row.comment_slug,
+            row.page_slug,
+            row.page_title,
+        ) {
+            (Some(slug), Some(title), ..) => UsedIn {
                 what: "post",
                 href: format!("/posts/{slug}"),
                 title,
             },
-            (_, _, Some(id), Some(slug)) => UsedIn {
+            (_, _, Some(id), Some(slug), ..) => UsedIn {
                 what: "comment",
                 href: format!("/posts/{slug}#comment-{id}"),
                 title: format!("a comment on /posts/{slug}"),
+            },
+            (.., Some(slug), Some(title)) => UsedIn {
+                what: "page",
+                href: format!("/{slug}"),
+                title,
             },
             _ => UsedIn {
                 what: "profile",

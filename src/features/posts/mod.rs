@@ -220,12 +220,7 @@ impl PostInput {
     /// body too complex to render is a field error like any other.
     pub async fn parse(app: &App, fields: &PostFields) -> AppResult<Self> {
         let mut errors = FieldErrors::new();
-        let title = fields.title.trim();
-        if title.is_empty() {
-            errors.add("title", Problem::Blank);
-        } else if title.chars().count() > MAX_TITLE {
-            errors.add("title", Problem::TooLong { max: MAX_TITLE });
-        }
+        let title = errors.check("title", parse_title(&fields.title));
         let description = fields.description.trim();
         if description.is_empty() && fields.description_required {
             errors.add("description", Problem::Blank);
@@ -237,26 +232,11 @@ impl PostInput {
                 },
             );
         }
-        let body_problem = if fields.body.trim().is_empty() {
-            Some(Problem::Blank)
-        } else if fields.body.chars().count() > MAX_BODY {
-            Some(Problem::TooLong { max: MAX_BODY })
-        } else {
-            None
-        };
         let tags = errors
             .check("tags", normalize_tags(&fields.tags))
             .unwrap_or_default();
-        let body_html = match body_problem {
-            Some(problem) => errors.check("body", Err(problem)),
-            None => {
-                let figures = media::figures(app, &fields.body).await?;
-                let rendered =
-                    markdown::render_off_thread(fields.body.clone(), figures, Shape::Article).await;
-                errors.check("body", rendered.map_err(Problem::from))
-            }
-        };
-        let (true, Some(body_html)) = (errors.is_empty(), body_html) else {
+        let body_html = errors.check("body", render_body(app, &fields.body).await?);
+        let (true, Some(title), Some(body_html)) = (errors.is_empty(), title, body_html) else {
             return Err(AppError::Validation(errors));
         };
         Ok(Self {
@@ -269,6 +249,38 @@ impl PostInput {
             publication: fields.publication,
         })
     }
+}
+
+/// A title as posts (and the site's pages) take it: trimmed, not blank, at
+/// most [`MAX_TITLE`] characters.
+pub fn parse_title(title: &str) -> Result<&str, Problem> {
+    let title = title.trim();
+    if title.is_empty() {
+        Err(Problem::Blank)
+    } else if title.chars().count() > MAX_TITLE {
+        Err(Problem::TooLong { max: MAX_TITLE })
+    } else {
+        Ok(title)
+    }
+}
+
+/// A body as posts (and the site's pages) take it: not blank, at most
+/// [`MAX_BODY`] characters, rendered off the async threads with its images
+/// laid out. The outer error refuses the request; the inner one is about
+/// the text, for beside the field.
+pub async fn render_body(app: &App, source: &str) -> AppResult<Result<String, Problem>> {
+    if source.trim().is_empty() {
+        return Ok(Err(Problem::Blank));
+    }
+    if source.chars().count() > MAX_BODY {
+        return Ok(Err(Problem::TooLong { max: MAX_BODY }));
+    }
+    let figures = media::figures(app, source).await?;
+    Ok(
+        markdown::render_off_thread(source.to_owned(), figures, Shape::Article)
+            .await
+            .map_err(Problem::from),
+    )
 }
 
 /// Each member's budget of previews, a part of the `App`: the editor asks

@@ -1,10 +1,12 @@
 //! URL slugs made from titles.
 
+/// The longest slug, in characters.
+pub const MAX: usize = 60;
+
 /// Lower-cases the title and joins its words with `-`: "Hello, World!" →
 /// "hello-world". Letters of any script are kept; everything else separates
-/// words. At most 60 characters, cut at a word boundary when possible.
+/// words. At most [`MAX`] characters, cut at a word boundary when possible.
 pub fn slugify(title: &str) -> String {
-    const MAX: usize = 60;
     let mut slug = String::new();
     for word in title
         .split(|c: char| !c.is_alphanumeric())

@@ -43,7 +43,7 @@ pub fn routes(app: &App) -> Router<App> {
 }
 
 /// How long a card's automatic summary is, in characters: two lines or so.
-const CARD_SUMMARY_CHARS: usize = 160;
+pub const CARD_SUMMARY_CHARS: usize = 160;
 
 /// A post as pages show it.
 #[derive(Serialize)]
@@ -84,8 +84,7 @@ impl PostView {
             snippet: None,
             image: with_html
                 .then(|| markdown::first_image(post.body_html.as_deref().unwrap_or_default()))
-                .flatten()
-                .map(|src| src.replace("&amp;", "&")),
+                .flatten(),
             post,
         }
     }

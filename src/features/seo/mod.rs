@@ -1,9 +1,9 @@
 //! What search engines read: `/robots.txt`, which keeps them out of the
 //! pages only members use and names the sitemap, and the sitemap itself
-//! (`/sitemap.xml`): the home page, every visible post, every author and
-//! every tag, with when each last changed. Past 50,000 addresses (the
-//! protocol's limit for one file) `/sitemap.xml` is an index of parts,
-//! `/sitemap/N.xml`.
+//! (`/sitemap.xml`): the home page, the owner's pages, every visible post,
+//! every author and every tag, with when each last changed. Past 50,000
+//! addresses (the protocol's limit for one file) `/sitemap.xml` is an index
+//! of parts, `/sitemap/N.xml`.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,6 +16,7 @@ use url::Url;
 use crate::app::App;
 use crate::db::Timestamp;
 use crate::error::{AppError, AppResult, Thing};
+use crate::features::pages;
 use crate::features::posts::{self, Mapped};
 use crate::templates::path_segment;
 
@@ -49,19 +50,16 @@ async fn robots(State(app): State<App>) -> AppResult<Response> {
 
 /// The whole map, or past one file's worth, the index of its parts.
 async fn sitemap(State(app): State<App>) -> AppResult<Response> {
-    let (entries, total) = posts::site_map(&app.db, 0, PER_FILE - 1).await?;
-    // The home page is the first address of the first file.
-    if total < PER_FILE {
-        let xml = urlset(&app, Some(home(&app).await?), entries)?;
-        return shared(&app, xml).await;
+    let (addresses, total) = addresses(&app, 1).await?;
+    if total <= PER_FILE {
+        return shared(&app, urlset(addresses)).await;
     }
-    let parts = (total + PER_FILE) / PER_FILE;
     let mut xml = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 "#,
     );
-    for n in 1..=parts {
+    for n in 1..=(total + PER_FILE - 1) / PER_FILE {
         let loc = absolute(&app, &format!("sitemap/{n}.xml"))?;
         xml.push_str(&format!(
             "  <sitemap><loc>{}</loc></sitemap>\n",
@@ -79,23 +77,49 @@ async fn part(State(app): State<App>, Path(file): Path<String>) -> AppResult<Res
         .and_then(|n| n.parse().ok())
         .filter(|n| *n >= 1)
         .ok_or(AppError::NotFound(Thing::Page))?;
-    // The first part starts with the home page: the posts' map is one
-    // address behind.
-    let (first, home) = match n {
-        1 => (0, Some(home(&app).await?)),
-        _ => ((n - 1) * PER_FILE - 1, None),
-    };
-    let limit = PER_FILE - i64::from(home.is_some());
-    let (entries, _) = posts::site_map(&app.db, first, limit).await?;
-    if entries.is_empty() && n > 1 {
+    let (addresses, _) = addresses(&app, n).await?;
+    if addresses.is_empty() {
         return Err(AppError::NotFound(Thing::Page));
     }
-    let xml = urlset(&app, home, entries)?;
-    shared(&app, xml).await
+    shared(&app, urlset(addresses)).await
+}
+
+/// An address with when what is there last changed, if known.
+type Address = (Url, Option<Timestamp>);
+
+/// The addresses of file `n` (from 1) of the map, and how many the whole
+/// map holds. The home page and the owner's pages come first, then the
+/// posts' map, which is paged from the database.
+async fn addresses(app: &App, n: i64) -> AppResult<(Vec<Address>, i64)> {
+    let mut fixed = vec![home(app).await?];
+    for (slug, changed) in pages::site_map(&app.db).await? {
+        fixed.push((absolute(app, &path_segment(&slug))?, Some(changed)));
+    }
+    let fixed_count = fixed.len() as i64;
+    let first = (n - 1)
+        .checked_mul(PER_FILE)
+        .ok_or(AppError::NotFound(Thing::Page))?;
+    let mut addresses: Vec<Address> = fixed
+        .into_iter()
+        .skip(usize::try_from(first).unwrap_or(usize::MAX))
+        .take(PER_FILE as usize)
+        .collect();
+    let offset = (first - fixed_count).max(0);
+    let limit = PER_FILE - addresses.len() as i64;
+    let (entries, posts_total) = posts::site_map(&app.db, offset, limit).await?;
+    for (mapped, changed) in entries {
+        let path = match mapped {
+            Mapped::Post(slug) => format!("posts/{}", path_segment(&slug)),
+            Mapped::Author(username) => format!("users/{}", path_segment(&username)),
+            Mapped::Tag(tag) => format!("tags/{}", path_segment(&tag)),
+        };
+        addresses.push((absolute(app, &path)?, Some(changed)));
+    }
+    Ok((addresses, fixed_count + posts_total))
 }
 
 /// The home page's entry: it changes with the newest post.
-async fn home(app: &App) -> AppResult<(Url, Option<Timestamp>)> {
+async fn home(app: &App) -> AppResult<Address> {
     let (newest, _) = posts::list(
         &app.db,
         None,
@@ -111,36 +135,21 @@ async fn home(app: &App) -> AppResult<(Url, Option<Timestamp>)> {
     Ok((absolute(app, "")?, changed))
 }
 
-fn urlset(
-    app: &App,
-    home: Option<(Url, Option<Timestamp>)>,
-    entries: Vec<(Mapped, Timestamp)>,
-) -> AppResult<String> {
+fn urlset(addresses: Vec<Address>) -> String {
     let mut xml = String::from(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
 "#,
     );
-    let mut add = |loc: &Url, changed: Option<Timestamp>| {
+    for (loc, changed) in addresses {
         xml.push_str(&format!("  <url><loc>{}</loc>", escape(loc.as_str())));
         if let Some(changed) = changed {
             xml.push_str(&format!("<lastmod>{}</lastmod>", changed.rfc3339()));
         }
         xml.push_str("</url>\n");
-    };
-    if let Some((loc, changed)) = home {
-        add(&loc, changed);
-    }
-    for (mapped, changed) in entries {
-        let path = match mapped {
-            Mapped::Post(slug) => format!("posts/{}", path_segment(&slug)),
-            Mapped::Author(username) => format!("users/{}", path_segment(&username)),
-            Mapped::Tag(tag) => format!("tags/{}", path_segment(&tag)),
-        };
-        add(&absolute(app, &path)?, Some(changed));
     }
     xml.push_str("</urlset>\n");
-    Ok(xml)
+    xml
 }
 
 /// A map, the same for every reader until a post goes live: kept by the
