@@ -81,7 +81,6 @@ test.describe('without JavaScript', () => {
 
     const nav = await mainNav(page);
     await expect(nav.getByRole('link', { name: member.username, exact: true })).toBeVisible();
-    await expectNoSeriousViolations(page, test.info(), 'the open menu');
     await nav.getByRole('link', { name: 'Settings' }).click();
     await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
   });
@@ -116,6 +115,6 @@ test.describe('in Tokyo', () => {
     await page.getByLabel('Publish at').fill('2999-01-01T09:00');
     await page.getByRole('button', { name: 'Publish' }).click();
     await expect(page.getByRole('heading', { name: title, level: 1 })).toBeVisible();
-    await expect(page.locator('.badge time')).toHaveAttribute('datetime', '2998-12-31T15:00:00Z');
+    await expect(page.locator('.badge time')).toHaveAttribute('datetime', '2999-01-01T00:00:00Z');
   });
 });
