@@ -39,6 +39,7 @@ pub const RESERVED: &[&str] = &[
     "login",
     "logout",
     "media",
+    "p",
     "password",
     "posts",
     "preview",
