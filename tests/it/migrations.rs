@@ -12,8 +12,17 @@ async fn schema(db: &Db) -> Vec<String> {
              WHERE name NOT LIKE '_sqlx_migrations%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
         }
         Dialect::Postgres => {
-            "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || COALESCE(column_default, '')
-             FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'
+            // Generated columns by their expressions and how each column
+            // is stored; the functions they call by their definitions.
+            "SELECT c.table_name || '.' || c.column_name || ' ' || c.data_type || ' ' || c.is_nullable || ' '
+                    || COALESCE(c.column_default, '') || COALESCE(' AS ' || c.generation_expression, '')
+                    || ' storage ' || a.attstorage::text
+             FROM information_schema.columns c
+             JOIN pg_attribute a ON a.attrelid = ('public.' || c.table_name)::regclass AND a.attname = c.column_name
+             WHERE c.table_schema = 'public' AND c.table_name <> '_sqlx_migrations'
+             UNION ALL
+             SELECT 'function ' || proname || ': ' || pg_get_functiondef(oid) FROM pg_proc
+             WHERE pronamespace = 'public'::regnamespace
              UNION ALL
              SELECT 'index ' || indexname || ': ' || indexdef FROM pg_indexes
              WHERE schemaname = 'public' AND tablename <> '_sqlx_migrations'

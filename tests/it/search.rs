@@ -71,6 +71,16 @@ backend_test!(search_finds_what_readers_may_see_best_first, |app| {
     assert_eq!(found(&app, "run").await, ["Weekend notes"]);
     assert_eq!(found(&app, "\"borrow checker\"").await, ["Weekend notes"]);
     assert!(found(&app, "\"checker borrow\"").await.is_empty());
+    // Phrases left out, and phrases among alternatives (on PostgreSQL each
+    // gains its pairs of words; what matches must not change).
+    assert_eq!(
+        found(&app, "rust -\"borrow checker\"").await,
+        ["Rust async runtimes"]
+    );
+    assert_eq!(
+        found(&app, "\"checker borrow\" or \"async runtimes\"").await,
+        ["Rust async runtimes"]
+    );
     assert_eq!(found(&app, "rust -async").await, ["Weekend notes"]);
     assert_eq!(found(&app, "executors or borrow").await.len(), 2);
 

@@ -5,6 +5,12 @@
 //! stemming); both follow the `search_text` and `search_tags` columns that
 //! a post's writes set in their transaction ([`indexed_text`]).
 //!
+//! PostgreSQL's index keeps no word positions, so a phrase would be
+//! checked by reading every post that holds its words; each post's vector
+//! also holds its pairs of adjacent words (migration
+//! 20261204000001_search_phrases) and a query gains its phrases' pairs
+//! ([`with_word_pairs`]), which the index answers.
+//!
 //! Queries read as a web search engine's do: words (all must be there),
 //! `"a phrase"`, `-word` to leave out, `or` between alternatives. Nothing
 //! a reader types is an error: the engines' own operators, stray quotes
@@ -12,7 +18,7 @@
 //! so what one costs is too.
 
 use super::{Listing, Post, SELECT_POSTS, attach_tags};
-use crate::db::{self, Db, Dialect, Query};
+use crate::db::{self, Db, Dialect, Query, query};
 use crate::error::AppResult;
 
 /// What of a query is read: longer ones cost more and find no better.
@@ -74,15 +80,24 @@ pub async fn search(
         more: false,
     };
     let text: String = text.chars().take(MAX_QUERY_CHARS).collect();
-    let (matches, query) = match db.dialect() {
+    // What the engine is asked, and what its snippets mark.
+    let (matches, query, marks) = match db.dialect() {
         Dialect::Sqlite => match fts5_query(&text) {
-            Some(query) => ("post_search MATCH $1", query),
+            Some(query) => ("post_search MATCH $1", query.clone(), query),
             None => return Ok(nothing),
         },
-        Dialect::Postgres => (
-            "p.search @@ websearch_to_tsquery('english', $1)",
-            text.clone(),
-        ),
+        Dialect::Postgres => {
+            // Parsed by PostgreSQL (its stemming and stop words), then
+            // given the pairs of its phrases.
+            let parsed: String = query("SELECT websearch_to_tsquery('english', $1)::text")
+                .bind(text.clone())
+                .scalar(db)
+                .await?;
+            if parsed.is_empty() {
+                return Ok(nothing);
+            }
+            ("p.search @@ $1::tsquery", with_word_pairs(&parsed), parsed)
+        }
     };
     let (clause, args) = listing.clause(2);
     let (from, rank, newest) = match db.dialect() {
@@ -98,7 +113,7 @@ pub async fn search(
         ),
         Dialect::Postgres => (
             "FROM posts p JOIN users u ON u.id = p.author_id",
-            "ts_rank(p.search, websearch_to_tsquery('english', $1)) DESC, p.id DESC",
+            "ts_rank(p.search, $1::tsquery) DESC, p.id DESC",
             "p.published_at DESC, p.id DESC",
         ),
     };
@@ -144,7 +159,7 @@ pub async fn search(
             ..nothing
         });
     }
-    let snippets = snippets(db, &query, &ids).await?;
+    let snippets = snippets(db, &marks, &ids).await?;
     let posts_sql = format!(
         "{SELECT_POSTS} WHERE p.id IN ({})",
         db::placeholders(2, ids.len())
@@ -185,7 +200,7 @@ async fn snippets(db: &Db, query: &str, ids: &[i64]) -> AppResult<Vec<(i64, Stri
              WHERE post_search MATCH $1 AND rowid IN ({listed})"
         ),
         Dialect::Postgres => format!(
-            "SELECT id, ts_headline('english', search_text, websearch_to_tsquery('english', $1),
+            "SELECT id, ts_headline('english', search_text, $1::tsquery,
                  'StartSel=' || $2 || ', StopSel=' || $3 ||
                  ', MinWords=12, MaxWords=30, MaxFragments=2, FragmentDelimiter=\" … \"')
              FROM posts WHERE id IN ({listed})"
@@ -198,6 +213,148 @@ async fn snippets(db: &Db, query: &str, ids: &[i64]) -> AppResult<Vec<(i64, Stri
         .bind_all(ids.iter().copied())
         .fetch_all(db)
         .await?)
+}
+
+/// `tsquery` (as PostgreSQL writes one) with each phrase also asking for
+/// its pairs of adjacent words, which the index holds as single lexemes:
+/// `'zero' <-> 'downtim'` becomes `( 'zero' <-> 'downtim' & 'zero downtim' )`.
+/// A phrase implies its pairs, so what matches is unchanged; the index can
+/// now find it among few posts. Only a phrase of plain words that is not
+/// itself part of a larger phrase gains pairs (a pair has no position, so
+/// inside another phrase it would never match; `websearch_to_tsquery`
+/// writes none such), and text this does not read is returned unchanged:
+/// slower, never wrong.
+fn with_word_pairs(tsquery: &str) -> String {
+    enum Token {
+        /// A quoted lexeme, unescaped; `plain` without weights or prefix.
+        Word { text: String, plain: bool },
+        /// `<->` (adjacent) or `<N>`.
+        Phrase { adjacent: bool },
+        /// `&`, `|`, `!`, `(`, `)`.
+        Other,
+    }
+    let mut tokens: Vec<(Token, std::ops::Range<usize>)> = Vec::new();
+    let bytes = tsquery.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let start = at;
+        let token = match bytes[at] {
+            b' ' => {
+                at += 1;
+                continue;
+            }
+            b'\'' => {
+                let mut text = String::new();
+                let mut chars = tsquery[at + 1..].char_indices();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\'' if tsquery[at + 1 + i + 1..].starts_with('\'') => {
+                            chars.next();
+                            text.push('\'');
+                        }
+                        '\'' => {
+                            end = Some(at + 1 + i + 1);
+                            break;
+                        }
+                        '\\' => text.extend(chars.next().map(|(_, c)| c)),
+                        c => text.push(c),
+                    }
+                }
+                let Some(end) = end else {
+                    return tsquery.to_owned();
+                };
+                at = end;
+                let mut plain = true;
+                if bytes.get(at) == Some(&b':') {
+                    plain = false;
+                    at += 1;
+                    while at < bytes.len() && b"*ABCDabcd".contains(&bytes[at]) {
+                        at += 1;
+                    }
+                }
+                Token::Word { text, plain }
+            }
+            b'<' => {
+                let Some(len) = tsquery[at..].find('>') else {
+                    return tsquery.to_owned();
+                };
+                let inner = &tsquery[at + 1..at + len];
+                at += len + 1;
+                if inner != "-" && inner.parse::<u16>().is_err() {
+                    return tsquery.to_owned();
+                }
+                Token::Phrase {
+                    adjacent: inner == "-",
+                }
+            }
+            b'&' | b'|' | b'!' | b'(' | b')' => {
+                at += 1;
+                Token::Other
+            }
+            _ => return tsquery.to_owned(),
+        };
+        tokens.push((token, start..at));
+    }
+    // A phrase operator between anything but two words (a group, a
+    // negation) makes phrases of phrases: left as it is.
+    let word =
+        |i: Option<usize>| matches!(i.and_then(|i| tokens.get(i)), Some((Token::Word { .. }, _)));
+    let simple = tokens.iter().enumerate().all(|(i, (token, _))| {
+        !matches!(token, Token::Phrase { .. }) || (word(i.checked_sub(1)) && word(Some(i + 1)))
+    });
+    if !simple {
+        return tsquery.to_owned();
+    }
+    let quoted = |text: &str| format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"));
+    let mut out = String::with_capacity(tsquery.len() * 2);
+    let mut copied = 0;
+    let mut i = 0;
+    while i < tokens.len() {
+        if !matches!(tokens[i].0, Token::Word { .. }) {
+            i += 1;
+            continue;
+        }
+        // The phrase from word i: word (operator word)*.
+        let mut end = i;
+        while matches!(tokens.get(end + 1), Some((Token::Phrase { .. }, _))) {
+            end += 2;
+        }
+        let pairs: Vec<String> = (i..end)
+            .step_by(2)
+            .filter_map(
+                |w| match (&tokens[w].0, &tokens[w + 1].0, &tokens[w + 2].0) {
+                    (
+                        Token::Word {
+                            text: a,
+                            plain: true,
+                        },
+                        Token::Phrase { adjacent: true },
+                        Token::Word {
+                            text: b,
+                            plain: true,
+                        },
+                    ) => Some(quoted(&format!("{a} {b}"))),
+                    _ => None,
+                },
+            )
+            .collect();
+        if !pairs.is_empty() {
+            let (first, last) = (tokens[i].1.start, tokens[end].1.end);
+            out.push_str(&tsquery[copied..first]);
+            out.push_str("( ");
+            out.push_str(&tsquery[first..last]);
+            for pair in pairs {
+                out.push_str(" & ");
+                out.push_str(&pair);
+            }
+            out.push_str(" )");
+            copied = last;
+        }
+        i = end + 1;
+    }
+    out.push_str(&tsquery[copied..]);
+    out
 }
 
 /// A snippet as HTML: its text escaped, its marks `<mark>` (balanced,
@@ -356,6 +513,45 @@ mod tests {
         );
         for nothing in ["", "   ", "-alone", "or", "\"\"", "!!! ???", "-"] {
             assert_eq!(q(nothing), None, "{nothing:?}");
+        }
+    }
+
+    #[test]
+    fn phrases_gain_their_pairs_of_words_and_nothing_else_changes() {
+        let pairs = with_word_pairs;
+        assert_eq!(
+            pairs("'zero' <-> 'downtim' <-> 'deploy'"),
+            "( 'zero' <-> 'downtim' <-> 'deploy' & 'zero downtim' & 'downtim deploy' )"
+        );
+        // As PostgreSQL writes `"the e-mail of doom" or fish -"rusty nails"`.
+        assert_eq!(
+            pairs("'e-mail' <-> 'e' <-> 'mail' <2> 'doom' | 'fish' & !( 'rusti' <-> 'nail' )"),
+            "( 'e-mail' <-> 'e' <-> 'mail' <2> 'doom' & 'e-mail e' & 'e mail' ) | 'fish' \
+             & !( ( 'rusti' <-> 'nail' & 'rusti nail' ) )"
+        );
+        // Quotes and backslashes in lexemes are written escaped.
+        assert_eq!(
+            pairs(r"'o''neil' <-> 'a\\b'"),
+            r"( 'o''neil' <-> 'a\\b' & 'o''neil a\\b' )"
+        );
+        // No adjacent plain words: nothing to add.
+        for unchanged in [
+            "'rust' & 'async'",
+            "'zero' <2> 'downtim'",
+            "'zero':* <-> 'downtim'",
+            "",
+        ] {
+            assert_eq!(pairs(unchanged), unchanged);
+        }
+        // Part of a larger phrase, or text this does not read: unchanged.
+        for unchanged in [
+            "( 'a' <-> 'b' ) <-> 'c'",
+            "'a' <-> ( 'b' <-> 'c' )",
+            "'a' <-> !'b' & 'c' <-> 'd'",
+            "'a' <-> 'b' ?",
+            "'unclosed <-> 'b'",
+        ] {
+            assert_eq!(pairs(unchanged), unchanged);
         }
     }
 
