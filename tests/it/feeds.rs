@@ -2,6 +2,7 @@
 //! session fetches them, in the three formats, on both databases.
 
 use feed_rs::model::Feed;
+use quire::db::{Timestamp, query};
 use reqwest::StatusCode;
 
 use crate::backend_test;
@@ -20,13 +21,6 @@ async fn feed(app: &TestApp, path: &str, content_type: &str) -> Feed {
     assert_eq!(response.headers()["content-type"], content_type, "{path}");
     let bytes = response.bytes().await.unwrap();
     feed_rs::parser::parse(&bytes[..]).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// An address as the site names it to the outside: under its public URL
-/// (a test server's is not its own address).
-fn public(app: &TestApp, path: &str) -> String {
-    let root = app.app.settings.http.public_url();
-    root.join(path.trim_start_matches('/')).unwrap().to_string()
 }
 
 fn titles(feed: &Feed) -> Vec<String> {
@@ -51,7 +45,7 @@ backend_test!(
         let member = app.new_browser();
         member.register("member").await;
         member.publish("Member post", "Theirs.", "rust").await;
-        let post_url = public(&app, &format!("/posts/{slug}"));
+        let post_url = app.public(&format!("/posts/{slug}"));
 
         for (file, content_type) in FORMATS {
             // The site's feed is the home page as visitors see it: the owner's.
@@ -65,7 +59,7 @@ backend_test!(
             assert!(entry.published.is_some(), "{file}");
             let html = entry.content.as_ref().unwrap().body.clone().unwrap();
             assert!(html.contains("<em>words</em>"), "{file}: {html}");
-            let tag_url = public(&app, "/tags/rust");
+            let tag_url = app.public("/tags/rust");
             assert!(
                 html.contains(&format!(r#"href="{tag_url}""#)),
                 "{file}: {html}"
@@ -191,7 +185,7 @@ backend_test!(search_engines_get_a_sitemap_and_robots_rules, |app| {
     let robots = robots.text().await.unwrap();
     assert!(robots.contains("Disallow: /editor"), "{robots}");
     assert!(
-        robots.contains(&format!("Sitemap: {}", public(&app, "/sitemap.xml"))),
+        robots.contains(&format!("Sitemap: {}", app.public("/sitemap.xml"))),
         "{robots}"
     );
 
@@ -217,11 +211,11 @@ backend_test!(search_engines_get_a_sitemap_and_robots_rules, |app| {
         .collect();
     let locs: Vec<&str> = urls.iter().map(|(loc, _)| loc.as_str()).collect();
     let expected = [
-        public(&app, "/"),
-        public(&app, &format!("/posts/{slug}")),
-        public(&app, "/users/owner"),
-        public(&app, "/tags/c%2B%2B"),
-        public(&app, "/tags/rust"),
+        app.public("/"),
+        app.public(&format!("/posts/{slug}")),
+        app.public("/users/owner"),
+        app.public("/tags/c%2B%2B"),
+        app.public("/tags/rust"),
     ];
     assert_eq!(locs, expected, "no draft, no author without posts");
     for (loc, lastmod) in &urls {
@@ -246,6 +240,70 @@ backend_test!(search_engines_get_a_sitemap_and_robots_rules, |app| {
         "the first part is the whole map while it fits one file"
     );
 });
+
+backend_test!(
+    a_map_past_fifty_thousand_addresses_is_an_index_of_parts,
+    |app| {
+        app.register("owner").await;
+        let slug = app.publish("The newest", "Words.", "").await;
+        // 50,000 more published posts, straight into the database: with the
+        // home page, the author and the post above, 50,003 addresses.
+        query(
+            "INSERT INTO posts (author_id, slug, title, description, body, body_html,
+             body_html_version, status, published_at, created_at, updated_at)
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000)
+         SELECT (SELECT id FROM users WHERE username = 'owner'), 'bulk-' || i, 'Bulk', '',
+                '', '', 1, 'published', $1, $1, $1
+         FROM n",
+        )
+        .bind(Timestamp::now() - time::Duration::days(1))
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+        let text = |path: &'static str| {
+            let url = app.url(path);
+            async move {
+                let response = reqwest::get(url).await.unwrap();
+                assert_eq!(response.status(), StatusCode::OK, "{path}");
+                response.text().await.unwrap()
+            }
+        };
+        let index = text("/sitemap.xml").await;
+        let doc = roxmltree::Document::parse(&index).unwrap();
+        assert_eq!(doc.root_element().tag_name().name(), "sitemapindex");
+        let parts: Vec<&str> = doc
+            .descendants()
+            .filter(|n| n.has_tag_name("loc"))
+            .filter_map(|n| n.text())
+            .collect();
+        assert_eq!(
+            parts,
+            [app.public("/sitemap/1.xml"), app.public("/sitemap/2.xml")]
+        );
+
+        let locs = |xml: &str| -> Vec<String> {
+            let doc = roxmltree::Document::parse(xml).unwrap();
+            assert_eq!(doc.root_element().tag_name().name(), "urlset");
+            doc.descendants()
+                .filter(|n| n.has_tag_name("loc"))
+                .filter_map(|n| n.text().map(str::to_owned))
+                .collect()
+        };
+        let first = locs(&text("/sitemap/1.xml").await);
+        let second = locs(&text("/sitemap/2.xml").await);
+        assert_eq!(first.len(), 50_000, "a part holds the protocol's most");
+        assert_eq!(second.len(), 3);
+        assert_eq!(first[0], app.public("/"));
+        let all: std::collections::HashSet<&String> = first.iter().chain(&second).collect();
+        assert_eq!(all.len(), 50_003, "no address twice");
+        assert!(all.contains(&app.public(&format!("/posts/{slug}"))));
+        assert!(all.contains(&app.public("/posts/bulk-50000")));
+        assert!(all.contains(&app.public("/users/owner")));
+        let past = reqwest::get(app.url("/sitemap/3.xml")).await.unwrap();
+        assert_eq!(past.status(), StatusCode::NOT_FOUND);
+    }
+);
 
 /// The `content` of a page's `<meta>` named (or with the property) `name`.
 fn meta(html: &scraper::Html, name: &str) -> Option<String> {
@@ -288,7 +346,7 @@ backend_test!(
                 "travel",
             )
             .await;
-        let post_url = public(&app, &format!("/posts/{slug}"));
+        let post_url = app.public(&format!("/posts/{slug}"));
         let html = anonymous_page(&app, &format!("/posts/{slug}")).await;
         let canonical = scraper::Selector::parse(r#"link[rel=canonical]"#).unwrap();
         assert_eq!(
@@ -314,7 +372,7 @@ backend_test!(
         assert_eq!(data["@type"], "BlogPosting");
         assert_eq!(data["headline"], "Seen from afar");
         assert_eq!(data["author"]["name"], "owner");
-        assert_eq!(data["author"]["url"], public(&app, "/users/owner"));
+        assert_eq!(data["author"]["url"], app.public("/users/owner"));
         assert!(data["datePublished"].is_string());
         assert_eq!(data["keywords"][0], "travel");
 
@@ -324,11 +382,11 @@ backend_test!(
         assert_eq!(data["@type"], "WebSite");
         assert_eq!(
             data["potentialAction"]["target"]["urlTemplate"],
-            format!("{}search?q={{search_term_string}}", public(&app, "/"))
+            format!("{}search?q={{search_term_string}}", app.public("/"))
         );
         assert_eq!(
             home.select(&canonical).next().unwrap().value().attr("href"),
-            Some(format!("{}?page=1", public(&app, "/")).as_str()),
+            Some(format!("{}?page=1", app.public("/")).as_str()),
             "only the page of the list stays in the canonical address"
         );
         assert_eq!(

@@ -227,6 +227,13 @@ impl TestApp {
         })
     }
 
+    /// An address as the site names it to the outside: under its public
+    /// URL (a test server's is not its own address).
+    pub fn public(&self, path: &str) -> String {
+        let root = self.app.settings.http.public_url();
+        root.join(path.trim_start_matches('/')).unwrap().to_string()
+    }
+
     /// The settings a process of this app would have, changed by `change`;
     /// its public URL is this app's address, for the links in emails.
     pub fn settings(&self, change: impl FnOnce(&mut Settings)) -> Settings {

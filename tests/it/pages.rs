@@ -60,11 +60,6 @@ async fn move_page(browser: &Browser, id: i64, direction: &str) {
         .assert_redirect(&format!("/admin/pages#page-{id}"));
 }
 
-fn public(app: &crate::helpers::TestApp, path: &str) -> String {
-    let root = app.app.settings.http.public_url();
-    root.join(path.trim_start_matches('/')).unwrap().to_string()
-}
-
 backend_test!(
     the_owner_writes_orders_and_deletes_pages_and_the_navigation_follows,
     |app| {
@@ -447,9 +442,9 @@ backend_test!(pages_are_in_the_sitemap, |app| {
     assert_eq!(
         locs,
         vec![
-            public(&app, "/"),
-            public(&app, "/about"),
-            public(&app, "/%C3%BCn%C3%AFc%C3%B6d%C3%A9"),
+            app.public("/"),
+            app.public("/about"),
+            app.public("/%C3%BCn%C3%AFc%C3%B6d%C3%A9"),
         ]
     );
     let lastmods = doc
@@ -532,7 +527,7 @@ backend_test!(a_page_is_rendered_sanitized_and_described, |app| {
     assert!(!page.contains("onerror"));
     assert_eq!(
         page.attr("link[rel=canonical]", "href"),
-        Some(public(&app, "/about"))
+        Some(app.public("/about"))
     );
     assert_eq!(
         page.attr("meta[name=description]", "content"),
@@ -546,7 +541,7 @@ backend_test!(a_page_is_rendered_sanitized_and_described, |app| {
     let data: serde_json::Value = serde_json::from_str(&script[0]).unwrap();
     assert_eq!(data["@type"], "WebPage");
     assert_eq!(data["name"], "About");
-    assert_eq!(data["url"], public(&app, "/about"));
+    assert_eq!(data["url"], app.public("/about"));
     // A page is not a post: nothing to like or comment on.
     assert!(page.texts("#reactions, #comments, .like-count").is_empty());
     assert_eq!(page.attr("html", "lang"), Some("en".into()));
@@ -583,7 +578,7 @@ backend_test!(images_on_a_page_are_kept_as_its_own, |app| {
     assert_eq!(page.attr(".prose img", "width"), Some("40".into()));
     assert_eq!(
         page.attr("meta[property='og:image']", "content"),
-        Some(public(&app, &url))
+        Some(app.public(&url))
     );
     assert_eq!(
         app.get("/media")
