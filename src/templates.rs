@@ -162,7 +162,12 @@ impl Templates {
         env.add_filter("date", format_date);
         env.add_filter("segment", path_segment);
         // The names a time zone field offers (settings).
-        env.add_function("time_zones", crate::zone::Zone::names);
+        env.add_function("time_zones", || {
+            // Built once: every settings page offers the same six hundred.
+            static NAMES: std::sync::LazyLock<Value> =
+                std::sync::LazyLock::new(|| Value::from(crate::zone::Zone::names().to_vec()));
+            NAMES.clone()
+        });
         Self { env }
     }
 

@@ -73,14 +73,18 @@ impl Zone {
         Some(Timestamp::from_datetime(at))
     }
 
-    /// Every zone the database knows, sorted, for a picker.
-    pub fn names() -> Vec<String> {
-        let mut names: Vec<String> = jiff::tz::db()
-            .available()
-            .map(|name| name.as_str().to_owned())
-            .collect();
-        names.sort();
-        names
+    /// Every zone the database knows, sorted, for a picker: read once, as
+    /// the bundled database never changes while the site runs.
+    pub fn names() -> &'static [String] {
+        static NAMES: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+            let mut names: Vec<String> = jiff::tz::db()
+                .available()
+                .map(|name| name.as_str().to_owned())
+                .collect();
+            names.sort();
+            names
+        });
+        &NAMES
     }
 }
 

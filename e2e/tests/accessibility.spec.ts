@@ -8,8 +8,8 @@
 import type { Page } from '@playwright/test';
 
 import { expectNoSeriousViolations } from '../support/axe';
-import { expect, test } from '../support/fixtures';
-import { OWNER_POST } from '../support/site';
+import { expect, fillSignIn, Person, test, unique } from '../support/fixtures';
+import { OWNER, OWNER_POST } from '../support/site';
 
 // Buttons fade their colours on theme changes; with reduced motion the site
 // turns transitions off, so axe never measures contrast mid-fade.
@@ -74,4 +74,28 @@ test('settings page', async ({ page, member }) => {
   await page.goto('/settings');
   await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
   await checkThemes(page, 'settings');
+});
+
+test('a standalone page, and the owner’s list of pages', async ({ page }) => {
+  await page.goto('/login');
+  await fillSignIn(page, OWNER.username, OWNER.password);
+  await expect(page).toHaveURL(/\/$/);
+  const title = unique('Colophon');
+  const owner = new Person(page.request, OWNER.username);
+  const address = await owner.submit('/admin/pages/new', { title, slug: '', body: 'Set in **system fonts**.', action: 'save' });
+  await page.goto('/admin/pages');
+  const id = (await page.getByRole('row', { name: title }).getAttribute('id'))?.replace('page-', '');
+  try {
+    await expect(page.getByRole('heading', { name: 'Pages', level: 1 })).toBeVisible();
+    await checkThemes(page, 'pages');
+    await page.goto(`/admin/pages/${id}/edit`);
+    await expect(page.getByLabel('Title')).toHaveValue(title);
+    await checkThemes(page, 'page editor');
+    await page.goto(address);
+    await expect(page.getByRole('heading', { name: title, level: 1 })).toBeVisible();
+    await checkThemes(page, 'page');
+  } finally {
+    // Pages are in every page's navigation: the other specs need not see it.
+    await owner.submit(`/admin/pages/${id}/delete`, {});
+  }
 });
