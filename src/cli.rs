@@ -85,6 +85,16 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Write the whole site (every table, every uploaded file) to FILE, a
+    /// portable archive (docs/archive.md) that `quire import` loads into
+    /// either database. Reads one consistent snapshot while the site serves.
+    Export {
+        /// The archive to write, e.g. `site.quire.tar.gz`.
+        file: std::path::PathBuf,
+    },
+    /// Load an archive made by `quire export` into this site, which must be
+    /// new and empty: all of it, or on any error none of it.
+    Import { file: std::path::PathBuf },
     /// Put the site in maintenance mode, take it out, or say which it is in.
     /// Every replica follows within seconds; administrators keep access.
     Maintenance {
@@ -349,6 +359,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!(
                 "restored the {} backup of {} (made by Quire {}); `quire migrate up` applies any newer migrations",
                 manifest.backend, manifest.created_at, manifest.quire_version
+            );
+            Ok(())
+        }
+        Command::Export { file } => {
+            let db = connect(&flags.database()).await?;
+            ensure_migrated(&db).await?;
+            let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;
+            let manifest = crate::archive::export(&db, files.as_ref(), &file).await?;
+            db.close().await;
+            println!(
+                "exported {} rows and {} files to {}",
+                manifest.tables.iter().map(|t| t.rows).sum::<u64>(),
+                manifest.media.len(),
+                file.display()
+            );
+            Ok(())
+        }
+        Command::Import { file } => {
+            let db = connect(&flags.database()).await?;
+            ensure_migrated(&db).await?;
+            let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;
+            let manifest = crate::archive::import(&db, files.as_ref(), &file).await?;
+            db.close().await;
+            println!(
+                "imported {} rows and {} files from the {} site archived at {} (Quire {})",
+                manifest.tables.iter().map(|t| t.rows).sum::<u64>(),
+                manifest.media.len(),
+                manifest.backend,
+                manifest.created_at,
+                manifest.quire_version
             );
             Ok(())
         }

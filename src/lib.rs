@@ -1,6 +1,7 @@
 //! Quire: a self-hosted blogging platform, one binary with several roles.
 
 pub mod app;
+pub mod archive;
 pub mod assembly;
 pub mod backup;
 pub mod cli;

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::db::{Db, MigrationState, Timestamp, query};
+use crate::db::{Db, Timestamp, query};
 use crate::jobs::Job;
 
 /// The periodic backup: writes one to `QUIRE_BACKUP_DEST` and deletes the
@@ -102,16 +102,6 @@ async fn sha256_of(path: &Path) -> anyhow::Result<(u64, String)> {
         Ok((bytes, format!("{:x}", hasher.finalize())))
     })
     .await?
-}
-
-async fn newest_migration(db: &Db) -> anyhow::Result<Option<i64>> {
-    Ok(db
-        .migration_status()
-        .await?
-        .iter()
-        .filter(|m| m.state == MigrationState::Applied)
-        .map(|m| m.version)
-        .max())
 }
 
 /// A [`Location`] made ready: for S3, the bucket has been reached once,
@@ -242,7 +232,7 @@ async fn write(
         created_at: Timestamp::now().rfc3339(),
         backend: db.backend().into(),
         database_format: snapshot.format.into(),
-        migration: newest_migration(db).await?,
+        migration: db.newest_migration().await?,
         files: vec![FileEntry {
             path: file
                 .file_name()

@@ -125,6 +125,18 @@ impl Db {
 
     /// Each known migration, applied or pending, and any applied one this
     /// version does not know. Only reads: readiness probes call it often.
+    /// The newest migration applied, if any: what a copy of the database
+    /// (a backup, an archive) records of its schema.
+    pub async fn newest_migration(&self) -> Result<Option<i64>, MigrateError> {
+        Ok(self
+            .migration_status()
+            .await?
+            .iter()
+            .filter(|m| m.state == MigrationState::Applied)
+            .map(|m| m.version)
+            .max())
+    }
+
     pub async fn migration_status(&self) -> Result<Vec<MigrationStatus>, MigrateError> {
         let applied = self.applied_versions().await?;
         let known = self.migrator();

@@ -8,6 +8,7 @@
 //! claiming, locking, notifications, snapshots), [`Dialect`] and the methods
 //! here say so, and the callers never match on a backend.
 
+mod cells;
 mod migrate;
 mod outage;
 mod query;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use cells::{Cell, Cells};
 pub use migrate::{MigrationState, MigrationStatus, MigrationStep, StepFuture};
 pub use query::{Column, Conn, Param, Query, Record, query};
 pub use timestamp::Timestamp;
@@ -302,6 +304,23 @@ impl Db {
             Pool::Postgres(pool, outage) => {
                 TxInner::Postgres(outage.guard(pool.begin()).await?, outage.clone())
             }
+        }))
+    }
+
+    /// A read-only transaction that sees the database as it was when it
+    /// began, while the site goes on writing: for a copy of the whole site
+    /// that must be consistent (an archive). SQLite's deferred transaction
+    /// takes its snapshot at the first read and holds no lock writers wait
+    /// for (WAL); PostgreSQL's is REPEATABLE READ.
+    pub async fn begin_snapshot(&self) -> Result<Tx, sqlx::Error> {
+        Ok(Tx(match &self.0 {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with("BEGIN DEFERRED").await?),
+            Pool::Postgres(pool, outage) => TxInner::Postgres(
+                outage
+                    .guard(pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+                    .await?,
+                outage.clone(),
+            ),
         }))
     }
 

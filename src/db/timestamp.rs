@@ -67,6 +67,15 @@ impl Timestamp {
     }
 }
 
+/// RFC 3339, as [`Timestamp::rfc3339`] writes it (and as SQLite stores it).
+impl std::str::FromStr for Timestamp {
+    type Err = time::error::Parse;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        OffsetDateTime::parse(text, &Rfc3339).map(Self::from_datetime)
+    }
+}
+
 impl std::ops::Add<Duration> for Timestamp {
     type Output = Timestamp;
     fn add(self, rhs: Duration) -> Timestamp {

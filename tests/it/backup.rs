@@ -13,7 +13,7 @@ use crate::helpers::{
 };
 
 /// Runs `quire ARGS` on a site: its database and the folder of its files.
-fn quire(database_url: &str, files: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn quire(database_url: &str, files: &Path, args: &[&str]) -> (bool, String) {
     quire_with(database_url, files, args, &[])
 }
 
@@ -45,7 +45,7 @@ fn back_up(app: &TestApp, dest: &str, env: &[(&str, String)]) -> String {
 }
 
 /// The folder of a test app's files (its uploaded images).
-fn files_of(app: &TestApp) -> PathBuf {
+pub(crate) fn files_of(app: &TestApp) -> PathBuf {
     match &app.app.settings.storage {
         quire::storage::Location::Folder(dir) => dir.clone(),
         other => panic!("test apps keep their files in a folder, not {other}"),
@@ -53,7 +53,7 @@ fn files_of(app: &TestApp) -> PathBuf {
 }
 
 /// Every file under `dir`, by its path inside it, with its bytes.
-fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -135,7 +135,7 @@ async fn restore_into_empty(
 }
 
 /// A site with a bit of everything; returns all its rows.
-async fn populate(app: &TestApp) -> Vec<(String, Vec<String>)> {
+pub(crate) async fn populate(app: &TestApp) -> Vec<(String, Vec<String>)> {
     app.register("owner").await.assert_status(303);
     let slug = app
         .publish("Kept", "Every *word* of it.", "backups, care")

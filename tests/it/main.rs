@@ -13,6 +13,7 @@ mod smtp_sink;
 
 mod accounts;
 mod api;
+mod archive;
 mod backup;
 mod blog_mode;
 mod cli;
