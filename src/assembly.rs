@@ -20,7 +20,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
-use crate::features::{accounts, admin, comments, feeds, media, pages, posts, seo, visits};
+use crate::features::{
+    accounts, admin, comments, feeds, media, pages, portability, posts, seo, visits,
+};
 use crate::http;
 use crate::jobs::{self, Job, Registry};
 use crate::mail::Mailer;
@@ -95,6 +97,7 @@ pub fn router(app: App) -> Router {
         .merge(media::web::routes(&app))
         .merge(admin::routes())
         .merge(pages::web::routes())
+        .merge(portability::routes())
         .fallback(http::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             (app.clone(), http::gate::Renderer::Page),

@@ -6,6 +6,7 @@ pub mod comments;
 pub mod feeds;
 pub mod media;
 pub mod pages;
+pub mod portability;
 pub mod posts;
 pub mod seo;
 pub mod visits;

@@ -29,6 +29,7 @@ mod migrations;
 mod operations;
 mod page_cache;
 mod pages;
+mod portability;
 mod posts;
 mod realworld;
 mod schemathesis;
