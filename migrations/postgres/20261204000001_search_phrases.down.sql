@@ -1,6 +1,5 @@
 ALTER TABLE posts DROP COLUMN search;
 DROP FUNCTION quire_search_document(TEXT, TEXT, TEXT, TEXT);
-DROP FUNCTION quire_word_pairs(tsvector);
 ALTER TABLE posts ADD COLUMN search tsvector GENERATED ALWAYS AS (
     setweight(to_tsvector('english', title), 'A') ||
     setweight(to_tsvector('english', search_tags), 'A') ||

@@ -8,26 +8,26 @@
 -- the query (src/features/posts/search.rs), which the index then answers
 -- at once. A phrase implies its pairs, so no match is lost or gained.
 
--- The pairs of lexemes at adjacent positions of `doc`, as PostgreSQL's own
--- phrase match reads them. Pairs too long to be a lexeme are left out
--- (the phrase is then checked the slow way, as before).
-CREATE FUNCTION quire_word_pairs(doc tsvector) RETURNS tsvector
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    WITH words AS (SELECT lexeme, unnest(positions) AS at FROM unnest(doc))
-    SELECT COALESCE(array_to_tsvector(array_agg(DISTINCT a.lexeme || ' ' || b.lexeme)), ''::tsvector)
-    FROM words a JOIN words b ON b.at = a.at + 1
-    WHERE octet_length(a.lexeme) + octet_length(b.lexeme) < 2000
-$$;
-
--- What is searched, as the search migration defined it, and its pairs.
+-- What is searched, as the search migration defined it, and its pairs of
+-- lexemes at adjacent positions, as PostgreSQL's own phrase match reads
+-- them. Pairs too long to be a lexeme are left out (such a phrase is then
+-- checked the slow way, as before). One function calling only built-ins:
+-- pg_restore runs with an empty search_path, where a call from one
+-- function of ours to another would not be found.
 CREATE FUNCTION quire_search_document(title TEXT, tags TEXT, description TEXT, body TEXT) RETURNS tsvector
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WITH doc(words) AS (SELECT
         setweight(to_tsvector('english', title), 'A') ||
         setweight(to_tsvector('english', tags), 'A') ||
         setweight(to_tsvector('english', description), 'B') ||
-        setweight(to_tsvector('english', body), 'C'))
-    SELECT words || quire_word_pairs(words) FROM doc
+        setweight(to_tsvector('english', body), 'C')),
+    positions AS (SELECT lexeme, unnest(positions) AS at FROM doc, unnest(doc.words))
+    SELECT doc.words || COALESCE(
+        (SELECT array_to_tsvector(array_agg(DISTINCT a.lexeme || ' ' || b.lexeme))
+         FROM positions a JOIN positions b ON b.at = a.at + 1
+         WHERE octet_length(a.lexeme) + octet_length(b.lexeme) < 2000),
+        ''::tsvector)
+    FROM doc
 $$;
 
 ALTER TABLE posts DROP COLUMN search;

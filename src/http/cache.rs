@@ -13,7 +13,7 @@
 //! a page that changes by the passing of time (a scheduled post going live)
 //! says when ([`Shareable::until`]).
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
@@ -54,6 +54,16 @@ pub async fn serve(State(app): State<App>, mut request: Request, next: Next) -> 
         return response;
     };
     if response.status() != StatusCode::OK {
+        return response;
+    }
+    // Too large to keep (a sitemap's part of 50,000 addresses), or of no
+    // known size: served as it is, not kept.
+    if response
+        .body()
+        .size_hint()
+        .upper()
+        .is_none_or(|bytes| bytes > MAX_PAGE_BYTES as u64)
+    {
         return response;
     }
     let (parts, body) = response.into_parts();
