@@ -21,7 +21,7 @@ use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
 use crate::features::{
-    accounts, admin, comments, feeds, media, pages, portability, posts, seo, visits,
+    accounts, admin, comments, feeds, imports, media, pages, portability, posts, seo, visits,
 };
 use crate::http;
 use crate::jobs::{self, Job, Registry};
@@ -99,6 +99,10 @@ pub fn router(app: App) -> Router {
         .merge(pages::web::routes())
         .merge(portability::routes())
         .fallback(http::pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            imports::web::redirect_old_addresses,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             (app.clone(), http::gate::Renderer::Page),
             http::gate::gate,

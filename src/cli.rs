@@ -93,8 +93,19 @@ pub enum Command {
         file: std::path::PathBuf,
     },
     /// Load an archive made by `quire export` into this site, which must be
-    /// new and empty: all of it, or on any error none of it.
-    Import { file: std::path::PathBuf },
+    /// new and empty: all of it, or on any error none of it. With --from,
+    /// bring in the posts and pages of another blog instead (again and
+    /// again: what was imported before is updated, not copied).
+    Import {
+        /// The archive, or with --from the other blog's export.
+        path: std::path::PathBuf,
+        /// What PATH is: `markdown` (a Jekyll or Hugo site's folder).
+        #[arg(long)]
+        from: Option<crate::features::imports::Format>,
+        /// Whose posts they become (with --from); the owner's by default.
+        #[arg(long, requires = "from")]
+        author: Option<String>,
+    },
     /// Put the site in maintenance mode, take it out, or say which it is in.
     /// Every replica follows within seconds; administrators keep access.
     Maintenance {
@@ -376,7 +387,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Import { file } => {
+        Command::Import {
+            path,
+            from: Some(format),
+            author,
+        } => {
+            let settings = flags.settings()?;
+            let db = connect(&settings.database).await?;
+            ensure_migrated(&db).await?;
+            let app = App::build(settings, db.clone())?;
+            let author = match &author {
+                Some(name) => accounts::find_active_by_username(&db, name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .ok_or_else(|| anyhow::anyhow!("--author {name}: no such account"))?,
+                None => accounts::find_owner(&db)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "the site has no owner yet: register first, or give --author"
+                        )
+                    })?,
+            };
+            let report = crate::features::imports::import(&app, format, &path, &author).await?;
+            crate::http::cache::announce_change(&app)
+                .await
+                .context("telling the running servers of the import")?;
+            db.close().await;
+            print!("{report}");
+            Ok(())
+        }
+        Command::Import { path: file, .. } => {
             let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;

@@ -209,6 +209,27 @@ pub const TABLES: &[Table] = &[
         ],
     ),
     table(
+        "imported",
+        &[
+            ("source", Text),
+            ("source_id", Text),
+            ("post_id", Int),
+            ("page_id", Int),
+            ("updated_at", Time),
+        ],
+        &["source", "source_id"],
+    ),
+    table(
+        "redirects",
+        &[
+            ("path", Text),
+            ("post_id", Int),
+            ("page_id", Int),
+            ("created_at", Time),
+        ],
+        &["path"],
+    ),
+    table(
         "post_views",
         &[("post_id", Int), ("views", Int)],
         &["post_id"],

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod comments;
 pub mod feeds;
+pub mod imports;
 pub mod media;
 pub mod pages;
 pub mod portability;

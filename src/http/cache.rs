@@ -125,6 +125,16 @@ pub fn site_changed(app: &App) {
     }
 }
 
+/// The site changed through a command (`quire import`), not a server:
+/// the servers on PostgreSQL are told now, before the command exits;
+/// SQLite's see it within the cache's TTL.
+pub async fn announce_change(app: &App) -> Result<(), sqlx::Error> {
+    if app.db.dialect().notifies() {
+        app.db.notify(CHANGED, app.pages.origin()).await?;
+    }
+    Ok(())
+}
+
 /// Wakes the task that tells the other processes, started on the first
 /// change. Changes made while a notification is on its way are told by one
 /// more after it (a `Notify` keeps one permit): a burst of writes costs two

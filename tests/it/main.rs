@@ -21,6 +21,7 @@ mod comments;
 mod database;
 mod events;
 mod feeds;
+mod imports;
 mod jobs;
 mod layering;
 mod markdown;

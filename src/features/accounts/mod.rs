@@ -176,6 +176,13 @@ pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Optio
         .await?)
 }
 
+/// The site's owner, once someone has registered.
+pub async fn find_owner(db: &Db) -> AppResult<Option<User>> {
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users WHERE role = 'owner' AND deleted_at IS NULL");
+    Ok(Query::assembled(sql).fetch_optional(db).await?)
+}
+
 /// The account that has an address, if any.
 async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND deleted_at IS NULL");

@@ -2,6 +2,7 @@
 //! mode, and reactions.
 
 pub mod api;
+pub mod import;
 pub mod preview_links;
 pub mod search;
 pub mod slug;
@@ -635,19 +636,50 @@ pub async fn create(app: &App, author: &User, input: &PostInput) -> AppResult<Po
     // could learn its title by publishing a post of the same title and
     // seeing theirs get the suffix.
     let readable_now = status == PostStatus::Published && published_at.is_some_and(|at| at <= now);
-    let mut candidate = if readable_now {
+    let first = if readable_now {
         base.clone()
     } else {
         slug::with_suffix(&base)
     };
+    let new = NewPost {
+        status,
+        published_at,
+        created_at: now,
+        announce: true,
+    };
+    let (_, slug) = insert_with_free_slug(db, author, input, &base, first, &new, now).await?;
+    find(app, &slug, Some(author.id)).await
+}
+
+/// What a new post's row holds besides its content.
+struct NewPost {
+    status: PostStatus,
+    published_at: Option<Timestamp>,
+    created_at: Timestamp,
+    /// Whether its going live is an event (not for a post imported from
+    /// another blog: see `import`).
+    announce: bool,
+}
+
+/// Inserts the post as `first` or, while that slug is taken, as `base`
+/// with a random suffix; its id and slug.
+async fn insert_with_free_slug(
+    db: &Db,
+    author: &User,
+    input: &PostInput,
+    base: &str,
+    first: String,
+    new: &NewPost,
+    now: Timestamp,
+) -> AppResult<(i64, String)> {
+    let mut candidate = first;
     // A taken slug aborts the transaction (PostgreSQL requires it), so each
     // try is a transaction of its own.
     for _ in 0..5 {
-        let result = insert_post(db, author, input, &candidate, (status, published_at), now).await;
-        match result {
-            Ok(_) => return find(app, &candidate, Some(author.id)).await,
+        match insert_post(db, author, input, &candidate, new, now).await {
+            Ok(id) => return Ok((id, candidate)),
             Err(e) if db::unique_violation(&e) == Some(db::Unique::PostSlug) => {
-                candidate = slug::with_suffix(&base);
+                candidate = slug::with_suffix(base);
             }
             Err(e) => return Err(e.into()),
         }
@@ -663,7 +695,7 @@ async fn insert_post(
     author: &User,
     input: &PostInput,
     slug: &str,
-    (status, published_at): (PostStatus, Option<Timestamp>),
+    new: &NewPost,
     now: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     let (search_text, search_tags) = search::indexed_text(&input.body_html, &input.tags);
@@ -672,7 +704,7 @@ async fn insert_post(
         "INSERT INTO posts (author_id, slug, title, description, body, body_html,
                             body_html_version, status, published_at, created_at, updated_at,
                             search_text, search_tags)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
     .bind(author.id)
     .bind(slug)
@@ -681,8 +713,9 @@ async fn insert_post(
     .bind(&input.body)
     .bind(&input.body_html)
     .bind(input.body_html_version)
-    .bind(status)
-    .bind(published_at)
+    .bind(new.status)
+    .bind(new.published_at)
+    .bind(new.created_at)
     .bind(now)
     .bind(search_text)
     .bind(search_tags)
@@ -690,7 +723,7 @@ async fn insert_post(
     .await?;
     insert_tags(&mut tx, id, &input.tags).await?;
     media::record_uses(&mut tx, media::Use::Post(id), &input.body).await?;
-    if let (PostStatus::Published, Some(at)) = (status, published_at) {
+    if let (true, PostStatus::Published, Some(at)) = (new.announce, new.status, new.published_at) {
         events::record(&mut tx, &PostPublished { post_id: id }, at).await?;
     }
     tx.commit().await?;

@@ -1,0 +1,204 @@
+//! `quire import --from markdown`: a Jekyll site and a Hugo site come in
+//! with their posts, drafts, pages, tags, dates and images; their old
+//! addresses redirect; importing again updates rather than copies; a
+//! broken file is reported and the rest goes in.
+
+use std::path::{Path, PathBuf};
+
+use quire::db::query;
+
+use crate::backend_test;
+use crate::backup::{files_of, quire};
+use crate::helpers::TestApp;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/import")
+        .join(name)
+}
+
+/// Runs `quire import --from markdown PATH` on the app's site; what it said.
+fn import(app: &TestApp, path: &Path) -> String {
+    let (ok, said) = quire(
+        &app.database_url,
+        &files_of(app),
+        &["import", "--from", "markdown", path.to_str().unwrap()],
+    );
+    assert!(ok, "{said}");
+    said
+}
+
+async fn posts_of_owner(app: &TestApp) -> i64 {
+    query("SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.author_id WHERE u.role = 'owner'")
+        .scalar(&app.db)
+        .await
+        .unwrap()
+}
+
+/// Where an old address sends its reader.
+async fn redirected(app: &TestApp, path: &str) -> Option<String> {
+    let page = app.new_browser().get(path).await;
+    assert!(
+        page.status.is_redirection() || page.status == 404,
+        "{path}: {}",
+        page.status
+    );
+    page.location
+}
+
+backend_test!(
+    a_jekyll_site_comes_in_whole_and_again_without_copies,
+    |app| {
+        app.register("owner").await;
+        let site = tempfile::tempdir().unwrap();
+        copy_dir(&fixture("jekyll"), site.path());
+
+        let said = import(&app, site.path());
+        assert!(
+            said.starts_with("4 added, 0 updated, 1 skipped; 1 images, 4 old addresses redirected"),
+            "{said}"
+        );
+        assert!(
+            said.contains("skipped _posts/2020-02-02-broken.md:") && said.contains("never closed"),
+            "{said}"
+        );
+        assert_eq!(posts_of_owner(&app).await, 2 + 1, "two posts and a draft");
+
+        // As written there: title, date, tags and categories, the image now
+        // the site's own, the code highlighted.
+        let reader = app.new_browser();
+        let post = reader.get("/posts/first-light").await;
+        post.assert_status(200);
+        assert_eq!(post.texts("h1"), ["First light: the harbour at dawn"]);
+        assert!(post.contains("naïve"), "{}", post.body);
+        let image = post.attr("article img", "src").unwrap();
+        assert!(image.starts_with("/media/"), "{image}");
+        reader.get(&image).await.assert_status(200);
+        assert!(
+            post.html()
+                .select(
+                    &scraper::Selector::parse(".hl-keyword, .hl-function, [class^=hl-]").unwrap()
+                )
+                .next()
+                .is_some()
+        );
+        let time = post.attr("article time", "datetime").unwrap();
+        assert!(time.starts_with("2019-05-12"), "{time}");
+        let tagged = reader.get("/tags/notes").await;
+        let titles = tagged.texts(".post-card h2 a");
+        assert!(
+            titles.contains(&"First light: the harbour at dawn".to_owned()),
+            "{titles:?}"
+        );
+        assert!(
+            titles.contains(&"Zweiter Beitrag: Über Füße".to_owned()),
+            "{titles:?}"
+        );
+        let second = reader.get("/posts/zweiter-beitrag").await;
+        let time = second.attr("article time", "datetime").unwrap();
+        assert!(
+            time.starts_with("2020-01-03T09:30"),
+            "+0100 read as such: {time}"
+        );
+
+        // The draft stays a draft; the page is a page.
+        reader
+            .get("/posts/unfinished-idea")
+            .await
+            .assert_status(404);
+        assert!(
+            app.get("/drafts")
+                .await
+                .texts("a")
+                .contains(&"An unfinished idea".to_owned())
+        );
+        assert_eq!(
+            reader.get("/about").await.texts("h1"),
+            ["About the harbour"]
+        );
+
+        // The old addresses lead to the new ones.
+        for (old, new) in [
+            ("/notes/2019/05/12/first-light.html", "/posts/first-light"),
+            ("/2020/01/03/zweiter-beitrag.html", "/posts/zweiter-beitrag"),
+            ("/alt/zweiter/", "/posts/zweiter-beitrag"),
+            ("/alt/zweiter", "/posts/zweiter-beitrag"),
+            ("/about.html", "/about"),
+        ] {
+            assert_eq!(redirected(&app, old).await.as_deref(), Some(new), "{old}");
+        }
+        assert_eq!(redirected(&app, "/2019/05/12/nothing.html").await, None);
+
+        // Again, with a title changed there: updated, not copied.
+        let post_file = site.path().join("_posts/2019-05-12-first-light.md");
+        let text = std::fs::read_to_string(&post_file).unwrap();
+        std::fs::write(
+            &post_file,
+            text.replace("the harbour at dawn", "the harbour in fog"),
+        )
+        .unwrap();
+        let said = import(&app, site.path());
+        assert!(said.starts_with("0 added, 4 updated, 1 skipped"), "{said}");
+        assert_eq!(posts_of_owner(&app).await, 3);
+        // (In the database: the running server's caches hear of another
+        // process's writes at once on PostgreSQL, within their TTL on SQLite.)
+        let title: String = query("SELECT title FROM posts WHERE slug = 'first-light'")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(title, "First light: the harbour in fog");
+    }
+);
+
+backend_test!(a_hugo_site_comes_in_with_its_bundles_and_aliases, |app| {
+    app.register("owner").await;
+    let said = import(&app, &fixture("hugo"));
+    assert!(
+        said.starts_with("4 added, 0 updated, 1 skipped; 2 images"),
+        "{said}"
+    );
+    assert!(
+        said.contains("content/posts/garden-bundle/index.md (image nowhere.png): no such file"),
+        "{said}"
+    );
+    let reader = app.new_browser();
+    let hello = reader.get("/posts/hello").await;
+    hello.assert_status(200);
+    assert_eq!(hello.texts("h1"), ["Hello from Hugo"]);
+    assert!(
+        hello
+            .attr("article img", "src")
+            .unwrap()
+            .starts_with("/media/")
+    );
+    let garden = reader.get("/posts/garden-bundle").await;
+    assert!(
+        garden
+            .attr("article img", "src")
+            .unwrap()
+            .starts_with("/media/")
+    );
+    reader.get("/posts/still-growing").await.assert_status(404);
+    assert_eq!(reader.get("/now").await.texts("h1"), ["Now"]);
+    for (old, new) in [
+        ("/2021/03/hello/", "/posts/hello"),
+        ("/old/hello.html", "/posts/hello"),
+        ("/2021/06/garden-bundle/", "/posts/garden-bundle"),
+        ("/now/", "/now"),
+    ] {
+        assert_eq!(redirected(&app, old).await.as_deref(), Some(new), "{old}");
+    }
+});
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
