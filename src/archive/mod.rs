@@ -158,12 +158,27 @@ fn order_by(table: &Table, dialect: Dialect) -> String {
 
 async fn export_table(tx: &mut Tx, table: &Table, work: &Path) -> anyhow::Result<TableEntry> {
     let columns: Vec<&str> = table.columns.iter().map(|(name, _)| *name).collect();
-    let sql = format!(
-        "SELECT {} FROM {} ORDER BY {} LIMIT $1 OFFSET $2",
-        columns.join(", "),
-        table.name,
-        order_by(table, tx.dialect())
-    );
+    // A table keyed by a generated id is read in pages after the last id
+    // seen, so each page costs the same wherever it is; the others (small)
+    // by offset.
+    let id_at = table
+        .identity
+        .then(|| columns.iter().position(|c| *c == "id"))
+        .flatten();
+    let sql = match id_at {
+        Some(_) => format!(
+            "SELECT {} FROM {} WHERE id > $2 ORDER BY id LIMIT $1",
+            columns.join(", "),
+            table.name
+        ),
+        None => format!(
+            "SELECT {} FROM {} ORDER BY {} LIMIT $1 OFFSET $2",
+            columns.join(", "),
+            table.name,
+            order_by(table, tx.dialect())
+        ),
+    };
+    let mut after = i64::MIN;
     let mut entry = TableEntry {
         name: table.name.into(),
         columns: columns.iter().map(|c| (*c).to_owned()).collect(),
@@ -179,12 +194,22 @@ async fn export_table(tx: &mut Tx, table: &Table, work: &Path) -> anyhow::Result
     );
     let mut hasher = Sha256::new();
     loop {
+        let from = if id_at.is_some() {
+            after
+        } else {
+            entry.rows as i64
+        };
         let batch: Vec<Cells> = Query::assembled(sql.clone())
             .bind(READ_ROWS)
-            .bind(entry.rows as i64)
+            .bind(from)
             .fetch_all(&mut *tx)
             .await
             .with_context(|| format!("reading {}", table.name))?;
+        if let (Some(at), Some(Cells(last))) = (id_at, batch.last())
+            && let Some(Cell::Int(id)) = last.get(at)
+        {
+            after = *id;
+        }
         let mut lines = Vec::new();
         for Cells(cells) in &batch {
             let mut row = Map::new();
