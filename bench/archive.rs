@@ -222,36 +222,14 @@ async fn main() {
         let data = dir.path().join(backend);
         std::fs::create_dir_all(&data).unwrap();
         // The empty site an archive goes into, of the same kind.
+        let empty_name = format!("quire_bench_{}_empty", std::process::id());
         let empty = match backend {
             "sqlite" => format!("sqlite://{}", data.join("empty.db").display()),
-            _ => {
-                let admin = std::env::var("QUIRE_TEST_POSTGRES_URL").unwrap();
-                let name = format!("quire_bench_{}_empty", std::process::id());
-                let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(&pool)
-                    .await
-                    .unwrap();
-                let mut url = url::Url::parse(&admin).unwrap();
-                url.set_path(&name);
-                url.to_string()
-            }
+            _ => common::create_postgres(&empty_name).await,
         };
-        bench(backend, url, data, empty.clone()).await;
+        bench(backend, url, data, empty).await;
         if backend == "postgres" {
-            let admin = std::env::var("QUIRE_TEST_POSTGRES_URL").unwrap();
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            let name = url::Url::parse(&empty)
-                .unwrap()
-                .path()
-                .trim_start_matches('/')
-                .to_owned();
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(&pool)
-            .await
-            .unwrap();
+            common::drop_postgres(&empty_name).await;
         }
     }
     common::drop_databases().await;

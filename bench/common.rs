@@ -52,16 +52,9 @@ pub async fn databases(dir: &std::path::Path) -> Vec<(&'static str, String)> {
         "sqlite",
         format!("sqlite://{}", dir.join("bench.db").display()),
     )];
-    if let Ok(admin) = std::env::var("QUIRE_TEST_POSTGRES_URL") {
+    if std::env::var("QUIRE_TEST_POSTGRES_URL").is_ok() {
         let name = format!("quire_bench_{}", std::process::id());
-        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&admin).unwrap();
-        url.set_path(&name);
-        out.push(("postgres", url.to_string()));
+        out.push(("postgres", create_postgres(&name).await));
     } else {
         println!(
             "postgres   skipped: set QUIRE_TEST_POSTGRES_URL to a server this may create databases on"
@@ -115,16 +108,33 @@ pub async fn register(client: &reqwest::Client, base: &str, name: &str) -> Strin
 }
 
 pub async fn drop_databases() {
-    if let Ok(admin) = std::env::var("QUIRE_TEST_POSTGRES_URL") {
-        let name = format!("quire_bench_{}", std::process::id());
-        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
+    if std::env::var("QUIRE_TEST_POSTGRES_URL").is_ok() {
+        drop_postgres(&format!("quire_bench_{}", std::process::id())).await;
+    }
+}
+
+/// A new database `name` on QUIRE_TEST_POSTGRES_URL's server: its URL.
+pub async fn create_postgres(name: &str) -> String {
+    let admin = std::env::var("QUIRE_TEST_POSTGRES_URL").unwrap();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&pool)
         .await
         .unwrap();
-    }
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(name);
+    url.to_string()
+}
+
+pub async fn drop_postgres(name: &str) {
+    let admin = std::env::var("QUIRE_TEST_POSTGRES_URL").unwrap();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
 }
 
 /// A release server on loopback, stopped when dropped.

@@ -576,45 +576,33 @@ enum Bound {
 }
 
 fn bound(kind: Kind, value: &Value) -> anyhow::Result<Bound> {
+    if value.is_null() {
+        return Ok(match kind {
+            Kind::Int => Bound::Int(None),
+            Kind::Int4 => Bound::Int4(None),
+            Kind::Text => Bound::Text(None),
+            Kind::Bool => Bound::Bool(None),
+            Kind::Time => Bound::Time(None),
+        });
+    }
     let wrong = || anyhow::anyhow!("{value} is not a {kind:?}");
-    let null = value.is_null();
     Ok(match kind {
-        Kind::Int => Bound::Int(if null {
-            None
-        } else {
-            Some(value.as_i64().ok_or_else(wrong)?)
-        }),
-        Kind::Int4 => Bound::Int4(if null {
-            None
-        } else {
-            Some(
-                value
-                    .as_i64()
-                    .and_then(|n| i32::try_from(n).ok())
-                    .ok_or_else(wrong)?,
-            )
-        }),
-        Kind::Text => Bound::Text(if null {
-            None
-        } else {
-            Some(value.as_str().ok_or_else(wrong)?.to_owned())
-        }),
-        Kind::Bool => Bound::Bool(if null {
-            None
-        } else {
-            Some(value.as_bool().ok_or_else(wrong)?)
-        }),
-        Kind::Time => Bound::Time(if null {
-            None
-        } else {
-            Some(
-                value
-                    .as_str()
-                    .ok_or_else(wrong)?
-                    .parse()
-                    .map_err(|_| wrong())?,
-            )
-        }),
+        Kind::Int => Bound::Int(Some(value.as_i64().ok_or_else(wrong)?)),
+        Kind::Int4 => Bound::Int4(Some(
+            value
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(wrong)?,
+        )),
+        Kind::Text => Bound::Text(Some(value.as_str().ok_or_else(wrong)?.to_owned())),
+        Kind::Bool => Bound::Bool(Some(value.as_bool().ok_or_else(wrong)?)),
+        Kind::Time => Bound::Time(Some(
+            value
+                .as_str()
+                .ok_or_else(wrong)?
+                .parse()
+                .map_err(|_| wrong())?,
+        )),
     })
 }
 
