@@ -119,6 +119,11 @@ pub const TABLES: &[Table] = &[
             ("updated_at", Time),
             ("body_html", Text),
             ("body_html_version", Int4),
+            // A reply's parent has a smaller id: replies are written after
+            // what they answer, so rows in id order insert.
+            ("parent_id", Int),
+            ("guest_name", Text),
+            ("guest_url", Text),
         ],
     ),
     table(
@@ -228,6 +233,11 @@ pub const TABLES: &[Table] = &[
             ("created_at", Time),
         ],
         &["path"],
+    ),
+    table(
+        "imported_comments",
+        &[("source", Text), ("source_id", Text), ("comment_id", Int)],
+        &["source", "source_id"],
     ),
     table(
         "post_views",

@@ -599,6 +599,15 @@ impl Page {
             .map(str::to_owned)
     }
 
+    /// The values of an attribute of every element matching a selector.
+    pub fn attrs(&self, selector: &str, attribute: &str) -> Vec<String> {
+        let selector = scraper::Selector::parse(selector).expect("valid selector");
+        self.html()
+            .select(&selector)
+            .filter_map(|e| e.value().attr(attribute).map(str::to_owned))
+            .collect()
+    }
+
     pub fn contains(&self, text: &str) -> bool {
         self.body.contains(text)
     }

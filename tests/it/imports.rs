@@ -1,7 +1,9 @@
-//! `quire import --from markdown`: a Jekyll site and a Hugo site come in
-//! with their posts, drafts, pages, tags, dates and images; their old
+//! `quire import --from markdown|wordpress`: a Jekyll site, a Hugo site
+//! and a WordPress export come in with their posts, drafts, pages, tags,
+//! dates, images (and WordPress's threaded comments, by guests); their old
 //! addresses redirect; importing again updates rather than copies; a
-//! broken file is reported and the rest goes in.
+//! broken file is reported and the rest goes in; a broken export leaves
+//! nothing written.
 
 use std::path::{Path, PathBuf};
 
@@ -17,13 +19,18 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `quire import --from markdown PATH` on the app's site; what it said.
-fn import(app: &TestApp, path: &Path) -> String {
-    let (ok, said) = quire(
+/// Runs `quire import --from FORMAT PATH` on the app's site: whether it
+/// succeeded, and what it said.
+fn import_from(app: &TestApp, format: &str, path: &Path) -> (bool, String) {
+    quire(
         &app.database_url,
         &files_of(app),
-        &["import", "--from", "markdown", path.to_str().unwrap()],
-    );
+        &["import", "--from", format, path.to_str().unwrap()],
+    )
+}
+
+fn import(app: &TestApp, path: &Path) -> String {
+    let (ok, said) = import_from(app, "markdown", path);
     assert!(ok, "{said}");
     said
 }
@@ -188,6 +195,121 @@ backend_test!(a_hugo_site_comes_in_with_its_bundles_and_aliases, |app| {
     ] {
         assert_eq!(redirected(&app, old).await.as_deref(), Some(new), "{old}");
     }
+});
+
+backend_test!(
+    a_wordpress_export_comes_in_with_threaded_guest_comments,
+    |app| {
+        app.register("owner").await;
+        let site = tempfile::tempdir().unwrap();
+        copy_dir(&fixture("wordpress"), site.path());
+        let export = site.path().join("export.xml");
+
+        let (ok, said) = import_from(&app, "wordpress", &export);
+        assert!(ok, "{said}");
+        assert!(said.starts_with("7 added, 0 updated, "), "{said}");
+        for line in [
+            "skipped post:5: in WordPress's trash",
+            "skipped nav_menu_item:35: a nav_menu_item, not a post or a page",
+            "skipped post:10 (1 comments): marked as spam",
+            "skipped post:10 (1 comments): not approved",
+            "skipped post:10 (1 comments): pingbacks and trackbacks",
+            "(shortcode [contact-form-7]): a plugin's shortcode: kept as text",
+            "koeln-dom.jpg): no such file in the source",
+        ] {
+            assert!(said.contains(line), "{line:?} in {said}");
+        }
+        assert!(said.contains("; 4 comments, "), "{said}");
+        // Three published posts and two drafts (one was private there).
+        assert_eq!(posts_of_owner(&app).await, 5);
+
+        let reader = app.new_browser();
+        let post = reader.get("/posts/first-light").await;
+        post.assert_status(200);
+        let time = post.attr("article time", "datetime").unwrap();
+        assert!(time.starts_with("2019-05-12T05:30"), "{time}");
+        // The featured image first, then the post's own; both the site's.
+        let images = post.attrs("article .prose img", "src");
+        assert!(images.len() >= 2, "{images:?}");
+        assert!(
+            images.iter().all(|i| i.starts_with("/media/")),
+            "{images:?}"
+        );
+        // Text stays text.
+        assert!(post.contains("2 * 3 = 6"), "{}", post.body);
+        assert!(post.contains("[pier 4]"), "{}", post.body);
+        assert!(post.contains("# not a heading"), "{}", post.body);
+
+        // The comments, threaded, by guests: a name linked to the address
+        // they gave, never to an account here.
+        assert_eq!(post.texts("#comments-heading"), ["4 comments"]);
+        assert_eq!(
+            post.attr(".comment-list a.author.guest", "href").as_deref(),
+            Some("https://ana.example.org/")
+        );
+        let third = post.texts(".comment-list .replies .replies .comment .author");
+        assert_eq!(third, ["Ana"], "the reply to the reply, two levels down");
+        assert!(
+            post.attrs(".comment .author", "href")
+                .iter()
+                .all(|h| !h.starts_with("/users/"))
+        );
+        let api: serde_json::Value =
+            serde_json::from_str(&reader.get("/api/articles/first-light/comments").await.body)
+                .unwrap();
+        assert_eq!(api["comments"].as_array().unwrap().len(), 4);
+
+        // Tags from categories and tags; WordPress's "Uncategorized" is not one.
+        let tagged = reader.get("/tags/köln").await;
+        assert!(
+            tagged
+                .texts(".post-card h2 a")
+                .contains(&"Grüße aus Köln".to_owned())
+        );
+        reader.get("/tags/uncategorized").await.assert_status(404);
+        let grüße = reader.get("/posts/gruesse-aus-koeln").await;
+        grüße.assert_status(200);
+        assert!(grüße.contains("ß"));
+        // The private post is a draft, never public.
+        reader.get("/posts/notes-to-self").await.assert_status(404);
+        assert_eq!(reader.get("/about").await.status, 200);
+        assert_eq!(
+            redirected(&app, "/2019/05/first-light/").await.as_deref(),
+            Some("/posts/first-light")
+        );
+
+        // Again: everything updated, nothing copied.
+        let (ok, said) = import_from(&app, "wordpress", &export);
+        assert!(ok, "{said}");
+        assert!(said.starts_with("0 added, 7 updated, "), "{said}");
+        assert!(said.contains("; 4 comments, "), "{said}");
+        let comments: i64 = query("SELECT COUNT(*) FROM comments")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        assert_eq!(comments, 4);
+        assert_eq!(posts_of_owner(&app).await, 5);
+    }
+);
+
+backend_test!(a_wordpress_export_cut_short_writes_nothing, |app| {
+    app.register("owner").await;
+    let site = tempfile::tempdir().unwrap();
+    let whole = std::fs::read_to_string(fixture("wordpress/export.xml")).unwrap();
+    let cut = site.path().join("export.xml");
+    std::fs::write(&cut, &whole[..whole.len() * 3 / 4]).unwrap();
+    let (ok, said) = import_from(&app, "wordpress", &cut);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("cut short") || said.contains("not well-formed"),
+        "{said}"
+    );
+    assert_eq!(posts_of_owner(&app).await, 0);
+    let imported: i64 = query("SELECT COUNT(*) FROM imported")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(imported, 0);
 });
 
 fn copy_dir(from: &Path, to: &Path) {

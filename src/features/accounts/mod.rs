@@ -90,9 +90,10 @@ impl User {
     }
 
     /// Whether this user may change or delete something written by
-    /// `author_id`: their own work, or anyone's for an admin (moderation).
-    pub fn can_modify(&self, author_id: i64) -> bool {
-        self.id == author_id || self.is_admin()
+    /// `author_id`: their own work, or anyone's for an admin (moderation,
+    /// and the only way to a guest's comment, which has no account).
+    pub fn can_modify(&self, author_id: impl Into<Option<i64>>) -> bool {
+        author_id.into() == Some(self.id) || self.is_admin()
     }
 }
 

@@ -89,7 +89,7 @@ pub async fn list(
         comments: comments
             .into_iter()
             .map(|c| {
-                let following = followed.contains(&c.author_id);
+                let following = c.author_id.is_some_and(|id| followed.contains(&id));
                 CommentJson::new(c, following)
             })
             .collect(),

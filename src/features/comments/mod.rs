@@ -36,9 +36,15 @@ impl Event for CommentCreated {
 pub struct Comment {
     pub id: i64,
     pub post_id: i64,
-    pub author_id: i64,
+    /// The account that wrote it; `None` for a guest's, who wrote on the
+    /// blog this one was imported from (`author` then holds the name they
+    /// gave, and `guest_url` the address).
+    pub author_id: Option<i64>,
     #[sqlx(flatten)]
     pub author: Author,
+    pub guest_url: Option<String>,
+    /// The comment this one answers.
+    pub parent_id: Option<i64>,
     pub body: String,
     /// The body rendered when it was written; see [`list`].
     #[serde(skip)]
@@ -50,10 +56,10 @@ pub struct Comment {
 }
 
 const SELECT_COMMENTS: &str = "
-    SELECT c.id, c.post_id, c.author_id, u.username AS author_username, u.image AS author_image,
-           u.deleted_at AS author_deleted_at, c.body, c.body_html, c.body_html_version,
-           c.created_at, c.updated_at
-    FROM comments c JOIN users u ON u.id = c.author_id";
+    SELECT c.id, c.post_id, c.author_id, COALESCE(u.username, c.guest_name) AS author_username,
+           u.image AS author_image, u.deleted_at AS author_deleted_at, c.guest_url, c.parent_id,
+           c.body, c.body_html, c.body_html_version, c.created_at, c.updated_at
+    FROM comments c LEFT JOIN users u ON u.id = c.author_id";
 
 /// A comment's text, checked, and rendered off the async threads.
 pub struct CommentBody {
@@ -210,6 +216,73 @@ pub async fn create(app: &App, author: &User, post: &Post, body: &str) -> AppRes
     events::record(&mut tx, &CommentCreated { comment_id: id }, now).await?;
     tx.commit().await?;
     find(&app.db, post, id).await
+}
+
+/// A comment written on the blog a post was imported from, by a guest.
+pub struct GuestComment {
+    pub name: String,
+    /// The address they gave.
+    pub url: Option<String>,
+    /// Markdown.
+    pub body: String,
+    pub created_at: Timestamp,
+    /// The comment it answers, written before it.
+    pub parent_id: Option<i64>,
+}
+
+/// Writes an imported guest's comment on the post `post_id`, or over the
+/// one imported before (`existing`). Checked and rendered as any comment,
+/// but without the event of a comment posted: replies years late are not
+/// news to anyone's inbox. Returns its id.
+pub async fn write_imported(
+    app: &App,
+    post_id: i64,
+    comment: &GuestComment,
+    existing: Option<i64>,
+) -> AppResult<i64> {
+    let body = parse_body(app, &comment.body).await?;
+    let mut tx = app.db.begin().await?;
+    let id: i64 =
+        match existing {
+            // A reply's parent is older than it (archives write comments in
+            // id order): a parent imported after its reply is not linked.
+            Some(id) => {
+                query(
+                    "UPDATE comments SET body = $1, body_html = $2, body_html_version = $3,
+                     guest_name = $4, guest_url = $5, updated_at = $6,
+                     parent_id = CASE WHEN $7 < id THEN $7 END
+                 WHERE id = $8 RETURNING id",
+                )
+                .bind(&body.source)
+                .bind(&body.html)
+                .bind(body.version)
+                .bind(&comment.name)
+                .bind(&comment.url)
+                .bind(comment.created_at)
+                .bind(comment.parent_id)
+                .bind(id)
+                .scalar(&mut tx)
+                .await?
+            }
+            None => query(
+                "INSERT INTO comments (post_id, guest_name, guest_url, parent_id, body, body_html,
+                                       body_html_version, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(post_id)
+            .bind(&comment.name)
+            .bind(&comment.url)
+            .bind(comment.parent_id)
+            .bind(&body.source)
+            .bind(&body.html)
+            .bind(body.version)
+            .bind(comment.created_at)
+            .scalar(&mut tx)
+            .await?,
+        };
+    media::record_uses(&mut tx, media::Use::Comment(id), &body.source).await?;
+    tx.commit().await?;
+    Ok(id)
 }
 
 pub async fn update(

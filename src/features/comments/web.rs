@@ -1,6 +1,7 @@
 //! The post page and its discussion: the post, its likes and its
 //! comments, with the forms that add to them.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
@@ -46,18 +47,77 @@ pub struct CommentView {
     edited: bool,
     can_modify: bool,
     html: Value,
+    /// The comments that answer this one, oldest first.
+    replies: Vec<CommentView>,
 }
 
 impl CommentView {
-    pub fn new(comment: Comment, viewer: Option<&User>) -> Self {
+    fn new(comment: Comment, viewer: Option<&User>, replies: Vec<CommentView>) -> Self {
         Self {
             edited: comment.updated_at > comment.created_at,
             can_modify: viewer.is_some_and(|u| u.can_modify(comment.author_id)),
             // Rendered when written (`super::list` keeps it current).
             html: Value::from_safe_string(comment.body_html.clone().unwrap_or_default()),
+            replies,
             comment,
         }
     }
+}
+
+/// How deep replies are shown nested; answers deeper than this are shown
+/// at this depth, in order, so that a long exchange stays readable on a
+/// phone (and a page's nesting stays bounded whatever the thread).
+const MAX_DEPTH: usize = 4;
+
+/// A post's comments (oldest first) as threads: each with the replies to
+/// it. A reply whose parent is not among them stands on its own.
+fn threads(comments: Vec<Comment>, viewer: Option<&User>) -> Vec<CommentView> {
+    let ids: HashSet<i64> = comments.iter().map(|c| c.id).collect();
+    let mut replies: HashMap<i64, Vec<Comment>> = HashMap::new();
+    let mut roots = Vec::new();
+    for comment in comments {
+        match comment.parent_id.filter(|parent| ids.contains(parent)) {
+            Some(parent) => replies.entry(parent).or_default().push(comment),
+            None => roots.push(comment),
+        }
+    }
+    roots
+        .into_iter()
+        .map(|root| thread(root, 1, &mut replies, viewer))
+        .collect()
+}
+
+fn thread(
+    comment: Comment,
+    depth: usize,
+    replies: &mut HashMap<i64, Vec<Comment>>,
+    viewer: Option<&User>,
+) -> CommentView {
+    let answers = replies.remove(&comment.id).unwrap_or_default();
+    let answers = if depth < MAX_DEPTH {
+        answers
+            .into_iter()
+            .map(|reply| thread(reply, depth + 1, replies, viewer))
+            .collect()
+    } else {
+        // Every answer below, oldest first, at this depth.
+        let mut below = Vec::new();
+        let mut waiting = answers;
+        while !waiting.is_empty() {
+            let mut next = Vec::new();
+            for reply in waiting {
+                next.extend(replies.remove(&reply.id).unwrap_or_default());
+                below.push(reply);
+            }
+            waiting = next;
+        }
+        below.sort_by_key(|reply| (reply.created_at, reply.id));
+        below
+            .into_iter()
+            .map(|reply| CommentView::new(reply, viewer, Vec::new()))
+            .collect()
+    };
+    CommentView::new(comment, viewer, answers)
 }
 
 #[derive(Deserialize, Serialize, Default)]
@@ -336,16 +396,14 @@ fn render_discussion(
     status: StatusCode,
     extra: Value,
 ) -> Response {
-    let comments: Vec<_> = comments
-        .into_iter()
-        .map(|c| CommentView::new(c, ctx.viewer.user()))
-        .collect();
+    let comment_count = comments.len();
+    let threads = threads(comments, ctx.viewer.user());
     let post = posts::web::PostView::new(post, ctx.viewer.user(), true);
     ctx.render_status(
         state,
         status,
         "post.html",
-        context! { post => Serde(post), comments => Serde(comments), ..extra },
+        context! { post => Serde(post), threads => Serde(threads), comment_count, ..extra },
     )
 }
 

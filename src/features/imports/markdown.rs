@@ -567,6 +567,7 @@ fn read_file(site: &Site, file: &Path, source_id: &str, kind: ItemKind) -> anyho
         tags,
         old_paths: Vec::new(),
         images: Vec::new(),
+        comments: Vec::new(),
     };
     item.old_paths = site
         .address(source_id, kind, &item, &fields)
@@ -617,7 +618,7 @@ fn images_in(root: &Path, file: &Path, body: &str) -> Vec<(String, Option<PathBu
 
 /// The addresses of the images a Markdown text shows: `![alt](address
 /// "title")`, `<img src="address">`, and Hugo's `{{< figure src="…" >}}`.
-fn image_references(body: &str) -> Vec<String> {
+pub(super) fn image_references(body: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = body;
     while let Some(at) = rest.find("![") {

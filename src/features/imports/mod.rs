@@ -1,5 +1,6 @@
 //! Posts and pages from another blog: `quire import --from markdown PATH`
-//! (a Jekyll or Hugo site's folder; [`markdown`]).
+//! (a Jekyll or Hugo site's folder; [`markdown`]) or `--from wordpress
+//! FILE` (a WordPress export, with its comments; [`wordpress`]).
 //!
 //! A source is read into [`Item`]s first, then each is written as the
 //! editor would write it (checked, rendered), with the dates and the slug
@@ -10,9 +11,12 @@
 //! (`redirects`) and answered with a permanent redirect ([`web`]). What
 //! could not be imported is reported with why, and the rest goes in.
 
+pub mod html;
 pub mod markdown;
 pub mod web;
+pub mod wordpress;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -25,19 +29,22 @@ use crate::db::{Timestamp, query};
 use crate::error::AppError;
 use crate::features::accounts::User;
 use crate::features::posts::import::{self as post_import, Imported};
-use crate::features::{media, pages};
+use crate::features::{comments, media, pages};
 
 /// What a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// A folder of Markdown files with front matter (Jekyll, Hugo).
     Markdown,
+    /// WordPress's export file (WXR).
+    WordPress,
 }
 
 impl Format {
     fn name(self) -> &'static str {
         match self {
             Format::Markdown => "markdown",
+            Format::WordPress => "wordpress",
         }
     }
 }
@@ -48,8 +55,10 @@ impl FromStr for Format {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "markdown" | "jekyll" | "hugo" => Ok(Format::Markdown),
+            "wordpress" | "wxr" => Ok(Format::WordPress),
             other => Err(format!(
-                "{other:?} is not a format Quire imports from: markdown (a Jekyll or Hugo site's folder)"
+                "{other:?} is not a format Quire imports from: markdown (a Jekyll or Hugo \
+                 site's folder) or wordpress (its export file)"
             )),
         }
     }
@@ -80,6 +89,49 @@ pub struct Item {
     /// The images it shows from the source's files: as written, and the
     /// file (`None`: not in the source).
     pub images: Vec<(String, Option<PathBuf>)>,
+    /// A post's comments, each after the one it answers.
+    pub comments: Vec<ItemComment>,
+}
+
+/// A comment on a post, by a guest of the old blog.
+#[derive(Debug)]
+pub struct ItemComment {
+    /// What names it in its source, among the post's comments.
+    pub source_id: String,
+    /// The comment it answers.
+    pub parent: Option<String>,
+    pub name: String,
+    /// The address the guest gave.
+    pub url: Option<String>,
+    /// Markdown.
+    pub body: String,
+    pub created_at: Option<Timestamp>,
+}
+
+/// Orders comments so that each comes after the one it answers (and
+/// otherwise by time), as they must be written.
+pub fn parents_first(comments: &mut Vec<ItemComment>) {
+    comments.sort_by_key(|c| c.created_at);
+    let mut ordered: Vec<ItemComment> = Vec::with_capacity(comments.len());
+    let mut waiting = std::mem::take(comments);
+    while !waiting.is_empty() {
+        let before = waiting.len();
+        let (ready, later): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|c| {
+            c.parent
+                .as_ref()
+                .is_none_or(|p| ordered.iter().any(|o| &o.source_id == p))
+        });
+        ordered.extend(ready);
+        waiting = later;
+        if waiting.len() == before {
+            // Answers to nothing imported (or a loop): on their own.
+            for mut comment in waiting.drain(..) {
+                comment.parent = None;
+                ordered.push(comment);
+            }
+        }
+    }
+    *comments = ordered;
 }
 
 /// An item, or a file, passed over, and why.
@@ -96,6 +148,7 @@ pub struct Report {
     pub updated: Vec<String>,
     pub skipped: Vec<Skipped>,
     pub images: usize,
+    pub comments: usize,
     pub redirects: usize,
 }
 
@@ -103,10 +156,11 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{} added, {} updated, {} skipped; {} images, {} old addresses redirected",
+            "{} added, {} updated, {} skipped; {} comments, {} images, {} old addresses redirected",
             self.added.len(),
             self.updated.len(),
             self.skipped.len(),
+            self.comments,
             self.images,
             self.redirects
         )?;
@@ -126,15 +180,19 @@ pub async fn import(
     path: &Path,
     author: &User,
 ) -> anyhow::Result<Report> {
-    // Which source this is: the format and the folder's own path, so that
-    // two sites with the same file names stay apart.
     let root = path
         .canonicalize()
         .with_context(|| format!("{}: no such file or folder", path.display()))?;
-    let source = format!("{}:{}", format.name(), root.display());
-    let (items, skipped) = match format {
-        Format::Markdown => tokio::task::spawn_blocking(move || markdown::read(&root)).await??,
-    };
+    // Which source this is, so that importing it again updates: a folder
+    // by its own path (two sites with the same file names stay apart), a
+    // WordPress site by its address (a newer export of it is the same).
+    let (name, items, skipped) = tokio::task::spawn_blocking(move || match format {
+        Format::Markdown => markdown::read(&root)
+            .map(|(items, skipped)| (root.display().to_string(), items, skipped)),
+        Format::WordPress => wordpress::read(&root),
+    })
+    .await??;
+    let source = format!("{}:{name}", format.name());
     let mut report = Report {
         skipped,
         ..Report::default()
@@ -241,10 +299,69 @@ async fn import_item(
         .await?;
         report.redirects += 1;
     }
+    if let Some(post_id) = post_id {
+        import_comments(app, source, post_id, item, report).await?;
+    }
     Ok(match known {
         Some(_) => Outcome::Updated(address),
         None => Outcome::Added(address),
     })
+}
+
+/// The post's comments, each written over the one imported before from
+/// the same comment of the source. One that would not be accepted here (a
+/// body too long) is skipped, and its answers stand on their own.
+async fn import_comments(
+    app: &App,
+    source: &str,
+    post_id: i64,
+    item: &Item,
+    report: &mut Report,
+) -> Result<(), AppError> {
+    let mut written: HashMap<&str, i64> = HashMap::new();
+    for comment in &item.comments {
+        let source_id = format!("{}#{}", item.source_id, comment.source_id);
+        let existing: Option<i64> =
+            query("SELECT comment_id FROM imported_comments WHERE source = $1 AND source_id = $2")
+                .bind(source)
+                .bind(&source_id)
+                .scalar_optional(&app.db)
+                .await?;
+        let guest = comments::GuestComment {
+            name: comment.name.clone(),
+            url: comment.url.clone(),
+            body: comment.body.clone(),
+            created_at: comment
+                .created_at
+                .or(item.published_at)
+                .unwrap_or_else(Timestamp::now),
+            parent_id: comment
+                .parent
+                .as_deref()
+                .and_then(|parent| written.get(parent).copied()),
+        };
+        match comments::write_imported(app, post_id, &guest, existing).await {
+            Ok(id) => {
+                query(
+                    "INSERT INTO imported_comments (source, source_id, comment_id) VALUES ($1, $2, $3)
+                     ON CONFLICT (source, source_id) DO UPDATE SET comment_id = excluded.comment_id",
+                )
+                .bind(source)
+                .bind(&source_id)
+                .bind(id)
+                .execute(&app.db)
+                .await?;
+                written.insert(&comment.source_id, id);
+                report.comments += 1;
+            }
+            Err(e @ (AppError::Internal(_) | AppError::Unavailable(..))) => return Err(e),
+            Err(e) => report.skipped.push(Skipped {
+                source_id,
+                reason: e.public_message(),
+            }),
+        }
+    }
+    Ok(())
 }
 
 /// The item's text with each image it shows from the source's files
