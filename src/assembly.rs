@@ -98,6 +98,7 @@ pub fn router(app: App) -> Router {
         .merge(admin::routes())
         .merge(pages::web::routes())
         .merge(portability::routes())
+        .merge(imports::admin::routes(&app))
         .fallback(http::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -175,6 +176,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<crate::backup::Backup>()
         .register::<Housekeeping>()
         .register::<media::MakeVariants>()
+        .register::<imports::runs::ImportUpload>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()

@@ -60,6 +60,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "admin_jobs.html",
         include_str!("../templates/admin_jobs.html"),
     ),
+    (
+        "admin_import.html",
+        include_str!("../templates/admin_import.html"),
+    ),
+    (
+        "admin_import_run.html",
+        include_str!("../templates/admin_import_run.html"),
+    ),
     ("page.html", include_str!("../templates/page.html")),
     (
         "admin_pages.html",

@@ -62,7 +62,9 @@ backend_test!(
 
         let said = import(&app, site.path());
         assert!(
-            said.starts_with("4 added, 0 updated, 1 skipped; 1 images, 4 old addresses redirected"),
+            said.starts_with(
+                "4 added, 0 updated, 1 skipped; 0 comments, 1 images, 4 old addresses redirected"
+            ),
             "{said}"
         );
         assert!(
@@ -161,7 +163,7 @@ backend_test!(a_hugo_site_comes_in_with_its_bundles_and_aliases, |app| {
     app.register("owner").await;
     let said = import(&app, &fixture("hugo"));
     assert!(
-        said.starts_with("4 added, 0 updated, 1 skipped; 2 images"),
+        said.starts_with("4 added, 0 updated, 1 skipped; 0 comments, 2 images"),
         "{said}"
     );
     assert!(
@@ -324,3 +326,122 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// A zip of the folder at `root`, its files under `prefix/`.
+fn zip_folder(root: &Path, prefix: &str) -> Vec<u8> {
+    use std::io::Write;
+    fn add(writer: &mut zip::ZipWriter<std::io::Cursor<Vec<u8>>>, dir: &Path, name: &str) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let inner = format!("{name}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type().unwrap().is_dir() {
+                add(writer, &entry.path(), &inner);
+            } else {
+                writer
+                    .start_file(inner, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                writer
+                    .write_all(&std::fs::read(entry.path()).unwrap())
+                    .unwrap();
+            }
+        }
+    }
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    add(&mut writer, root, prefix);
+    writer.finish().unwrap().into_inner()
+}
+
+/// Posts the owner's import form; the page it answers with.
+async fn upload(
+    app: &TestApp,
+    format: &str,
+    file: Option<(&str, Vec<u8>)>,
+) -> crate::helpers::Page {
+    use reqwest::multipart::{Form, Part};
+    let mut form = Form::new()
+        .text("csrf_token", app.csrf().await)
+        .text("format", format.to_owned());
+    if let Some((name, bytes)) = file {
+        form = form.part("file", Part::bytes(bytes).file_name(name.to_owned()));
+    }
+    let response = app
+        .client
+        .post(app.url("/admin/import"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::Browser::page(response).await
+}
+
+backend_test!(the_owner_uploads_an_export_and_follows_its_import, |app| {
+    app.register("owner").await;
+    let page = app.get("/admin/import").await;
+    page.assert_status(200);
+    assert_eq!(page.texts("#runs-heading"), ["Imports"]);
+
+    // Nothing chosen, or a Markdown site that is not a zip: said so.
+    let refused = upload(&app, "wordpress", None).await;
+    refused.assert_status(422);
+    assert!(
+        refused.texts("#file-errors li")[0].contains("must be chosen"),
+        "{:?}",
+        refused.texts("#file-errors li")
+    );
+
+    // WordPress's export with its uploads folder, zipped.
+    let zip = zip_folder(&fixture("wordpress"), "oldblog");
+    let sent = upload(&app, "wordpress", Some(("oldblog.zip", zip))).await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    let run = sent.location.clone().unwrap();
+    assert!(run.starts_with("/admin/import/"), "{run}");
+    let waiting = app.get(&run).await;
+    assert!(
+        waiting
+            .attr("meta[http-equiv=refresh]", "content")
+            .is_some()
+    );
+    assert!(!waiting.texts("progress").is_empty());
+
+    let worker = app.start_worker(|_| {});
+    app.jobs_settled().await;
+    worker.stop().await;
+
+    let done = app.get(&run).await;
+    assert!(done.attr("meta[http-equiv=refresh]", "content").is_none());
+    let summary = done.texts("p.notice")[0].clone();
+    assert!(
+        summary.starts_with("Done: 7 added, 0 updated,")
+            && summary.contains("4 comments, 5 images"),
+        "{summary}"
+    );
+    assert!(
+        done.texts("#skipped-heading + ul li")
+            .iter()
+            .any(|l| l.contains("koeln-dom.jpg") && l.contains("no such file")),
+        "{:?}",
+        done.texts("#skipped-heading + ul li")
+    );
+    assert_eq!(posts_of_owner(&app).await, 5);
+    // The upload is gone from the file store once read.
+    let left = std::fs::read_dir(files_of(&app).join("imports"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0);
+
+    let markdown = upload(&app, "markdown", Some(("notes.md", b"# Hi".to_vec()))).await;
+    assert_eq!(markdown.status, 303);
+    let worker = app.start_worker(|_| {});
+    app.jobs_settled().await;
+    worker.stop().await;
+    let failed = app.get(markdown.location.as_deref().unwrap()).await;
+    assert!(
+        failed.texts("[role=alert]")[0].contains("uploaded as a .zip"),
+        "{:?}",
+        failed.texts("[role=alert]")
+    );
+    assert_eq!(
+        app.get("/admin/import").await.texts("tbody td:last-child"),
+        ["failed", "done"]
+    );
+});

@@ -11,8 +11,10 @@
 //! (`redirects`) and answered with a permanent redirect ([`web`]). What
 //! could not be imported is reported with why, and the rest goes in.
 
+pub mod admin;
 pub mod html;
 pub mod markdown;
+pub mod runs;
 pub mod web;
 pub mod wordpress;
 
@@ -23,6 +25,7 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::db::{Timestamp, query};
@@ -135,14 +138,14 @@ pub fn parents_first(comments: &mut Vec<ItemComment>) {
 }
 
 /// An item, or a file, passed over, and why.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Skipped {
     pub source_id: String,
     pub reason: String,
 }
 
 /// What an import did.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Report {
     pub added: Vec<String>,
     pub updated: Vec<String>,
@@ -180,24 +183,46 @@ pub async fn import(
     path: &Path,
     author: &User,
 ) -> anyhow::Result<Report> {
+    import_as(app, format, path, author, None, None).await
+}
+
+/// [`import`], the source named `name` rather than by where it is (an
+/// upload is read from a new folder each time), and its progress written
+/// to the run `run` (`runs`).
+async fn import_as(
+    app: &App,
+    format: Format,
+    path: &Path,
+    author: &User,
+    name: Option<String>,
+    run: Option<i64>,
+) -> anyhow::Result<Report> {
     let root = path
         .canonicalize()
         .with_context(|| format!("{}: no such file or folder", path.display()))?;
     // Which source this is, so that importing it again updates: a folder
     // by its own path (two sites with the same file names stay apart), a
     // WordPress site by its address (a newer export of it is the same).
-    let (name, items, skipped) = tokio::task::spawn_blocking(move || match format {
+    let (read_name, items, skipped) = tokio::task::spawn_blocking(move || match format {
         Format::Markdown => markdown::read(&root)
             .map(|(items, skipped)| (root.display().to_string(), items, skipped)),
         Format::WordPress => wordpress::read(&root),
     })
     .await??;
+    let name = match (format, name) {
+        (Format::Markdown, Some(name)) => name,
+        _ => read_name,
+    };
     let source = format!("{}:{name}", format.name());
     let mut report = Report {
         skipped,
         ..Report::default()
     };
-    for item in items {
+    let total = items.len();
+    for (done, item) in items.into_iter().enumerate() {
+        if let Some(run) = run {
+            runs::progress(&app.db, run, done, total).await?;
+        }
         match import_item(app, &source, author, &item, &mut report).await {
             Ok(Outcome::Added(at)) => report.added.push(format!("{} → {at}", item.source_id)),
             Ok(Outcome::Updated(at)) => report.updated.push(format!("{} → {at}", item.source_id)),

@@ -227,7 +227,7 @@ pub fn clean_file_name(sent: Option<&str>, format: Format) -> String {
 
 /// [`clean_file_name`] before it knows the format: empty when nothing of
 /// the name is left.
-fn shown_file_name(sent: &str) -> String {
+pub fn shown_file_name(sent: &str) -> String {
     let base = sent.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base
         .chars()
