@@ -294,6 +294,88 @@ backend_test!(
     }
 );
 
+backend_test!(
+    a_ghost_export_comes_in_from_lexical_mobiledoc_and_html,
+    |app| {
+        app.register("owner").await;
+        let export = fixture("ghost/export.json");
+        let (ok, said) = import_from(&app, "ghost", &export);
+        assert!(ok, "{said}");
+        assert!(said.starts_with("6 added, 0 updated, "), "{said}");
+        for line in [
+            "skipped tag:hash-newsletter: one of Ghost's internal tags",
+            "old-map.jpg): no such file in the source",
+        ] {
+            assert!(said.contains(line), "{line:?} in {said}");
+        }
+        assert_eq!(posts_of_owner(&app).await, 5);
+
+        let reader = app.new_browser();
+        // Lexical only: every node made Markdown, the Markdown card kept.
+        let every = reader.get("/posts/every-card-in-one-post").await;
+        every.assert_status(200);
+        assert_eq!(every.texts("article .prose strong")[0], "bold");
+        let headings = every.texts("article .prose :is(h2, h3)");
+        assert!(
+            headings.iter().any(|h| h.contains("Checklist")),
+            "{headings:?}"
+        );
+        assert!(every.contains("2 * 3 = 6 boats"), "{}", every.body);
+        assert!(
+            every
+                .attr("article .prose img", "src")
+                .unwrap()
+                .starts_with("/media/")
+        );
+        assert!(!every.texts("article .prose pre").is_empty());
+        assert!(
+            every
+                .texts("article .prose em")
+                .contains(&"dawn".to_owned()),
+            "the caption"
+        );
+        // Mobiledoc only.
+        let tides = reader.get("/posts/tide-tables-in-markdown").await;
+        assert!(
+            tides
+                .texts("article .prose strong")
+                .contains(&"twice a day".to_owned())
+        );
+        // HTML, with its feature image first and its tags (not the internal one).
+        let hafen = reader.get("/posts/gruesse-vom-hafen").await;
+        assert_eq!(hafen.texts("h1"), ["Grüße vom Hafen"]);
+        assert!(
+            hafen
+                .attr("article .prose img", "src")
+                .unwrap()
+                .starts_with("/media/")
+        );
+        assert_eq!(
+            hafen.texts("ul.tags a"),
+            ["Travel", "Köln"],
+            "in Ghost's order"
+        );
+        // The scheduled post waits for its day; the draft is a draft.
+        reader
+            .get("/posts/new-year-at-the-harbour")
+            .await
+            .assert_status(404);
+        reader.get("/posts/winter-plans").await.assert_status(404);
+        assert_eq!(reader.get("/about").await.status, 200);
+        assert_eq!(
+            redirected(&app, "/every-card-in-one-post/")
+                .await
+                .as_deref(),
+            Some("/posts/every-card-in-one-post")
+        );
+
+        let (ok, said) = import_from(&app, "ghost", &export);
+        assert!(ok, "{said}");
+        assert!(said.starts_with("0 added, 6 updated, "), "{said}");
+        assert_eq!(posts_of_owner(&app).await, 5);
+    }
+);
+
 backend_test!(a_wordpress_export_cut_short_writes_nothing, |app| {
     app.register("owner").await;
     let site = tempfile::tempdir().unwrap();

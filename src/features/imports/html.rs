@@ -287,7 +287,8 @@ fn figure(node: &Handle, blocks: &mut Vec<String>) {
         inline_children(caption, &mut text);
         let text = text.trim();
         if !text.is_empty() {
-            blocks.push(format!("*{text}*"));
+            // `_`, not `*`: the caption's own emphasis is `*`.
+            blocks.push(format!("_{text}_"));
         }
     }
 }
@@ -348,6 +349,10 @@ fn write_inline(node: &Handle, out: &mut String) {
                     Some(href) => {
                         let mut text = String::new();
                         inline_children(node, &mut text);
+                        // Spaces at the ends of a link's text go outside it.
+                        if text.starts_with(char::is_whitespace) && !out.ends_with(' ') {
+                            out.push(' ');
+                        }
                         let _ = write!(
                             out,
                             "[{}]({}{})",
@@ -355,6 +360,9 @@ fn write_inline(node: &Handle, out: &mut String) {
                             destination(&href),
                             title(node)
                         );
+                        if text.ends_with(char::is_whitespace) {
+                            out.push(' ');
+                        }
                     }
                     None => inline_children(node, out),
                 },
@@ -439,7 +447,7 @@ fn text_content(node: &Handle, out: &mut String) {
 /// Text as Markdown shows it: white space collapsed as HTML does, and the
 /// characters Markdown would read as syntax escaped.
 fn push_text(text: &str, out: &mut String) {
-    let mut last_space = out.is_empty() || out.ends_with([' ', '\n']);
+    let mut last_space = out.ends_with([' ', '\n']);
     for (at, c) in text.char_indices() {
         if c.is_whitespace() && c != '\u{a0}' {
             if !last_space {
@@ -541,7 +549,7 @@ mod tests {
                     <p>E = mc<sup>2</sup></p>";
         assert_eq!(
             to_markdown(html),
-            "![Harbour](/h.png)\n\n*At dawn*\n\n\
+            "![Harbour](/h.png)\n\n_At dawn_\n\n\
              <table><tbody><tr><td>a</td></tr>\n<tr><td>b</td></tr></tbody></table>\n\n\
              E = mc<sup>2</sup>"
         );

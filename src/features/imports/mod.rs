@@ -1,6 +1,7 @@
 //! Posts and pages from another blog: `quire import --from markdown PATH`
 //! (a Jekyll or Hugo site's folder; [`markdown`]) or `--from wordpress
-//! FILE` (a WordPress export, with its comments; [`wordpress`]).
+//! FILE` (a WordPress export, with its comments; [`wordpress`]) or
+//! `--from ghost FILE` (a Ghost export; [`ghost`]).
 //!
 //! A source is read into [`Item`]s first, then each is written as the
 //! editor would write it (checked, rendered), with the dates and the slug
@@ -12,6 +13,7 @@
 //! could not be imported is reported with why, and the rest goes in.
 
 pub mod admin;
+pub mod ghost;
 pub mod html;
 pub mod markdown;
 pub mod runs;
@@ -41,6 +43,8 @@ pub enum Format {
     Markdown,
     /// WordPress's export file (WXR).
     WordPress,
+    /// Ghost's export file (JSON).
+    Ghost,
 }
 
 impl Format {
@@ -48,6 +52,7 @@ impl Format {
         match self {
             Format::Markdown => "markdown",
             Format::WordPress => "wordpress",
+            Format::Ghost => "ghost",
         }
     }
 }
@@ -59,9 +64,10 @@ impl FromStr for Format {
         match text {
             "markdown" | "jekyll" | "hugo" => Ok(Format::Markdown),
             "wordpress" | "wxr" => Ok(Format::WordPress),
+            "ghost" => Ok(Format::Ghost),
             other => Err(format!(
                 "{other:?} is not a format Quire imports from: markdown (a Jekyll or Hugo \
-                 site's folder) or wordpress (its export file)"
+                 site's folder), wordpress or ghost (their export files)"
             )),
         }
     }
@@ -207,6 +213,7 @@ async fn import_as(
         Format::Markdown => markdown::read(&root)
             .map(|(items, skipped)| (root.display().to_string(), items, skipped)),
         Format::WordPress => wordpress::read(&root),
+        Format::Ghost => ghost::read(&root),
     })
     .await??;
     let name = match (format, name) {

@@ -203,8 +203,8 @@ fn unpack(format: Format, file_name: &str, bytes: &[u8], root: &Path) -> anyhow:
             Format::Markdown => {
                 anyhow::bail!("a Markdown site is uploaded as a .zip of its folder")
             }
-            Format::WordPress => {
-                let file = root.join("export.xml");
+            Format::WordPress | Format::Ghost => {
+                let file = root.join(format!("export.{}", extension(format)));
                 std::fs::write(&file, bytes)?;
                 Ok(file)
             }
@@ -253,8 +253,22 @@ fn unpack(format: Format, file_name: &str, bytes: &[u8], root: &Path) -> anyhow:
     }
     match format {
         Format::Markdown => Ok(top),
-        Format::WordPress => find_file(&top, "xml")
-            .with_context(|| format!("{file_name} holds no .xml file (WordPress's export)")),
+        Format::WordPress | Format::Ghost => {
+            find_file(&top, extension(format)).with_context(|| {
+                format!(
+                    "{file_name} holds no .{} file (the site's export)",
+                    extension(format)
+                )
+            })
+        }
+    }
+}
+
+/// What an export file of `format` ends in.
+fn extension(format: Format) -> &'static str {
+    match format {
+        Format::Ghost => "json",
+        _ => "xml",
     }
 }
 
