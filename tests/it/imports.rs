@@ -21,7 +21,7 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs `quire import --from FORMAT PATH` on the app's site: whether it
 /// succeeded, and what it said.
-fn import_from(app: &TestApp, format: &str, path: &Path) -> (bool, String) {
+pub(crate) fn import_from(app: &TestApp, format: &str, path: &Path) -> (bool, String) {
     quire(
         &app.database_url,
         &files_of(app),

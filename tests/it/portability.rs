@@ -92,3 +92,112 @@ backend_test!(a_member_downloads_all_their_data_and_only_theirs, |app| {
         page.location
     );
 });
+
+backend_test!(
+    an_authors_posts_download_as_markdown_that_another_site_imports,
+    |app| {
+        use std::io::Read;
+
+        let token = app.api_register("writer").await;
+        app.login("writer", "correct horse")
+            .await
+            .assert_status(303);
+        let mut png = Vec::new();
+        image::DynamicImage::new_rgb8(40, 30)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(png.clone()).file_name("gull.png"),
+        );
+        let upload: serde_json::Value = app
+            .client
+            .post(app.url("/api/uploads"))
+            .header("authorization", format!("Token {token}"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let image = upload["upload"]["url"].as_str().unwrap().to_owned();
+        let slug = app
+            .publish(
+                "Gulls: a \"field\" guide",
+                &format!("They *shout*.\n\n![A gull]({image})"),
+                "birds, coast",
+            )
+            .await;
+        app.save_draft("Terns, later", "Not yet.").await;
+
+        let response = app
+            .client
+            .get(app.url("/settings/export/posts.zip"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/zip");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let bytes = response.bytes().await.unwrap();
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+        let mut names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+        names.sort();
+        let day = &quire::db::Timestamp::now().rfc3339()[..10];
+        let image_name = image.trim_start_matches("/media/");
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert_eq!(
+            names[0],
+            format!("_drafts/{}", names[0].trim_start_matches("_drafts/"))
+        );
+        assert_eq!(names[1], format!("_posts/{day}-{slug}.md"));
+        assert_eq!(names[2], format!("assets/images/{image_name}"));
+        let mut text = String::new();
+        zip.by_name(&names[1])
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(
+            text.starts_with("---\ntitle: \"Gulls: a \\\"field\\\" guide\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("tags: [\"birds\", \"coast\"]"), "{text}");
+        assert!(
+            text.ends_with(&format!(
+                "They *shout*.\n\n![A gull](/assets/images/{image_name})"
+            )),
+            "{text}"
+        );
+        let mut stored = Vec::new();
+        zip.by_name(&names[2])
+            .unwrap()
+            .read_to_end(&mut stored)
+            .unwrap();
+        assert!(!stored.is_empty());
+
+        // Another site takes it in whole.
+        let folder = tempfile::tempdir().unwrap();
+        zip.extract(folder.path()).unwrap();
+        let other = crate::helpers::TestApp::spawn(app.backend).await;
+        other.register("owner").await;
+        let (ok, said) = crate::imports::import_from(&other, "markdown", folder.path());
+        assert!(ok, "{said}");
+        assert!(
+            said.starts_with("2 added, 0 updated, 0 skipped; 0 comments, 1 images"),
+            "{said}"
+        );
+        let post = other.new_browser().get(&format!("/posts/{slug}")).await;
+        post.assert_status(200);
+        assert_eq!(post.texts("h1"), ["Gulls: a \"field\" guide"]);
+        assert_eq!(post.texts("ul.tags a"), ["birds", "coast"]);
+        assert_eq!(post.attr("article .prose img", "src"), Some(image.clone()));
+        assert!(
+            other
+                .get("/drafts")
+                .await
+                .texts("a")
+                .contains(&"Terns, later".to_owned())
+        );
+    }
+);

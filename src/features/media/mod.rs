@@ -109,6 +109,12 @@ impl MediaName {
     }
 }
 
+/// The bytes of an uploaded image as it was uploaded (its metadata
+/// removed), from the file store.
+pub async fn original_bytes(app: &App, name: &MediaName) -> Result<Bytes, object_store::Error> {
+    app.storage.get(&name.original()).await?.bytes().await
+}
+
 /// The most images one post, comment or profile can show as figures (with
 /// sizes and smaller copies); more are plain images.
 const MAX_NAMES: usize = 100;

@@ -5,8 +5,12 @@
 //! uploaded. Only what is theirs: others' comments on their posts are
 //! others' data.
 //!
+//! An author's posts also come as Markdown files in a zip ([`markdown`]).
+//!
 //! This feature reads the tables other features write, and writes none:
 //! a read of everything one person made, which no single feature holds.
+
+mod markdown;
 
 use axum::Router;
 use axum::extract::State;
@@ -27,7 +31,9 @@ const FORMAT: &str = "quire-personal-data";
 const VERSION: u32 = 1;
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/settings/export", get(download))
+    Router::new()
+        .route("/settings/export", get(download))
+        .route("/settings/export/posts.zip", get(markdown::download))
 }
 
 #[derive(Serialize)]
@@ -121,7 +127,9 @@ async fn download(State(app): State<App>, SignedIn(user): SignedIn) -> AppResult
         .into_response())
 }
 
-async fn gather(app: &App, user: &User) -> AppResult<Export> {
+/// The user's posts (drafts and scheduled ones too), oldest first, with
+/// their tags.
+async fn posts_of(app: &App, user: &User) -> AppResult<Vec<PostData>> {
     let db = &app.db;
     let mut posts: Vec<PostData> = query(
         "SELECT id, slug, title, description, body, status, published_at, created_at, updated_at
@@ -145,6 +153,12 @@ async fn gather(app: &App, user: &User) -> AppResult<Export> {
             .map(|(_, name)| name.clone())
             .collect();
     }
+    Ok(posts)
+}
+
+async fn gather(app: &App, user: &User) -> AppResult<Export> {
+    let db = &app.db;
+    let posts = posts_of(app, user).await?;
     let comments = query(
         "SELECT p.slug AS post_slug, p.title AS post_title, c.body, c.created_at, c.updated_at
          FROM comments c JOIN posts p ON p.id = c.post_id
