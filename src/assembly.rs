@@ -136,6 +136,7 @@ pub fn router(app: App) -> Router {
         .merge(posts::api::routes())
         .merge(comments::api::routes())
         .merge(visits::api::routes())
+        .merge(portability::site::routes())
         .merge(
             media::api::routes().layer(DefaultBodyLimit::max(media::body_limit(
                 &app.settings.media,
@@ -177,6 +178,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<Housekeeping>()
         .register::<media::MakeVariants>()
         .register::<imports::runs::ImportUpload>()
+        .register::<portability::site::ExportSite>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()

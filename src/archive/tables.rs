@@ -326,6 +326,8 @@ pub const LEFT_OUT: &[&str] = &[
     // Imports run on the old site: their uploads are gone once read, and
     // what they brought is in the tables above.
     "import_runs",
+    // Archives of the old site, made for the move: not the site itself.
+    "site_exports",
     // SQLite's full-text index of posts, and its internal tables: rebuilt
     // from `posts` by its triggers as the rows go in.
     "post_search",

@@ -201,3 +201,115 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    the_owner_takes_the_whole_site_through_the_api_as_a_job,
+    |app| {
+        use reqwest::Method;
+        use std::io::Read;
+
+        let owner = app.api_register("owner").await;
+        let member = app.api_register("member").await;
+        let (status, body) = app
+            .api(
+                Method::POST,
+                "/api/articles",
+                Some(&owner),
+                Some(serde_json::json!({"article": {"title": "Kept whole", "description": "d", "body": "b"}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+
+        let (status, _) = app.api(Method::POST, "/api/exports", None, None).await;
+        assert_eq!(status, 401);
+        let (status, body) = app
+            .api(Method::POST, "/api/exports", Some(&member), None)
+            .await;
+        assert_eq!(status, 403, "{body}");
+
+        let (status, body) = app
+            .api(Method::POST, "/api/exports", Some(&owner), None)
+            .await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(body["export"]["state"], "waiting");
+        assert!(body["export"]["download"].is_null());
+        let id = body["export"]["id"].as_i64().unwrap();
+        let (status, _) = app
+            .api(
+                Method::GET,
+                &format!("/api/exports/{id}/archive"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(status, 404, "not made yet");
+
+        let worker = app.start_worker(|_| {});
+        app.jobs_settled().await;
+        worker.stop().await;
+
+        let (status, body) = app
+            .api(
+                Method::GET,
+                &format!("/api/exports/{id}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["export"]["state"], "done", "{body}");
+        let download = body["export"]["download"].as_str().unwrap().to_owned();
+        assert_eq!(download, format!("/api/exports/{id}/archive"));
+        let response = app
+            .client
+            .get(app.url(&download))
+            .header("authorization", format!("Token {owner}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/gzip");
+        let bytes = response.bytes().await.unwrap();
+        assert_eq!(body["export"]["bytes"].as_u64(), Some(bytes.len() as u64));
+
+        // The archive of `quire export`: its manifest first, the post in it.
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        let mut entries = tar.entries().unwrap();
+        let mut first = entries.next().unwrap().unwrap();
+        assert_eq!(first.path().unwrap().to_str(), Some("manifest.json"));
+        let mut text = String::new();
+        first.read_to_string(&mut text).unwrap();
+        let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let posts = manifest["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "posts")
+            .unwrap();
+        assert_eq!(posts["rows"], 1, "{posts}");
+
+        // A second archive does not hold the first.
+        let (_, body) = app
+            .api(Method::POST, "/api/exports", Some(&owner), None)
+            .await;
+        let second = body["export"]["id"].as_i64().unwrap();
+        let worker = app.start_worker(|_| {});
+        app.jobs_settled().await;
+        worker.stop().await;
+        let archive = app
+            .client
+            .get(app.url(&format!("/api/exports/{second}/archive")))
+            .header("authorization", format!("Token {owner}"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&archive[..]));
+        for entry in tar.entries().unwrap() {
+            let path = entry.unwrap().path().unwrap().display().to_string();
+            assert!(!path.contains("exports/"), "{path}");
+        }
+    }
+);

@@ -5,12 +5,15 @@
 //! uploaded. Only what is theirs: others' comments on their posts are
 //! others' data.
 //!
-//! An author's posts also come as Markdown files in a zip ([`markdown`]).
+//! An author's posts also come as Markdown files in a zip ([`markdown`]),
+//! and the owner can take the whole site through the API ([`site`]).
 //!
-//! This feature reads the tables other features write, and writes none:
+//! This feature reads the tables other features write, and writes none
+//! but its own record of the site's archives ([`site`]):
 //! a read of everything one person made, which no single feature holds.
 
 mod markdown;
+pub mod site;
 
 use axum::Router;
 use axum::extract::State;

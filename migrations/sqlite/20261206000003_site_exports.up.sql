@@ -1,0 +1,13 @@
+-- Site archives the owner asked for through the API
+-- (src/features/portability/site.rs): made by a job, kept in the file
+-- store under exports/ until fetched, for a day.
+CREATE TABLE site_exports (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users (id),
+    state       TEXT NOT NULL DEFAULT 'waiting'
+                CHECK (state IN ('waiting', 'running', 'done', 'failed', 'expired')),
+    bytes       INTEGER,
+    error       TEXT,
+    created_at  TEXT NOT NULL,
+    finished_at TEXT
+);
