@@ -5,9 +5,14 @@
 //! 300 words with ten comments each (100,000) straight into its database,
 //! then times the release binary's `quire export` of it and `quire import`
 //! of that archive into a new, empty database of the same kind, with the
-//! peak memory (VmHWM) of each process. No target is set by the issue;
+//! peak memory (VmHWM) of each process. Then the same size of site comes
+//! from elsewhere: a WordPress export (WXR) of as many posts and comments
+//! (threaded), imported with `quire import --from wordpress` into another
+//! empty database, which is then exported. No target is set by the issue;
 //! what matters is that memory stays flat as the site grows (rows are read
-//! and written in batches, never all at once).
+//! and written in batches, never all at once) — but for the WordPress
+//! file, which is read whole before anything is written (a file cut short
+//! must change nothing), so its memory grows with the file.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -210,6 +215,109 @@ async fn bench(backend: &'static str, url: String, data: std::path::PathBuf, emp
     );
 }
 
+/// A WordPress export of `posts` published posts of 300 words in
+/// paragraphs, each with ten approved comments, every other one a reply
+/// to the one before.
+fn write_wxr(file: &Path, posts: usize) {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).unwrap());
+    writeln!(
+        out,
+        r#"<?xml version="1.0" encoding="UTF-8" ?>
+<rss version="2.0" xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/"
+ xmlns:content="http://purl.org/rss/1.0/modules/content/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+ xmlns:wp="http://wordpress.org/export/1.2/">
+<channel><title>Bench</title><link>https://bench.example.com</link>
+<wp:wxr_version>1.2</wp:wxr_version><wp:base_site_url>https://bench.example.com</wp:base_site_url>"#
+    )
+    .unwrap();
+    let mut comment_id = 0;
+    for post in 1..=posts {
+        let body: String = (0..6)
+            .map(|p| format!("<p>{}</p>\n", words(post * 6 + p, 50)))
+            .collect();
+        write!(
+            out,
+            "<item><title><![CDATA[Post {post}: {}]]></title>\
+             <link>https://bench.example.com/2020/01/post-{post}/</link>\
+             <content:encoded><![CDATA[{body}]]></content:encoded>\
+             <excerpt:encoded><![CDATA[]]></excerpt:encoded>\
+             <wp:post_id>{post}</wp:post_id>\
+             <wp:post_date_gmt><![CDATA[2020-01-01 10:00:00]]></wp:post_date_gmt>\
+             <wp:post_name><![CDATA[post-{post}]]></wp:post_name>\
+             <wp:status><![CDATA[publish]]></wp:status><wp:post_type><![CDATA[post]]></wp:post_type>\
+             <category domain=\"post_tag\" nicename=\"t{}\"><![CDATA[t{}]]></category>",
+            words(post, 4),
+            post % 50,
+            post % 50
+        )
+        .unwrap();
+        for n in 0..COMMENTS_PER_POST {
+            comment_id += 1;
+            let parent = if n % 2 == 1 { comment_id - 1 } else { 0 };
+            write!(
+                out,
+                "<wp:comment><wp:comment_id>{comment_id}</wp:comment_id>\
+                 <wp:comment_author><![CDATA[Reader {n}]]></wp:comment_author>\
+                 <wp:comment_author_url>https://reader{n}.example.org</wp:comment_author_url>\
+                 <wp:comment_date_gmt><![CDATA[2020-01-02 1{n}:00:00]]></wp:comment_date_gmt>\
+                 <wp:comment_content><![CDATA[{}]]></wp:comment_content>\
+                 <wp:comment_approved><![CDATA[1]]></wp:comment_approved>\
+                 <wp:comment_type><![CDATA[comment]]></wp:comment_type>\
+                 <wp:comment_parent>{parent}</wp:comment_parent></wp:comment>",
+                words(comment_id, 20)
+            )
+            .unwrap();
+        }
+        writeln!(out, "</item>").unwrap();
+    }
+    writeln!(out, "</channel></rss>").unwrap();
+    out.flush().unwrap();
+}
+
+/// A WordPress site of the same size imported into the empty database at
+/// `url`, then exported.
+async fn bench_wordpress(backend: &'static str, url: String, data: &Path, wxr: &Path) {
+    migrated(&url, data);
+    let db = Db::connect(&url, PoolSize(1), None).await.unwrap();
+    query(
+        "INSERT INTO users (username, username_key, email, password_hash, role, created_at, updated_at)
+         VALUES ('owner', 'owner', 'owner@example.com', 'x', 'owner', $1, $1)",
+    )
+    .bind(Timestamp::now())
+    .execute(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    let (took, peak) = measured(
+        &url,
+        data,
+        &["import", "--from", "wordpress", wxr.to_str().unwrap()],
+    );
+    let db = Db::connect(&url, PoolSize(1), None).await.unwrap();
+    let (posts, comments): (i64, i64) = (
+        query("SELECT COUNT(*) FROM posts")
+            .scalar(&db)
+            .await
+            .unwrap(),
+        query("SELECT COUNT(*) FROM comments")
+            .scalar(&db)
+            .await
+            .unwrap(),
+    );
+    db.close().await;
+    println!(
+        "{backend:<9} import --from wordpress: {:>6.1} s, peak RSS {peak:>5.1} MiB ({posts} posts, {comments} comments)",
+        took.as_secs_f64()
+    );
+    let archive = data.join("imported.quire.tar.gz");
+    let (took, peak) = measured(&url, data, &["export", archive.to_str().unwrap()]);
+    println!(
+        "{backend:<9} export of it: {:>6.1} s, peak RSS {peak:>5.1} MiB",
+        took.as_secs_f64()
+    );
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; there is nothing else to parse.
@@ -227,9 +335,33 @@ async fn main() {
             "sqlite" => format!("sqlite://{}", data.join("empty.db").display()),
             _ => common::create_postgres(&empty_name).await,
         };
-        bench(backend, url, data, empty).await;
+        bench(backend, url, data.clone(), empty).await;
         if backend == "postgres" {
             common::drop_postgres(&empty_name).await;
+        }
+    }
+    let posts = env_number("QUIRE_BENCH_POSTS", 10_000);
+    let wxr = dir.path().join("wordpress.xml");
+    write_wxr(&wxr, posts);
+    println!(
+        "WordPress export of {posts} posts, {} comments: {:.1} MiB",
+        posts * COMMENTS_PER_POST,
+        std::fs::metadata(&wxr).unwrap().len() as f64 / 1024.0 / 1024.0
+    );
+    for backend in ["sqlite", "postgres"] {
+        let data = dir.path().join(format!("{backend}-wordpress"));
+        std::fs::create_dir_all(&data).unwrap();
+        let name = format!("quire_bench_{}_wordpress", std::process::id());
+        let url = match backend {
+            "sqlite" => format!("sqlite://{}", data.join("quire.db").display()),
+            _ if std::env::var("QUIRE_TEST_POSTGRES_URL").is_ok() => {
+                common::create_postgres(&name).await
+            }
+            _ => continue,
+        };
+        bench_wordpress(backend, url, &data, &wxr).await;
+        if backend == "postgres" {
+            common::drop_postgres(&name).await;
         }
     }
     common::drop_databases().await;

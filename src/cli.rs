@@ -93,18 +93,24 @@ pub enum Command {
         file: std::path::PathBuf,
     },
     /// Load an archive made by `quire export` into this site, which must be
-    /// new and empty: all of it, or on any error none of it. With --from,
-    /// bring in the posts and pages of another blog instead (again and
-    /// again: what was imported before is updated, not copied).
+    /// new and empty (or, with --merge, is merged with it): all of it, or on
+    /// any error none of it. With --from, bring in the posts and pages of
+    /// another blog instead (again and again: what was imported before is
+    /// updated, not copied).
     Import {
         /// The archive, or with --from the other blog's export.
         path: std::path::PathBuf,
-        /// What PATH is: `markdown` (a Jekyll or Hugo site's folder).
+        /// What PATH is: `markdown` (a Jekyll or Hugo site's folder),
+        /// `wordpress` or `ghost` (their export files).
         #[arg(long)]
         from: Option<crate::features::imports::Format>,
         /// Whose posts they become (with --from); the owner's by default.
         #[arg(long, requires = "from")]
         author: Option<String>,
+        /// Merge the archive into a site that holds data: new ids for its
+        /// rows, the same account, tag or image where both sites have it.
+        #[arg(long, conflicts_with = "from")]
+        merge: bool,
     },
     /// Put the site in maintenance mode, take it out, or say which it is in.
     /// Every replica follows within seconds; administrators keep access.
@@ -391,6 +397,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             path,
             from: Some(format),
             author,
+            ..
         } => {
             let settings = flags.settings()?;
             let db = connect(&settings.database).await?;
@@ -418,11 +425,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
-        Command::Import { path: file, .. } => {
+        Command::Import {
+            path: file, merge, ..
+        } => {
             let db = connect(&flags.database()).await?;
             ensure_migrated(&db).await?;
             let files = crate::storage::open(&flags.storage()).context("QUIRE_STORAGE_URL")?;
-            let manifest = crate::archive::import(&db, files.as_ref(), &file).await?;
+            let manifest = crate::archive::import(&db, files.as_ref(), &file, merge).await?;
             db.close().await;
             println!(
                 "imported {} rows and {} files from the {} site archived at {} (Quire {})",

@@ -39,6 +39,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 pub use tables::{Kind, LEFT_OUT, TABLES, Table};
 
+mod merge;
+use merge::Merge;
+pub use merge::REFERENCES;
+
 use crate::backup::FileEntry;
 use crate::db::{Cell, Cells, Db, Dialect, Query, Timestamp, Tx};
 
@@ -313,10 +317,15 @@ fn write_tar(file: &Path, work: &Path, manifest: &[u8], entries: &[String]) -> a
     Ok(())
 }
 
-/// Loads the archive `file` into this site, which must hold no data: its
-/// files into `store`, its rows into `db`, all of them or, on any error,
-/// none of the rows.
-pub async fn import(db: &Db, store: &dyn ObjectStore, file: &Path) -> anyhow::Result<Manifest> {
+/// Loads the archive `file` into this site, which must hold no data
+/// unless `merge` ([`merge`]): its files into `store`, its rows into `db`,
+/// all of them or, on any error, none of the rows.
+pub async fn import(
+    db: &Db,
+    store: &dyn ObjectStore,
+    file: &Path,
+    merge: bool,
+) -> anyhow::Result<Manifest> {
     let work = tempfile::Builder::new()
         .prefix("quire-import-")
         .tempdir()
@@ -330,9 +339,10 @@ pub async fn import(db: &Db, store: &dyn ObjectStore, file: &Path) -> anyhow::Re
         .with_context(|| format!("checking {}", file.display()))?;
 
     let held = holdings(db).await?;
-    if !held.is_empty() {
+    if !held.is_empty() && !merge {
         bail!(
-            "this site already holds data ({}): an archive is imported only into a new, empty site",
+            "this site already holds data ({}): an archive is imported only into a new, empty \
+             site, or merged into this one with --merge",
             held.join(", ")
         );
     }
@@ -348,12 +358,16 @@ pub async fn import(db: &Db, store: &dyn ObjectStore, file: &Path) -> anyhow::Re
     }
 
     let mut tx = db.begin().await?;
+    let mut merging = merge.then(Merge::default);
     for entry in &manifest.tables {
         let table = TABLES
             .iter()
             .find(|t| t.name == entry.name)
             .expect("verified: every table is known");
-        import_table(&mut tx, table, entry, work.path())
+        if merging.is_some() && Merge::skips(table.name) {
+            continue;
+        }
+        import_table(&mut tx, table, entry, work.path(), merging.as_mut())
             .await
             .with_context(|| entry.path())?;
     }
@@ -482,6 +496,7 @@ async fn import_table(
     table: &Table,
     entry: &TableEntry,
     work: &Path,
+    mut merge: Option<&mut Merge>,
 ) -> anyhow::Result<()> {
     let kinds: Vec<Kind> = entry
         .columns
@@ -493,10 +508,16 @@ async fn import_table(
         _ => "",
     };
     // A new site may have its maintenance setting already: the archive's wins.
-    let conflict = if table.name == "settings" {
+    let conflict = if merge.is_some() {
+        Merge::on_conflict(table.name)
+    } else if table.name == "settings" {
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
     } else {
         ""
+    };
+    let target = match merge {
+        Some(_) => Some(Merge::target(tx, table.name, table.identity, &entry.columns).await?),
+        None => None,
     };
     let insert = |rows: usize| {
         let width = kinds.len();
@@ -531,6 +552,18 @@ async fn import_table(
                     .with_context(|| format!("line {line_number}, {column}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let values = match (merge.as_deref_mut(), &target) {
+            (Some(merge), Some(target)) => match merge
+                .row(tx, target, values)
+                .await
+                .with_context(|| format!("line {line_number}"))?
+            {
+                Some(values) => values,
+                // The site has it already.
+                None => continue,
+            },
+            _ => values,
+        };
         batch.push(values);
         if batch.len() == WRITE_ROWS {
             write_rows(tx, &insert(batch.len()), std::mem::take(&mut batch)).await?;
@@ -551,7 +584,9 @@ async fn import_table(
         .execute(&mut *tx)
         .await?;
     }
-    if table.name != "settings" {
+    // Merged, the table holds the site's rows too, and not every row of
+    // the archive (what the site had is not doubled).
+    if table.name != "settings" && target.is_none() {
         let rows: i64 = Query::assembled(format!("SELECT COUNT(*) FROM {}", table.name))
             .scalar(&mut *tx)
             .await?;

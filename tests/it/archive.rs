@@ -352,3 +352,139 @@ backend_test!(
         assert!(site.rows("posts").await > 0);
     }
 );
+
+backend_test!(every_foreign_key_is_a_reference_a_merge_carries, |app| {
+    let sql = match app.db.dialect() {
+            Dialect::Sqlite => {
+                "SELECT m.name || '.' || f.\"from\" || ' ' || f.\"table\"
+                 FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f
+                 WHERE m.type = 'table' ORDER BY 1"
+            }
+            Dialect::Postgres => {
+                "SELECT c.conrelid::regclass::text || '.' || a.attname || ' ' || c.confrelid::regclass::text
+                 FROM pg_constraint c
+                 JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                 WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+                 ORDER BY 1"
+            }
+        };
+    let in_schema: Vec<String> = query(sql).scalars(&app.db).await.unwrap();
+    let carried: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
+    let mut expected: Vec<String> = in_schema
+        .into_iter()
+        .filter(|fk| carried.contains(&fk.split('.').next().unwrap()))
+        .collect();
+    expected.sort();
+    let mut declared: Vec<String> = quire::archive::REFERENCES
+        .iter()
+        .map(|(table, column, target)| format!("{table}.{column} {target}"))
+        .collect();
+    declared.sort();
+    assert_eq!(declared, expected, "src/archive/merge.rs REFERENCES");
+});
+
+backend_test!(an_archive_merges_into_a_site_that_holds_data, |app| {
+    // The other site: the same owner's name, a member, a post whose
+    // address this site uses too, a tag both have, a comment.
+    let other = TestApp::spawn(app.backend).await;
+    other.register("owner").await;
+    other
+        .publish("Hello again", "From the **other** site.", "birds, sea")
+        .await;
+    let member = other.new_browser();
+    member.register("reader").await;
+    member
+        .post("/posts/hello-again/comments", &[("body", "Welcome back.")])
+        .await
+        .assert_status(303);
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("other.quire.tar.gz");
+    let (ok, said) = quire(
+        &other.database_url,
+        &files_of(&other),
+        &["export", archive.to_str().unwrap()],
+    );
+    assert!(ok, "{said}");
+
+    // This site, with its own owner, post at the same address, and tag.
+    app.register("owner").await;
+    app.publish("Hello again", "This site's own.", "birds")
+        .await;
+    let before_posts: i64 = query("SELECT COUNT(*) FROM posts")
+        .scalar(&app.db)
+        .await
+        .unwrap();
+
+    let (ok, said) = quire(
+        &app.database_url,
+        &files_of(&app),
+        &["import", archive.to_str().unwrap()],
+    );
+    assert!(
+        !ok && said.contains("--merge"),
+        "refused without --merge: {said}"
+    );
+    let (ok, said) = quire(
+        &app.database_url,
+        &files_of(&app),
+        &["import", "--merge", archive.to_str().unwrap()],
+    );
+    assert!(ok, "{said}");
+
+    let db = app.db.clone();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move { query(sql).scalar::<i64>(&db).await.unwrap() }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM posts").await, before_posts + 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE role = 'owner'").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE username = 'owner'").await,
+        1,
+        "the same name is the same person"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM tags WHERE name = 'birds'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM posts p JOIN users u ON u.id = p.author_id
+                 WHERE u.username = 'owner'"
+        )
+        .await,
+        2
+    );
+    let reader = app.new_browser();
+    let merged = reader.get("/posts/hello-again-2").await;
+    merged.assert_status(200);
+    assert!(merged.contains("From the <strong>other</strong> site."));
+    assert_eq!(merged.texts("ul.tags a"), ["birds", "sea"]);
+    assert_eq!(merged.texts(".comment .author"), ["reader"]);
+    assert_eq!(
+        reader
+            .get("/posts/hello-again")
+            .await
+            .texts("article .prose p"),
+        ["This site's own."]
+    );
+    // The member signs in here with the other site's password.
+    reader
+        .login("reader", "correct horse")
+        .await
+        .assert_status(303);
+
+    // Merged twice: nothing the site has doubles, the posts come again
+    // at new addresses (an archive has no ids of this site's to update).
+    let (ok, said) = quire(
+        &app.database_url,
+        &files_of(&app),
+        &["import", "--merge", archive.to_str().unwrap()],
+    );
+    assert!(ok, "{said}");
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM tags").await, 2);
+});

@@ -123,18 +123,15 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
             ItemKind::Post { draft: false } => date("published_at"),
             _ => None,
         };
-        let images = markdown::image_references(&body).into_iter().fold(
-            Vec::new(),
-            |mut found: Vec<(String, Option<PathBuf>)>, reference| {
-                if !found.iter().any(|(r, _)| *r == reference) {
-                    let file = images_folder
-                        .as_deref()
-                        .and_then(|dir| image_file(dir, &reference));
-                    found.push((reference, file));
-                }
-                found
-            },
-        );
+        // The site's images, found in the folder or not; other images are
+        // elsewhere on the web, and left as they are.
+        let images = super::images_of(&body, |reference| {
+            reference.contains("/content/images/").then(|| {
+                images_folder
+                    .as_deref()
+                    .and_then(|dir| image_file(dir, reference))
+            })
+        });
         items.push(Item {
             source_id,
             kind,
@@ -159,12 +156,7 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
 
 /// The folder of the site's images beside the export, if there is one.
 fn images_folder(file: &Path) -> Option<PathBuf> {
-    let dir = file.parent()?;
-    ["content/images", "images"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|d| d.is_dir())
-        .and_then(|d| d.canonicalize().ok())
+    super::folder_beside(file, &["content/images", "images"])
 }
 
 /// The file an image's address names (`__GHOST_URL__/content/images/…`),

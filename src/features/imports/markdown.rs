@@ -590,14 +590,10 @@ fn read_file(site: &Site, file: &Path, source_id: &str, kind: ItemKind) -> anyho
 /// the file it names (inside the site's folder only), or `None` when
 /// there is no such file.
 fn images_in(root: &Path, file: &Path, body: &str) -> Vec<(String, Option<PathBuf>)> {
-    let mut found: Vec<(String, Option<PathBuf>)> = Vec::new();
-    for reference in image_references(body) {
-        if found.iter().any(|(r, _)| *r == reference) {
-            continue;
-        }
-        let path = reference.as_str();
+    super::images_of(body, |path| {
+        // An image elsewhere on the web is left as it is.
         if path.contains("://") || path.starts_with("//") || path.starts_with("data:") {
-            continue;
+            return None;
         }
         let path =
             percent_encoding::percent_decode_str(path.split(['?', '#']).next().unwrap_or(""))
@@ -607,13 +603,12 @@ fn images_in(root: &Path, file: &Path, body: &str) -> Vec<(String, Option<PathBu
             Some(inside) => vec![root.join(inside), root.join("static").join(inside)],
             None => vec![file.parent().unwrap_or(root).join(&path)],
         };
-        // Only files inside the site's folder, whatever `..` the text has.
-        let file = candidates
-            .into_iter()
-            .find(|c| c.is_file() && c.canonicalize().is_ok_and(|real| real.starts_with(root)));
-        found.push((reference, file));
-    }
-    found
+        Some(
+            candidates
+                .into_iter()
+                .find(|c| super::is_file_inside(c, root)),
+        )
+    })
 }
 
 /// The addresses of the images a Markdown text shows: `![alt](address

@@ -117,6 +117,42 @@ pub struct ItemComment {
     pub created_at: Option<Timestamp>,
 }
 
+/// The images `body` shows from its source, once each: as written, with
+/// the file. `resolve` says whether an address is the source's (`None`:
+/// an image elsewhere on the web, left as it is) and which file it is
+/// (`Some(None)`: the source's, but not there).
+pub(crate) fn images_of(
+    body: &str,
+    resolve: impl Fn(&str) -> Option<Option<PathBuf>>,
+) -> Vec<(String, Option<PathBuf>)> {
+    let mut found: Vec<(String, Option<PathBuf>)> = Vec::new();
+    for reference in markdown::image_references(body) {
+        if found.iter().any(|(r, _)| *r == reference) {
+            continue;
+        }
+        if let Some(file) = resolve(&reference) {
+            found.push((reference, file));
+        }
+    }
+    found
+}
+
+/// The first of `names` that is a folder beside `file`, made absolute.
+fn folder_beside(file: &Path, names: &[&str]) -> Option<PathBuf> {
+    let dir = file.parent()?;
+    names
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|d| d.is_dir())
+        .and_then(|d| d.canonicalize().ok())
+}
+
+/// Whether `path` is a file inside the folder `root` (absolute), whatever
+/// `..` or links it goes through: a source's text never reaches further.
+fn is_file_inside(path: &Path, root: &Path) -> bool {
+    path.is_file() && path.canonicalize().is_ok_and(|real| real.starts_with(root))
+}
+
 /// Orders comments so that each comes after the one it answers (and
 /// otherwise by time), as they must be written.
 pub fn parents_first(comments: &mut Vec<ItemComment>) {

@@ -227,12 +227,7 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
 
 /// The folder of the site's uploads beside the export, if there is one.
 fn uploads_folder(file: &Path) -> Option<PathBuf> {
-    let dir = file.parent()?;
-    ["uploads", "wp-content/uploads"]
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|d| d.is_dir())
-        .and_then(|d| d.canonicalize().ok())
+    super::folder_beside(file, &["uploads", "wp-content/uploads"])
 }
 
 fn item(
@@ -288,16 +283,13 @@ fn item(
         }
         _ => Vec::new(),
     };
-    let images = markdown::image_references(&body).into_iter().fold(
-        Vec::new(),
-        |mut found: Vec<(String, Option<PathBuf>)>, reference| {
-            if !found.iter().any(|(r, _)| *r == reference) {
-                let file = uploads.and_then(|dir| uploaded_file(dir, &reference));
-                found.push((reference, file));
-            }
-            found
-        },
-    );
+    // The site's uploads, found in the folder or not; other images are
+    // elsewhere on the web, and left as they are.
+    let images = super::images_of(&body, |reference| {
+        reference
+            .contains("/wp-content/uploads/")
+            .then(|| uploads.and_then(|dir| uploaded_file(dir, reference)))
+    });
     let comments = comments(element, &source_id, &mut notes);
     let item = Item {
         source_id,
@@ -341,7 +333,7 @@ fn uploaded_file(uploads: &Path, reference: &str) -> Option<PathBuf> {
     }
     candidates
         .into_iter()
-        .find(|c| c.is_file() && c.canonicalize().is_ok_and(|real| real.starts_with(uploads)))
+        .find(|c| super::is_file_inside(c, uploads))
 }
 
 /// The approved comments, each with the nearest of its parents that is
