@@ -21,6 +21,30 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::prefix::PrefixStore;
 
+/// Where features keep work in passing in the site's store — an import's
+/// upload until it is read, an archive until it is fetched: not the
+/// site's data, so backups and archives leave it out ([`site_objects`]).
+const SCRATCH: &str = "scratch";
+
+/// The place in the store for the work in passing `name` of a feature's
+/// `kind` (`imports`, `exports`).
+pub fn scratch(kind: &str, name: &str) -> object_store::path::Path {
+    object_store::path::Path::from(format!("{SCRATCH}/{kind}/{name}"))
+}
+
+/// Every object of the site's store that is the site's data (its images),
+/// not work in passing.
+pub fn site_objects(
+    store: &dyn ObjectStore,
+) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+    use futures_util::StreamExt;
+    let scratch = object_store::path::Path::from(SCRATCH);
+    Box::pin(store.list(None).filter(move |meta| {
+        let keep = !matches!(meta, Ok(meta) if meta.location.prefix_matches(&scratch));
+        std::future::ready(keep)
+    }))
+}
+
 /// Where a store is: a folder, or a bucket and prefix in S3-compatible
 /// storage. Backups go to one, and are restored from one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -256,7 +256,7 @@ fn to_json(kind: Kind, cell: &Cell) -> anyhow::Result<Value> {
 /// Copies every image of the store under `into`, with its checksum.
 async fn export_media(store: &dyn ObjectStore, into: &Path) -> anyhow::Result<Vec<FileEntry>> {
     let mut entries = Vec::new();
-    let mut objects = crate::features::media::stored(store);
+    let mut objects = crate::storage::site_objects(store);
     while let Some(meta) = objects.next().await {
         let meta = meta.context("listing the site's files")?;
         let path = meta.location.to_string();

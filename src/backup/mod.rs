@@ -421,7 +421,7 @@ impl Restore<'_> {
     }
 }
 
-/// Copies every image of the site's store (`media::stored`) that the pool lacks (a path
+/// Copies every image of the site's store (`storage::site_objects`) that the pool lacks (a path
 /// the pool has holds the same bytes), and lists every object, with its
 /// checksum, for the manifest. Every object is read to be checksummed;
 /// only new ones are written.
@@ -436,7 +436,7 @@ async fn copy_files(
         in_pool.insert(meta.location.to_string(), meta.size);
     }
     let mut entries = Vec::new();
-    let mut objects = crate::features::media::stored(files);
+    let mut objects = crate::storage::site_objects(files);
     while let Some(meta) = objects.next().await {
         let meta = meta.context("listing the site's files")?;
         let bytes = files

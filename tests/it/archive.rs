@@ -12,7 +12,7 @@ use quire::db::{Db, Dialect, PoolSize, query};
 use sha2::{Digest, Sha256};
 
 use crate::backend_test;
-use crate::backup::{files_in, files_of, populate, quire};
+use crate::backup::{files_in, files_of, populate, quire, quire_with};
 use crate::helpers::{
     Backend, Browser, QuireProcess, TestApp, TestDatabase, fresh_database_url, postgres_admin_url,
 };
@@ -68,16 +68,25 @@ struct Site {
     url: String,
     dir: tempfile::TempDir,
     _database: Option<TestDatabase>,
+    /// Where its files are kept, when not in its folder (S3).
+    storage: Vec<(&'static str, String)>,
 }
 
 impl Site {
     async fn new(backend: Backend) -> Self {
+        Self::storing_in(backend, Vec::new()).await
+    }
+
+    /// A site whose files are kept as `storage` says (`QUIRE_STORAGE_URL`
+    /// and what it needs).
+    async fn storing_in(backend: Backend, storage: Vec<(&'static str, String)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let (url, database) = fresh_database_url(backend, dir.path()).await.unwrap();
         let site = Self {
             url,
             dir,
             _database: database,
+            storage,
         };
         site.run_ok(&["migrate", "up"]);
         site
@@ -88,7 +97,7 @@ impl Site {
     }
 
     fn run(&self, args: &[&str]) -> (bool, String) {
-        quire(&self.url, &self.files(), args)
+        quire_with(&self.url, &self.files(), args, &self.storage)
     }
 
     fn run_ok(&self, args: &[&str]) -> String {
@@ -233,12 +242,29 @@ async fn a_site_moves_to_postgresql_and_back_with_every_row_and_file() {
         archived.keys()
     );
 
-    // Into PostgreSQL when this run has it (else another SQLite site).
-    let middle = Site::new(if postgres_admin_url().is_some() {
-        Backend::Postgres
-    } else {
-        Backend::Sqlite
-    })
+    // Into PostgreSQL when this run has it (else another SQLite site), its
+    // files in S3 when this run has a server for it: the files come back
+    // from it the same.
+    let s3 = crate::s3_server::S3Server::start();
+    let storage = match &s3 {
+        Some(s3) => {
+            let mut env = s3.env();
+            env.push((
+                "QUIRE_STORAGE_URL",
+                format!("s3://{}/archive-{}", s3.bucket, std::process::id()),
+            ));
+            env
+        }
+        None => Vec::new(),
+    };
+    let middle = Site::storing_in(
+        if postgres_admin_url().is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        },
+        storage,
+    )
     .await;
     let said = middle.run_ok(&["import", first.to_str().unwrap()]);
     assert!(said.contains("imported"), "{said}");
@@ -260,16 +286,20 @@ async fn a_site_moves_to_postgresql_and_back_with_every_row_and_file() {
     let first_entries = without_manifest(archived);
     assert_eq!(without_manifest(entries(&second)), first_entries);
     assert_eq!(without_manifest(entries(&third)), first_entries);
-    assert_eq!(files_in(&middle.files()), files_in(&files_of(&app)));
+    if s3.is_none() {
+        assert_eq!(files_in(&middle.files()), files_in(&files_of(&app)));
+    }
 
     // The moved site serves: people sign in with their passwords, those
     // signed in stay signed in, and the images are there.
-    let server = QuireProcess::start(
-        &["serve"],
-        &middle.url,
-        middle.dir.path(),
-        &[("QUIRE_STORAGE_URL", middle.files().to_str().unwrap())],
-    );
+    let folder = vec![("QUIRE_STORAGE_URL", middle.files().display().to_string())];
+    let storage = if middle.storage.is_empty() {
+        &folder
+    } else {
+        &middle.storage
+    };
+    let storage: Vec<(&str, &str)> = storage.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = QuireProcess::start(&["serve"], &middle.url, middle.dir.path(), &storage);
     server.wait_until_up().await;
     let base = url::Url::parse(&server.base).unwrap();
     let newcomer = Browser::new(base.clone());
@@ -295,6 +325,18 @@ async fn a_site_moves_to_postgresql_and_back_with_every_row_and_file() {
     assert!(about.contains("Who"), "the page moved");
     let image = manifest["media"][0]["path"].as_str().unwrap();
     assert!(image.starts_with("originals/") || image.starts_with("variants/"));
+    // …and served from where the moved site keeps them (S3 or a folder).
+    let original = manifest["media"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["path"].as_str()?.strip_prefix("originals/"))
+        .next()
+        .unwrap();
+    newcomer
+        .get(&format!("/media/{original}"))
+        .await
+        .assert_status(200);
 
     // Not into a site that holds data.
     let (ok, said) = middle.run(&["import", first.to_str().unwrap()]);

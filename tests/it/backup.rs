@@ -17,7 +17,7 @@ pub(crate) fn quire(database_url: &str, files: &Path, args: &[&str]) -> (bool, S
     quire_with(database_url, files, args, &[])
 }
 
-fn quire_with(
+pub(crate) fn quire_with(
     database_url: &str,
     files: &Path,
     args: &[&str],

@@ -506,7 +506,7 @@ backend_test!(the_owner_uploads_an_export_and_follows_its_import, |app| {
     );
     assert_eq!(posts_of_owner(&app).await, 5);
     // The upload is gone from the file store once read.
-    let left = std::fs::read_dir(files_of(&app).join("imports"))
+    let left = std::fs::read_dir(files_of(&app).join("scratch/imports"))
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(left, 0);

@@ -59,7 +59,7 @@ const COLUMNS: &str = "id, user_id, format, file_name, state, items_total, items
      error, created_at, finished_at";
 
 fn upload_path(run: i64) -> StorePath {
-    StorePath::from(format!("imports/{run}"))
+    crate::storage::scratch("imports", &run.to_string())
 }
 
 /// Keeps the upload and queues its import, as `user`'s. Returns the run.

@@ -109,24 +109,6 @@ impl MediaName {
     }
 }
 
-/// Where the site's images lie in the file store: what backups and site
-/// archives carry. The store also holds work in passing (an import's
-/// upload, an export waiting to be fetched), which is not the site's.
-const STORED_UNDER: [&str; 2] = ["originals", "variants"];
-
-/// Every object of the site's images in the file store.
-pub fn stored(
-    store: &dyn ObjectStore,
-) -> futures_util::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
-    let listings: Vec<_> = STORED_UNDER
-        .iter()
-        .map(|prefix| store.list(Some(&StorePath::from(*prefix))))
-        .collect();
-    Box::pin(futures_util::StreamExt::flatten(
-        futures_util::stream::iter(listings),
-    ))
-}
-
 /// The bytes of an uploaded image as it was uploaded (its metadata
 /// removed), from the file store.
 pub async fn original_bytes(app: &App, name: &MediaName) -> Result<Bytes, object_store::Error> {

@@ -3,8 +3,9 @@
 //! administrator: `POST /api/exports` queues a job that writes it while
 //! the site serves, `GET /api/exports/{id}` says how it is going, and
 //! `GET /api/exports/{id}/archive` downloads it once done. Archives wait
-//! in the file store under `exports/` (any replica can serve them) for a
-//! day; asking for a new one removes those older than that.
+//! in the file store (`storage::scratch`: any replica can serve them, and
+//! no backup or archive holds them) for a day; asking for a new one
+//! removes those older than that.
 
 use axum::Json;
 use axum::body::Body;
@@ -39,7 +40,7 @@ pub fn routes() -> OpenApiRouter<App> {
 }
 
 fn archive_path(id: i64) -> StorePath {
-    StorePath::from(format!("exports/{id}.tar.gz"))
+    crate::storage::scratch("exports", &format!("{id}.tar.gz"))
 }
 
 #[derive(FromRow)]
