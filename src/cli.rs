@@ -104,7 +104,9 @@ pub enum Command {
         /// `wordpress` or `ghost` (their export files).
         #[arg(long)]
         from: Option<crate::features::imports::Format>,
-        /// Whose posts they become (with --from); the owner's by default.
+        /// Whose posts they all become (with --from). Without it, each is
+        /// the account's here with its author's name or address there, or
+        /// else the owner's.
         #[arg(long, requires = "from")]
         author: Option<String>,
         /// Merge the archive into a site that holds data: new ids for its
@@ -403,21 +405,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = connect(&settings.database).await?;
             ensure_migrated(&db).await?;
             let app = App::build(settings, db.clone())?;
-            let author = match &author {
-                Some(name) => accounts::find_active_by_username(&db, name)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?
-                    .ok_or_else(|| anyhow::anyhow!("--author {name}: no such account"))?,
-                None => accounts::find_owner(&db)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))?
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "the site has no owner yet: register first, or give --author"
-                        )
-                    })?,
+            let named;
+            let owner;
+            let authors = match &author {
+                Some(name) => {
+                    named = accounts::find_active_by_username(&db, name)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e))?
+                        .ok_or_else(|| anyhow::anyhow!("--author {name}: no such account"))?;
+                    crate::features::imports::Authors::All(&named)
+                }
+                None => {
+                    owner = accounts::find_owner(&db)
+                        .await
+                        .map_err(|e| anyhow::anyhow!(e))?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "the site has no owner yet: register first, or give --author"
+                            )
+                        })?;
+                    crate::features::imports::Authors::Matched(&owner)
+                }
             };
-            let report = crate::features::imports::import(&app, format, &path, &author).await?;
+            let report = crate::features::imports::import(&app, format, &path, authors).await?;
             crate::http::cache::announce_change(&app)
                 .await
                 .context("telling the running servers of the import")?;

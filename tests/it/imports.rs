@@ -203,6 +203,18 @@ backend_test!(
     a_wordpress_export_comes_in_with_threaded_guest_comments,
     |app| {
         app.register("owner").await;
+        // Jonas has an account here, under another name but the address he
+        // had there: his posts are his.
+        let (status, body) = app
+            .api(
+                reqwest::Method::POST,
+                "/api/users",
+                None,
+                Some(serde_json::json!({"user": {"username": "jweber",
+                    "email": "jonas@oldblog.example.com", "password": "correct horse"}})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
         let site = tempfile::tempdir().unwrap();
         copy_dir(&fixture("wordpress"), site.path());
         let export = site.path().join("export.xml");
@@ -222,8 +234,9 @@ backend_test!(
             assert!(said.contains(line), "{line:?} in {said}");
         }
         assert!(said.contains("; 4 comments, "), "{said}");
-        // Three published posts and two drafts (one was private there).
-        assert_eq!(posts_of_owner(&app).await, 5);
+        // Three published posts and two drafts (one was private there),
+        // all Marta's but one of Jonas's, who has an account here.
+        assert_eq!(posts_of_owner(&app).await, 4);
 
         let reader = app.new_browser();
         let post = reader.get("/posts/first-light").await;
@@ -271,6 +284,10 @@ backend_test!(
         reader.get("/tags/uncategorized").await.assert_status(404);
         let grüße = reader.get("/posts/gruesse-aus-koeln").await;
         grüße.assert_status(200);
+        assert_eq!(
+            grüße.attr(".post-header a.author", "href").as_deref(),
+            Some("/users/jweber")
+        );
         assert!(grüße.contains("ß"));
         // The private post is a draft, never public.
         reader.get("/posts/notes-to-self").await.assert_status(404);
@@ -290,7 +307,7 @@ backend_test!(
             .await
             .unwrap();
         assert_eq!(comments, 4);
-        assert_eq!(posts_of_owner(&app).await, 5);
+        assert_eq!(posts_of_owner(&app).await, 4);
     }
 );
 

@@ -177,6 +177,14 @@ pub async fn find_active_by_username(db: &Db, username: &str) -> AppResult<Optio
         .await?)
 }
 
+/// An account that still exists, by its username or its email address.
+pub async fn find_active_by_name_or_email(db: &Db, text: &str) -> AppResult<Option<User>> {
+    match find_active_by_username(db, text).await? {
+        Some(user) => Ok(Some(user)),
+        None => Ok(find_by_email(db, text).await?),
+    }
+}
+
 /// The site's owner, once someone has registered.
 pub async fn find_owner(db: &Db) -> AppResult<Option<User>> {
     let sql =

@@ -68,6 +68,23 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
                 .push((order, name.clone()));
         }
     }
+    // Each post's authors, first author first: their slugs and addresses.
+    let users: HashMap<String, [String; 2]> = rows("users")
+        .into_iter()
+        .map(|u| (text_of(u, "id"), [text_of(u, "slug"), text_of(u, "email")]))
+        .collect();
+    let mut post_authors: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for row in rows("posts_authors") {
+        if let Some(names) = users.get(&text_of(row, "author_id")) {
+            let order = row.get("sort_order").and_then(Value::as_i64).unwrap_or(0);
+            for name in names.iter().filter(|n| !n.is_empty()) {
+                post_authors
+                    .entry(text_of(row, "post_id"))
+                    .or_default()
+                    .push((order, name.clone()));
+            }
+        }
+    }
     let site_name = rows("settings")
         .into_iter()
         .find(|s| text_of(s, "key") == "title")
@@ -149,6 +166,12 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
             slug,
             images,
             comments: Vec::new(),
+            authors: {
+                let mut authors = post_authors.remove(&id).unwrap_or_default();
+                // Stable: a person's slug stays before their address.
+                authors.sort_by_key(|(order, _)| *order);
+                authors.into_iter().map(|(_, name)| name).collect()
+            },
         });
     }
     Ok((format!("{site_name}:{first_user}"), items, skipped))

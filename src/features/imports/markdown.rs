@@ -568,6 +568,12 @@ fn read_file(site: &Site, file: &Path, source_id: &str, kind: ItemKind) -> anyho
         old_paths: Vec::new(),
         images: Vec::new(),
         comments: Vec::new(),
+        authors: fields
+            .get("author")
+            .and_then(Value::text)
+            .into_iter()
+            .chain(list(&fields, "authors"))
+            .collect(),
     };
     item.old_paths = site
         .address(source_id, kind, &item, &fields)

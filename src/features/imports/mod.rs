@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::App;
 use crate::db::{Timestamp, query};
 use crate::error::AppError;
-use crate::features::accounts::User;
+use crate::features::accounts::{self, User};
 use crate::features::posts::import::{self as post_import, Imported};
 use crate::features::{comments, media, pages};
 
@@ -100,6 +100,44 @@ pub struct Item {
     pub images: Vec<(String, Option<PathBuf>)>,
     /// A post's comments, each after the one it answers.
     pub comments: Vec<ItemComment>,
+    /// Who wrote it there: their names and addresses, the first author
+    /// first (an account here with one of them is theirs: [`Authors`]).
+    pub authors: Vec<String>,
+}
+
+/// Whose posts and pages imported items become.
+#[derive(Clone, Copy)]
+pub enum Authors<'a> {
+    /// Every item is this account's (`--author`).
+    All(&'a User),
+    /// Each item is the account's here that has the name or the address
+    /// its author had there, if there is one; the others are this one's.
+    Matched(&'a User),
+}
+
+impl Authors<'_> {
+    /// The account `item` becomes, looked up once per name.
+    async fn of(
+        self,
+        app: &App,
+        item: &Item,
+        known: &mut HashMap<String, Option<User>>,
+    ) -> Result<User, AppError> {
+        let otherwise = match self {
+            Authors::All(user) => return Ok(user.clone()),
+            Authors::Matched(user) => user,
+        };
+        for name in &item.authors {
+            if !known.contains_key(name) {
+                let found = accounts::find_active_by_name_or_email(&app.db, name).await?;
+                known.insert(name.clone(), found);
+            }
+            if let Some(Some(user)) = known.get(name) {
+                return Ok(user.clone());
+            }
+        }
+        Ok(otherwise.clone())
+    }
 }
 
 /// A comment on a post, by a guest of the old blog.
@@ -216,16 +254,16 @@ impl fmt::Display for Report {
     }
 }
 
-/// Imports everything in the source at `path`, as written by `author`.
+/// Imports everything in the source at `path`, as written by `authors`.
 /// An error is returned only when nothing could be read, or the database
 /// failed; an item that cannot be imported is skipped and reported.
 pub async fn import(
     app: &App,
     format: Format,
     path: &Path,
-    author: &User,
+    authors: Authors<'_>,
 ) -> anyhow::Result<Report> {
-    import_as(app, format, path, author, None, None).await
+    import_as(app, format, path, authors, None, None).await
 }
 
 /// [`import`], the source named `name` rather than by where it is (an
@@ -235,7 +273,7 @@ async fn import_as(
     app: &App,
     format: Format,
     path: &Path,
-    author: &User,
+    authors: Authors<'_>,
     name: Option<String>,
     run: Option<i64>,
 ) -> anyhow::Result<Report> {
@@ -262,11 +300,13 @@ async fn import_as(
         ..Report::default()
     };
     let total = items.len();
+    let mut known = HashMap::new();
     for (done, item) in items.into_iter().enumerate() {
         if let Some(run) = run {
             runs::progress(&app.db, run, done, total).await?;
         }
-        match import_item(app, &source, author, &item, &mut report).await {
+        let author = authors.of(app, &item, &mut known).await?;
+        match import_item(app, &source, &author, &item, &mut report).await {
             Ok(Outcome::Added(at)) => report.added.push(format!("{} → {at}", item.source_id)),
             Ok(Outcome::Updated(at)) => report.updated.push(format!("{} → {at}", item.source_id)),
             // The database failing is not the item's fault: stop.

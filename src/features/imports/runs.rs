@@ -190,7 +190,8 @@ async fn import(app: &App, run: &Run) -> anyhow::Result<Report> {
         tokio::task::spawn_blocking(move || unpack(format, &file_name, &bytes, &root)).await??;
     // An upload has no folder of its own to be known by: its file's name.
     let name = format!("upload:{}", run.file_name);
-    super::import_as(app, format, &source, &author, Some(name), Some(run.id)).await
+    let authors = super::Authors::Matched(&author);
+    super::import_as(app, format, &source, authors, Some(name), Some(run.id)).await
 }
 
 /// The upload written out under `root`, and what to import from it: a

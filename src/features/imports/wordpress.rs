@@ -63,6 +63,8 @@ impl Element {
 struct Export {
     site_url: String,
     items: Vec<Element>,
+    /// The site's authors: login, and email address.
+    authors: HashMap<String, String>,
 }
 
 /// Reads the file: all of it, so that a file that ends badly is refused
@@ -75,6 +77,7 @@ fn parse(reader: impl BufRead) -> anyhow::Result<Export> {
     let mut export = Export {
         site_url: String::new(),
         items: Vec::new(),
+        authors: HashMap::new(),
     };
     let mut seen_rss = false;
     loop {
@@ -109,12 +112,21 @@ fn parse(reader: impl BufRead) -> anyhow::Result<Export> {
                 let Some(element) = open.pop() else {
                     anyhow::bail!("the file is not well-formed XML (at byte {position})");
                 };
-                let in_item = open.iter().any(|e| e.name == "item");
+                // Items and authors are kept whole.
+                let in_item = open
+                    .iter()
+                    .any(|e| e.name == "item" || e.name == "wp:author");
                 match open.last_mut() {
                     // An item is kept whole; the channel's other elements
                     // only for what they say of the site.
                     Some(parent) if element.name == "item" && parent.name == "channel" => {
                         export.items.push(element)
+                    }
+                    Some(parent) if element.name == "wp:author" && parent.name == "channel" => {
+                        export.authors.insert(
+                            element.get("wp:author_login").to_owned(),
+                            element.get("wp:author_email").to_owned(),
+                        );
                     }
                     Some(parent)
                         if parent.name == "channel"
@@ -218,7 +230,13 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
                 continue;
             }
         };
-        let (item, notes) = item(element, source_id, kind, &attachments, uploads.as_deref());
+        let (mut item, notes) = item(element, source_id, kind, &attachments, uploads.as_deref());
+        let login = element.get("dc:creator");
+        item.authors = [login, export.authors.get(login).map_or("", String::as_str)]
+            .into_iter()
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .collect();
         skipped.extend(notes);
         items.push(item);
     }
@@ -304,6 +322,7 @@ fn item(
         old_paths,
         images,
         comments,
+        authors: Vec::new(),
     };
     (item, notes)
 }
