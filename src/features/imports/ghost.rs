@@ -106,18 +106,8 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
             ("post", "published" | "sent" | "scheduled") => ItemKind::Post { draft: false },
             ("post", _) => ItemKind::Post { draft: true },
             ("page", "published") => ItemKind::Page,
-            ("page", status) => {
-                skipped.push(Skipped {
-                    source_id,
-                    reason: format!("a page in the {status} state (pages here are published)"),
-                });
-                continue;
-            }
-            (other, _) => {
-                skipped.push(Skipped {
-                    source_id,
-                    reason: format!("a {other}, not a post or a page"),
-                });
+            (other, state) => {
+                skipped.push(Skipped::not_imported(source_id, other, state));
                 continue;
             }
         };

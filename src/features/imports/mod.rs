@@ -224,6 +224,19 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// An item that is neither a post nor a published page: why, for the
+    /// report. `kind` and `state` are the source's own words.
+    fn not_imported(source_id: String, kind: &str, state: &str) -> Self {
+        let reason = if kind == "page" {
+            format!("a page in the {state} state (pages here are published)")
+        } else {
+            format!("a {kind}, not a post or a page")
+        };
+        Self { source_id, reason }
+    }
+}
+
 /// What an import did.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Report {

@@ -215,18 +215,8 @@ pub fn read(file: &Path) -> anyhow::Result<(String, Vec<Item>, Vec<Skipped>)> {
             // author alone reads.
             ("post", _) => ItemKind::Post { draft: true },
             ("page", "publish") => ItemKind::Page,
-            ("page", status) => {
-                skipped.push(Skipped {
-                    source_id,
-                    reason: format!("a page in the {status} state (pages here are published)"),
-                });
-                continue;
-            }
-            (other, _) => {
-                skipped.push(Skipped {
-                    source_id,
-                    reason: format!("a {other}, not a post or a page"),
-                });
+            (other, state) => {
+                skipped.push(Skipped::not_imported(source_id, other, state));
                 continue;
             }
         };
