@@ -21,7 +21,8 @@ use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
 use crate::features::{
-    accounts, admin, comments, feeds, imports, media, pages, portability, posts, seo, visits,
+    accounts, admin, comments, federation, feeds, imports, media, pages, portability, posts, seo,
+    visits,
 };
 use crate::http;
 use crate::jobs::{self, Job, Registry};
@@ -43,6 +44,8 @@ impl App {
         parts.insert(media::Uploads::default());
         parts.insert(media::serve::Kept::default());
         parts.insert(pages::NavCache::default());
+        parts.insert(federation::Federation::new(&settings.federation));
+        parts.insert(federation::inbox::Budgets::default());
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));
@@ -99,6 +102,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::web::routes())
         .merge(portability::routes())
         .merge(imports::admin::routes(&app))
+        .merge(federation::pages(&app))
         .fallback(http::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -129,6 +133,12 @@ pub fn router(app: App) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             http::cache::serve,
+        ))
+        // Outside the cache: a post's address asked for as ActivityPub JSON
+        // is answered with its document, never with a cached page.
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            federation::objects::negotiate,
         ));
 
     let api = OpenApiRouter::new()
@@ -146,6 +156,7 @@ pub fn router(app: App) -> Router {
     let routes = Router::new()
         .merge(http::assets::routes())
         .merge(media::serve::routes())
+        .merge(federation::routes(&app))
         .nest(
             "/api",
             http::api::router(&app, api)
@@ -179,6 +190,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<media::MakeVariants>()
         .register::<imports::runs::ImportUpload>()
         .register::<portability::site::ExportSite>()
+        .register::<federation::delivery::Deliver>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()
@@ -188,6 +200,9 @@ pub fn jobs(settings: &Settings) -> Registry {
         .event::<comments::CommentCreated>()
         .subscribe("welcome email", accounts::emails::welcome_new_account)
         .subscribe("reply emails", comments::emails::email_replies)
+        .subscribe("federate new posts", federation::delivery::post_published)
+        .subscribe("federate edits", federation::delivery::post_updated)
+        .subscribe("federate deletions", federation::delivery::post_deleted)
         .subscribe(
             "likes of deleted accounts",
             posts::forget_likes_of_deleted_account,

@@ -65,6 +65,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/admin_import.html"),
     ),
     (
+        "moderation.html",
+        include_str!("../templates/moderation.html"),
+    ),
+    (
         "admin_import_run.html",
         include_str!("../templates/admin_import_run.html"),
     ),

@@ -52,6 +52,16 @@ pub const REFERENCES: &[(&str, &str, &str)] = &[
     ("sessions", "user_id", "users"),
     ("password_resets", "user_id", "users"),
     ("email_changes", "user_id", "users"),
+    ("followers", "user_id", "users"),
+    ("followers", "remote_actor_id", "remote_actors"),
+    ("remote_replies", "post_id", "posts"),
+    ("remote_replies", "parent_id", "comments"),
+    ("remote_replies", "remote_actor_id", "remote_actors"),
+    ("remote_replies", "comment_id", "comments"),
+    ("remote_reactions", "post_id", "posts"),
+    ("remote_reactions", "remote_actor_id", "remote_actors"),
+    ("actor_standing", "user_id", "users"),
+    ("actor_standing", "remote_actor_id", "remote_actors"),
 ];
 
 /// What merging does with a table's rows.
@@ -72,6 +82,8 @@ fn policy(table: &str) -> Policy {
     match table {
         "users" => Policy::Match(&["username_key", "email"]),
         "tags" => Policy::Match(&["name"]),
+        // The same actor or reply of the fediverse is the same row.
+        "remote_actors" | "remote_replies" => Policy::Match(&["uri"]),
         "visitors" => Policy::Match(&["username"]),
         "posts" | "pages" | "comments" | "uploads" | "visits" => Policy::Insert,
         "sessions"

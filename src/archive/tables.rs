@@ -79,6 +79,10 @@ pub const TABLES: &[Table] = &[
             ("notify_replies", Bool),
             ("username_key", Text),
             ("time_zone", Text),
+            // The author's ActivityPub key pair: followers elsewhere know
+            // the public key, so a moved site must sign with the same.
+            ("ap_public_key", Text),
+            ("ap_private_key", Text),
         ],
     ),
     with_id("tags", &[("id", Int), ("name", Text)]),
@@ -239,6 +243,75 @@ pub const TABLES: &[Table] = &[
         &[("source", Text), ("source_id", Text), ("comment_id", Int)],
         &["source", "source_id"],
     ),
+    with_id(
+        "remote_actors",
+        &[
+            ("id", Int),
+            ("uri", Text),
+            ("domain", Text),
+            ("handle", Text),
+            ("name", Text),
+            ("url", Text),
+            ("inbox", Text),
+            ("shared_inbox", Text),
+            ("key_id", Text),
+            ("public_key_pem", Text),
+            ("icon_url", Text),
+            ("fetched_at", Time),
+        ],
+    ),
+    with_id(
+        "followers",
+        &[
+            ("id", Int),
+            ("user_id", Int),
+            ("remote_actor_id", Int),
+            ("follow_uri", Text),
+            ("state", Text),
+            ("created_at", Time),
+        ],
+    ),
+    with_id(
+        "remote_replies",
+        &[
+            ("id", Int),
+            ("uri", Text),
+            ("post_id", Int),
+            ("parent_id", Int),
+            ("remote_actor_id", Int),
+            ("body", Text),
+            ("url", Text),
+            ("state", Text),
+            ("comment_id", Int),
+            ("published_at", Time),
+            ("created_at", Time),
+        ],
+    ),
+    table(
+        "remote_reactions",
+        &[
+            ("uri", Text),
+            ("kind", Text),
+            ("post_id", Int),
+            ("remote_actor_id", Int),
+            ("created_at", Time),
+        ],
+        &["uri"],
+    ),
+    table(
+        "actor_standing",
+        &[
+            ("user_id", Int),
+            ("remote_actor_id", Int),
+            ("standing", Text),
+        ],
+        &["user_id", "remote_actor_id"],
+    ),
+    table(
+        "blocked_domains",
+        &[("domain", Text), ("created_at", Time)],
+        &["domain"],
+    ),
     table(
         "post_views",
         &[("post_id", Int), ("views", Int)],
@@ -328,6 +401,11 @@ pub const LEFT_OUT: &[&str] = &[
     "import_runs",
     // Archives of the old site, made for the move: not the site itself.
     "site_exports",
+    // Federation's bookkeeping: activities already taken (a replay of one
+    // older than the signatures' hour is refused by its date anyway), and
+    // inboxes failing now.
+    "inbox_seen",
+    "delivery_failures",
     // SQLite's full-text index of posts, and its internal tables: rebuilt
     // from `posts` by its triggers as the rows go in.
     "post_search",

@@ -10,8 +10,9 @@ use clap::{Args, ValueEnum};
 use url::Url;
 
 use super::{
-    ConfigError, DatabaseSettings, HttpSettings, MailSettings, MediaSettings, Schedule, SecretKey,
-    SecretSettings, Settings, SiteSettings, SmtpUrl, TelemetrySettings, secret,
+    ConfigError, DatabaseSettings, FederationSettings, HttpSettings, MailSettings, MediaSettings,
+    Schedule, SecretKey, SecretSettings, Settings, SiteSettings, SmtpUrl, TelemetrySettings,
+    secret,
 };
 
 /// The defaults of the flags, also those of [`Settings::local`].
@@ -208,6 +209,28 @@ pub struct Flags {
     #[command(flatten)]
     pub jobs: JobConfig,
 
+    /// ActivityPub: authors and the blog can be followed from Mastodon and
+    /// the rest of the fediverse (docs/federation.md). `off` answers none
+    /// of it and sends nothing.
+    #[arg(long, env = "QUIRE_FEDERATION", global = true, value_enum, default_value_t = Switch::On)]
+    pub federation: Switch,
+
+    /// The blog's own fediverse name: `@NAME@host` follows every post the
+    /// home page shows.
+    #[arg(long, env = "QUIRE_FEDERATION_BLOG_NAME", global = true, default_value = "blog",
+          value_parser = parse_actor_name)]
+    pub federation_blog_name: String,
+
+    /// For tests only: fetch from and deliver to servers on loopback
+    /// addresses (never private or link-local ones).
+    #[arg(
+        long,
+        env = "QUIRE_FEDERATION_ALLOW_LOOPBACK",
+        global = true,
+        hide = true
+    )]
+    pub federation_allow_loopback: bool,
+
     #[command(flatten)]
     pub traces: TraceConfig,
 
@@ -217,6 +240,18 @@ pub struct Flags {
     #[arg(long, env = "SENTRY_DSN", global = true, hide_env_values = true,
           value_parser = parse_sentry_dsn)]
     pub sentry_dsn: Option<sentry::types::Dsn>,
+}
+
+fn parse_actor_name(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 30
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(s.to_owned())
+    } else {
+        Err("expected 1 to 30 lowercase letters, digits or underscores".into())
+    }
 }
 
 fn parse_sentry_dsn(s: &str) -> Result<sentry::types::Dsn, String> {
@@ -552,6 +587,11 @@ impl Flags {
                 base_url: self.media_base_url,
             },
             jobs: self.jobs,
+            federation: FederationSettings {
+                enabled: self.federation == Switch::On,
+                blog_name: self.federation_blog_name,
+                allow_loopback: self.federation_allow_loopback,
+            },
             telemetry,
         })
     }

@@ -47,7 +47,19 @@ pub struct Settings {
     pub storage: crate::storage::Location,
     pub media: MediaSettings,
     pub jobs: JobConfig,
+    pub federation: FederationSettings,
     pub telemetry: TelemetrySettings,
+}
+
+/// ActivityPub (src/features/federation).
+#[derive(Debug, Clone)]
+pub struct FederationSettings {
+    /// `QUIRE_FEDERATION`.
+    pub enabled: bool,
+    /// The blog actor's name (`QUIRE_FEDERATION_BLOG_NAME`).
+    pub blog_name: String,
+    /// Remote servers on loopback addresses may be reached: tests only.
+    pub allow_loopback: bool,
 }
 
 /// Uploaded images.
@@ -224,6 +236,11 @@ impl Settings {
                 base_url: None,
             },
             jobs: JobConfig::default(),
+            federation: FederationSettings {
+                enabled: true,
+                blog_name: "blog".to_owned(),
+                allow_loopback: false,
+            },
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Text,
                 traces: TraceConfig::default(),

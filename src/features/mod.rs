@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod comments;
+pub mod federation;
 pub mod feeds;
 pub mod imports;
 pub mod media;

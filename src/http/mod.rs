@@ -117,6 +117,16 @@ impl Server {
         })
     }
 
+    /// A server on a socket already bound: its address can be known (and
+    /// made the site's public URL) before the router is built.
+    pub fn on(listener: TcpListener, router: Router, limits: ConnectionLimits) -> Self {
+        Self {
+            listener,
+            router,
+            limits,
+        }
+    }
+
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
     }

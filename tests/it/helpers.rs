@@ -174,6 +174,31 @@ impl TestApp {
         backend: Backend,
         change: impl FnOnce(&mut Settings),
     ) -> Option<Self> {
+        Self::try_spawn_at(backend, |settings, _| change(settings)).await
+    }
+
+    /// Spawns a site whose public URL is its own address, so that other
+    /// servers (the fediverse peer) can reach what it names, with remote
+    /// servers on loopback allowed.
+    pub async fn try_spawn_federated(backend: Backend) -> Option<Self> {
+        Self::try_spawn_at(backend, |settings, addr| {
+            settings.http.configured_public_url =
+                Some(Url::parse(&format!("http://{addr}/")).unwrap());
+            settings.federation.allow_loopback = true;
+        })
+        .await
+    }
+
+    /// Spawns with settings changed by `change`, which is told the
+    /// server's address.
+    pub async fn try_spawn_at(
+        backend: Backend,
+        change: impl FnOnce(&mut Settings, std::net::SocketAddr),
+    ) -> Option<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = fresh_database_url(backend, data_dir.path()).await?;
         let mut config = Settings::local(data_dir.path(), &database_url, TEST_SECRET)
@@ -183,7 +208,7 @@ impl TestApp {
         // per address would soon refuse the accounts tests make; the tests
         // of those budgets turn them back on.
         config.http.rate_limits = quire::config::Switch::Off;
-        change(&mut config);
+        change(&mut config, addr);
         init_logs(&config);
         let db = Db::connect(&database_url, config.database.pool_size, None)
             .await
@@ -193,14 +218,8 @@ impl TestApp {
             .expect("migrate");
         let limits = quire::http::ConnectionLimits::of(&config.http);
         let app = quire::app::App::build(config, db.clone()).expect("settings are valid");
-        let server = quire::http::Server::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            quire::assembly::router(app.clone()),
-            limits,
-        )
-        .await
-        .expect("bind");
-        let addr = server.local_addr().unwrap();
+        let server =
+            quire::http::Server::on(listener, quire::assembly::router(app.clone()), limits);
         let (tx, rx) = oneshot::channel();
         // As `quire serve` does: on PostgreSQL, changes made by other
         // processes (the workers tests start) reach this one's caches.

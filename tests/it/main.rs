@@ -1,6 +1,8 @@
 //! The one integration-test binary: the real server over HTTP, on SQLite
 //! always and on PostgreSQL when QUIRE_TEST_POSTGRES_URL is set.
 
+#[path = "../support/fediverse_peer.rs"]
+mod fediverse_peer;
 mod helpers;
 #[path = "../support/otlp_sink.rs"]
 mod otlp_sink;
@@ -20,6 +22,7 @@ mod cli;
 mod comments;
 mod database;
 mod events;
+mod federation;
 mod feeds;
 mod imports;
 mod jobs;

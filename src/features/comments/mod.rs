@@ -218,7 +218,8 @@ pub async fn create(app: &App, author: &User, post: &Post, body: &str) -> AppRes
     find(&app.db, post, id).await
 }
 
-/// A comment written on the blog a post was imported from, by a guest.
+/// A comment by a guest: written on the blog a post was imported from, or
+/// a reply from the fediverse (`federation::moderation`).
 pub struct GuestComment {
     pub name: String,
     /// The address they gave.
@@ -230,11 +231,12 @@ pub struct GuestComment {
     pub parent_id: Option<i64>,
 }
 
-/// Writes an imported guest's comment on the post `post_id`, or over the
-/// one imported before (`existing`). Checked and rendered as any comment,
-/// but without the event of a comment posted: replies years late are not
-/// news to anyone's inbox. Returns its id.
-pub async fn write_imported(
+/// Writes a guest's comment on the post `post_id`, or over the one written
+/// before (`existing`). Checked and rendered as any comment, but without
+/// the event of a comment posted: imported replies years late are not news
+/// to anyone's inbox, and a reply from the fediverse was seen by the
+/// author who approved it. Returns its id.
+pub async fn write_guest(
     app: &App,
     post_id: i64,
     comment: &GuestComment,
@@ -320,6 +322,15 @@ pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
     }
     query("DELETE FROM comments WHERE id = $1")
         .bind(comment.id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes a guest's comment: its writer took it back (the fediverse).
+pub async fn delete_guest(db: &Db, id: i64) -> AppResult<()> {
+    query("DELETE FROM comments WHERE id = $1 AND author_id IS NULL")
+        .bind(id)
         .execute(db)
         .await?;
     Ok(())

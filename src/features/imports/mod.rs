@@ -461,7 +461,7 @@ async fn import_comments(
                 .as_deref()
                 .and_then(|parent| written.get(parent).copied()),
         };
-        match comments::write_imported(app, post_id, &guest, existing).await {
+        match comments::write_guest(app, post_id, &guest, existing).await {
             Ok(id) => {
                 query(
                     "INSERT INTO imported_comments (source, source_id, comment_id) VALUES ($1, $2, $3)

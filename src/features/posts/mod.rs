@@ -60,6 +60,9 @@ pub struct Post {
     pub edited_at: Option<Timestamp>,
     pub likes: i64,
     pub liked: bool,
+    /// Likes and boosts from the fediverse (`federation`).
+    pub fediverse_likes: i64,
+    pub boosts: i64,
     pub comment_count: i64,
     pub following_author: bool,
     /// Views counted so far (recent ones may still be on their way).
@@ -115,6 +118,12 @@ impl Event for PostUpdated {
 pub struct PostDeleted {
     pub post_id: i64,
     pub slug: String,
+    /// Whose it was, and whether readers could see it (who was told of
+    /// it, and must be told it is gone). Absent in events recorded before.
+    #[serde(default)]
+    pub author_id: Option<i64>,
+    #[serde(default)]
+    pub was_published: bool,
 }
 
 impl Event for PostDeleted {
@@ -168,6 +177,10 @@ const SELECT_POSTS: &str = concat!(
            p.body_html, p.body_html_version, p.status,
            p.published_at, p.created_at, p.updated_at, p.edited_at,
            (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
+           (SELECT COUNT(*) FROM remote_reactions rr WHERE rr.post_id = p.id AND rr.kind = 'like')
+             AS fediverse_likes,
+           (SELECT COUNT(*) FROM remote_reactions rr WHERE rr.post_id = p.id
+              AND rr.kind = 'announce') AS boosts,
            ",
     liked!(),
     " AS liked,
@@ -513,6 +526,23 @@ pub async fn find(app: &App, slug: &str, viewer: Option<i64>) -> AppResult<Post>
     Ok(post)
 }
 
+/// A published post by its id, as anyone sees it (federation names posts
+/// by id: a slug may change).
+pub async fn find_published_by_id(app: &App, id: i64) -> AppResult<Post> {
+    let sql = format!("{SELECT_POSTS} WHERE p.id = $2");
+    let post: Option<Post> = Query::assembled(sql)
+        .bind(0_i64)
+        .bind(id)
+        .fetch_optional(&app.db)
+        .await?;
+    let mut post = post
+        .filter(|post| post.state() == PostState::Published)
+        .ok_or(AppError::NotFound(Thing::Post))?;
+    attach_tags(&app.db, std::slice::from_mut(&mut post)).await?;
+    keep_html_current(app, &mut post).await?;
+    Ok(post)
+}
+
 /// Makes a post's stored HTML current: rendered when written, it is made
 /// again only after the renderer (or where images are served from)
 /// changed.
@@ -803,6 +833,8 @@ pub async fn delete(db: &Db, user: &User, post: &Post) -> AppResult<()> {
     let event = PostDeleted {
         post_id: post.id,
         slug: post.slug.clone(),
+        author_id: Some(post.author_id),
+        was_published: post.state() == PostState::Published,
     };
     events::record(&mut tx, &event, Timestamp::now()).await?;
     tx.commit().await?;

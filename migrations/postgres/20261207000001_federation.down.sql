@@ -1,0 +1,11 @@
+DROP TABLE delivery_failures;
+DROP TABLE inbox_seen;
+DROP TABLE blocked_domains;
+DROP TABLE actor_standing;
+DROP TABLE remote_reactions;
+DROP TABLE remote_replies;
+DROP TABLE followers;
+DROP TABLE remote_actors;
+ALTER TABLE users DROP COLUMN ap_private_key;
+ALTER TABLE users DROP COLUMN ap_public_key;
+DELETE FROM settings WHERE key = 'federation_blog_key';

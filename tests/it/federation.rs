@@ -1,0 +1,464 @@
+//! Federation against a real ActivityPub server on loopback (Fedify, in
+//! tests/support/fediverse_peer): it finds an author and the blog by
+//! WebFinger, follows them, receives their posts, edits and deletions
+//! signed (Fedify checks the HTTP signatures of what we send), replies,
+//! likes and boosts; the replies wait for the author's approval and then
+//! appear in their threads. What is unsigned, badly signed, replayed, too
+//! large or points at a private address is refused with nothing kept.
+
+use serde_json::{Value, json};
+
+use crate::fediverse_peer::FediversePeer;
+use crate::helpers::{Backend, Browser, TestApp};
+
+const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// The site (its public URL its own address) and the peer; none when the
+/// peer cannot run here (outside CI).
+async fn federated(backend: Backend) -> Option<(TestApp, FediversePeer)> {
+    let peer = FediversePeer::start()?;
+    let app = TestApp::try_spawn_federated(backend).await?;
+    Some((app, peer))
+}
+
+/// `host:port` of the site, as in `@name@host:port`.
+fn host(app: &TestApp) -> String {
+    app.base.authority().to_owned()
+}
+
+/// A document of the site, asked for as ActivityPub JSON.
+async fn activity_json(app: &TestApp, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(app.base.join(path).unwrap())
+        .header("accept", ACTIVITY_JSON)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(ACTIVITY_JSON)
+    );
+    response.json().await.unwrap()
+}
+
+async fn count(app: &TestApp, table: &'static str) -> i64 {
+    quire::db::Query::assembled(format!("SELECT COUNT(*) FROM {table}"))
+        .scalar(&app.db)
+        .await
+        .unwrap()
+}
+
+macro_rules! federation_test {
+    ($name:ident, |$app:ident, $peer:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn run($app: TestApp, $peer: FediversePeer) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                if let Some((app, peer)) = federated(Backend::Sqlite).await {
+                    run(app, peer).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some((app, peer)) = federated(Backend::Postgres).await else {
+                    eprintln!("skipped: QUIRE_TEST_POSTGRES_URL or the peer is not there");
+                    return;
+                };
+                run(app, peer).await;
+            }
+        }
+    };
+}
+
+federation_test!(
+    a_peer_follows_an_author_and_the_blog_and_gets_their_posts,
+    |app, peer| {
+        app.register("owner").await;
+        let _worker = app.start_worker(|_| {});
+        let here = host(&app);
+
+        // Discovery: WebFinger (the peer does it over http on loopback),
+        // NodeInfo, the actors' documents with their keys.
+        let author = peer.follow_handle(&format!("owner@{here}")).await.unwrap();
+        assert_eq!(author.actor, app.public("/ap/users/1"));
+        let blog = peer.follow_handle(&format!("blog@{here}")).await.unwrap();
+        assert_eq!(blog.actor, app.public("/ap/blog"));
+        peer.wait_following(&author.actor, "accepted").await;
+        peer.wait_following(&blog.actor, "accepted").await;
+        let nodeinfo: Value = reqwest::get(app.base.join("/nodeinfo/2.1").unwrap())
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(nodeinfo["software"]["name"], "quire");
+        assert_eq!(nodeinfo["usage"]["users"]["total"], 1);
+        let actor = activity_json(&app, "/users/owner").await;
+        assert_eq!(
+            actor["id"], author.actor,
+            "the profile's address negotiates"
+        );
+        assert!(
+            actor["publicKey"]["publicKeyPem"]
+                .as_str()
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY-----")
+        );
+        let followers = activity_json(&app, "/ap/users/1/followers").await;
+        assert_eq!(followers["totalItems"], 1);
+
+        // A post goes live: the author's Create reaches the author's follower,
+        // the blog's Announce the blog's; both signed, and Fedify checked the
+        // HTTP signatures (the only proof it had: we send no LD signature).
+        peer.clear_received().await;
+        let slug = app
+            .publish(
+                "Across the fediverse",
+                "Hello, *fediverse*.",
+                "rust, federation",
+            )
+            .await;
+        let create = peer.wait_for("Create").await;
+        assert_eq!(create.verified_by.as_deref(), Some("http-signature"));
+        assert_eq!(create.actor.as_deref(), Some(author.actor.as_str()));
+        let article = &create.raw["object"];
+        assert_eq!(article["type"], "Article");
+        assert_eq!(article["name"], "Across the fediverse");
+        assert!(
+            article["content"]
+                .as_str()
+                .unwrap()
+                .contains("<em>fediverse</em>")
+        );
+        assert_eq!(article["url"], app.public(&format!("/posts/{slug}")));
+        let tags: Vec<&str> = article["tag"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(tags, ["#rust", "#federation"]);
+        let announce = peer.wait_for("Announce").await;
+        assert_eq!(announce.actor.as_deref(), Some(blog.actor.as_str()));
+        assert_eq!(announce.object_id.as_deref(), article["id"].as_str());
+        assert_eq!(announce.verified_by.as_deref(), Some("http-signature"));
+
+        // The post's address and its id answer with the Article; the outbox
+        // lists it.
+        let negotiated = activity_json(&app, &format!("/posts/{slug}")).await;
+        assert_eq!(negotiated["id"], article["id"]);
+        let outbox = activity_json(&app, "/ap/users/1/outbox?page=1").await;
+        assert_eq!(outbox["orderedItems"][0]["object"]["id"], article["id"]);
+
+        // A draft never leaves; an edit is an Update; a deletion a Delete.
+        app.save_draft("Not yet", "Secret.").await;
+        app.post(
+            &format!("/posts/{slug}/edit"),
+            &[
+                ("title", "Across the fediverse, edited"),
+                ("body", "Hello again."),
+                ("tags", "rust"),
+                ("action", "publish"),
+            ],
+        )
+        .await;
+        let update = peer.wait_for("Update").await;
+        assert_eq!(update.raw["object"]["name"], "Across the fediverse, edited");
+        app.post(&format!("/posts/{slug}/delete"), &[]).await;
+        let delete = peer.wait_for("Delete").await;
+        assert_eq!(delete.object_id.as_deref(), article["id"].as_str());
+        app.jobs_settled().await;
+        let received = peer.received().await;
+        assert!(
+            !received
+                .iter()
+                .any(|a| a.raw.to_string().contains("Not yet")),
+            "the draft was sent: {received:?}"
+        );
+
+        // Unfollowing is heard.
+        peer.unfollow(&author.actor, &author.follow_id)
+            .await
+            .unwrap();
+        assert_eq!(
+            activity_json(&app, "/ap/users/1/followers").await["totalItems"],
+            0
+        );
+    }
+);
+
+federation_test!(
+    replies_wait_for_approval_then_thread_and_likes_are_counted,
+    |app, peer| {
+        app.register("owner").await;
+        let _worker = app.start_worker(|_| {});
+        let slug = app.publish("Talk to me", "What do you think?", "").await;
+        let article = activity_json(&app, &format!("/posts/{slug}")).await;
+        let article_id = article["id"].as_str().unwrap();
+        let author = article["attributedTo"].as_str().unwrap();
+
+        // A reply waits: not on the post, in the author's queue.
+        let first = peer
+            .reply(article_id, "<p>I think <strong>yes</strong>.</p>", author)
+            .await
+            .unwrap();
+        let reader = Browser::new(app.base.clone());
+        assert!(
+            !reader
+                .get(&format!("/posts/{slug}"))
+                .await
+                .contains("I think")
+        );
+        let queue = app.get("/moderation").await;
+        queue.assert_status(200);
+        assert!(queue.contains("I think **yes**."), "{}", queue.body);
+        let approve = queue.attrs("form[action$='/approve']", "action");
+        assert_eq!(approve.len(), 1);
+        app.post(&approve[0], &[]).await.assert_status(200);
+
+        // Approved, it is a comment with its writer linked to their profile.
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert!(
+            post.contains("I think <strong>yes</strong>."),
+            "{}",
+            post.body
+        );
+        let profile = post.attrs(".comment a[rel~='ugc']", "href");
+        assert!(
+            profile.iter().all(|href| href.starts_with(peer.base_url())),
+            "{profile:?}"
+        );
+        assert!(!profile.is_empty(), "{}", post.body);
+
+        // A reply to the reply threads under it once approved; this time the
+        // author trusts alice, and her next reply appears at once.
+        let second = peer
+            .reply(&first.note_id, "<p>And a second thought.</p>", author)
+            .await
+            .unwrap();
+        let queue = app.get("/moderation").await;
+        let trust = queue.attrs("form[action$='/trust']", "action");
+        app.post(&trust[0], &[]).await.assert_status(200);
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert_eq!(
+            post.texts(
+                ".comment-list.replies .comment .comment-body, .comment-list.replies .prose"
+            )
+            .iter()
+            .filter(|t| t.contains("second thought"))
+            .count(),
+            1,
+            "the reply to the reply is nested: {}",
+            post.body
+        );
+        peer.reply(article_id, "<p>Trusted now.</p>", author)
+            .await
+            .unwrap();
+        assert!(
+            reader
+                .get(&format!("/posts/{slug}"))
+                .await
+                .contains("Trusted now.")
+        );
+
+        // Her edit and her deletion follow.
+        peer.update_reply(&second.note_id, "<p>A revised thought.</p>", author)
+            .await
+            .unwrap();
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert!(post.contains("A revised thought.") && !post.contains("second thought"));
+        peer.delete_reply(&first.note_id, author).await.unwrap();
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert!(!post.contains("I think"));
+        assert!(
+            post.contains("A revised thought."),
+            "a reply outlives its parent"
+        );
+
+        // Likes and boosts are counted; undone, uncounted.
+        let like = peer.like(article_id, author).await.unwrap();
+        peer.announce(article_id, author).await.unwrap();
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert_eq!(
+            post.texts(".fediverse-count"),
+            ["On the fediverse: 1 like, 1 boost"]
+        );
+        peer.undo(&like, author).await.unwrap();
+        let post = reader.get(&format!("/posts/{slug}")).await;
+        assert_eq!(
+            post.texts(".fediverse-count"),
+            ["On the fediverse: 0 likes, 1 boost"]
+        );
+    }
+);
+
+federation_test!(
+    unsigned_forged_replayed_and_oversized_activities_are_refused,
+    |app, peer| {
+        app.register("owner").await;
+        let slug = app.publish("Guarded", "Keep out.", "").await;
+        let article = activity_json(&app, &format!("/posts/{slug}")).await;
+        let inbox = app.public("/ap/inbox");
+        let note_id = format!("{}/notes/forged-1", peer.base_url());
+        let create = json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{note_id}/activity"),
+            "type": "Create",
+            "actor": peer.actor_id(),
+            "object": {
+                "id": note_id,
+                "type": "Note",
+                "attributedTo": peer.actor_id(),
+                "inReplyTo": article["id"],
+                "content": "<p>Signed by alice.</p>",
+                "to": ["https://www.w3.org/ns/activitystreams#Public"],
+            },
+        });
+        let client = reqwest::Client::new();
+        let kept = || async { count(&app, "remote_replies").await };
+
+        // Unsigned.
+        let response = client
+            .post(&inbox)
+            .header("content-type", ACTIVITY_JSON)
+            .body(create.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.text().await.unwrap().contains("not signed"));
+        assert_eq!(kept().await, 0);
+
+        // Signed, then the body changed: the digest no longer matches.
+        let signed = peer.sign(&inbox, &create).await.unwrap();
+        let mut tampered = signed.clone();
+        tampered.body = tampered
+            .body
+            .replace("Signed by alice", "Changed on the way");
+        let response = tampered.request(&client, &inbox).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.text().await.unwrap().contains("Digest"));
+        assert_eq!(kept().await, 0);
+
+        // Signed two hours ago: too old.
+        let old = httpdate::fmt_http_date(
+            std::time::SystemTime::now() - std::time::Duration::from_secs(7200),
+        );
+        let stale = peer
+            .sign_with(
+                &inbox,
+                &create,
+                "draft-cavage-http-signatures-12",
+                Some(&old),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            stale
+                .request(&client, &inbox)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+        assert_eq!(kept().await, 0);
+
+        // By alice, but claiming to be someone else.
+        let mut other = create.clone();
+        other["actor"] = json!(format!("{}/users/bob", peer.base_url()));
+        let forged = peer.sign(&inbox, &other).await.unwrap();
+        assert_eq!(
+            forged
+                .request(&client, &inbox)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            400
+        );
+        assert_eq!(kept().await, 0);
+
+        // Signed and whole: taken once; the same request again changes nothing.
+        let response = signed.request(&client, &inbox).send().await.unwrap();
+        assert_eq!(response.status(), 202);
+        assert_eq!(kept().await, 1);
+        let replay = signed.request(&client, &inbox).send().await.unwrap();
+        assert_eq!(replay.status(), 202);
+        assert!(replay.text().await.unwrap().contains("already received"));
+        assert_eq!(kept().await, 1);
+
+        // A key said to be at a private address is never fetched.
+        let actors = count(&app, "remote_actors").await;
+        let mut headers = signed.headers.clone();
+        headers.insert(
+            "signature".into(),
+            headers["signature"].replace(&peer.key_id(), "http://10.1.2.3/users/eve#main-key"),
+        );
+        let mut request = client.post(&inbox).body(signed.body.clone());
+        for (name, value) in &headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(response.text().await.unwrap().contains("10.1.2.3"));
+        assert_eq!(count(&app, "remote_actors").await, actors);
+
+        // Too large to read.
+        let response = client
+            .post(&inbox)
+            .header("content-type", ACTIVITY_JSON)
+            .body(vec![b' '; 300 * 1024])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+        assert_eq!(kept().await, 1);
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn federation_off_answers_none_of_it() {
+    for backend in crate::helpers::backends() {
+        let Some(off) = TestApp::try_spawn_with(backend, |s| s.federation.enabled = false).await
+        else {
+            continue;
+        };
+        off.register("owner").await;
+        for path in [
+            "/.well-known/webfinger?resource=acct:owner@x",
+            "/ap/users/1",
+            "/nodeinfo/2.1",
+        ] {
+            off.new_browser().get(path).await.assert_status(404);
+        }
+        let response = reqwest::Client::new()
+            .post(off.base.join("/ap/inbox").unwrap())
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error());
+        // Asked for as ActivityPub JSON, a post's address is its page.
+        let slug = off.publish("Only a page", "Text.", "").await;
+        let response = reqwest::Client::new()
+            .get(off.base.join(&format!("/posts/{slug}")).unwrap())
+            .header("accept", ACTIVITY_JSON)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+}
