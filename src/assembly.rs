@@ -229,7 +229,8 @@ pub fn job_gauges(db: Db, registry: &Registry) -> crate::metrics::Refresh {
 
 /// Removes expired sessions, reset links, registrations and changes of
 /// address never confirmed, invites, old finished jobs and old events, and
-/// images nothing has used for a day; gives accounts made by an older
+/// images nothing has used for a day, and the ids of activities taken two
+/// days ago; gives accounts made by an older
 /// release their username key.
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -245,7 +246,9 @@ impl Job for Housekeeping {
         let events = jobs::events::purge(&app.db, now).await?;
         let username_keys = accounts::fill_username_keys(&app.db).await?;
         let media = media::purge_unused(app, now).await?;
+        let activities_seen = federation::inbox::purge_seen(&app.db, now).await?;
         tracing::info!(
+            activities_seen,
             ?accounts,
             jobs,
             events,

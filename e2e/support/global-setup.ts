@@ -90,6 +90,10 @@ async function startServer(binary: string, dataDir: string, log: fs.WriteStream)
         QUIRE_RATE_LIMITS: 'off',
         // No load balancer to drain for: stop at once on SIGTERM.
         QUIRE_SHUTDOWN_DRAIN: '0s',
+        // Test-only (hidden): federation.spec.ts's ActivityPub peer runs on
+        // http://127.0.0.1; without this, Quire refuses to fetch its actor
+        // (only public addresses are fetched) and so refuses its replies.
+        QUIRE_FEDERATION_ALLOW_LOOPBACK: 'true',
       },
       // Its working directory is the data folder, so no stray .env is read.
       cwd: dataDir,

@@ -151,6 +151,16 @@ impl HttpSettings {
         self.public_url().join(path.trim_start_matches('/'))
     }
 
+    /// `host` or `host:port` of the public URL: the site's part of a
+    /// fediverse address (`@name@host`).
+    pub fn public_authority(&self) -> String {
+        let url = self.public_url();
+        match url.port() {
+            Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        }
+    }
+
     pub fn secure_cookies(&self) -> bool {
         self.public_url().scheme() == "https"
     }

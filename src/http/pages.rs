@@ -216,6 +216,8 @@ struct Common<'a> {
     /// only the query that picks a page of a list.
     url: String,
     registration: crate::config::Registration,
+    /// ActivityPub is on: the header links to the fediverse page.
+    federation: bool,
     version: &'static str,
     /// The header's links after the site's name.
     nav: &'a Nav,
@@ -280,6 +282,7 @@ impl PageCtx {
             url: canonical(&root, &self.path),
             root: root.to_string(),
             registration: state.settings.site.registration,
+            federation: state.settings.federation.enabled,
             version: env!("CARGO_PKG_VERSION"),
             nav: &self.nav,
         };

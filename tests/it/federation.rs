@@ -411,6 +411,20 @@ federation_test!(
         assert!(response.text().await.unwrap().contains("10.1.2.3"));
         assert_eq!(count(&app, "remote_actors").await, actors);
 
+        // From a server an administrator blocked: refused.
+        quire::db::query("INSERT INTO blocked_domains (domain, created_at) VALUES ($1, $2)")
+            .bind("127.0.0.1")
+            .bind(quire::db::Timestamp::now())
+            .execute(&app.db)
+            .await
+            .unwrap();
+        let mut again = create.clone();
+        again["id"] = json!(format!("{note_id}/activity-2"));
+        let blocked = peer.sign(&inbox, &again).await.unwrap();
+        let response = blocked.request(&client, &inbox).send().await.unwrap();
+        assert_eq!(response.status(), 403);
+        assert_eq!(kept().await, 1);
+
         // Too large to read.
         let response = client
             .post(&inbox)

@@ -258,7 +258,7 @@ async fn webfinger(
             "give the account to look up: ?resource=acct:name@host",
         ));
     };
-    let here = authority(&app.settings.http.public_url());
+    let here = app.settings.http.public_authority();
     let name = if let Some(acct) = resource.strip_prefix("acct:") {
         let acct = acct.trim_start_matches('@');
         match acct.rsplit_once('@') {

@@ -190,6 +190,9 @@ async fn receive(
         actor = actors::by_key_id(app, &signature.key_id, true).await?;
         signature.verify(method, path, headers, body, &actor.public_key_pem, now)?;
     }
+    if actor.domain != domain && is_blocked(app, &actor.domain).await? {
+        return Err(Refused::Blocked(actor.domain));
+    }
     let received = read(activity, actor)?;
     // Taken once: a replay, or a sender's retry of what we took, changes
     // nothing.
@@ -538,6 +541,19 @@ async fn react(app: &App, activity: &Received) -> Result<Response, Refused> {
     .execute(&app.db)
     .await?;
     Ok(accepted_and_shown("counted"))
+}
+
+/// How long an activity's id is remembered: longer than a signature's
+/// date is accepted (`signatures::CLOCK_SKEW`), so a replay is refused
+/// by one or the other.
+const SEEN_FOR: time::Duration = time::Duration::days(2);
+
+/// Forgets the ids of activities taken long ago (housekeeping).
+pub async fn purge_seen(db: &crate::db::Db, now: Timestamp) -> Result<u64, sqlx::Error> {
+    query("DELETE FROM inbox_seen WHERE received_at < $1")
+        .bind(now - SEEN_FOR)
+        .execute(db)
+        .await
 }
 
 /// Whether the instance takes nothing from `domain` (or a server above

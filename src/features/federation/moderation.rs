@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::FromRow;
 
-use super::actors::{Remote, clip};
+use super::actors::{Local, Remote, clip};
 use super::inbox::Refused;
 use crate::app::App;
 use crate::db::{Timestamp, query};
@@ -239,6 +239,97 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/moderation", get(page))
         .route("/moderation/{id}/{action}", post(act))
+        .route("/moderation/followers/{id}/remove", post(remove_follower))
+}
+
+/// Someone following one of our actors, as the page lists them.
+#[derive(Debug, FromRow, Serialize)]
+struct Follower {
+    id: i64,
+    /// Whom they follow: the author, or the blog (NULL).
+    user_id: Option<i64>,
+    name: String,
+    handle: String,
+    domain: String,
+    profile: String,
+    created_at: Timestamp,
+}
+
+/// Who follows the user (and, for an administrator, the blog).
+async fn followers(app: &App, user: &User) -> AppResult<Vec<Follower>> {
+    Ok(query(
+        "SELECT f.id, f.user_id, a.name, a.handle, a.domain, COALESCE(a.url, a.uri) AS profile,
+                f.created_at
+         FROM followers f JOIN remote_actors a ON a.id = f.remote_actor_id
+         WHERE f.state = 'accepted' AND (f.user_id = $1 OR (f.user_id IS NULL AND $2))
+         ORDER BY f.user_id IS NULL, f.id DESC LIMIT $3",
+    )
+    .bind(user.id)
+    .bind(user.is_admin())
+    .bind(QUEUE)
+    .fetch_all(&app.db)
+    .await?)
+}
+
+/// Removes a follower: they are told (`Reject` of their follow, which
+/// Mastodon takes as "no longer following") and get nothing more.
+async fn remove_follower(
+    State(app): State<App>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    Path(id): Path<i64>,
+    CsrfForm(NoFields {}): CsrfForm<NoFields>,
+) -> AppResult<Response> {
+    #[derive(FromRow)]
+    struct Found {
+        user_id: Option<i64>,
+        follow_uri: String,
+        uri: String,
+        inbox: String,
+    }
+    let found: Found = query(
+        "SELECT f.user_id, f.follow_uri, a.uri, a.inbox
+         FROM followers f JOIN remote_actors a ON a.id = f.remote_actor_id WHERE f.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&app.db)
+    .await?
+    .ok_or(AppError::NotFound(Thing::Profile))?;
+    let allowed = match found.user_id {
+        Some(owner) => owner == user.id,
+        None => user.is_admin(),
+    };
+    if !allowed {
+        return Err(AppError::Forbidden(Thing::Profile));
+    }
+    let local = match found.user_id {
+        Some(owner) => Local::by_user_id(&app, owner).await?,
+        None => Local::Blog,
+    };
+    query("DELETE FROM followers WHERE id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await?;
+    let reject = serde_json::json!({
+        "@context": super::CONTEXT,
+        "id": format!("{}#rejects/{id}", local.id(&app)),
+        "type": "Reject",
+        "actor": local.id(&app),
+        "object": {
+            "id": found.follow_uri,
+            "type": "Follow",
+            "actor": found.uri,
+            "object": local.id(&app),
+        },
+    });
+    super::delivery::send_to(&app, &local, &reject, &found.inbox).await?;
+    render(
+        &app,
+        &ctx,
+        &user,
+        Some("Removed: they no longer get your posts."),
+    )
+    .await
 }
 
 /// A reply waiting, as the queue lists it.
@@ -275,10 +366,17 @@ async fn waiting(app: &App, user: &User) -> AppResult<Vec<Waiting>> {
 
 async fn render(app: &App, ctx: &PageCtx, user: &User, done: Option<&str>) -> AppResult<Response> {
     let replies = waiting(app, user).await?;
+    let followers = followers(app, user).await?;
     Ok(ctx.render(
         app,
         "moderation.html",
-        context! { replies => Serde(replies), done, can_block_domains => user.is_admin() },
+        context! {
+            replies => Serde(replies),
+            followers => Serde(followers),
+            done,
+            can_block_domains => user.is_admin(),
+            address => format!("@{}@{}", user.username, app.settings.http.public_authority()),
+        },
     ))
 }
 

@@ -27,7 +27,9 @@ use crate::templates::path_segment;
 /// here so that the owner is told why. A test checks the list against the
 /// routes in the source.
 pub const RESERVED: &[&str] = &[
+    ".well-known",
     "admin",
+    "ap",
     "api",
     "atom.xml",
     "drafts",
@@ -39,6 +41,8 @@ pub const RESERVED: &[&str] = &[
     "login",
     "logout",
     "media",
+    "moderation",
+    "nodeinfo",
     "p",
     "password",
     "posts",

@@ -164,8 +164,28 @@ async fn home(
     let (posts, pagination) = list_page(&state, &ctx.viewer, &listing, &q).await?;
     // The tags of what the list shows: in blog mode, the owner's.
     let tags = super::popular_tags(&state.db, &listing, 20).await?;
-    let page = ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags) });
+    let fediverse = fediverse(&state, None, &state.settings.federation.blog_name).await?;
+    let page = ctx.render(&state, "home.html", context! { posts => Serde(posts), pagination => Serde(pagination), everyone, tags => Serde(tags), fediverse });
     shared_listing(&state, &ctx, page).await
+}
+
+/// The address to follow the blog (`user` None) or an author by from
+/// Mastodon, and how many do; none when federation is off. The followers
+/// are the federation feature's table, counted here as a post's comments
+/// are (federation builds on posts, so posts cannot call it).
+async fn fediverse(state: &App, user: Option<i64>, name: &str) -> AppResult<Option<Value>> {
+    if !state.settings.federation.enabled {
+        return Ok(None);
+    }
+    let followers: i64 = crate::db::query(
+        "SELECT COUNT(*) FROM followers
+         WHERE COALESCE(user_id, 0) = COALESCE($1, 0) AND state = 'accepted'",
+    )
+    .bind(user)
+    .scalar(&state.db)
+    .await?;
+    let address = format!("@{name}@{}", state.settings.http.public_authority());
+    Ok(Some(context! { address, followers }))
 }
 
 async fn author(
@@ -191,7 +211,8 @@ async fn author(
         .bio
         .as_deref()
         .map(|bio| Value::from_safe_string(accounts::bio_html(bio)));
-    let page = ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination) });
+    let fediverse = fediverse(&state, Some(author.id), &author.username).await?;
+    let page = ctx.render(&state, "author.html", context! { author => Serde(author), bio, posts => Serde(posts), pagination => Serde(pagination), fediverse });
     shared_listing(&state, &ctx, page).await
 }
 
