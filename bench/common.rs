@@ -158,19 +158,27 @@ impl Server {
 }
 
 /// Serves `database_url` (migrating it first) on a free loopback port.
+#[allow(dead_code)] // each bench is its own crate; only some ask
 pub fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
+    start_with(database_url, data_dir, &[])
+}
+
+/// As [`start`], with more settings; its public URL is its own address.
+pub fn start_with(database_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let bind = format!("127.0.0.1:{port}");
-    let process = quire(
-        database_url,
-        data_dir,
-        &["serve", "--migrate"],
-        &[("QUIRE_BIND", &bind), ("QUIRE_DB_POOL_SIZE", "16")],
-    );
+    let public = format!("http://{bind}/");
+    let mut settings = vec![
+        ("QUIRE_BIND", bind.as_str()),
+        ("QUIRE_PUBLIC_URL", public.as_str()),
+        ("QUIRE_DB_POOL_SIZE", "16"),
+    ];
+    settings.extend_from_slice(env);
+    let process = quire(database_url, data_dir, &["serve", "--migrate"], &settings);
     Server {
         process,
         base: format!("http://{bind}"),

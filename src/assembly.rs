@@ -191,6 +191,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<imports::runs::ImportUpload>()
         .register::<portability::site::ExportSite>()
         .register::<federation::delivery::Deliver>()
+        .register::<federation::emails::WaitingReplyEmail>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()
@@ -203,6 +204,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .subscribe("federate new posts", federation::delivery::post_published)
         .subscribe("federate edits", federation::delivery::post_updated)
         .subscribe("federate deletions", federation::delivery::post_deleted)
+        .subscribe("federate comments", federation::delivery::comment_created)
         .subscribe(
             "likes of deleted accounts",
             posts::forget_likes_of_deleted_account,

@@ -196,6 +196,18 @@ impl Header for ListUnsubscribePost {
 }
 
 /// What every email template knows about the site.
+/// How much of a comment or reply an email quotes.
+const EXCERPT_CHARS: usize = 400;
+
+/// The start of a text an email quotes, with `…` when there is more.
+pub fn excerpt(text: &str) -> String {
+    let mut excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+    if text.chars().count() > EXCERPT_CHARS {
+        excerpt.push('…');
+    }
+    excerpt
+}
+
 pub fn site(settings: &Settings) -> Value {
     minijinja::context! {
         title => settings.site.title.clone(),

@@ -110,6 +110,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../templates/emails/reply.html"),
     ),
     (
+        "emails/fediverse_reply.txt",
+        include_str!("../templates/emails/fediverse_reply.txt"),
+    ),
+    (
+        "emails/fediverse_reply.html",
+        include_str!("../templates/emails/fediverse_reply.html"),
+    ),
+    (
         "emails/password_reset.txt",
         include_str!("../templates/emails/password_reset.txt"),
     ),

@@ -216,6 +216,21 @@ federation_test!(
                 .await
                 .contains("I think")
         );
+        // The author is told by email, with the way to the queue.
+        let email = app
+            .outbox
+            .to("owner@example.com")
+            .await
+            .into_iter()
+            .find(|email| email.subject.contains("from the fediverse"))
+            .expect("an email about the waiting reply");
+        assert!(email.subject.starts_with("Alice"), "{}", email.subject);
+        assert!(email.text.contains("I think **yes**."), "{}", email.text);
+        assert!(
+            email.text.contains(&app.public("/moderation")),
+            "{}",
+            email.text
+        );
         let queue = app.get("/moderation").await;
         queue.assert_status(200);
         assert!(queue.contains("I think **yes**."), "{}", queue.body);
@@ -267,6 +282,29 @@ federation_test!(
                 .await
                 .contains("Trusted now.")
         );
+
+        // The author's answer goes back out as a Note in the same thread,
+        // signed, to those who replied.
+        peer.clear_received().await;
+        app.post(
+            &format!("/posts/{slug}/comments"),
+            &[("body", "Thank you, *both*.")],
+        )
+        .await;
+        let note = peer.wait_for("Create").await;
+        assert_eq!(note.verified_by.as_deref(), Some("http-signature"));
+        let object = &note.raw["object"];
+        assert_eq!(object["type"], "Note");
+        assert_eq!(object["inReplyTo"], article_id);
+        assert!(
+            object["content"]
+                .as_str()
+                .unwrap()
+                .contains("<em>both</em>")
+        );
+        let id = object["id"].as_str().unwrap();
+        let path = id.strip_prefix(app.base.as_str()).unwrap();
+        assert_eq!(activity_json(&app, path).await["id"], id);
 
         // Her edit and her deletion follow.
         peer.update_reply(&second.note_id, "<p>A revised thought.</p>", author)

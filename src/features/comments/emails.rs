@@ -34,9 +34,6 @@ struct Reply {
     post_author_id: i64,
 }
 
-/// How much of the comment the email quotes.
-const EXCERPT_CHARS: usize = 400;
-
 /// The subscriber to [`CommentCreated`](super::CommentCreated): queues a
 /// reply email for the post's author and everyone who commented before,
 /// except the one replying, if they want to hear about replies. Once per
@@ -97,10 +94,7 @@ async fn reply(ctx: &App, comment_id: i64, recipient_id: i64) -> anyhow::Result<
         "unsubscribe/{recipient_id}/{}",
         accounts::unsubscribe_token(ctx.secret(), recipient_id)
     ))?;
-    let mut excerpt: String = reply.body.chars().take(EXCERPT_CHARS).collect();
-    if reply.body.chars().count() > EXCERPT_CHARS {
-        excerpt.push('…');
-    }
+    let excerpt = mail::excerpt(&reply.body);
     let mut message = mail::Email::render(
         &ctx.templates,
         "reply",

@@ -19,6 +19,7 @@ use super::{CONTEXT, Federation, PUBLIC, objects};
 use crate::app::App;
 use crate::db::{Timestamp, query};
 use crate::error::{AppError, AppResult};
+use crate::features::comments::CommentCreated;
 use crate::features::posts::{self, PostDeleted, PostPublished, PostUpdated};
 use crate::jobs::{self, Job, NewJob};
 
@@ -265,6 +266,48 @@ pub async fn post_updated(app: App, event: PostUpdated) -> anyhow::Result<()> {
     }
     let sends = post_sends(&app, &post, "Update").await?;
     fan_out(&app, sends).await?;
+    Ok(())
+}
+
+/// Subscriber to [`CommentCreated`]: a member's comment on a post the
+/// fediverse was told of goes out as a `Note`, to those who follow the
+/// post's author (and the blog, for the owner's posts), to everyone who
+/// replied to the post from the fediverse, and to the writer it answers:
+/// the conversation is whole on both sides.
+pub async fn comment_created(app: App, event: CommentCreated) -> anyhow::Result<()> {
+    if !super::enabled(&app) {
+        return Ok(());
+    }
+    let Some(found) = objects::comment_note_of(&app, event.comment_id).await? else {
+        return Ok(());
+    };
+    let author = objects::author_of(&app, &found.post).await?;
+    let mut inboxes = follower_inboxes(&app, &author).await?;
+    if objects::blog_carries(&app, &found.post).await? {
+        inboxes.extend(follower_inboxes(&app, &Local::Blog).await?);
+    }
+    let participants: Vec<String> = query(
+        "SELECT DISTINCT COALESCE(a.shared_inbox, a.inbox) FROM remote_replies r
+         JOIN remote_actors a ON a.id = r.remote_actor_id
+         WHERE r.post_id = $1 AND r.state = 'approved'",
+    )
+    .bind(found.post.id)
+    .scalars(&app.db)
+    .await?;
+    inboxes.extend(participants);
+    // The writer it answers replied to the post from the fediverse, so
+    // they are among the participants.
+    let activity = json!({
+        "@context": CONTEXT,
+        "id": format!("{}/activity", found.note["id"].as_str().unwrap_or_default()),
+        "type": "Create",
+        "actor": found.by.id(&app),
+        "to": [PUBLIC],
+        "cc": found.note["cc"].clone(),
+        "published": found.note["published"].clone(),
+        "object": found.note,
+    });
+    fan_out(&app, vec![(found.by, activity, inboxes)]).await?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@
 
 pub mod actors;
 pub mod delivery;
+pub mod emails;
 pub mod fetch;
 pub mod inbox;
 #[cfg(test)]

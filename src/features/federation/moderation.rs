@@ -29,6 +29,7 @@ use crate::features::imports::html;
 use crate::features::posts::Post;
 use crate::http::extract::{CsrfForm, NoFields};
 use crate::http::pages::PageCtx;
+use crate::jobs::Job;
 
 /// The longest reply taken, in characters of its HTML: a comment's Markdown
 /// is at most `comments::MAX_BODY`, and what is longer is cut.
@@ -131,6 +132,10 @@ pub async fn receive(
         publish(app, id).await?;
         return Ok(Outcome::Published);
     }
+    let email = super::emails::WaitingReplyEmail { reply_id: id }
+        .now()
+        .dedup(format!("fediverse-reply:{id}"));
+    crate::jobs::enqueue(&app.db, &email).await?;
     Ok(Outcome::Held)
 }
 

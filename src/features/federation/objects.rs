@@ -27,6 +27,7 @@ const OUTBOX_PAGE: i64 = 20;
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/ap/posts/{id}", get(article))
+        .route("/ap/comments/{id}", get(comment_note))
         .route("/ap/blog/outbox", get(blog_outbox))
         .route("/ap/users/{id}/outbox", get(author_outbox))
 }
@@ -308,6 +309,90 @@ pub fn activity(app: &App, local: &Local, kind: &str, post: &Post, article: Valu
 
 fn article_cc(article: &Value) -> Value {
     article.get("cc").cloned().unwrap_or_else(|| json!([]))
+}
+
+/// A comment written here, as the fediverse reads it: a `Note` replying to
+/// the post (or to the reply from the fediverse it answers), by its
+/// writer's actor, mentioning the writer of what it answers.
+pub struct CommentNote {
+    pub note: Value,
+    pub post: Post,
+    pub by: Local,
+}
+
+/// The `Note` of a member's comment on a published post.
+pub async fn comment_note_of(app: &App, comment_id: i64) -> AppResult<Option<CommentNote>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        post_id: i64,
+        author_id: i64,
+        body_html: Option<String>,
+        created_at: crate::db::Timestamp,
+        /// What it answers: a reply from the fediverse (its note's id and
+        /// writer), or a comment of ours.
+        parent_id: Option<i64>,
+        parent_uri: Option<String>,
+        parent_actor: Option<String>,
+        parent_handle: Option<String>,
+    }
+    let row: Option<Row> = crate::db::query(
+        "SELECT c.post_id, c.author_id, c.body_html, c.created_at, c.parent_id,
+                r.uri AS parent_uri, a.uri AS parent_actor,
+                '@' || a.handle || '@' || a.domain AS parent_handle
+         FROM comments c
+         LEFT JOIN remote_replies r ON r.comment_id = c.parent_id
+         LEFT JOIN remote_actors a ON a.id = r.remote_actor_id
+         WHERE c.id = $1 AND c.author_id IS NOT NULL",
+    )
+    .bind(comment_id)
+    .fetch_optional(&app.db)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let post = match posts::find_published_by_id(app, row.post_id).await {
+        Ok(post) => post,
+        Err(AppError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let by = match Local::by_user_id(app, row.author_id).await {
+        Ok(by) => by,
+        Err(AppError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let page = absolute(app, &format!("/posts/{}", path_segment(&post.slug)));
+    let in_reply_to = match (&row.parent_uri, row.parent_id) {
+        (Some(uri), _) => json!(uri),
+        (None, Some(parent)) => json!(absolute(app, &format!("/ap/comments/{parent}"))),
+        (None, None) => json!(post_id(app, post.id)),
+    };
+    let mut cc = vec![json!(by.collection(app, "followers"))];
+    let mut tags = Vec::new();
+    if let (Some(actor), Some(handle)) = (&row.parent_actor, &row.parent_handle) {
+        cc.push(json!(actor));
+        tags.push(json!({ "type": "Mention", "href": actor, "name": handle }));
+    }
+    let mut url = page.clone();
+    url.set_fragment(Some(&format!("comment-{comment_id}")));
+    let note = json!({
+        "id": absolute(app, &format!("/ap/comments/{comment_id}")),
+        "type": "Note",
+        "attributedTo": by.id(app),
+        "inReplyTo": in_reply_to,
+        "content": markdown::for_feed(row.body_html.as_deref().unwrap_or_default(), &page),
+        "mediaType": "text/html",
+        "url": url,
+        "published": row.created_at.rfc3339(),
+        "to": [PUBLIC],
+        "cc": cc,
+        "tag": tags,
+    });
+    Ok(Some(CommentNote { note, post, by }))
+}
+
+async fn comment_note(State(app): State<App>, Path(id): Path<i64>) -> AppResult<Response> {
+    let found = comment_note_of(&app, id)
+        .await?
+        .ok_or(AppError::NotFound(Thing::Comment))?;
+    Ok(activity_response(with_context(found.note)))
 }
 
 /// Local posts by id, for the inbox: the post `uri` names (or the post of
