@@ -4,7 +4,8 @@
 //! signed (Fedify checks the HTTP signatures of what we send), replies,
 //! likes and boosts; the replies wait for the author's approval and then
 //! appear in their threads. What is unsigned, badly signed, replayed, too
-//! large or points at a private address is refused with nothing kept.
+//! large or points at a private address is refused with nothing kept. A
+//! worker killed in the middle of a delivery loses none.
 
 use serde_json::{Value, json};
 
@@ -512,5 +513,127 @@ async fn federation_off_answers_none_of_it() {
                 .unwrap()
                 .starts_with("text/html")
         );
+    }
+}
+
+/// An inbox that holds its first request for half a minute (the worker
+/// delivering to it is killed meanwhile) and takes every other at once,
+/// counting the signed activities it took.
+async fn stalling_inbox() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let taken: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (taken2, arrived2) = (taken.clone(), arrived.clone());
+    let app = axum::Router::new().route(
+        "/inbox",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let (taken, arrived) = (taken2.clone(), arrived2.clone());
+                async move {
+                    if arrived.fetch_add(1, Ordering::SeqCst) == 0 {
+                        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    }
+                    assert!(headers.contains_key("signature"));
+                    taken
+                        .lock()
+                        .unwrap()
+                        .push(serde_json::from_slice(&body).unwrap());
+                    axum::http::StatusCode::ACCEPTED
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let inbox = format!("http://{}/inbox", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (inbox, taken, arrived)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_delivery_loses_no_delivery() {
+    use std::sync::atomic::Ordering;
+    for backend in crate::helpers::backends() {
+        let Some(app) = TestApp::try_spawn_federated(backend).await else {
+            continue;
+        };
+        app.register("owner").await;
+        // A follower whose server answers slowly, written straight in.
+        let (inbox, taken, arrived) = stalling_inbox().await;
+        let actor: i64 = quire::db::query(
+            "INSERT INTO remote_actors (uri, domain, handle, name, inbox, key_id, public_key_pem,
+                                        fetched_at)
+             VALUES ($1, '127.0.0.1', 'slow', 'Slow', $2, $3, '', $4) RETURNING id",
+        )
+        .bind(inbox.replace("/inbox", "/users/slow"))
+        .bind(&inbox)
+        .bind(inbox.replace("/inbox", "/users/slow#main-key"))
+        .bind(quire::db::Timestamp::now())
+        .scalar(&app.db)
+        .await
+        .unwrap();
+        quire::db::query(
+            "INSERT INTO followers (user_id, remote_actor_id, follow_uri, state, created_at)
+             VALUES (1, $1, 'x', 'accepted', $2)",
+        )
+        .bind(actor)
+        .bind(quire::db::Timestamp::now())
+        .execute(&app.db)
+        .await
+        .unwrap();
+        app.publish("Slowly out", "Words.", "").await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let public = app.base.to_string();
+        let env = [
+            ("QUIRE_JOB_LEASE", "2s"),
+            ("QUIRE_PUBLIC_URL", public.as_str()),
+            ("QUIRE_FEDERATION_ALLOW_LOOPBACK", "true"),
+        ];
+        let start = || {
+            crate::helpers::QuireProcess::start(&["worker"], &app.database_url, dir.path(), &env)
+        };
+        let first = start();
+        // The delivery is on its way when the worker dies.
+        for _ in 0..600 {
+            if arrived.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(arrived.load(Ordering::SeqCst), 1, "{backend:?}");
+        first.signal("KILL");
+        drop(first);
+        let _second = start();
+        for _ in 0..600 {
+            if !taken.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let taken = taken.lock().unwrap().clone();
+        assert!(!taken.is_empty(), "{backend:?}: the delivery was lost");
+        assert_eq!(taken[0]["type"], "Create");
+        assert_eq!(taken[0]["object"]["name"], "Slowly out");
+        // Its end is written a moment after the request.
+        let mut attempts = None;
+        for _ in 0..200 {
+            attempts = quire::db::query(
+                "SELECT attempts FROM jobs WHERE kind = 'federation_deliver' AND state = 'done'",
+            )
+            .scalar_optional::<i32>(&app.db)
+            .await
+            .unwrap();
+            if attempts.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let attempts = attempts.expect("the delivery job ends");
+        assert_eq!(attempts, 2, "{backend:?}: taken again after the kill");
     }
 }
