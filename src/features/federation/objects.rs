@@ -153,13 +153,20 @@ async fn article(State(app): State<App>, Path(id): Path<i64>) -> AppResult<Respo
 /// ActivityPub document when that is what the client asks for (Mastodon's
 /// search box, a pasted link), before the page cache sees the request.
 pub async fn negotiate(State(app): State<App>, request: Request, next: Next) -> Response {
-    if !super::enabled(&app)
-        || request.method() != axum::http::Method::GET
-        || !wants_activity_json(request.headers())
-    {
+    let path = request.uri().path().to_owned();
+    let negotiated = path.starts_with("/posts/") || path.starts_with("/users/");
+    if !super::enabled(&app) || !negotiated || request.method() != axum::http::Method::GET {
         return next.run(request).await;
     }
-    let path = request.uri().path().to_owned();
+    if !wants_activity_json(request.headers()) {
+        // The page: a cache in front must keep it apart from the document.
+        let mut response = next.run(request).await;
+        response.headers_mut().append(
+            axum::http::header::VARY,
+            axum::http::HeaderValue::from_static("Accept"),
+        );
+        return response;
+    }
     let segment = |prefix: &str| {
         path.strip_prefix(prefix)
             .filter(|s| !s.is_empty() && !s.contains('/'))
