@@ -6,6 +6,7 @@ DROP TABLE remote_reactions;
 DROP TABLE remote_replies;
 DROP TABLE followers;
 DROP TABLE remote_actors;
+ALTER TABLE users DROP COLUMN ap_approves_followers;
 ALTER TABLE users DROP COLUMN ap_private_key;
 ALTER TABLE users DROP COLUMN ap_public_key;
 DELETE FROM settings WHERE key = 'federation_blog_key';

@@ -3,6 +3,8 @@
 -- `settings`.
 ALTER TABLE users ADD COLUMN ap_public_key TEXT;
 ALTER TABLE users ADD COLUMN ap_private_key TEXT;
+-- The author approves each follower (else follows are accepted at once).
+ALTER TABLE users ADD COLUMN ap_approves_followers BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- Actors of other servers, as last fetched.
 CREATE TABLE remote_actors (

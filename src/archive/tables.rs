@@ -83,6 +83,7 @@ pub const TABLES: &[Table] = &[
             // the public key, so a moved site must sign with the same.
             ("ap_public_key", Text),
             ("ap_private_key", Text),
+            ("ap_approves_followers", Bool),
         ],
     ),
     with_id("tags", &[("id", Int), ("name", Text)]),

@@ -196,6 +196,54 @@ federation_test!(
 );
 
 federation_test!(
+    an_author_who_approves_followers_decides_on_each,
+    |app, peer| {
+        app.register("owner").await;
+        let _worker = app.start_worker(|_| {});
+        app.post("/moderation/approval", &[("approve", "on")])
+            .await
+            .assert_status(200);
+        assert_eq!(
+            activity_json(&app, "/ap/users/1").await["manuallyApprovesFollowers"],
+            true
+        );
+
+        // The follow waits: no Accept, not counted, listed to be decided.
+        let author = peer
+            .follow_handle(&format!("owner@{}", host(&app)))
+            .await
+            .unwrap();
+        app.jobs_settled().await;
+        assert_eq!(
+            peer.following_state().await.following[&author.actor],
+            "pending"
+        );
+        assert_eq!(
+            activity_json(&app, "/ap/users/1/followers").await["totalItems"],
+            0
+        );
+        let page = app.get("/moderation").await;
+        assert!(page.texts(".followers li")[0].contains("asks to follow you"));
+        let accept = page.attrs(".followers form[action$='/accept']", "action");
+        app.post(&accept[0], &[]).await.assert_status(200);
+        peer.wait_following(&author.actor, "accepted").await;
+        assert_eq!(
+            activity_json(&app, "/ap/users/1/followers").await["totalItems"],
+            1
+        );
+
+        // Back to accepting everyone: the next follow is accepted at once.
+        app.post("/moderation/approval", &[])
+            .await
+            .assert_status(200);
+        assert_eq!(
+            activity_json(&app, "/ap/users/1").await["manuallyApprovesFollowers"],
+            false
+        );
+    }
+);
+
+federation_test!(
     replies_wait_for_approval_then_thread_and_likes_are_counted,
     |app, peer| {
         app.register("owner").await;

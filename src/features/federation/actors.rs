@@ -161,9 +161,24 @@ impl Local {
         })
     }
 
+    /// Whether the actor approves each follower: an author who chose to
+    /// (the Fediverse page); the blog never.
+    pub async fn approves_followers(&self, app: &App) -> AppResult<bool> {
+        Ok(match self {
+            Local::Blog => false,
+            Local::Author(user) => {
+                query("SELECT ap_approves_followers FROM users WHERE id = $1")
+                    .bind(user.id)
+                    .scalar(&app.db)
+                    .await?
+            }
+        })
+    }
+
     /// The actor's document.
     pub async fn document(&self, app: &App) -> AppResult<Value> {
         let keys = self.keys(app).await?;
+        let approves = self.approves_followers(app).await?;
         let id = self.id(app);
         let (kind, name, summary, icon) = match self {
             Local::Blog => (
@@ -194,7 +209,7 @@ impl Local {
             "followers": self.collection(app, "followers"),
             "following": self.collection(app, "following"),
             "endpoints": { "sharedInbox": absolute(app, "/ap/inbox") },
-            "manuallyApprovesFollowers": false,
+            "manuallyApprovesFollowers": approves,
             "discoverable": true,
             "publicKey": {
                 "id": self.key_id(app),

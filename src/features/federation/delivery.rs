@@ -147,9 +147,43 @@ pub async fn forget_failures(app: &App, domain: &str) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// Queues `activity` from `local` to one inbox.
-pub async fn send_to(app: &App, local: &Local, activity: &Value, inbox: &str) -> AppResult<()> {
-    let job = deliver_job(local, activity, inbox);
+/// A `Follow` of one of our actors, as its answer needs it.
+pub struct FollowOf<'a> {
+    /// The `Follow` activity's id.
+    pub follow_uri: &'a str,
+    /// `remote_actors.id` of the follower, their id and inbox.
+    pub follower: i64,
+    pub follower_uri: &'a str,
+    pub inbox: &'a str,
+}
+
+/// Answers a follow of `local`: `Accept`, or `Reject` (refused, or a
+/// follower removed later).
+pub async fn answer_follow(
+    app: &App,
+    local: &Local,
+    kind: &str,
+    follow: &FollowOf<'_>,
+) -> AppResult<()> {
+    let id = local.id(app);
+    let answer = json!({
+        "@context": CONTEXT,
+        "id": format!(
+            "{id}#{}/{}/{}",
+            kind.to_ascii_lowercase(),
+            follow.follower,
+            Timestamp::now().unix_timestamp()
+        ),
+        "type": kind,
+        "actor": id,
+        "object": {
+            "id": follow.follow_uri,
+            "type": "Follow",
+            "actor": follow.follower_uri,
+            "object": id,
+        },
+    });
+    let job = deliver_job(local, &answer, follow.inbox);
     jobs::enqueue(&app.db, &job).await?;
     Ok(())
 }

@@ -302,31 +302,37 @@ async fn follow(app: &App, activity: &Received) -> Result<Response, Refused> {
     let Some(local) = local_actor(app, target).await? else {
         return Err(Refused::Invalid(format!("{target} is no actor of ours")));
     };
-    query(
+    // An author who approves followers decides on the Fediverse page; a
+    // follow already accepted stays so.
+    let state = if local.approves_followers(app).await? {
+        "pending"
+    } else {
+        "accepted"
+    };
+    let state: String = query(
         "INSERT INTO followers (user_id, remote_actor_id, follow_uri, state, created_at)
-         VALUES ($1, $2, $3, 'accepted', $4)
+         VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (COALESCE(user_id, 0), remote_actor_id)
-         DO UPDATE SET follow_uri = $3, state = 'accepted'",
+         DO UPDATE SET follow_uri = $3
+         RETURNING state",
     )
     .bind(local.user_id())
     .bind(activity.actor.id)
     .bind(&activity.id)
+    .bind(state)
     .bind(Timestamp::now())
-    .execute(&app.db)
+    .scalar(&app.db)
     .await?;
-    let accept = json!({
-        "@context": super::CONTEXT,
-        "id": format!("{}#accepts/{}", local.id(app), activity.actor.id),
-        "type": "Accept",
-        "actor": local.id(app),
-        "object": {
-            "id": activity.id,
-            "type": "Follow",
-            "actor": activity.actor.uri,
-            "object": local.id(app),
-        },
-    });
-    delivery::send_to(app, &local, &accept, &activity.actor.inbox).await?;
+    if state == "pending" {
+        return Ok(accepted("waiting for the author's approval"));
+    }
+    let follow = delivery::FollowOf {
+        follow_uri: &activity.id,
+        follower: activity.actor.id,
+        follower_uri: &activity.actor.uri,
+        inbox: &activity.actor.inbox,
+    };
+    delivery::answer_follow(app, &local, "Accept", &follow).await?;
     Ok(accepted_and_shown("following"))
 }
 

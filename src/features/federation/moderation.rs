@@ -244,13 +244,17 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/moderation", get(page))
         .route("/moderation/{id}/{action}", post(act))
-        .route("/moderation/followers/{id}/remove", post(remove_follower))
+        .route("/moderation/followers/{id}/{action}", post(answer_follower))
+        .route("/moderation/approval", post(set_approval))
 }
 
-/// Someone following one of our actors, as the page lists them.
+/// Someone following one of our actors (or asking to), as the page lists
+/// them.
 #[derive(Debug, FromRow, Serialize)]
 struct Follower {
     id: i64,
+    /// `accepted`, or `pending` the author's approval.
+    state: String,
     /// Whom they follow: the author, or the blog (NULL).
     user_id: Option<i64>,
     name: String,
@@ -263,11 +267,11 @@ struct Follower {
 /// Who follows the user (and, for an administrator, the blog).
 async fn followers(app: &App, user: &User) -> AppResult<Vec<Follower>> {
     Ok(query(
-        "SELECT f.id, f.user_id, a.name, a.handle, a.domain, COALESCE(a.url, a.uri) AS profile,
-                f.created_at
+        "SELECT f.id, f.state, f.user_id, a.name, a.handle, a.domain,
+                COALESCE(a.url, a.uri) AS profile, f.created_at
          FROM followers f JOIN remote_actors a ON a.id = f.remote_actor_id
-         WHERE f.state = 'accepted' AND (f.user_id = $1 OR (f.user_id IS NULL AND $2))
-         ORDER BY f.user_id IS NULL, f.id DESC LIMIT $3",
+         WHERE f.user_id = $1 OR (f.user_id IS NULL AND $2)
+         ORDER BY f.state DESC, f.user_id IS NULL, f.id DESC LIMIT $3",
     )
     .bind(user.id)
     .bind(user.is_admin())
@@ -276,24 +280,26 @@ async fn followers(app: &App, user: &User) -> AppResult<Vec<Follower>> {
     .await?)
 }
 
-/// Removes a follower: they are told (`Reject` of their follow, which
-/// Mastodon takes as "no longer following") and get nothing more.
-async fn remove_follower(
+/// Accepts a follower waiting for approval, or removes one (refusing a
+/// request, or ending a follow): their server is told (`Accept`, or
+/// `Reject`, which Mastodon takes as "no longer following").
+async fn answer_follower(
     State(app): State<App>,
     ctx: PageCtx,
     SignedIn(user): SignedIn,
-    Path(id): Path<i64>,
+    Path((id, action)): Path<(i64, String)>,
     CsrfForm(NoFields {}): CsrfForm<NoFields>,
 ) -> AppResult<Response> {
     #[derive(FromRow)]
     struct Found {
         user_id: Option<i64>,
+        remote_actor_id: i64,
         follow_uri: String,
         uri: String,
         inbox: String,
     }
     let found: Found = query(
-        "SELECT f.user_id, f.follow_uri, a.uri, a.inbox
+        "SELECT f.user_id, f.remote_actor_id, f.follow_uri, a.uri, a.inbox
          FROM followers f JOIN remote_actors a ON a.id = f.remote_actor_id WHERE f.id = $1",
     )
     .bind(id)
@@ -311,30 +317,60 @@ async fn remove_follower(
         Some(owner) => Local::by_user_id(&app, owner).await?,
         None => Local::Blog,
     };
-    query("DELETE FROM followers WHERE id = $1")
-        .bind(id)
+    let follow = super::delivery::FollowOf {
+        follow_uri: &found.follow_uri,
+        follower: found.remote_actor_id,
+        follower_uri: &found.uri,
+        inbox: &found.inbox,
+    };
+    let done = match action.as_str() {
+        "accept" => {
+            query("UPDATE followers SET state = 'accepted' WHERE id = $1")
+                .bind(id)
+                .execute(&app.db)
+                .await?;
+            super::delivery::answer_follow(&app, &local, "Accept", &follow).await?;
+            "Accepted: they get your posts from now on."
+        }
+        "remove" => {
+            query("DELETE FROM followers WHERE id = $1")
+                .bind(id)
+                .execute(&app.db)
+                .await?;
+            super::delivery::answer_follow(&app, &local, "Reject", &follow).await?;
+            "Removed: they no longer get your posts."
+        }
+        _ => return Err(AppError::NotFound(Thing::Page)),
+    };
+    render(&app, &ctx, &user, Some(done)).await
+}
+
+#[derive(serde::Deserialize)]
+struct Approval {
+    /// The checkbox: present when ticked.
+    approve: Option<String>,
+}
+
+/// Whether the author approves each follower from now on (those who
+/// follow already stay).
+async fn set_approval(
+    State(app): State<App>,
+    ctx: PageCtx,
+    SignedIn(user): SignedIn,
+    CsrfForm(form): CsrfForm<Approval>,
+) -> AppResult<Response> {
+    let approve = form.approve.is_some();
+    query("UPDATE users SET ap_approves_followers = $1 WHERE id = $2")
+        .bind(approve)
+        .bind(user.id)
         .execute(&app.db)
         .await?;
-    let reject = serde_json::json!({
-        "@context": super::CONTEXT,
-        "id": format!("{}#rejects/{id}", local.id(&app)),
-        "type": "Reject",
-        "actor": local.id(&app),
-        "object": {
-            "id": found.follow_uri,
-            "type": "Follow",
-            "actor": found.uri,
-            "object": local.id(&app),
-        },
-    });
-    super::delivery::send_to(&app, &local, &reject, &found.inbox).await?;
-    render(
-        &app,
-        &ctx,
-        &user,
-        Some("Removed: they no longer get your posts."),
-    )
-    .await
+    let done = if approve {
+        "New followers now wait for your approval."
+    } else {
+        "New followers are now accepted at once."
+    };
+    render(&app, &ctx, &user, Some(done)).await
 }
 
 /// A reply waiting, as the queue lists it.
@@ -372,6 +408,7 @@ async fn waiting(app: &App, user: &User) -> AppResult<Vec<Waiting>> {
 async fn render(app: &App, ctx: &PageCtx, user: &User, done: Option<&str>) -> AppResult<Response> {
     let replies = waiting(app, user).await?;
     let followers = followers(app, user).await?;
+    let approves = Local::Author(user.clone()).approves_followers(app).await?;
     Ok(ctx.render(
         app,
         "moderation.html",
@@ -380,6 +417,7 @@ async fn render(app: &App, ctx: &PageCtx, user: &User, done: Option<&str>) -> Ap
             followers => Serde(followers),
             done,
             can_block_domains => user.is_admin(),
+            approves,
             address => format!("@{}@{}", user.username, app.settings.http.public_authority()),
         },
     ))
