@@ -267,16 +267,23 @@ async fn post_sends(
     Ok(sends)
 }
 
+/// The post, if it is still live: deleted or back to a draft since the
+/// event, there is nothing to tell.
+async fn live_post(app: &App, id: i64) -> AppResult<Option<posts::Post>> {
+    match posts::find_published_by_id(app, id).await {
+        Ok(post) => Ok(Some(post)),
+        Err(AppError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Subscriber to [`PostPublished`]: followers get the new post.
 pub async fn post_published(app: App, event: PostPublished) -> anyhow::Result<()> {
     if !super::enabled(&app) {
         return Ok(());
     }
-    let post = match posts::find_published_by_id(&app, event.post_id).await {
-        Ok(post) => post,
-        // Deleted or back to a draft since: nothing to tell.
-        Err(AppError::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    let Some(post) = live_post(&app, event.post_id).await? else {
+        return Ok(());
     };
     let sends = post_sends(&app, &post, "Create").await?;
     fan_out(&app, sends).await?;
@@ -289,10 +296,8 @@ pub async fn post_updated(app: App, event: PostUpdated) -> anyhow::Result<()> {
     if !super::enabled(&app) {
         return Ok(());
     }
-    let post = match posts::find_published_by_id(&app, event.post_id).await {
-        Ok(post) => post,
-        Err(AppError::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
+    let Some(post) = live_post(&app, event.post_id).await? else {
+        return Ok(());
     };
     // Going live is sent as a `Create` (its own event), not as an edit.
     if post.edited_at.is_none() {
