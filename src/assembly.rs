@@ -192,6 +192,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<portability::site::ExportSite>()
         .register::<federation::delivery::Deliver>()
         .register::<federation::emails::WaitingReplyEmail>()
+        .register::<federation::pictures::CopyPicture>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()

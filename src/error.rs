@@ -263,6 +263,9 @@ pub enum Problem {
         name: String,
         problem: FileProblem,
     },
+    /// Why, in words known only when it happened (another server's
+    /// answer, say).
+    Explained(String),
     /// An uploaded file not taken because its uploader sent too many at
     /// once.
     UploadTooSoon {
@@ -281,6 +284,7 @@ impl fmt::Display for Problem {
             Problem::ItemTooLong { max } => write!(f, "must each be at most {max} characters"),
             Problem::Taken => f.write_str("has already been taken"),
             Problem::Format(rule) | Problem::Refused(rule) => f.write_str(rule),
+            Problem::Explained(why) => f.write_str(why),
             // After the field's name: "File “cat.png” is too large …".
             Problem::FileRefused { name, problem } => write!(f, "{}{problem}", quoted(name)),
             Problem::UploadTooSoon {

@@ -84,6 +84,7 @@ pub const TABLES: &[Table] = &[
             ("ap_public_key", Text),
             ("ap_private_key", Text),
             ("ap_approves_followers", Bool),
+            ("ap_movement", Text),
         ],
     ),
     with_id("tags", &[("id", Int), ("name", Text)]),
@@ -129,6 +130,7 @@ pub const TABLES: &[Table] = &[
             ("parent_id", Int),
             ("guest_name", Text),
             ("guest_url", Text),
+            ("guest_image", Text),
         ],
     ),
     table(
@@ -259,6 +261,9 @@ pub const TABLES: &[Table] = &[
             ("public_key_pem", Text),
             ("icon_url", Text),
             ("fetched_at", Time),
+            ("icon", Text),
+            ("icon_from", Text),
+            ("moved_to", Text),
         ],
     ),
     with_id(

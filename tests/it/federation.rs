@@ -386,6 +386,124 @@ federation_test!(
     }
 );
 
+federation_test!(writers_avatars_are_copied_and_accounts_move, |app, peer| {
+    app.register("owner").await;
+    let _worker = app.start_worker(|_| {});
+    let slug = app.publish("Faces", "Who is there?", "").await;
+    let article = activity_json(&app, &format!("/posts/{slug}")).await;
+    let article_id = article["id"].as_str().unwrap();
+    let author = article["attributedTo"].as_str().unwrap().to_owned();
+    let reader = Browser::new(app.base.clone());
+
+    // alice's approved reply shows her avatar, a copy on this site.
+    peer.reply(article_id, "<p>Me!</p>", &author).await.unwrap();
+    let queue = app.get("/moderation").await;
+    app.post(&queue.attrs("form[action$='/trust']", "action")[0], &[])
+        .await
+        .assert_status(200);
+    app.jobs_settled().await;
+    let avatar = |page: &crate::helpers::Page| page.attrs(".comment img.avatar", "src");
+    let first = avatar(&reader.get(&format!("/posts/{slug}")).await);
+    assert_eq!(first.len(), 1, "one avatar");
+    assert!(first[0].starts_with("/media/"), "{first:?}");
+    let image = reqwest::get(app.base.join(&first[0]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 200);
+    assert!(
+        image.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/")
+    );
+    // The API gives clients the picture's whole address.
+    let (_, comments) = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/api/articles/{slug}/comments"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        comments["comments"][0]["author"]["image"],
+        app.base.join(&first[0]).unwrap().as_str()
+    );
+
+    // A new avatar (Update of her actor) replaces it on her comment.
+    peer.change_avatar("alice-2.png", &author).await.unwrap();
+    app.jobs_settled().await;
+    let second = avatar(&reader.get(&format!("/posts/{slug}")).await);
+    assert_eq!(second.len(), 1);
+    assert_ne!(second, first, "the new picture is shown");
+
+    // Moving here: the author names alice as another account of theirs.
+    let peer_host = peer.handle().split_once('@').unwrap().1.to_owned();
+    let page = app
+        .post(
+            "/moderation/aliases",
+            &[("actor", "me"), ("aliases", &format!("@alice@{peer_host}"))],
+        )
+        .await;
+    page.assert_status(200);
+    let document = activity_json(&app, author.strip_prefix(app.base.as_str()).unwrap()).await;
+    assert_eq!(document["alsoKnownAs"], json!([peer.actor_id()]));
+    let page = app
+        .post(
+            "/moderation/aliases",
+            &[("actor", "me"), ("aliases", "not a handle")],
+        )
+        .await;
+    page.assert_status(422);
+    assert!(page.contains("neither @name@server"), "{}", page.body);
+
+    // Moving away: refused until the new account names this one.
+    let followed = peer
+        .follow_handle(&format!("owner@{}", host(&app)))
+        .await
+        .unwrap();
+    peer.wait_following(&followed.actor, "accepted").await;
+    peer.clear_received().await;
+    let bob = format!("@bob@{peer_host}");
+    let page = app
+        .post("/moderation/move", &[("actor", "me"), ("target", &bob)])
+        .await;
+    page.assert_status(422);
+    assert!(page.contains("does not name this account"), "{}", page.body);
+    peer.set_aliases("bob", &[&author]).await.unwrap();
+    app.post("/moderation/move", &[("actor", "me"), ("target", &bob)])
+        .await
+        .assert_status(200);
+    let moved = peer.wait_for("Move").await;
+    assert_eq!(moved.verified_by.as_deref(), Some("http-signature"));
+    assert_eq!(moved.raw["object"], author.as_str());
+    assert_eq!(moved.raw["target"], peer.bob_id());
+    let document = activity_json(&app, author.strip_prefix(app.base.as_str()).unwrap()).await;
+    assert_eq!(document["movedTo"], peer.bob_id());
+
+    // Someone else moving: refused while the new account does not name
+    // them; taken when it does, and the author's trust goes along.
+    assert!(peer.move_to(&peer.bob_id(), &author).await.is_err());
+    peer.set_aliases("bob", &[&peer.actor_id()]).await.unwrap();
+    peer.move_to(&peer.bob_id(), &author).await.unwrap();
+    let moved_to: Option<String> =
+        quire::db::query("SELECT moved_to FROM remote_actors WHERE uri = $1")
+            .bind(peer.actor_id())
+            .scalar(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(moved_to, Some(peer.bob_id()));
+    let standing: String = quire::db::query(
+        "SELECT s.standing FROM actor_standing s
+             JOIN remote_actors a ON a.id = s.remote_actor_id WHERE a.uri = $1",
+    )
+    .bind(peer.bob_id())
+    .scalar(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(standing, "trusted");
+});
+
 federation_test!(
     unsigned_forged_replayed_and_oversized_activities_are_refused,
     |app, peer| {

@@ -338,6 +338,32 @@ impl FediversePeer {
         Ok(sent.activity_id)
     }
 
+    /// bob's id: the peer's second actor, there to be moved to.
+    pub fn bob_id(&self) -> String {
+        format!("{}/users/bob", self.base_url)
+    }
+
+    /// Sets the accounts `actor` ("alice" or "bob") is also known as.
+    pub async fn set_aliases(&self, actor: &str, aliases: &[&str]) -> Result<Value, PeerError> {
+        self.post("aliases", json!({ "actor": actor, "aliases": aliases }))
+            .await
+    }
+
+    /// alice moves to `target`: Move delivered to `to_actor`; returns its id.
+    pub async fn move_to(&self, target: &str, to_actor: &str) -> Result<String, PeerError> {
+        let sent: Sent = self
+            .post("move", json!({ "target": target, "to_actor": to_actor }))
+            .await?;
+        Ok(sent.activity_id)
+    }
+
+    /// alice's avatar becomes `avatar` ("alice.png", "alice-2.png"), told
+    /// to `to_actor` by Update{Person}.
+    pub async fn change_avatar(&self, avatar: &str, to_actor: &str) -> Result<Value, PeerError> {
+        self.post("profile", json!({ "avatar": avatar, "to_actor": to_actor }))
+            .await
+    }
+
     /// Accepts a Follow of alice left pending (PEER_AUTO_ACCEPT=0).
     pub async fn accept_follow(&self, follow_id: &str) -> Result<String, PeerError> {
         let sent: Sent = self

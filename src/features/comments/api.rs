@@ -33,8 +33,18 @@ pub struct CommentJson {
 }
 
 impl CommentJson {
-    fn new(comment: Comment, following: bool) -> Self {
+    fn new(app: &App, comment: Comment, following: bool) -> Self {
         let author = comment.author.name().to_owned();
+        // A guest's picture is an address of this site: clients show it
+        // from wherever they run.
+        let image = comment.author.image.map(|image| {
+            if image.starts_with('/') {
+                let http = &app.settings.http;
+                http.absolute(&image).map_or(image, |url| url.to_string())
+            } else {
+                image
+            }
+        });
         Self {
             id: comment.id,
             created_at: comment.created_at.iso_millis(),
@@ -43,7 +53,7 @@ impl CommentJson {
             author: ProfileJson {
                 username: author,
                 bio: None,
-                image: comment.author.image,
+                image,
                 following,
             },
         }
@@ -90,7 +100,7 @@ pub async fn list(
             .into_iter()
             .map(|c| {
                 let following = c.author_id.is_some_and(|id| followed.contains(&id));
-                CommentJson::new(c, following)
+                CommentJson::new(&state, c, following)
             })
             .collect(),
     }))
@@ -112,7 +122,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(CommentResponse {
-            comment: CommentJson::new(comment, false),
+            comment: CommentJson::new(&state, comment, false),
         }),
     ))
 }

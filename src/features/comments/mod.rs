@@ -11,7 +11,7 @@ use sqlx::FromRow;
 
 use crate::app::App;
 
-use crate::db::{Db, Query, Timestamp, query};
+use crate::db::{Db, Query, Timestamp, Tx, query};
 use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::features::accounts::{Author, User};
 use crate::features::media;
@@ -41,6 +41,7 @@ pub struct Comment {
     /// gave, and `guest_url` the address).
     pub author_id: Option<i64>,
     #[sqlx(flatten)]
+    /// A guest's picture (`guest_image`) is `author.image`.
     pub author: Author,
     pub guest_url: Option<String>,
     /// The comment this one answers.
@@ -57,7 +58,7 @@ pub struct Comment {
 
 const SELECT_COMMENTS: &str = "
     SELECT c.id, c.post_id, c.author_id, COALESCE(u.username, c.guest_name) AS author_username,
-           u.image AS author_image, u.deleted_at AS author_deleted_at, c.guest_url, c.parent_id,
+           COALESCE(u.image, c.guest_image) AS author_image, u.deleted_at AS author_deleted_at, c.guest_url, c.parent_id,
            c.body, c.body_html, c.body_html_version, c.created_at, c.updated_at
     FROM comments c LEFT JOIN users u ON u.id = c.author_id";
 
@@ -229,6 +230,17 @@ pub struct GuestComment {
     pub created_at: Timestamp,
     /// The comment it answers, written before it.
     pub parent_id: Option<i64>,
+    /// Their picture, an image of this site (`/media/NAME`).
+    pub image: Option<String>,
+}
+
+/// The text whose images a comment uses (`media::record_uses`): its own,
+/// and a guest's picture, which lives as long as a comment shows it.
+fn showing(body: &str, guest_image: Option<&str>) -> String {
+    match guest_image {
+        Some(image) => format!("{body}\n{image}"),
+        None => body.to_owned(),
+    }
 }
 
 /// Writes a guest's comment on the post `post_id`, or over the one written
@@ -252,7 +264,7 @@ pub async fn write_guest(
                 query(
                     "UPDATE comments SET body = $1, body_html = $2, body_html_version = $3,
                      guest_name = $4, guest_url = $5, updated_at = $6,
-                     parent_id = CASE WHEN $7 < id THEN $7 END
+                     parent_id = CASE WHEN $7 < id THEN $7 END, guest_image = $9
                  WHERE id = $8 RETURNING id",
                 )
                 .bind(&body.source)
@@ -263,13 +275,14 @@ pub async fn write_guest(
                 .bind(comment.created_at)
                 .bind(comment.parent_id)
                 .bind(id)
+                .bind(&comment.image)
                 .scalar(&mut tx)
                 .await?
             }
             None => query(
                 "INSERT INTO comments (post_id, guest_name, guest_url, parent_id, body, body_html,
-                                       body_html_version, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+                                       body_html_version, created_at, updated_at, guest_image)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
             )
             .bind(post_id)
             .bind(&comment.name)
@@ -279,10 +292,12 @@ pub async fn write_guest(
             .bind(&body.html)
             .bind(body.version)
             .bind(comment.created_at)
+            .bind(&comment.image)
             .scalar(&mut tx)
             .await?,
         };
-    media::record_uses(&mut tx, media::Use::Comment(id), &body.source).await?;
+    let uses = showing(&body.source, comment.image.as_deref());
+    media::record_uses(&mut tx, media::Use::Comment(id), &uses).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -310,7 +325,13 @@ pub async fn update(
     .bind(body.version)
     .execute(&mut tx)
     .await?;
-    media::record_uses(&mut tx, media::Use::Comment(comment.id), &body.source).await?;
+    let guest_image = comment
+        .author_id
+        .is_none()
+        .then_some(comment.author.image.as_deref())
+        .flatten();
+    let uses = showing(&body.source, guest_image);
+    media::record_uses(&mut tx, media::Use::Comment(comment.id), &uses).await?;
     tx.commit().await?;
 
     find(&app.db, post, comment.id).await
@@ -324,6 +345,22 @@ pub async fn delete(db: &Db, user: &User, comment: &Comment) -> AppResult<()> {
         .bind(comment.id)
         .execute(db)
         .await?;
+    Ok(())
+}
+
+/// Shows `image` (an image of this site, or none) as the picture of the
+/// guest who wrote the comment `id`.
+pub async fn set_guest_image(tx: &mut Tx, id: i64, image: Option<&str>) -> AppResult<()> {
+    let body: Option<String> = query(
+        "UPDATE comments SET guest_image = $1 WHERE id = $2 AND author_id IS NULL RETURNING body",
+    )
+    .bind(image)
+    .bind(id)
+    .scalar_optional(&mut *tx)
+    .await?;
+    if let Some(body) = body {
+        media::record_uses(tx, media::Use::Comment(id), &showing(&body, image)).await?;
+    }
     Ok(())
 }
 

@@ -196,8 +196,9 @@ impl Local {
                     .and_then(|image| app.settings.http.public_url().join(image).ok()),
             ),
         };
+        let terms: Value = serde_json::from_str(super::moves::TERMS).expect("the terms are JSON");
         let mut document = json!({
-            "@context": [CONTEXT, "https://w3id.org/security/v1"],
+            "@context": [CONTEXT, "https://w3id.org/security/v1", terms],
             "id": id,
             "type": kind,
             "preferredUsername": self.name(app),
@@ -220,6 +221,7 @@ impl Local {
         if let Some(icon) = icon {
             document["icon"] = json!({ "type": "Image", "url": icon });
         }
+        super::moves::describe(&self.movement(app).await?, &mut document);
         Ok(document)
     }
 }
@@ -590,9 +592,14 @@ fn parse_url(text: &str) -> Result<Url, ActorError> {
 }
 
 /// Fetches the actor at `uri` and keeps it.
-async fn fetch(app: &App, uri: &Url) -> Result<Remote, ActorError> {
+pub async fn fetch(app: &App, uri: &Url) -> Result<Remote, ActorError> {
     let document = app.part::<Federation>().fetcher.get_json(uri).await?;
-    let actor = parse_actor(uri, &document)?;
+    keep(app, uri, &document).await
+}
+
+/// Keeps the actor whose document was fetched from `uri`.
+pub async fn keep(app: &App, uri: &Url, document: &Value) -> Result<Remote, ActorError> {
+    let parsed = parse_actor(uri, document)?;
     let sql = format!(
         "INSERT INTO remote_actors (uri, domain, handle, name, url, inbox, shared_inbox, key_id,
                                     public_key_pem, icon_url, fetched_at)
@@ -602,20 +609,33 @@ async fn fetch(app: &App, uri: &Url) -> Result<Remote, ActorError> {
              fetched_at = $11
          RETURNING {REMOTE_COLUMNS}"
     );
-    Ok(crate::db::Query::assembled(sql)
-        .bind(actor.uri)
-        .bind(actor.domain)
-        .bind(actor.handle)
-        .bind(actor.name)
-        .bind(actor.url)
-        .bind(actor.inbox)
-        .bind(actor.shared_inbox)
-        .bind(actor.key_id)
-        .bind(actor.public_key_pem)
-        .bind(actor.icon_url)
+    let actor: Remote = crate::db::Query::assembled(sql)
+        .bind(parsed.uri)
+        .bind(parsed.domain)
+        .bind(parsed.handle)
+        .bind(parsed.name)
+        .bind(parsed.url)
+        .bind(parsed.inbox)
+        .bind(parsed.shared_inbox)
+        .bind(parsed.key_id)
+        .bind(parsed.public_key_pem)
+        .bind(parsed.icon_url)
         .bind(Timestamp::now())
         .fetch_one(&app.db)
-        .await?)
+        .await?;
+    // A new avatar: shown on their comments once copied.
+    let changed: Option<i64> = query(
+        "SELECT a.id FROM remote_actors a WHERE a.id = $1 AND a.icon_from IS DISTINCT FROM a.icon_url
+         AND EXISTS (SELECT 1 FROM remote_replies r
+                     WHERE r.remote_actor_id = a.id AND r.comment_id IS NOT NULL)",
+    )
+    .bind(actor.id)
+    .scalar_optional(&app.db)
+    .await?;
+    if changed.is_some() {
+        super::pictures::copy_later(app, actor.id).await?;
+    }
+    Ok(actor)
 }
 
 /// What we keep of an actor's document fetched from `fetched`.

@@ -85,26 +85,26 @@ impl Job for Deliver {
             Err(e) => return Err(e.into()),
         };
         let keys = local.keys(app).await?;
+        let federation = app.part::<Federation>();
+        let signer = federation.signers.get(&keys.private_pem)?;
         let body = bytes::Bytes::from(self.activity.into_bytes());
         let headers = super::signatures::sign(
             &local.key_id(app),
-            &keys.private_pem,
+            &signer,
             &axum::http::Method::POST,
             &inbox,
             Some((&body, super::fetch::ACTIVITY_JSON)),
             time::OffsetDateTime::now_utc(),
         )?;
-        match app
-            .part::<Federation>()
-            .fetcher
-            .post(&inbox, headers, body)
-            .await
-        {
+        match federation.fetcher.post(&inbox, headers, body).await {
             Ok(()) => {
-                query("DELETE FROM delivery_failures WHERE inbox = $1")
-                    .bind(&self.inbox)
-                    .execute(&app.db)
-                    .await?;
+                // A write only when there is something to forget.
+                if failing_since.is_some() {
+                    query("DELETE FROM delivery_failures WHERE inbox = $1")
+                        .bind(&self.inbox)
+                        .execute(&app.db)
+                        .await?;
+                }
                 metrics::counter!("quire_federation_deliveries_total", "outcome" => "delivered")
                     .increment(1);
                 Ok(())
@@ -213,6 +213,15 @@ async fn follower_inboxes(app: &App, local: &Local) -> AppResult<Vec<String>> {
     .scalars(&app.db)
     .await?;
     Ok(inboxes)
+}
+
+/// Queues `activity` of `local` to its followers' inboxes (a `Move`);
+/// returns how many.
+pub async fn to_followers(app: &App, local: &Local, activity: Value) -> AppResult<usize> {
+    let inboxes = follower_inboxes(app, local).await?;
+    let count = inboxes.len();
+    fan_out(app, vec![(local.clone(), activity, inboxes)]).await?;
+    Ok(count)
 }
 
 /// Queues one activity per inbox, from each sender: `Create` (or

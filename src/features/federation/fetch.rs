@@ -14,7 +14,8 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::{ACCEPT, USER_AGENT};
 use url::Url;
 
-/// The largest document we read: actors and notes are a few kilobytes.
+/// The largest document we read: actors and notes are a few kilobytes,
+/// avatars tens.
 pub const MAX_DOCUMENT: usize = 1024 * 1024;
 
 /// How long a whole request may take.
@@ -38,6 +39,10 @@ pub enum FetchError {
     TooLarge(String),
     #[error("{0} is not a JSON document")]
     NotJson(String),
+    #[error("{0} is not an image")]
+    NotImage(String),
+    #[error("{0} names no ActivityPub actor")]
+    NoActor(String),
 }
 
 impl FetchError {
@@ -93,6 +98,59 @@ impl Fetcher {
     /// An ActivityPub document, unsigned (most servers serve public
     /// objects to anyone).
     pub async fn get_json(&self, url: &Url) -> Result<serde_json::Value, FetchError> {
+        let (_, body) = self.get(url, ACCEPT_ACTIVITY).await?;
+        serde_json::from_slice(&body).map_err(|_| FetchError::NotJson(url.to_string()))
+    }
+
+    /// The id of the actor `user@host`, by WebFinger. Over https; plain
+    /// http only to a loopback host when tests allow it.
+    pub async fn webfinger(&self, user: &str, host: &str) -> Result<Url, FetchError> {
+        let on_loopback = host
+            .rsplit_once(':')
+            .map_or(host, |(name, _)| name)
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+        let scheme = if self.allow_loopback && on_loopback {
+            "http"
+        } else {
+            "https"
+        };
+        let mut url = Url::parse(&format!("{scheme}://{host}/.well-known/webfinger"))
+            .map_err(|_| FetchError::Refused(host.to_owned()))?;
+        url.query_pairs_mut()
+            .append_pair("resource", &format!("acct:{user}@{host}"));
+        let (_, body) = self
+            .get(&url, "application/jrd+json, application/json")
+            .await?;
+        let jrd: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|_| FetchError::NotJson(url.to_string()))?;
+        jrd.get("links")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|link| link.get("rel").and_then(|r| r.as_str()) == Some("self"))
+            .filter(|link| {
+                link.get("type").and_then(|t| t.as_str()).is_some_and(|t| {
+                    t.starts_with(ACTIVITY_JSON) || t.starts_with("application/ld+json")
+                })
+            })
+            .find_map(|link| Url::parse(link.get("href")?.as_str()?).ok())
+            .ok_or_else(|| FetchError::NoActor(format!("{user}@{host}")))
+    }
+
+    /// A picture (an actor's avatar): what the server says is an image,
+    /// for `media::adopt` to check and make again.
+    pub async fn get_image(&self, url: &Url) -> Result<Bytes, FetchError> {
+        let (content_type, body) = self.get(url, "image/*").await?;
+        if !content_type.starts_with("image/") {
+            return Err(FetchError::NotImage(url.to_string()));
+        }
+        Ok(body.into())
+    }
+
+    /// The body of a GET and its content type.
+    async fn get(&self, url: &Url, accept: &str) -> Result<(String, Vec<u8>), FetchError> {
         self.check(url)?;
         let failed = |error: reqwest::Error| FetchError::Failed {
             url: url.to_string(),
@@ -101,7 +159,7 @@ impl Fetcher {
         let response = self
             .http
             .get(url.clone())
-            .header(ACCEPT, ACCEPT_ACTIVITY)
+            .header(ACCEPT, accept)
             .header(USER_AGENT, user_agent())
             .send()
             .await
@@ -113,8 +171,13 @@ impl Fetcher {
                 status: status.as_u16(),
             });
         }
-        let body = read_bounded(response, url).await?;
-        serde_json::from_slice(&body).map_err(|_| FetchError::NotJson(url.to_string()))
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        Ok((content_type, read_bounded(response, url).await?))
     }
 
     /// POSTs a signed activity to an inbox; `headers` (from

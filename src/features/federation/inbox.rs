@@ -152,6 +152,8 @@ struct Received {
     kind: String,
     actor: Remote,
     object: Value,
+    /// Where a `Move` goes.
+    target: Option<String>,
 }
 
 async fn receive(
@@ -251,6 +253,7 @@ fn read(activity: Value, actor: Remote) -> Result<Received, Refused> {
         kind,
         actor,
         object,
+        target: text("target"),
     })
 }
 
@@ -292,6 +295,7 @@ async fn handle(app: &App, activity: &Received) -> Result<Response, Refused> {
         "Update" => update(app, activity).await,
         "Delete" => delete(app, activity).await,
         "Like" | "Announce" => react(app, activity).await,
+        "Move" => moved(app, activity).await,
         _ => Ok(accepted("not understood here; dropped")),
     }
 }
@@ -477,13 +481,19 @@ async fn update(app: &App, activity: &Received) -> Result<Response, Refused> {
             )
         })
     {
-        // Their profile changed: fetched again when next needed.
-        query("UPDATE remote_actors SET fetched_at = $1 WHERE id = $2")
-            .bind(Timestamp::EPOCH)
-            .bind(activity.actor.id)
-            .execute(&app.db)
-            .await?;
-        return Ok(accepted("noted"));
+        // Their profile changed: fetched again now (a new avatar is
+        // copied for their comments), or when next needed.
+        let uri = Url::parse(&activity.actor.uri)
+            .map_err(|_| Refused::Invalid("the actor's id is not an address".into()))?;
+        if let Err(error) = super::actors::fetch(app, &uri).await {
+            tracing::info!(%error, "an updated actor could not be fetched");
+            query("UPDATE remote_actors SET fetched_at = $1 WHERE id = $2")
+                .bind(Timestamp::EPOCH)
+                .bind(activity.actor.id)
+                .execute(&app.db)
+                .await?;
+        }
+        return Ok(accepted_and_shown("noted"));
     }
     let Some(note) = note_of(activity)? else {
         return Ok(accepted("only notes are taken; dropped"));
@@ -519,6 +529,17 @@ async fn delete(app: &App, activity: &Received) -> Result<Response, Refused> {
     } else {
         accepted("not known here; dropped")
     })
+}
+
+/// An actor moving to another account (`moves`).
+async fn moved(app: &App, activity: &Received) -> Result<Response, Refused> {
+    let target = activity
+        .target
+        .as_deref()
+        .ok_or_else(|| Refused::Invalid("a Move must name its target".into()))?;
+    let local = local_actor(app, target).await?;
+    super::moves::received(app, &activity.actor, &activity.object, target, local).await?;
+    Ok(accepted("moved"))
 }
 
 async fn react(app: &App, activity: &Received) -> Result<Response, Refused> {

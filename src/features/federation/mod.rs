@@ -10,6 +10,8 @@
 //! - [`inbox`]: activities received, their signatures checked;
 //! - [`delivery`]: activities sent, as durable jobs, signed;
 //! - [`moderation`]: the author's queue of replies and blocks;
+//! - [`moves`]: accounts moving here, away, and elsewhere;
+//! - [`pictures`]: writers' avatars, copied to show beside their replies;
 //! - [`signatures`], [`fetch`]: HTTP Signatures, and requests to other
 //!   servers that cannot be turned against ours.
 //!
@@ -23,7 +25,9 @@ pub mod inbox;
 #[cfg(test)]
 mod interop;
 pub mod moderation;
+pub mod moves;
 pub mod objects;
+pub mod pictures;
 pub mod signatures;
 
 use axum::Router;
@@ -37,16 +41,19 @@ pub const CONTEXT: &str = "https://www.w3.org/ns/activitystreams";
 pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 
 /// What federation keeps for the life of the process: the client every
-/// request to another server goes through.
+/// request to another server goes through, and our actors' keys as read
+/// for signing.
 #[derive(Clone)]
 pub struct Federation {
     pub fetcher: fetch::Fetcher,
+    pub signers: signatures::Signers,
 }
 
 impl Federation {
     pub fn new(settings: &crate::config::FederationSettings) -> Self {
         Self {
             fetcher: fetch::Fetcher::new(settings.allow_loopback),
+            signers: signatures::Signers::default(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use minijinja::context;
@@ -21,7 +22,7 @@ use super::actors::{Local, Remote, clip};
 use super::inbox::Refused;
 use crate::app::App;
 use crate::db::{Timestamp, query};
-use crate::error::{AppError, AppResult, Thing};
+use crate::error::{AppError, AppResult, FieldErrors, Thing};
 use crate::features::accounts::User;
 use crate::features::accounts::extract::SignedIn;
 use crate::features::comments::{self, GuestComment};
@@ -142,6 +143,7 @@ pub async fn receive(
 #[derive(Debug, FromRow)]
 struct Kept {
     post_id: i64,
+    remote_actor_id: i64,
     parent_id: Option<i64>,
     body: String,
     state: String,
@@ -155,7 +157,7 @@ struct Kept {
 
 async fn kept(app: &App, id: i64) -> AppResult<Kept> {
     query(
-        "SELECT r.post_id, r.parent_id, r.body, r.state, r.comment_id, r.published_at,
+        "SELECT r.post_id, r.remote_actor_id, r.parent_id, r.body, r.state, r.comment_id, r.published_at,
                 a.name, a.handle, a.domain, COALESCE(a.url, a.uri) AS profile
          FROM remote_replies r JOIN remote_actors a ON a.id = r.remote_actor_id
          WHERE r.id = $1",
@@ -169,12 +171,14 @@ async fn kept(app: &App, id: i64) -> AppResult<Kept> {
 /// Writes the reply `id` as a comment (again, when it was edited).
 async fn publish(app: &App, id: i64) -> AppResult<()> {
     let reply = kept(app, id).await?;
+    let picture = super::pictures::current(app, reply.remote_actor_id).await?;
     let comment = GuestComment {
         name: format!("{} (@{}@{})", reply.name, reply.handle, reply.domain),
         url: Some(reply.profile),
         body: reply.body,
         created_at: reply.published_at,
         parent_id: reply.parent_id,
+        image: picture.shown(),
     };
     let comment_id = comments::write_guest(app, reply.post_id, &comment, reply.comment_id).await?;
     query("UPDATE remote_replies SET state = 'approved', comment_id = $1 WHERE id = $2")
@@ -182,6 +186,9 @@ async fn publish(app: &App, id: i64) -> AppResult<()> {
         .bind(id)
         .execute(&app.db)
         .await?;
+    if let super::pictures::Picture::ToCopy = picture {
+        super::pictures::copy_later(app, reply.remote_actor_id).await?;
+    }
     crate::http::cache::site_changed(app);
     Ok(())
 }
@@ -246,6 +253,8 @@ pub fn routes() -> Router<App> {
         .route("/moderation/{id}/{action}", post(act))
         .route("/moderation/followers/{id}/{action}", post(answer_follower))
         .route("/moderation/approval", post(set_approval))
+        .route("/moderation/aliases", post(super::moves::save_aliases))
+        .route("/moderation/move", post(super::moves::move_actor))
 }
 
 /// Someone following one of our actors (or asking to), as the page lists
@@ -405,22 +414,73 @@ async fn waiting(app: &App, user: &User) -> AppResult<Vec<Waiting>> {
     .await?)
 }
 
-async fn render(app: &App, ctx: &PageCtx, user: &User, done: Option<&str>) -> AppResult<Response> {
+pub(super) async fn render(
+    app: &App,
+    ctx: &PageCtx,
+    user: &User,
+    done: Option<&str>,
+) -> AppResult<Response> {
+    let page = page_context(app, user).await?;
+    Ok(ctx.render(app, "moderation.html", context! { done, ..page }))
+}
+
+/// The page again with a form's field errors (`moves`): 422.
+pub(super) async fn render_refused(
+    app: &App,
+    ctx: &PageCtx,
+    user: &User,
+    errors: FieldErrors,
+    form: Value,
+) -> AppResult<Response> {
+    let page = page_context(app, user).await?;
+    Ok(ctx.render_status(
+        app,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "moderation.html",
+        context! { errors => Serde(errors), form => Serde(form), ..page },
+    ))
+}
+
+/// One of the user's actors as the "Moving" section shows it.
+#[derive(Serialize)]
+struct Movable {
+    /// The forms' `actor`: `me`, or `blog`.
+    key: &'static str,
+    address: String,
+    id: String,
+    aliases: Vec<String>,
+    moved_to: Option<String>,
+}
+
+async fn page_context(app: &App, user: &User) -> AppResult<minijinja::Value> {
     let replies = waiting(app, user).await?;
     let followers = followers(app, user).await?;
-    let approves = Local::Author(user.clone()).approves_followers(app).await?;
-    Ok(ctx.render(
-        app,
-        "moderation.html",
-        context! {
-            replies => Serde(replies),
-            followers => Serde(followers),
-            done,
-            can_block_domains => user.is_admin(),
-            approves,
-            address => format!("@{}@{}", user.username, app.settings.http.public_authority()),
-        },
-    ))
+    let me = Local::Author(user.clone());
+    let approves = me.approves_followers(app).await?;
+    let host = app.settings.http.public_authority();
+    let mut movable = vec![(me, "me")];
+    if user.is_admin() {
+        movable.push((Local::Blog, "blog"));
+    }
+    let mut moving = Vec::new();
+    for (local, key) in movable {
+        let movement = local.movement(app).await?;
+        moving.push(Movable {
+            key,
+            address: format!("@{}@{host}", local.name(app)),
+            id: local.id(app).to_string(),
+            aliases: movement.aliases,
+            moved_to: movement.moved_to,
+        });
+    }
+    Ok(context! {
+        replies => Serde(replies),
+        followers => Serde(followers),
+        can_block_domains => user.is_admin(),
+        approves,
+        address => format!("@{}@{host}", user.username),
+        moving => Serde(moving),
+    })
 }
 
 async fn page(

@@ -4,6 +4,9 @@
 //! ring's (constant time); key pairs are made and read by the `rsa` crate,
 //! which ring cannot do (docs/decisions.md).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum::http::{HeaderMap, Method};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -239,7 +242,7 @@ pub fn is_usable_public_key(pem: &str) -> bool {
 /// `Content-Type`, then `Signature`.
 pub fn sign(
     key_id: &str,
-    private_pem: &str,
+    pair: &RsaKeyPair,
     method: &Method,
     url: &url::Url,
     body: Option<(&[u8], &str)>,
@@ -276,9 +279,6 @@ pub fn sign(
     })
     .map_err(|e| anyhow::anyhow!(e))?;
 
-    let der = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem)?.to_pkcs8_der()?;
-    let pair = RsaKeyPair::from_pkcs8(der.as_bytes())
-        .map_err(|e| anyhow::anyhow!("the actor's private key is unusable: {e}"))?;
     let mut signature = vec![0; pair.public().modulus_len()];
     pair.sign(
         &RSA_PKCS1_SHA256,
@@ -297,6 +297,40 @@ pub fn sign(
     Ok(headers)
 }
 
+/// An actor's private key, read for signing: reading and checking it
+/// costs more than a signature, so [`Signers`] keeps it.
+fn signer(private_pem: &str) -> anyhow::Result<RsaKeyPair> {
+    let der = rsa::RsaPrivateKey::from_pkcs8_pem(private_pem)?.to_pkcs8_der()?;
+    RsaKeyPair::from_pkcs8(der.as_bytes())
+        .map_err(|e| anyhow::anyhow!("the actor's private key is unusable: {e}"))
+}
+
+/// Our actors' private keys, read once per process (a post to many
+/// servers is signed once an inbox). By the key's text: a key that is not
+/// kept any more is simply not asked for again.
+#[derive(Clone, Default)]
+pub struct Signers(Arc<Mutex<HashMap<String, Arc<RsaKeyPair>>>>);
+
+impl Signers {
+    pub fn get(&self, private_pem: &str) -> anyhow::Result<Arc<RsaKeyPair>> {
+        let kept = self
+            .0
+            .lock()
+            .expect("not poisoned")
+            .get(private_pem)
+            .cloned();
+        if let Some(pair) = kept {
+            return Ok(pair);
+        }
+        let pair = Arc::new(signer(private_pem)?);
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .insert(private_pem.to_owned(), pair.clone());
+        Ok(pair)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,7 +340,7 @@ mod tests {
         let url = url::Url::parse("http://example.test:8080/users/ann/inbox").unwrap();
         let list = sign(
             "http://me.test/actor#main-key",
-            &pair.private_pem,
+            &signer(&pair.private_pem).unwrap(),
             &Method::POST,
             &url,
             Some((body, "application/activity+json")),

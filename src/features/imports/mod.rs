@@ -460,6 +460,7 @@ async fn import_comments(
                 .parent
                 .as_deref()
                 .and_then(|parent| written.get(parent).copied()),
+            image: None,
         };
         match comments::write_guest(app, post_id, &guest, existing).await {
             Ok(id) => {

@@ -432,21 +432,7 @@ pub async fn upload(
     bytes: Bytes,
 ) -> AppResult<Upload> {
     let settings = &app.settings.media;
-    if bytes.is_empty() {
-        return Err(AppError::File(FileProblem::Missing));
-    }
-    if bytes.len() as u64 > settings.upload_max_bytes {
-        return Err(AppError::File(FileProblem::TooLarge {
-            max_bytes: settings.upload_max_bytes,
-        }));
-    }
-    // The header first: a bomb is refused before any memory is taken for it.
-    let (_, width, height) = picture::dimensions(&bytes).map_err(AppError::File)?;
-    let input = bytes.clone();
-    let prepared = with_memory(width, height, move || picture::prepare(&input))
-        .await
-        .map_err(AppError::File)?;
-    let name = MediaName::of(&prepared.bytes, prepared.format);
+    let (name, prepared) = prepare(app, bytes).await?;
     let size = prepared.bytes.len() as u64;
 
     let used = used_bytes(&app.db, user_id, Some(&name)).await?;
@@ -457,16 +443,80 @@ pub async fn upload(
         }));
     }
 
+    let (width, height) = (prepared.width, prepared.height);
+    let mut tx = store(app, &name, prepared).await?;
+    query(
+        "INSERT INTO uploads (user_id, name, file_name, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, name) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(name.as_str())
+    .bind(clean_file_name(file_name, name.format()))
+    .bind(Timestamp::now())
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    metrics::counter!("quire_uploads_total").increment(1);
+    Ok(Upload::new(&name, width, height, size))
+}
+
+/// Takes in an image from another server (a fediverse writer's avatar):
+/// checked and made again as an upload is, so pages show only images of
+/// this site, but no one's upload. Whatever shows it records its use
+/// (`record_uses`) within a day, or housekeeping removes it. Returns its
+/// address on this site (`/media/NAME`).
+pub async fn adopt(app: &App, bytes: Bytes) -> AppResult<String> {
+    let (name, prepared) = prepare(app, bytes).await?;
+    store(app, &name, prepared).await?.commit().await?;
+    Ok(address(&name))
+}
+
+/// Whether the image at a site address (`/media/NAME`) is still kept.
+pub async fn is_kept(db: &Db, address: &str) -> AppResult<bool> {
+    let Some(name) = MediaName::all_in(address).pop() else {
+        return Ok(false);
+    };
+    let found: Option<String> = query("SELECT name FROM media WHERE name = $1")
+        .bind(name.as_str())
+        .scalar_optional(db)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// An image checked and made again without what it should not carry
+/// (`picture::prepare`), named by what it now is.
+async fn prepare(app: &App, bytes: Bytes) -> AppResult<(MediaName, picture::Prepared)> {
+    if bytes.is_empty() {
+        return Err(AppError::File(FileProblem::Missing));
+    }
+    if bytes.len() as u64 > app.settings.media.upload_max_bytes {
+        return Err(AppError::File(FileProblem::TooLarge {
+            max_bytes: app.settings.media.upload_max_bytes,
+        }));
+    }
+    // The header first: a bomb is refused before any memory is taken for it.
+    let (_, width, height) = picture::dimensions(&bytes).map_err(AppError::File)?;
+    let prepared = with_memory(width, height, move || picture::prepare(&bytes))
+        .await
+        .map_err(AppError::File)?;
+    Ok((MediaName::of(&prepared.bytes, prepared.format), prepared))
+}
+
+/// Stores a prepared image once and records it in `media`, queueing its
+/// smaller copies the first time; returns the open transaction, for the
+/// caller's rows beside it.
+async fn store(app: &App, name: &MediaName, prepared: picture::Prepared) -> AppResult<Tx> {
+    let size = prepared.bytes.len() as u64;
+    let (width, height) = (prepared.width, prepared.height);
     // The object first: a row never names an object that is not there.
     let path = name.original();
     if app.storage.head(&path).await.is_err() {
         app.storage
             .put(&path, Bytes::from(prepared.bytes).into())
             .await
-            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("storing an upload")))?;
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("storing an image")))?;
     }
 
-    let now = Timestamp::now();
     let mut tx = app.db.begin().await?;
     let new: Option<String> = query(
         "INSERT INTO media (name, content_type, bytes, width, height, created_at, touched_at)
@@ -477,24 +527,12 @@ pub async fn upload(
     .bind(name.as_str())
     .bind(name.format().content_type())
     .bind(size as i64)
-    .bind(prepared.width as i64)
-    .bind(prepared.height as i64)
-    .bind(now)
+    .bind(width as i64)
+    .bind(height as i64)
+    .bind(Timestamp::now())
     .scalar_optional(&mut tx)
     .await?;
-    query(
-        "INSERT INTO uploads (user_id, name, file_name, created_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, name) DO NOTHING",
-    )
-    .bind(user_id)
-    .bind(name.as_str())
-    .bind(clean_file_name(file_name, name.format()))
-    .bind(now)
-    .execute(&mut tx)
-    .await?;
-    let wants_variants = picture::widths_for(name.format(), prepared.width)
-        .next()
-        .is_some();
+    let wants_variants = picture::widths_for(name.format(), width).next().is_some();
     if wants_variants && new.is_some_and(|made| made.is_empty()) {
         jobs::enqueue(
             &mut tx,
@@ -506,9 +544,7 @@ pub async fn upload(
         )
         .await?;
     }
-    tx.commit().await?;
-    metrics::counter!("quire_uploads_total").increment(1);
-    Ok(Upload::new(&name, prepared.width, prepared.height, size))
+    Ok(tx)
 }
 
 /// Makes an uploaded image `user_id`'s profile picture: its 480-pixel

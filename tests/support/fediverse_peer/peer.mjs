@@ -26,8 +26,10 @@ import {
   Delete,
   Endpoints,
   Follow,
+  Image,
   isActor,
   Like,
+  Move,
   Note,
   Object as APObject,
   PUBLIC_COLLECTION,
@@ -65,6 +67,14 @@ const LOG_REQUESTS = flag("PEER_LOG_REQUESTS", "1");
 const CONTROL_TIMEOUT_MS = Number(env("PEER_CONTROL_TIMEOUT_MS", "30000"));
 
 const USER = "alice";
+// A second actor, for moves: alice can move to bob (or bob to alice).
+const ACTORS = new Set([USER, "bob"]);
+const NAMES = { alice: "Alice (Fedify test peer)", bob: "Bob (Fedify test peer)" };
+// Two avatars, PNGs of one color each: /control/profile switches alice's.
+const AVATARS = {
+  "alice.png": "iVBORw0KGgoAAAANSUhEUgAAADAAAAAwCAIAAADYYG7QAAAAQklEQVR4nO3OQQ0AIAwAsQlDCYqRhQuOR5MK6Jy1vzL5QEhISKgeCAkJCdUDISEhoXogJCQkVA+EhISE6oGQkNBjFxb+TrVfhUgiAAAAAElFTkSuQmCC",
+  "alice-2.png": "iVBORw0KGgoAAAANSUhEUgAAADAAAAAwCAIAAADYYG7QAAAAQklEQVR4nO3OQQ0AIAwAsclBIhKRhQuOR5MK6Kx9vjL5QEhISKgeCAkJCdUDISEhoXogJCQkVA+EhISE6oGQkNBjF1AgqLXTxAQaAAAAAElFTkSuQmCC",
+};
 let origin = null; // http://127.0.0.1:PORT, once listening
 const started = Temporal.Now.instant();
 const LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"];
@@ -143,6 +153,9 @@ const sent = new Map(); // activity id -> { activity, json, to_actor }
 const notes = new Map(); // note path id -> Note
 const deletedNotes = new Map(); // note path id -> deleted time (ISO)
 const backgroundErrors = []; // failures of the auto-Accept and the like
+const aliasesOf = new Map(); // actor identifier -> [actor URL] (alsoKnownAs)
+const successorOf = new Map(); // actor identifier -> actor URL (movedTo)
+let aliceAvatar = "alice.png"; // served at /avatars/NAME
 
 // --- Keys -----------------------------------------------------------------------
 // RSASSA-PKCS1-v1_5 first: that key is alice's publicKey (#main-key) and signs
@@ -206,32 +219,42 @@ const aliceUri = () => new URL(`/users/${USER}`, origin);
 const followersUri = () => new URL(`/users/${USER}/followers`, origin);
 const newId = (kind) => new URL(`/activities/${kind}/${randomUUID()}`, origin);
 
+// An actor of this peer, as its document says it now.
+async function actorOf(ctx, identifier) {
+  if (!ACTORS.has(identifier)) return null;
+  const keys = await ctx.getActorKeyPairs(identifier);
+  const successor = successorOf.get(identifier);
+  return new Person({
+    id: ctx.getActorUri(identifier),
+    preferredUsername: identifier,
+    name: NAMES[identifier],
+    icon: identifier === USER
+      ? new Image({ url: new URL(`/avatars/${aliceAvatar}`, origin), mediaType: "image/png" })
+      : null,
+    aliases: (aliasesOf.get(identifier) ?? []).map((u) => new URL(u)),
+    successor: successor == null ? null : new URL(successor),
+    summary: "<p>A real ActivityPub peer for Quire's tests.</p>",
+    url: ctx.getActorUri(identifier),
+    published: started,
+    manuallyApprovesFollowers: !AUTO_ACCEPT,
+    discoverable: true,
+    inbox: ctx.getInboxUri(identifier),
+    outbox: ctx.getOutboxUri(identifier),
+    followers: ctx.getFollowersUri(identifier),
+    following: ctx.getFollowingUri(identifier),
+    endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
+    publicKey: keys[0].cryptographicKey,
+    // Every key again as a Multikey (FEP-521a), as Fedify apps publish
+    // them (Mastodon has publicKey only).
+    assertionMethods: keys.map((k) => k.multikey),
+  });
+}
+
 federation
-  .setActorDispatcher("/users/{identifier}", async (ctx, identifier) => {
-    if (identifier !== USER) return null;
-    const keys = await ctx.getActorKeyPairs(identifier);
-    return new Person({
-      id: ctx.getActorUri(identifier),
-      preferredUsername: identifier,
-      name: "Alice (Fedify test peer)",
-      summary: "<p>A real ActivityPub peer for Quire's tests.</p>",
-      url: ctx.getActorUri(identifier),
-      published: started,
-      manuallyApprovesFollowers: !AUTO_ACCEPT,
-      discoverable: true,
-      inbox: ctx.getInboxUri(identifier),
-      outbox: ctx.getOutboxUri(identifier),
-      followers: ctx.getFollowersUri(identifier),
-      following: ctx.getFollowingUri(identifier),
-      endpoints: new Endpoints({ sharedInbox: ctx.getInboxUri() }),
-      publicKey: keys[0].cryptographicKey,
-      // Every key again as a Multikey (FEP-521a), as Fedify apps publish
-      // them (Mastodon has publicKey only).
-      assertionMethods: keys.map((k) => k.multikey),
-    });
-  })
-  .setKeyPairsDispatcher((_ctx, identifier) => (identifier === USER ? keyPairs : []))
-  .mapHandle((_ctx, username) => (username === USER ? USER : null));
+  .setActorDispatcher("/users/{identifier}", actorOf)
+  // bob shares alice's keys (under his own key id): only signatures matter.
+  .setKeyPairsDispatcher((_ctx, identifier) => (ACTORS.has(identifier) ? keyPairs : []))
+  .mapHandle((_ctx, username) => (ACTORS.has(username) ? username : null));
 
 federation.setOutboxDispatcher("/users/{identifier}/outbox", (_ctx, identifier) => {
   if (identifier !== USER) return null;
@@ -632,6 +655,49 @@ const control = {
     return { activity_id: undo.id.href };
   },
 
+  // The accounts an actor of this peer is also known as (alsoKnownAs).
+  async "POST aliases"(_ctx, body) {
+    need(body, "actor");
+    if (!ACTORS.has(body.actor)) throw new HttpError(404, `no actor ${body.actor} here`);
+    if (!Array.isArray(body.aliases)) throw new HttpError(400, `"aliases" (a list of URLs) is required`);
+    aliasesOf.set(body.actor, body.aliases);
+    return { actor: body.actor, aliases: body.aliases };
+  },
+
+  // alice moves to "target" (which should name her among its aliases):
+  // her actor says movedTo, and Move goes to "to_actor".
+  async "POST move"(ctx, body) {
+    need(body, "target", "to_actor");
+    const actor = await fetchActor(ctx, body.to_actor);
+    successorOf.set(USER, body.target);
+    const move = new Move({
+      id: newId("move"),
+      actor: aliceUri(),
+      object: aliceUri(),
+      target: new URL(body.target),
+      to: followersUri(),
+    });
+    await send(ctx, actor, move);
+    return { activity_id: move.id.href };
+  },
+
+  // alice changes her avatar ("alice.png" or "alice-2.png") and tells
+  // "to_actor" with Update{Person}.
+  async "POST profile"(ctx, body) {
+    need(body, "avatar", "to_actor");
+    if (AVATARS[body.avatar] == null) throw new HttpError(404, `no avatar ${body.avatar}`);
+    aliceAvatar = body.avatar;
+    const actor = await fetchActor(ctx, body.to_actor);
+    const update = new Update({
+      id: newId("update"),
+      actor: aliceUri(),
+      object: await actorOf(ctx, USER),
+      to: PUBLIC_COLLECTION,
+    });
+    await send(ctx, actor, update);
+    return { activity_id: update.id.href, icon: new URL(`/avatars/${aliceAvatar}`, origin).href };
+  },
+
   // Answers a Follow of alice kept pending (PEER_AUTO_ACCEPT=0).
   async "POST accept"(ctx, body) {
     return await answerPending(ctx, body, true);
@@ -788,6 +854,13 @@ async function handle(req, res) {
   }
 
   // A deleted note is gone.
+  const avatar = url.pathname.startsWith("/avatars/") ? AVATARS[url.pathname.slice("/avatars/".length)] : null;
+  if (avatar != null && req.method === "GET") {
+    res.writeHead(200, { "Content-Type": "image/png" });
+    res.end(Buffer.from(avatar, "base64"));
+    if (LOG_REQUESTS) say(`GET ${url.pathname} -> 200`);
+    return;
+  }
   const noteKey = url.pathname.startsWith("/notes/") ? url.pathname.slice("/notes/".length) : null;
   if (noteKey != null && deletedNotes.has(noteKey) && req.method === "GET") {
     res.writeHead(410, { "Content-Type": "application/activity+json" });
