@@ -88,14 +88,23 @@ impl Job for Deliver {
         let federation = app.part::<Federation>();
         let signer = federation.signers.get(&keys.private_pem)?;
         let body = bytes::Bytes::from(self.activity.into_bytes());
-        let headers = super::signatures::sign(
-            &local.key_id(app),
-            &signer,
-            &axum::http::Method::POST,
-            &inbox,
-            Some((&body, super::fetch::ACTIVITY_JSON)),
-            time::OffsetDateTime::now_utc(),
-        )?;
+        // An RSA signature is a millisecond of CPU: off the threads that
+        // serve pages, and a few at a time, so a fan-out to thousands of
+        // inboxes leaves the site the rest of the machine.
+        let permit = federation.signing.clone().acquire_owned().await?;
+        let (key_id, target, content) = (local.key_id(app), inbox.clone(), body.clone());
+        let headers = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            super::signatures::sign(
+                &key_id,
+                &signer,
+                &axum::http::Method::POST,
+                &target,
+                Some((&content, super::fetch::ACTIVITY_JSON)),
+                time::OffsetDateTime::now_utc(),
+            )
+        })
+        .await??;
         match federation.fetcher.post(&inbox, headers, body).await {
             Ok(()) => {
                 // A write only when there is something to forget.

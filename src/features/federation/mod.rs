@@ -47,6 +47,8 @@ pub const PUBLIC: &str = "https://www.w3.org/ns/activitystreams#Public";
 pub struct Federation {
     pub fetcher: fetch::Fetcher,
     pub signers: signatures::Signers,
+    /// Signatures made at once: half the cores (at least one).
+    pub signing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Federation {
@@ -54,6 +56,9 @@ impl Federation {
         Self {
             fetcher: fetch::Fetcher::new(settings.allow_loopback),
             signers: signatures::Signers::default(),
+            signing: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            )),
         }
     }
 }
