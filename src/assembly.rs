@@ -21,8 +21,8 @@ use crate::app::{App, Parts};
 use crate::config::{Settings, Switch};
 use crate::db::{Db, MigrationStep, Timestamp};
 use crate::features::{
-    accounts, admin, comments, federation, feeds, imports, media, pages, portability, posts, seo,
-    visits,
+    accounts, admin, comments, federation, feeds, imports, media, newsletter, pages, portability,
+    posts, seo, visits,
 };
 use crate::http;
 use crate::jobs::{self, Job, Registry};
@@ -49,6 +49,9 @@ impl App {
         parts.insert(accounts::limits::Limits::new(
             settings.http.rate_limits == Switch::On,
         ));
+        parts.insert(newsletter::Budget::new(
+            settings.http.rate_limits == Switch::On,
+        ));
         Ok(App::new(
             db,
             Arc::new(settings),
@@ -72,7 +75,15 @@ pub const MIGRATION_STEPS: &[MigrationStep] = &[accounts::FILL_USERNAME_KEYS];
 
 /// Route templates whose paths carry a secret (a reset or unsubscribe
 /// link): never logged or reported as they were requested.
-pub const SECRET_ROUTES: &[&str] = &accounts::web::SECRET_ROUTES;
+pub const SECRET_ROUTES: &[&str] = &[
+    accounts::web::CONFIRM_ROUTE,
+    accounts::web::ADDRESS_ROUTE,
+    accounts::web::RESET_ROUTE,
+    accounts::web::UNSUBSCRIBE_ROUTE,
+    newsletter::web::CONFIRM_ROUTE,
+    newsletter::web::MANAGE_ROUTE,
+    newsletter::web::UNSUBSCRIBE_ROUTE,
+];
 
 /// The whole application as a router, ready to serve.
 pub fn router(app: App) -> Router {
@@ -103,6 +114,8 @@ pub fn router(app: App) -> Router {
         .merge(portability::routes())
         .merge(imports::admin::routes(&app))
         .merge(federation::pages(&app))
+        .merge(newsletter::web::routes())
+        .merge(newsletter::admin::routes())
         .fallback(http::pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -193,6 +206,9 @@ pub fn jobs(settings: &Settings) -> Registry {
         .register::<federation::delivery::Deliver>()
         .register::<federation::emails::WaitingReplyEmail>()
         .register::<federation::pictures::CopyPicture>()
+        .register::<newsletter::subscribers::ConfirmationEmail>()
+        .register::<newsletter::sending::SendBatch>()
+        .register::<newsletter::sending::TestEmail>()
         .every(settings.jobs.housekeeping_schedule.clone(), Housekeeping)
         .event::<accounts::AccountCreated>()
         .event::<accounts::AccountDeleted>()
@@ -206,6 +222,7 @@ pub fn jobs(settings: &Settings) -> Registry {
         .subscribe("federate edits", federation::delivery::post_updated)
         .subscribe("federate deletions", federation::delivery::post_deleted)
         .subscribe("federate comments", federation::delivery::comment_created)
+        .subscribe("email new posts", newsletter::sending::post_published)
         .subscribe(
             "likes of deleted accounts",
             posts::forget_likes_of_deleted_account,

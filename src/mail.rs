@@ -110,9 +110,15 @@ impl Mailer {
     /// Sends `email` to `to`. An error means it was not sent (the job that
     /// called will try again later).
     pub async fn send(&self, to: &str, email: Email) -> anyhow::Result<()> {
+        self.deliver(to, email).await.map_err(anyhow::Error::new)
+    }
+
+    /// Sends `email` to `to`, telling a refusal for good (a 5xx answer, an
+    /// address that cannot be one) from one worth trying again.
+    pub async fn deliver(&self, to: &str, email: Email) -> Result<(), SendError> {
         let recipient: Mailbox = to
             .parse()
-            .with_context(|| "the recipient's address is not valid".to_owned())?;
+            .map_err(|_| SendError::Permanent("the recipient's address is not valid".to_owned()))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(recipient)
@@ -124,19 +130,26 @@ impl Mailer {
         }
         let message = builder
             .multipart(MultiPart::alternative_plain_html(email.text, email.html))
-            .context("building the email")?;
+            .map_err(|e| SendError::Permanent(format!("the email cannot be built: {e}")))?;
         // The recipient is personal data: logs get the domain only.
         let domain = to.rsplit_once('@').map_or("?", |(_, d)| d);
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message).await.context("sending over SMTP")?;
+                smtp.send(message).await.map_err(|e| {
+                    let text = format!("sending over SMTP: {e}");
+                    if e.is_permanent() {
+                        SendError::Permanent(text)
+                    } else {
+                        SendError::Temporary(text)
+                    }
+                })?;
                 tracing::info!(to_domain = domain, subject = %email.subject, "email sent");
             }
             Transport::Outbox(outbox, dir) => {
                 let id = outbox
                     .send(message)
                     .await
-                    .context("writing to the outbox")?;
+                    .map_err(|e| SendError::Temporary(format!("writing to the outbox: {e}")))?;
                 tracing::info!(
                     to_domain = domain,
                     subject = %email.subject,
@@ -147,6 +160,17 @@ impl Mailer {
         }
         Ok(())
     }
+}
+
+/// Why an email was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Refused for good: a 5xx answer, or an address that is not one.
+    #[error("{0}")]
+    Permanent(String),
+    /// The server was not reached, or answered 4xx: try again later.
+    #[error("{0}")]
+    Temporary(String),
 }
 
 /// "Site Title <noreply@host>", from the public URL.

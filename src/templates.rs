@@ -72,6 +72,30 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "admin_import_run.html",
         include_str!("../templates/admin_import_run.html"),
     ),
+    (
+        "newsletter.html",
+        include_str!("../templates/newsletter.html"),
+    ),
+    (
+        "newsletter_done.html",
+        include_str!("../templates/newsletter_done.html"),
+    ),
+    (
+        "newsletter_confirm.html",
+        include_str!("../templates/newsletter_confirm.html"),
+    ),
+    (
+        "newsletter_manage.html",
+        include_str!("../templates/newsletter_manage.html"),
+    ),
+    (
+        "newsletter_unsubscribe.html",
+        include_str!("../templates/newsletter_unsubscribe.html"),
+    ),
+    (
+        "admin_newsletter.html",
+        include_str!("../templates/admin_newsletter.html"),
+    ),
     ("page.html", include_str!("../templates/page.html")),
     (
         "admin_pages.html",
@@ -148,6 +172,22 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     (
         "emails/address_change.html",
         include_str!("../templates/emails/address_change.html"),
+    ),
+    (
+        "emails/newsletter_confirm.txt",
+        include_str!("../templates/emails/newsletter_confirm.txt"),
+    ),
+    (
+        "emails/newsletter_confirm.html",
+        include_str!("../templates/emails/newsletter_confirm.html"),
+    ),
+    (
+        "emails/newsletter_post.txt",
+        include_str!("../templates/emails/newsletter_post.txt"),
+    ),
+    (
+        "emails/newsletter_post.html",
+        include_str!("../templates/emails/newsletter_post.html"),
     ),
 ];
 

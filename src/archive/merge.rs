@@ -62,6 +62,9 @@ pub const REFERENCES: &[(&str, &str, &str)] = &[
     ("remote_reactions", "remote_actor_id", "remote_actors"),
     ("actor_standing", "user_id", "users"),
     ("actor_standing", "remote_actor_id", "remote_actors"),
+    ("subscriptions", "subscriber_id", "subscribers"),
+    ("subscriptions", "author_id", "users"),
+    ("newsletter_sends", "post_id", "posts"),
 ];
 
 /// What merging does with a table's rows.
@@ -85,6 +88,8 @@ fn policy(table: &str) -> Policy {
         // The same actor or reply of the fediverse is the same row.
         "remote_actors" | "remote_replies" => Policy::Match(&["uri"]),
         "visitors" => Policy::Match(&["username"]),
+        "subscribers" => Policy::Match(&["email"]),
+        "newsletter_sends" => Policy::Insert,
         "posts" | "pages" | "comments" | "uploads" | "visits" => Policy::Insert,
         "sessions"
         | "pending_registrations"

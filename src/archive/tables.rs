@@ -107,6 +107,7 @@ pub const TABLES: &[Table] = &[
             ("search_text", Text),
             ("search_tags", Text),
             ("preview_token", Text),
+            ("email_subscribers", Bool),
         ],
     ),
     table(
@@ -390,6 +391,40 @@ pub const TABLES: &[Table] = &[
         &[("key", Text), ("attempted_at", Time)],
         &["key", "attempted_at"],
     ),
+    // Newsletter subscribers are personal data the site holds: they move
+    // with it (and are in its backups).
+    with_id(
+        "subscribers",
+        &[
+            ("id", Int),
+            ("email", Text),
+            ("state", Text),
+            ("bounces", Int),
+            ("consent", Text),
+            ("created_at", Time),
+            ("confirmed_at", Time),
+        ],
+    ),
+    table(
+        "subscriptions",
+        &[
+            ("subscriber_id", Int),
+            ("author_id", Int),
+            ("created_at", Time),
+        ],
+        &["subscriber_id", "author_id"],
+    ),
+    // Which posts were emailed: a moved site does not email them again.
+    with_id(
+        "newsletter_sends",
+        &[
+            ("id", Int),
+            ("post_id", Int),
+            ("recipients", Int),
+            ("created_at", Time),
+            ("finished_at", Time),
+        ],
+    ),
     // Maintenance mode: an archive made for a move says "on", and the new
     // site stays closed until its operator turns it off.
     table("settings", &[("key", Text), ("value", Text)], &["key"]),
@@ -412,6 +447,9 @@ pub const LEFT_OUT: &[&str] = &[
     // inboxes failing now.
     "inbox_seen",
     "delivery_failures",
+    // Each recipient of each emailed post, while it was sent: the sends
+    // themselves are carried.
+    "newsletter_deliveries",
     // SQLite's full-text index of posts, and its internal tables: rebuilt
     // from `posts` by its triggers as the rows go in.
     "post_search",

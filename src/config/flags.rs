@@ -11,8 +11,8 @@ use url::Url;
 
 use super::{
     ConfigError, DatabaseSettings, FederationSettings, HttpSettings, MailSettings, MediaSettings,
-    Schedule, SecretKey, SecretSettings, Settings, SiteSettings, SmtpUrl, TelemetrySettings,
-    secret,
+    NewsletterSettings, Schedule, SecretKey, SecretSettings, Settings, SiteSettings, SmtpUrl,
+    TelemetrySettings, secret,
 };
 
 /// The defaults of the flags, also those of [`Settings::local`].
@@ -230,6 +230,19 @@ pub struct Flags {
         hide = true
     )]
     pub federation_allow_loopback: bool,
+
+    /// Newsletter emails sent a second at most, across workers' sends of
+    /// one post (your SMTP provider's limit); `0`: as fast as the SMTP
+    /// server takes them.
+    #[arg(long, env = "QUIRE_NEWSLETTER_RATE", global = true, default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub newsletter_rate: u32,
+
+    /// Newsletter recipients per delivery job: each job sends this many
+    /// (over one SMTP connection, reused) and queues the next.
+    #[arg(long, env = "QUIRE_NEWSLETTER_BATCH", global = true, default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub newsletter_batch: u32,
 
     #[command(flatten)]
     pub traces: TraceConfig,
@@ -591,6 +604,10 @@ impl Flags {
                 enabled: self.federation == Switch::On,
                 blog_name: self.federation_blog_name,
                 allow_loopback: self.federation_allow_loopback,
+            },
+            newsletter: NewsletterSettings {
+                rate: self.newsletter_rate,
+                batch: self.newsletter_batch,
             },
             telemetry,
         })

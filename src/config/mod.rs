@@ -48,7 +48,17 @@ pub struct Settings {
     pub media: MediaSettings,
     pub jobs: JobConfig,
     pub federation: FederationSettings,
+    pub newsletter: NewsletterSettings,
     pub telemetry: TelemetrySettings,
+}
+
+/// The newsletter's sending (src/features/newsletter).
+#[derive(Debug, Clone)]
+pub struct NewsletterSettings {
+    /// Messages a second at most; 0: no limit (`QUIRE_NEWSLETTER_RATE`).
+    pub rate: u32,
+    /// Recipients per delivery job (`QUIRE_NEWSLETTER_BATCH`).
+    pub batch: u32,
 }
 
 /// ActivityPub (src/features/federation).
@@ -250,6 +260,10 @@ impl Settings {
                 enabled: true,
                 blog_name: "blog".to_owned(),
                 allow_loopback: false,
+            },
+            newsletter: NewsletterSettings {
+                rate: 10,
+                batch: 100,
             },
             telemetry: TelemetrySettings {
                 log_format: LogFormat::Text,

@@ -7,6 +7,7 @@ pub mod federation;
 pub mod feeds;
 pub mod imports;
 pub mod media;
+pub mod newsletter;
 pub mod pages;
 pub mod portability;
 pub mod posts;

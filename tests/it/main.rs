@@ -30,6 +30,7 @@ mod layering;
 mod markdown;
 mod media;
 mod migrations;
+mod newsletter;
 mod operations;
 mod page_cache;
 mod pages;

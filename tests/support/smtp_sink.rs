@@ -20,6 +20,10 @@ pub struct Received {
     pub text: String,
     pub html: String,
     pub list_unsubscribe: Option<String>,
+    pub list_unsubscribe_post: Option<String>,
+    /// When this server took it (seconds since the epoch); 0 for an
+    /// outbox file.
+    pub received_at: f64,
 }
 
 impl Received {
@@ -43,6 +47,13 @@ impl Received {
             list_unsubscribe: message
                 .header_raw("List-Unsubscribe")
                 .map(|v| v.trim().to_owned()),
+            list_unsubscribe_post: message
+                .header_raw("List-Unsubscribe-Post")
+                .map(|v| v.trim().to_owned()),
+            received_at: message
+                .header_raw("X-Received-At")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0),
         }
     }
 
@@ -107,6 +118,19 @@ impl SmtpSink {
         } else {
             let _ = std::fs::remove_file(flag);
         }
+    }
+
+    /// Refuses these recipients: (address, SMTP code, how many times or
+    /// `None` for always); see smtp_sink.py.
+    pub fn refuse(&self, rules: &[(&str, u16, Option<u32>)]) {
+        let text: Vec<String> = rules
+            .iter()
+            .map(|(address, code, times)| match times {
+                Some(times) => format!("{address} {code} {times}"),
+                None => format!("{address} {code}"),
+            })
+            .collect();
+        std::fs::write(self.dir.path().join("refuse"), text.join("\n")).unwrap();
     }
 
     /// Everything received so far, oldest first.

@@ -32,6 +32,7 @@ use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
 use crate::jobs::events::{self, Event};
 use crate::page_cache::Shared;
 use crate::zone::Zone;
+pub use backoff::address_key;
 pub use domain::bio_html;
 use domain::{Email, Password, Username, parse_bio, parse_image_url, username_key};
 

@@ -42,14 +42,10 @@ pub fn routes() -> Router<App> {
         )
 }
 
-const CONFIRM_ROUTE: &str = "/register/confirm/{token}";
-const ADDRESS_ROUTE: &str = "/settings/email/{token}";
-const RESET_ROUTE: &str = "/password/reset/{token}";
-const UNSUBSCRIBE_ROUTE: &str = "/unsubscribe/{user_id}/{token}";
-
-/// Routes whose paths carry a secret: logs name the route instead, and
-/// error reports get the template in place of the path.
-pub const SECRET_ROUTES: [&str; 4] = [CONFIRM_ROUTE, ADDRESS_ROUTE, RESET_ROUTE, UNSUBSCRIBE_ROUTE];
+pub const CONFIRM_ROUTE: &str = "/register/confirm/{token}";
+pub const ADDRESS_ROUTE: &str = "/settings/email/{token}";
+pub const RESET_ROUTE: &str = "/password/reset/{token}";
+pub const UNSUBSCRIBE_ROUTE: &str = "/unsubscribe/{user_id}/{token}";
 
 #[derive(Deserialize, Default)]
 struct NextQuery {

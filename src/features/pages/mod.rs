@@ -42,6 +42,7 @@ pub const RESERVED: &[&str] = &[
     "logout",
     "media",
     "moderation",
+    "newsletter",
     "nodeinfo",
     "p",
     "password",

@@ -255,6 +255,7 @@ pub async fn create(
             tags: a.tag_list.unwrap_or_default(),
             publication: Publication::Publish,
             description_required: true,
+            email_subscribers: None,
         },
     )
     .await?;
@@ -321,6 +322,7 @@ pub async fn update(
             // Required when publishing through the API, but a post written on
             // the site without one can still be edited here.
             description_required: false,
+            email_subscribers: None,
         },
     )
     .await?;

@@ -47,6 +47,7 @@ pub async fn write(
         tags: post.tags.clone(),
         publication: Publication::Draft,
         description_required: false,
+        email_subscribers: None,
     };
     let input = PostInput::parse(app, &fields).await?;
     let (status, published_at) = match post.published_at {

@@ -54,6 +54,9 @@ pub struct Post {
     #[serde(skip)]
     pub body_html_version: i32,
     pub status: PostStatus,
+    /// Its author chose to email it to subscribers when it goes live
+    /// (`newsletter`).
+    pub email_subscribers: bool,
     pub published_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -174,7 +177,7 @@ const SELECT_POSTS: &str = concat!(
     "
     SELECT p.id, p.author_id, u.username AS author_username, u.image AS author_image,
            u.deleted_at AS author_deleted_at, p.slug, p.title, p.description, p.body,
-           p.body_html, p.body_html_version, p.status,
+           p.body_html, p.body_html_version, p.status, p.email_subscribers,
            p.published_at, p.created_at, p.updated_at, p.edited_at,
            (SELECT COUNT(*) FROM reactions r WHERE r.post_id = p.id) AS likes,
            (SELECT COUNT(*) FROM remote_reactions rr WHERE rr.post_id = p.id AND rr.kind = 'like')
@@ -202,6 +205,9 @@ pub struct PostFields {
     pub publication: Publication,
     /// The site leaves the description optional; the RealWorld API requires one.
     pub description_required: bool,
+    /// Email it to subscribers when it goes live; `None`: as it was (the
+    /// API does not say).
+    pub email_subscribers: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -227,6 +233,7 @@ pub struct PostInput {
     body_html_version: i32,
     tags: Vec<String>,
     publication: Publication,
+    email_subscribers: Option<bool>,
 }
 
 impl PostInput {
@@ -261,6 +268,7 @@ impl PostInput {
             body_html_version: media::html_version(&app.settings.media),
             tags,
             publication: fields.publication,
+            email_subscribers: fields.email_subscribers,
         })
     }
 }
@@ -733,8 +741,8 @@ async fn insert_post(
     let id: i64 = query(
         "INSERT INTO posts (author_id, slug, title, description, body, body_html,
                             body_html_version, status, published_at, created_at, updated_at,
-                            search_text, search_tags)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                            search_text, search_tags, email_subscribers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
     )
     .bind(author.id)
     .bind(slug)
@@ -749,6 +757,7 @@ async fn insert_post(
     .bind(now)
     .bind(search_text)
     .bind(search_tags)
+    .bind(input.email_subscribers.unwrap_or(false))
     .scalar(&mut tx)
     .await?;
     insert_tags(&mut tx, id, &input.tags).await?;
@@ -780,7 +789,8 @@ pub async fn update(app: &App, user: &User, post: &Post, input: &PostInput) -> A
     query(
         "UPDATE posts SET title = $1, description = $2, body = $3, status = $4,
              published_at = $5, updated_at = $6, edited_at = $7, body_html = $9,
-             body_html_version = $10, search_text = $11, search_tags = $12
+             body_html_version = $10, search_text = $11, search_tags = $12,
+             email_subscribers = COALESCE($13, email_subscribers)
          WHERE id = $8",
     )
     .bind(&input.title)
@@ -795,6 +805,7 @@ pub async fn update(app: &App, user: &User, post: &Post, input: &PostInput) -> A
     .bind(input.body_html_version)
     .bind(search_text)
     .bind(search_tags)
+    .bind(input.email_subscribers)
     .execute(&mut tx)
     .await?;
     query("DELETE FROM post_tags WHERE post_id = $1")

@@ -334,6 +334,9 @@ struct EditorForm {
     /// empty for now.
     #[serde(default)]
     publish_at: String,
+    /// The "Email this post to subscribers" box: present when ticked.
+    #[serde(default)]
+    email_subscribers: Option<String>,
     /// The author's zone, which `publish_at` is in ([`ReaderZone`]).
     #[serde(skip)]
     zone: Zone,
@@ -358,6 +361,7 @@ impl EditorForm {
             body: post.body.clone(),
             tags: post.tags.join(", "),
             publish_at,
+            email_subscribers: post.email_subscribers.then(|| "on".to_owned()),
             zone,
             action: String::new(),
         }
@@ -383,6 +387,7 @@ impl EditorForm {
             tags: split_tags(&self.tags),
             publication,
             description_required: false,
+            email_subscribers: Some(self.email_subscribers.is_some()),
         })
     }
 
