@@ -147,8 +147,16 @@ impl Server {
     /// The most memory the process has held so far (`VmHWM`), in MiB.
     #[allow(dead_code)] // each bench is its own crate; only some ask
     pub fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.0.id()))
-            .unwrap_or_default();
+        self.process.peak_rss_mib()
+    }
+}
+
+impl Process {
+    /// The most memory the process has held so far (`VmHWM`), in MiB.
+    #[allow(dead_code)] // each bench is its own crate; only some ask
+    pub fn peak_rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))

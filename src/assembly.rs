@@ -160,6 +160,7 @@ pub fn router(app: App) -> Router {
         .merge(comments::api::routes())
         .merge(visits::api::routes())
         .merge(portability::site::routes())
+        .merge(newsletter::api::routes())
         .merge(
             media::api::routes().layer(DefaultBodyLimit::max(media::body_limit(
                 &app.settings.media,

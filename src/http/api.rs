@@ -253,7 +253,7 @@ struct ErrorResponse {
     info(title = "Quire API", description = "The RealWorld (Conduit) API over Quire's posts, comments, likes and follows."),
     components(schemas(ErrorResponse)),
     modifiers(&TokenScheme),
-    tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"), (name = "Visitors"), (name = "Exports", description = "The whole site as an archive, for the owner"))
+    tags((name = "User and Authentication"), (name = "Profile"), (name = "Articles"), (name = "Comments"), (name = "Favorites"), (name = "Tags"), (name = "Visitors"), (name = "Exports", description = "The whole site as an archive, for the owner"), (name = "Newsletter", description = "Getting new posts by email"))
 )]
 struct ApiDoc;
 

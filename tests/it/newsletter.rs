@@ -46,7 +46,7 @@ backend_test!(
         let asked = reader
             .post_raw(
                 "/newsletter",
-                &[("email", "Reader@Example.com"), ("audience", "blog")],
+                &[("email", "Reader@Example.com"), ("author", "")],
             )
             .await;
         asked.assert_status(200);
@@ -437,3 +437,108 @@ async fn refusals_are_retried_or_bounce_and_the_rate_holds() {
         );
     }
 }
+
+backend_test!(
+    the_api_asks_as_the_form_and_the_owner_imports_exports_and_follows_sends,
+    |app| {
+        app.register("owner").await;
+        // The API's request: the same double opt-in, the same answer.
+        let (status, body) = app
+            .api(
+                reqwest::Method::POST,
+                "/api/newsletter/subscriptions",
+                None,
+                Some(serde_json::json!({"subscription": {"email": "api@example.com"}})),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        assert_eq!(body["status"], "confirm");
+        assert_eq!(
+            state_of(&app, "api@example.com").await.as_deref(),
+            Some("pending")
+        );
+        let (status, body) = app
+            .api(
+                reqwest::Method::POST,
+                "/api/newsletter/subscriptions",
+                None,
+                Some(serde_json::json!({"subscription": {"email": "nope", "author": "nobody"}})),
+            )
+            .await;
+        assert_eq!(status, 422);
+        assert!(body["errors"]["email"].is_array(), "{body}");
+        assert!(body["errors"]["author"].is_array(), "{body}");
+
+        // An import needs its consent said; then every address is confirmed,
+        // the note kept with it.
+        let refused = app
+            .post(
+                "/admin/newsletter/import",
+                &[
+                    ("addresses", "a@example.com\nb@example.com"),
+                    ("consent", ""),
+                ],
+            )
+            .await;
+        refused.assert_status(422);
+        assert_eq!(
+            refused.texts(".field-errors li"),
+            ["Consent can't be blank"]
+        );
+        let page = app
+            .post(
+                "/admin/newsletter/import",
+                &[
+                    ("addresses", "email,state\na@example.com,x\nB@example.com"),
+                    ("consent", "signed up at a talk"),
+                ],
+            )
+            .await;
+        page.assert_status(200);
+        assert!(page.contains("Imported 2 addresses."), "{}", page.body);
+        assert_eq!(
+            state_of(&app, "b@example.com").await.as_deref(),
+            Some("confirmed")
+        );
+        let csv = app.get("/admin/newsletter/subscribers.csv").await;
+        csv.assert_status(200);
+        assert!(
+            csv.body
+                .contains("a@example.com,confirmed,blog,import: signed up at a talk,"),
+            "{}",
+            csv.body
+        );
+
+        // A send's progress, and a test send to oneself.
+        publish_emailed(&app, "Counted", "Two readers.").await;
+        app.outbox.deliver().await;
+        let page = app.get("/admin/newsletter").await;
+        assert!(
+            page.contains("2 delivered, 0 bounced, 0 failed of 2"),
+            "{}",
+            page.body
+        );
+        let post_id: i64 = query("SELECT id FROM posts WHERE title = 'Counted'")
+            .scalar(&app.db)
+            .await
+            .unwrap();
+        app.post(
+            "/admin/newsletter/test",
+            &[("post_id", &post_id.to_string())],
+        )
+        .await
+        .assert_status(200);
+        assert!(
+            app.outbox
+                .to("owner@example.com")
+                .await
+                .iter()
+                .any(|e| e.subject == "Counted")
+        );
+
+        // Members see none of it.
+        let member = app.new_browser();
+        member.register("member").await;
+        member.get("/admin/newsletter").await.assert_status(403);
+    }
+);

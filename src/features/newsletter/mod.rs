@@ -7,13 +7,15 @@
 //! - [`subscribers`]: asking, confirming, choosing, leaving; signed links;
 //! - [`sending`]: a post emailed, its recipients written down first, sent
 //!   in paced batches by jobs that resume where a dead worker stopped;
-//! - [`web`]: the form and the pages of the emails' links;
+//! - [`web`]: the form and the pages of the emails' links; [`api`]: the
+//!   same request in the JSON API;
 //! - [`admin`]: the owner's view: subscribers, sends, import and export.
 //!
 //! No tracking: no pixels, no rewritten links (the form says so).
 //! Addresses are personal data: in archives and backups, never in logs.
 
 pub mod admin;
+pub mod api;
 pub mod sending;
 pub mod subscribers;
 pub mod web;

@@ -11,8 +11,8 @@ use url::Url;
 use crate::app::App;
 use crate::config::SecretKey;
 use crate::db::{Db, Timestamp, query};
-use crate::error::{AppError, AppResult, Thing};
-use crate::features::accounts::domain::Email;
+use crate::error::{AppError, AppResult, FieldErrors, Problem, Thing};
+use crate::features::accounts::{self, domain::Email};
 use crate::jobs::{self, Job};
 use crate::mail;
 
@@ -218,6 +218,53 @@ pub async fn request(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// What a request to subscribe came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    /// A confirmation email is on its way (or the address was already
+    /// subscribed, or it was a bot: the asker is not told which).
+    ToConfirm,
+    /// A member's own address, subscribed at once.
+    Subscribed,
+}
+
+/// A request to subscribe, from the form or the API: `email`, and the
+/// author whose posts (by username; none or `blog`: every post). A
+/// signed-in member asking for their account's address (`member_email`)
+/// needs no confirmation. Field errors name `email` and `author`.
+pub async fn ask(
+    app: &App,
+    email: &str,
+    author: Option<&str>,
+    member_email: Option<&str>,
+) -> AppResult<Asked> {
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", Email::parse(email));
+    let audience = match author
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != "blog")
+    {
+        None => Some(Audience::Blog),
+        Some(name) => match accounts::find_active_by_username(&app.db, name).await? {
+            Some(user) => Some(Audience::Author(user.id)),
+            None => {
+                errors.add("author", Problem::Refused("is no author of this site"));
+                None
+            }
+        },
+    };
+    let (Some(email), Some(audience)) = (email, audience) else {
+        return Err(AppError::Validation(errors));
+    };
+    if member_email == Some(email.as_str()) {
+        request(app, &email, audience, Consent::Member).await?;
+        Ok(Asked::Subscribed)
+    } else {
+        request(app, &email, audience, Consent::Asked).await?;
+        Ok(Asked::ToConfirm)
+    }
 }
 
 /// The link in the confirmation email was followed (and its button pressed).

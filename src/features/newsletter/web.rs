@@ -12,9 +12,9 @@ use minijinja::value::Serde;
 use serde::Deserialize;
 
 use super::Budget;
-use super::subscribers::{self, Audience, Consent, Link};
+use super::subscribers::{self, Asked, Audience, Consent, Link};
 use crate::app::App;
-use crate::error::{AppError, AppResult, FieldErrors, Problem};
+use crate::error::{AppError, AppResult};
 use crate::features::accounts::domain::Email;
 use crate::features::accounts::extract::Viewer;
 use crate::http::extract::ClientIp;
@@ -39,28 +39,12 @@ pub fn routes() -> Router<App> {
 pub struct SubscribeForm {
     #[serde(default)]
     email: String,
-    /// `blog`, or an author's username.
+    /// An author's username; empty for every post.
     #[serde(default)]
-    audience: String,
+    author: String,
     /// Hidden from people; a bot that fills every field fills it.
     #[serde(default)]
     website: String,
-}
-
-impl SubscribeForm {
-    /// The blog, or the author named (by username): none when no author
-    /// has that name.
-    async fn audience(&self, app: &App) -> AppResult<Option<Audience>> {
-        let name = self.audience.trim();
-        if name.is_empty() || name == "blog" {
-            return Ok(Some(Audience::Blog));
-        }
-        Ok(
-            crate::features::accounts::find_active_by_username(&app.db, name)
-                .await?
-                .map(|user| Audience::Author(user.id)),
-        )
-    }
 }
 
 async fn form_page(State(app): State<App>, ctx: PageCtx) -> AppResult<Response> {
@@ -80,19 +64,23 @@ async fn subscribe(
     axum::Form(form): axum::Form<SubscribeForm>,
 ) -> AppResult<Response> {
     app.part::<Budget>().check(client)?;
-    let audience = form.audience(&app).await?;
-    let email = match (Email::parse(&form.email), audience) {
-        (Ok(email), Some(audience)) => (email, audience),
-        (parsed, audience) => {
-            let mut errors = FieldErrors::new();
-            if let Err(problem) = parsed {
-                errors.add("email", problem);
-            }
-            if audience.is_none() {
-                errors.add("audience", Problem::Refused("is no author of this site"));
-            }
+    // A bot: answered as anyone, nothing done.
+    if !form.website.is_empty() {
+        return Ok(ctx.render(&app, "newsletter_done.html", context! { asked => true }));
+    }
+    let member = user.as_ref().and_then(|u| u.email.as_deref());
+    match subscribers::ask(&app, &form.email, Some(&form.author), member).await {
+        Ok(Asked::Subscribed) => Ok(ctx.render(
+            &app,
+            "newsletter_done.html",
+            context! { subscribed => true },
+        )),
+        Ok(Asked::ToConfirm) => {
+            Ok(ctx.render(&app, "newsletter_done.html", context! { asked => true }))
+        }
+        Err(AppError::Validation(errors)) => {
             let authors = subscribers::authors(&app.db).await?;
-            return Ok(ctx.render_status(
+            Ok(ctx.render_status(
                 &app,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "newsletter.html",
@@ -101,29 +89,10 @@ async fn subscribe(
                     form => Serde(&form),
                     errors => Serde(errors),
                 },
-            ));
+            ))
         }
-    };
-    let (email, audience) = email;
-    // A bot: answered as anyone, nothing done.
-    if form.website.is_empty() {
-        // A member's own address, which their account confirmed, needs no
-        // email to confirm it again.
-        let consent = match &user {
-            Some(user) if user.email.as_deref() == Some(email.as_str()) => Consent::Member,
-            _ => Consent::Asked,
-        };
-        let member = matches!(consent, Consent::Member);
-        subscribers::request(&app, &email, audience, consent).await?;
-        if member {
-            return Ok(ctx.render(
-                &app,
-                "newsletter_done.html",
-                context! { subscribed => true },
-            ));
-        }
+        Err(e) => Err(e),
     }
-    Ok(ctx.render(&app, "newsletter_done.html", context! { asked => true }))
 }
 
 async fn confirm_page(

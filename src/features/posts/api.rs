@@ -210,6 +210,10 @@ struct NewArticle {
     body: Option<String>,
     #[serde(default)]
     tag_list: Option<Vec<String>>,
+    /// Quire's own: email the article to the newsletter's subscribers as
+    /// it is published (default false).
+    #[serde(default)]
+    email_subscribers: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -255,7 +259,7 @@ pub async fn create(
             tags: a.tag_list.unwrap_or_default(),
             publication: Publication::Publish,
             description_required: true,
-            email_subscribers: None,
+            email_subscribers: a.email_subscribers,
         },
     )
     .await?;
