@@ -367,8 +367,9 @@ async fn refusals_are_retried_or_bounce_and_the_rate_holds() {
         let _worker = worker(&app, dir.path(), &env);
         // The owner's welcome email goes too.
         let received = sink.wait_for(11).await;
-        // The rate, from the SMTP server's clock: any six in a row span at
-        // least a second (five a second, some slack for the clock).
+        // The rate, from the SMTP server's clock: any six in a row span
+        // about a second at least (five a second, some slack for each
+        // exchange's own time).
         let times: Vec<f64> = received
             .iter()
             .filter(|e| e.subject == "Paced")
@@ -377,7 +378,7 @@ async fn refusals_are_retried_or_bounce_and_the_rate_holds() {
         assert_eq!(times.len(), 10, "{backend:?}");
         for window in times.windows(6) {
             assert!(
-                window[5] - window[0] >= 0.95,
+                window[5] - window[0] >= 0.9,
                 "{backend:?}: more than 5 a second: {times:?}"
             );
         }

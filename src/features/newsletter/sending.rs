@@ -13,6 +13,8 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
@@ -32,6 +34,9 @@ const MAX_ATTEMPTS: i64 = 5;
 const FIRST_RETRY: time::Duration = time::Duration::minutes(1);
 /// Permanent failures after which an address is no longer sent to.
 const SUSPEND_AFTER: i64 = 3;
+/// Messages a batch has in flight at once, each on its own SMTP
+/// connection of the mailer's pool.
+const CONNECTIONS: usize = 4;
 
 /// Subscriber to [`PostPublished`].
 pub async fn post_published(app: App, event: PostPublished) -> anyhow::Result<()> {
@@ -174,16 +179,32 @@ impl Job for SendBatch {
 
         let pace = (settings.rate > 0).then(|| Duration::from_secs_f64(1.0 / settings.rate as f64));
         let started = tokio::time::Instant::now();
-        for sent in 0..settings.batch {
-            if let Some(pace) = pace {
-                tokio::time::sleep_until(started + pace * sent).await;
-            }
-            let Some(recipient) = claim_next(app, &self, &claim).await? else {
-                break;
-            };
-            let email = message.for_recipient(app, &recipient)?;
-            let outcome = app.mailer.deliver(&recipient.email, email).await;
-            record(app, &self, &recipient, outcome).await?;
+        // Each message is claimed, sent and recorded on its own, at its
+        // slot of the pace, a few at once over as many SMTP connections:
+        // one message at a time waits out a round trip (and on loopback
+        // the client's Nagle delay) per message.
+        let sends = futures_util::stream::iter(0..settings.batch)
+            .map(|n| {
+                let (message, claim, batch) = (&message, &claim, &self);
+                async move {
+                    if let Some(pace) = pace {
+                        tokio::time::sleep_until(started + pace * n).await;
+                    }
+                    let Some(recipient) = claim_next(app, batch, claim).await? else {
+                        return Ok::<bool, AppError>(false);
+                    };
+                    let email = message.for_recipient(app, &recipient)?;
+                    let outcome = app.mailer.deliver(&recipient.email, email).await;
+                    record(app, batch, &recipient, outcome).await?;
+                    Ok(true)
+                }
+            })
+            .buffered(CONNECTIONS);
+        // Every one run to its end (one that found nobody left is quick):
+        // a send dropped halfway would leave its recipient claimed.
+        let outcomes: Vec<AppResult<bool>> = sends.collect().await;
+        for outcome in outcomes {
+            outcome?;
         }
         finish_or_continue(app, &self).await
     }
