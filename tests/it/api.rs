@@ -30,7 +30,7 @@ backend_test!(the_openapi_document_matches_the_router, |app| {
             }
         }
     }
-    assert_eq!(operations.len(), 25, "{operations:?}");
+    assert_eq!(operations.len(), 26, "{operations:?}");
     // Every documented operation is routed: the router answers with
     // something other than its unknown-route 404 or a 405.
     for (method, path) in &operations {
