@@ -84,6 +84,28 @@ where
     drop_databases().await;
 }
 
+/// Publishes `article` (the API's fields) as the holder of `token`;
+/// returns its slug.
+#[allow(dead_code)] // each bench is its own crate; only some ask
+pub async fn publish(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    article: serde_json::Value,
+) -> String {
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/articles"))
+        .header(reqwest::header::AUTHORIZATION, token)
+        .json(&serde_json::json!({ "article": article }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["article"]["slug"].as_str().unwrap().to_owned()
+}
+
 /// Registers `name` through the API; the header that signs requests as
 /// them (`Token …`).
 #[allow(dead_code)] // each bench is its own crate; only some ask

@@ -19,7 +19,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use quire::db::{Db, PoolSize, Timestamp, query};
-use reqwest::header;
 use serde_json::json;
 
 #[path = "common.rs"]
@@ -104,19 +103,9 @@ async fn follow(db: &Db, receiver: &str, followers: usize, inboxes: usize) {
     }
 }
 
-async fn publish(client: &reqwest::Client, base: &str, token: &str, title: &str) -> String {
-    let article: serde_json::Value = client
-        .post(format!("{base}/api/articles"))
-        .header(header::AUTHORIZATION, token)
-        .json(&json!({"article": {"title": title, "description": "For the benchmark",
-                                  "body": "Some *words* for the fediverse.", "tagList": ["bench"]}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    article["article"]["slug"].as_str().unwrap().to_owned()
+fn article(title: &str) -> serde_json::Value {
+    json!({"title": title, "description": "For the benchmark",
+           "body": "Some *words* for the fediverse.", "tagList": ["bench"]})
 }
 
 async fn bench(backend: &str, url: &str, dir: &std::path::Path) {
@@ -143,7 +132,7 @@ async fn bench(backend: &str, url: &str, dir: &std::path::Path) {
     follow(&db, &receiver, followers, inboxes).await;
 
     // The page readers read, idle.
-    let slug = publish(&client, &base, &token, "Before the fan-out").await;
+    let slug = common::publish(&client, &base, &token, article("Before the fan-out")).await;
     let page = format!("{base}/posts/{slug}");
     // The first post's deliveries: waited for, then forgotten.
     wait_for(&received, inboxes, Duration::from_secs(600)).await;
@@ -154,7 +143,7 @@ async fn bench(backend: &str, url: &str, dir: &std::path::Path) {
 
     // The fan-out, with readers on the same page meanwhile.
     let started = Instant::now();
-    publish(&client, &base, &token, "The fan-out").await;
+    common::publish(&client, &base, &token, article("The fan-out")).await;
     let busy_client = client.clone();
     let busy_page = page.clone();
     let reading =

@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use quire::db::{Db, PoolSize, Timestamp, query};
-use reqwest::header;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -141,20 +140,10 @@ async fn subscribe(db: &Db, from: usize, to: usize) {
     }
 }
 
-async fn publish(client: &reqwest::Client, base: &str, token: &str, title: &str) -> String {
-    let article: serde_json::Value = client
-        .post(format!("{base}/api/articles"))
-        .header(header::AUTHORIZATION, token)
-        .json(&json!({"article": {"title": title, "description": "For the benchmark",
-                                  "body": "Some *words* for the readers.\n\n```rust\nfn main() {}\n```",
-                                  "tagList": ["bench"], "emailSubscribers": true}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    article["article"]["slug"].as_str().unwrap().to_owned()
+fn article(title: &str) -> serde_json::Value {
+    json!({"title": title, "description": "For the benchmark",
+           "body": "Some *words* for the readers.\n\n```rust\nfn main() {}\n```",
+           "tagList": ["bench"], "emailSubscribers": true})
 }
 
 /// Waits until `count` messages of `subject` came; their rate a second
@@ -211,7 +200,7 @@ async fn bench(backend: &str, url: &str, dir: &std::path::Path) {
     // At the default rate, to a few.
     subscribe(&db, 0, paced).await;
     let worker = common::quire(url, dir, &["worker"], &[("QUIRE_SMTP_URL", &smtp)]);
-    let slug = publish(&client, &base, &token, "Paced").await;
+    let slug = common::publish(&client, &base, &token, article("Paced")).await;
     let rate = wait_for(&taken, "Paced", paced, Duration::from_secs(600)).await;
     println!(
         "{backend:<10} default rate: {paced} messages at {rate:.1}/s (QUIRE_NEWSLETTER_RATE 10), twice {}",
@@ -232,7 +221,7 @@ async fn bench(backend: &str, url: &str, dir: &std::path::Path) {
         &[("QUIRE_SMTP_URL", &smtp), ("QUIRE_NEWSLETTER_RATE", "0")],
     );
     let started = Instant::now();
-    publish(&client, &base, &token, "Unlimited").await;
+    common::publish(&client, &base, &token, article("Unlimited")).await;
     let busy_client = client.clone();
     let busy_page = page.clone();
     let reading =

@@ -272,8 +272,36 @@ async fn deliveries(app: &TestApp) -> BTreeMap<String, i64> {
     rows.into_iter().collect()
 }
 
-fn worker(app: &TestApp, dir: &std::path::Path, env: &[(&str, &str)]) -> QuireProcess {
-    QuireProcess::start(&["worker"], &app.database_url, dir, env)
+/// A `quire worker` process sending through `sink`, with more settings.
+fn worker(
+    app: &TestApp,
+    sink: &SmtpSink,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> QuireProcess {
+    let (smtp, public) = (sink.url(), app.base.to_string());
+    let mut settings = vec![
+        ("QUIRE_SMTP_URL", smtp.as_str()),
+        ("QUIRE_PUBLIC_URL", public.as_str()),
+    ];
+    settings.extend_from_slice(env);
+    QuireProcess::start(&["worker"], &app.database_url, dir, &settings)
+}
+
+/// The deliveries by state once `done` holds of them (at most 10 s).
+async fn deliveries_when(
+    app: &TestApp,
+    done: impl Fn(&BTreeMap<String, i64>) -> bool,
+) -> BTreeMap<String, i64> {
+    let mut states = BTreeMap::new();
+    for _ in 0..100 {
+        states = deliveries(app).await;
+        if done(&states) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    states
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,16 +318,12 @@ async fn a_thousand_subscribers_get_a_post_once_though_the_worker_is_killed() {
         publish_emailed(&app, "To everyone", "One thousand readers.").await;
 
         let dir = tempfile::tempdir().unwrap();
-        let smtp = sink.url();
-        let public = app.base.to_string();
         let env = [
-            ("QUIRE_SMTP_URL", smtp.as_str()),
-            ("QUIRE_PUBLIC_URL", public.as_str()),
             ("QUIRE_JOB_LEASE", "2s"),
             ("QUIRE_NEWSLETTER_RATE", "0"),
             ("QUIRE_NEWSLETTER_BATCH", "100"),
         ];
-        let first = worker(&app, dir.path(), &env);
+        let first = worker(&app, &sink, dir.path(), &env);
         // Killed in the middle: while the server holds a recipient.
         sink.wait_for(300).await;
         sink.set_delay(30.0);
@@ -309,7 +333,7 @@ async fn a_thousand_subscribers_get_a_post_once_though_the_worker_is_killed() {
         let before = sink.received().len();
         assert!(before < 1000, "{backend:?}: the kill came too late");
         sink.set_delay(0.0);
-        let _second = worker(&app, dir.path(), &env);
+        let _second = worker(&app, &sink, dir.path(), &env);
         let received = sink.wait_for(1000).await;
         // Whatever is still to come would come now.
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -326,14 +350,7 @@ async fn a_thousand_subscribers_get_a_post_once_though_the_worker_is_killed() {
         to.sort();
         assert_eq!(to.len(), 1000, "{backend:?}: each once, none twice");
         assert_eq!(to, expected, "{backend:?}");
-        let mut states = BTreeMap::new();
-        for _ in 0..100 {
-            states = deliveries(&app).await;
-            if states.get("sent") == Some(&1000) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let states = deliveries_when(&app, |s| s.get("sent") == Some(&1000)).await;
         assert_eq!(
             states,
             BTreeMap::from([("sent".to_owned(), 1000)]),
@@ -356,15 +373,11 @@ async fn refusals_are_retried_or_bounce_and_the_rate_holds() {
         sink.refuse(&[(&emails[3], 451, Some(1)), (&emails[7], 550, None)]);
         publish_emailed(&app, "Paced", "Five a second.").await;
         let dir = tempfile::tempdir().unwrap();
-        let smtp = sink.url();
-        let public = app.base.to_string();
         let env = [
-            ("QUIRE_SMTP_URL", smtp.as_str()),
-            ("QUIRE_PUBLIC_URL", public.as_str()),
             ("QUIRE_NEWSLETTER_RATE", "5"),
             ("QUIRE_NEWSLETTER_BATCH", "4"),
         ];
-        let _worker = worker(&app, dir.path(), &env);
+        let _worker = worker(&app, &sink, dir.path(), &env);
         // The owner's welcome email goes too.
         let received = sink.wait_for(11).await;
         // The rate, from the SMTP server's clock: any six in a row span
@@ -383,14 +396,10 @@ async fn refusals_are_retried_or_bounce_and_the_rate_holds() {
             );
         }
         // The 5xx bounced; the 4xx waits for its retry, brought forward.
-        let mut states = BTreeMap::new();
-        for _ in 0..100 {
-            states = deliveries(&app).await;
-            if states.get("pending") == Some(&1) && states.get("bounced") == Some(&1) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let states = deliveries_when(&app, |s| {
+            s.get("pending") == Some(&1) && s.get("bounced") == Some(&1)
+        })
+        .await;
         assert_eq!(
             states,
             BTreeMap::from([

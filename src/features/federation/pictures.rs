@@ -55,13 +55,17 @@ impl Picture {
 }
 
 pub async fn current(app: &App, actor_id: i64) -> AppResult<Picture> {
-    let Some(icon) = icon_of(app, actor_id).await? else {
-        return Ok(Picture::Without);
-    };
+    match icon_of(app, actor_id).await? {
+        Some(icon) => picture_of(app, &icon).await,
+        None => Ok(Picture::Without),
+    }
+}
+
+async fn picture_of(app: &App, icon: &Icon) -> AppResult<Picture> {
     if icon.icon_url == icon.icon_from {
-        match icon.icon {
-            Some(copy) if media::is_kept(&app.db, &copy).await? => {
-                return Ok(Picture::Copied(copy));
+        match &icon.icon {
+            Some(copy) if media::is_kept(&app.db, copy).await? => {
+                return Ok(Picture::Copied(copy.clone()));
             }
             Some(_) => {}
             None => return Ok(Picture::Without),
@@ -121,7 +125,7 @@ impl Job for CopyPicture {
             // The actor is gone, and their comments with them.
             return Ok(());
         };
-        let copy = match current(app, self.actor_id).await? {
+        let copy = match picture_of(app, &icon).await? {
             // Made by an earlier job: shown on the comments since.
             Picture::Copied(address) => Some(address),
             Picture::Without => None,
